@@ -1,0 +1,1 @@
+"""Adapters: the outside world (object stores, the database) behind small interfaces."""

@@ -1,0 +1,61 @@
+"""Object stores: one interface, three backends (local disk, memory, S3-compatible)."""
+
+from __future__ import annotations
+
+from sartiq_storage.adapters.local_secrets import load_or_create_secret
+from sartiq_storage.adapters.stores.base import (
+    DeleteFailure,
+    ObjectInfo,
+    ObjectStore,
+    ObjectStream,
+    PresignedRequest,
+    PutResult,
+    md5_from_etag,
+)
+from sartiq_storage.adapters.stores.local import LocalStore
+from sartiq_storage.adapters.stores.memory import MemoryStore
+from sartiq_storage.adapters.stores.s3 import S3Store
+from sartiq_storage.core.config import BackendKind, Settings
+from sartiq_storage.core.signing import UrlSigner
+
+__all__ = [
+    "DeleteFailure",
+    "LocalStore",
+    "MemoryStore",
+    "ObjectInfo",
+    "ObjectStore",
+    "ObjectStream",
+    "PresignedRequest",
+    "PutResult",
+    "S3Store",
+    "md5_from_etag",
+    "open_store",
+    "signer_for",
+]
+
+
+def signer_for(settings: Settings) -> UrlSigner:
+    """The signer for URLs the service answers itself (embedded backends)."""
+    if settings.STORAGE_SIGNING_SECRET is not None:
+        secret = settings.STORAGE_SIGNING_SECRET.get_secret_value()
+    else:
+        secret = load_or_create_secret(settings.data_dir, "STORAGE_SIGNING_SECRET")
+    return UrlSigner(secret, settings.service_url)
+
+
+def open_store(settings: Settings) -> ObjectStore:
+    """The store the settings choose (see :attr:`Settings.backend`)."""
+    backend = settings.backend
+    if backend is BackendKind.s3:
+        secret = settings.R2_SECRET_ACCESS_KEY
+        return S3Store(
+            bucket=settings.R2_BUCKET_NAME,
+            endpoint_url=settings.R2_ENDPOINT_URL,
+            access_key_id=settings.R2_ACCESS_KEY_ID,
+            secret_access_key=secret.get_secret_value() if secret else None,
+            region=settings.R2_REGION,
+            flavor=settings.STORAGE_S3_FLAVOR,  # type: ignore[arg-type]
+        )
+    if backend is BackendKind.memory:
+        return MemoryStore(signer=signer_for(settings))
+    return LocalStore(settings.data_dir / "store", signer=signer_for(settings))

@@ -1,0 +1,235 @@
+"""The object-store interface that every backend implements and every service uses.
+
+It is deliberately small (put, get, head, copy, delete, list, presign) and synchronous:
+the services run it in worker threads, and keeping one calling convention keeps the
+contract suite identical on the local disk, memory and S3-compatible backends.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import BinaryIO, Literal
+
+Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
+"""What ``put`` accepts: bytes, a binary file object, or an iterable of chunks (streamed)."""
+
+_PLAIN_MD5 = re.compile(r"^[0-9a-f]{32}$")
+DEFAULT_CHUNK = 1024 * 1024
+
+
+def normalize_etag(etag: str | None) -> str | None:
+    """Strip the quotes (and a weak marker) S3 puts around ETags."""
+    if etag is None:
+        return None
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag.strip('"') or None
+
+
+def md5_from_etag(etag: str | None) -> str | None:
+    """The content MD5 when the ETag is one: exactly 32 lowercase hex digits, no ``-N``.
+
+    Multipart and SSE-KMS ETags are not MD5s; callers must hash the bytes then.
+    """
+    etag = normalize_etag(etag)
+    if etag is None:
+        return None
+    etag = etag.lower()
+    return etag if _PLAIN_MD5.match(etag) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """What a HEAD (or a listing entry) tells about an object."""
+
+    key: str
+    size: int
+    etag: str | None
+    last_modified: datetime
+    content_type: str | None = None
+    cache_control: str | None = None
+
+    @property
+    def md5(self) -> str | None:
+        return md5_from_etag(self.etag)
+
+
+@dataclass(frozen=True, slots=True)
+class PutResult:
+    key: str
+    etag: str | None
+    size: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteFailure:
+    """One key a batch delete could not remove, with the store's reason."""
+
+    key: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedRequest:
+    """A request the holder may make without credentials until ``expires_in`` runs out.
+
+    ``headers`` are the headers that were bound into the signature: the client must send
+    exactly these, or the store refuses the request.
+    """
+
+    url: str
+    method: Literal["PUT", "GET"]
+    headers: dict[str, str] = field(default_factory=dict)
+    expires_in: int = 0
+
+
+class ObjectStream:
+    """A streaming read: iterate for chunks, or ``read()`` everything. Close when done."""
+
+    def __init__(
+        self,
+        info: ObjectInfo,
+        chunks: Iterator[bytes],
+        byte_range: tuple[int, int],
+        close: Iterable[object] = (),
+    ) -> None:
+        self.info = info
+        self.byte_range = byte_range
+        """Served range as ``(start, end_exclusive)``."""
+        self._chunks = chunks
+        self._closers = list(close)
+
+    @property
+    def length(self) -> int:
+        return self.byte_range[1] - self.byte_range[0]
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._chunks
+        finally:
+            self.close()
+
+    def read(self) -> bytes:
+        return b"".join(self)
+
+    def close(self) -> None:
+        for closer in self._closers:
+            close = getattr(closer, "close", None)
+            if close is not None:
+                close()
+        self._closers.clear()
+
+    def __enter__(self) -> ObjectStream:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def resolve_range(size: int, start: int | None, end: int | None) -> tuple[int, int]:
+    """Clamp a requested ``[start, end)`` range to an object of ``size`` bytes.
+
+    Raises ``ValueError`` for a range that starts past the end (HTTP 416 territory).
+    """
+    lo = 0 if start is None else start
+    hi = size if end is None else min(end, size)
+    if lo < 0 or (end is not None and end < lo):
+        raise ValueError(f"invalid byte range {start}-{end}")
+    if lo > size or (lo == size and size > 0):
+        raise ValueError(f"byte range {start}-{end} starts past the end ({size} bytes)")
+    return lo, hi
+
+
+class ObjectStore(ABC):
+    """One bucket (or data folder) of objects addressed by validated keys."""
+
+    kind: str = "abstract"
+
+    @property
+    @abstractmethod
+    def description(self) -> str:
+        """Where the objects live, for humans (no secrets)."""
+
+    @abstractmethod
+    def put(
+        self,
+        key: str,
+        body: Body,
+        *,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        if_absent: bool = False,
+    ) -> PutResult:
+        """Write an object atomically; with ``if_absent`` refuse to replace one.
+
+        Raises :class:`PreconditionFailedError` when ``if_absent`` and the key exists.
+        """
+
+    @abstractmethod
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> ObjectStream:
+        """Stream an object, or the byte range ``[start, end)`` of it."""
+
+    @abstractmethod
+    def head(self, key: str) -> ObjectInfo:
+        """Size, ETag, content type and last-modified; :class:`ObjectNotFoundError` if absent."""
+
+    def exists(self, key: str) -> bool:
+        from sartiq_storage.core.errors import ObjectNotFoundError
+
+        try:
+            self.head(key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.get(key) as stream:
+            return stream.read()
+
+    @abstractmethod
+    def copy(
+        self,
+        source: str,
+        destination: str,
+        *,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        """Server-side copy. Metadata given here replaces the source's; omitted, it is kept."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove an object; a missing object is not an error (the goal state holds)."""
+
+    @abstractmethod
+    def delete_many(self, keys: Iterable[str]) -> list[DeleteFailure]:
+        """Remove many objects; return the keys that failed instead of raising for them."""
+
+    @abstractmethod
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        """Every object under ``prefix`` in lexicographic key order, streamed page by page."""
+
+    @abstractmethod
+    def presign_put(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int | None = None,
+        expires_in: int,
+        if_absent: bool = True,
+    ) -> PresignedRequest:
+        """A PUT URL bound to the content type (and length when known)."""
+
+    @abstractmethod
+    def presign_get(self, key: str, *, expires_in: int) -> PresignedRequest:
+        """A GET URL that works without credentials until it expires."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""

@@ -1,0 +1,318 @@
+"""The embedded default: objects as files under a data folder.
+
+Layout under ``root``::
+
+    objects/<key>.       the bytes
+    meta/<key>.          content type, cache control, ETag and size (a JSON sidecar)
+    tmp/                 files being written; renamed into place when complete
+
+Why the trailing dot: a key segment never ends in one (:func:`validate_key` forbids it), so a
+file ``a.`` and a folder ``a/`` can sit side by side. The keys ``a`` and ``a/b`` can then both
+exist, exactly as on S3.
+
+Guarantees:
+
+* **Atomic writes.** Bytes go to ``tmp/`` and are fsynced, then renamed into place, so a crash
+  leaves either the old object or the new one, never half of one. Create-only writes use a
+  hard link, which fails if the key exists, so two writers cannot both win.
+* **No escape.** Keys pass :func:`validate_key`, and the resolved path must lie inside
+  ``objects/`` (symlinks are not followed out of it).
+* **Sorted listing.** Keys come back in the same lexicographic order S3 uses, which the
+  orphan scanner's sorted merge relies on. Memory grows with the largest single folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import stat
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from sartiq_storage.adapters.stores._common import Md5Counter, SignedUrlMixin, iter_body
+from sartiq_storage.adapters.stores.base import (
+    DEFAULT_CHUNK,
+    Body,
+    ObjectInfo,
+    ObjectStream,
+    PutResult,
+    resolve_range,
+)
+from sartiq_storage.core.errors import (
+    InvalidKeyError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+)
+from sartiq_storage.core.signing import UrlSigner
+from sartiq_storage.core.validation import validate_key, validate_prefix
+
+_STALE_TMP_SECONDS = 3600
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class LocalStore(SignedUrlMixin):
+    """Objects on the local file system, safe against crashes and traversal."""
+
+    kind = "local"
+
+    def __init__(self, root: str | os.PathLike[str], *, signer: UrlSigner | None = None) -> None:
+        self.root = Path(root).expanduser().absolute()
+        self.objects = self.root / "objects"
+        self.meta = self.root / "meta"
+        self.tmp = self.root / "tmp"
+        for folder in (self.objects, self.meta, self.tmp):
+            folder.mkdir(parents=True, exist_ok=True)
+        self._real_objects = Path(os.path.realpath(self.objects))
+        self.signer = signer
+        self._clean_stale_tmp()
+
+    @property
+    def description(self) -> str:
+        return f"local disk at {self.root}"
+
+    def _clean_stale_tmp(self) -> None:
+        cutoff = time.time() - _STALE_TMP_SECONDS
+        for entry in os.scandir(self.tmp):
+            with contextlib.suppress(OSError):
+                if entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def _path(self, key: str) -> tuple[str, Path]:
+        key = validate_key(key)
+        path = self.objects / f"{key}."
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(self._real_objects) or real == self._real_objects:
+            raise InvalidKeyError(key, "resolves outside the storage root")
+        return key, path
+
+    def _meta_path(self, key: str) -> Path:
+        return self.meta / f"{key}."
+
+    def _read_meta(self, key: str, size: int) -> dict[str, object]:
+        try:
+            meta = json.loads(self._meta_path(key).read_text("utf-8"))
+        except (OSError, ValueError):
+            return {}
+        # A sidecar from an interrupted overwrite describes other bytes: ignore it.
+        return meta if isinstance(meta, dict) and meta.get("size") == size else {}
+
+    def _info(self, key: str, path: Path) -> ObjectInfo:
+        try:
+            st = path.stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise ObjectNotFoundError(key) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ObjectNotFoundError(key)
+        meta = self._read_meta(key, st.st_size)
+        etag = meta.get("etag")
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            etag=etag if isinstance(etag, str) else None,
+            last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+            content_type=_opt_str(meta.get("content_type")),
+            cache_control=_opt_str(meta.get("cache_control")),
+        )
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _write_tmp(self, body: Body) -> tuple[Path, Md5Counter]:
+        tmp = self.tmp / uuid.uuid4().hex
+        counter = Md5Counter()
+        try:
+            with open(tmp, "wb") as out:
+                for chunk in iter_body(body):
+                    counter.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return tmp, counter
+
+    def _write_meta(self, key: str, meta: dict[str, object]) -> None:
+        target = self._meta_path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.tmp / f"{uuid.uuid4().hex}.json"
+        tmp.write_text(json.dumps(meta), "utf-8")
+        os.replace(tmp, target)
+
+    def _commit(
+        self, key: str, path: Path, tmp: Path, meta: dict[str, object], *, if_absent: bool
+    ) -> None:
+        """Move a finished temp file to its key: the single step that publishes the object."""
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            tmp.unlink(missing_ok=True)
+            raise InvalidKeyError(key, "a stray file under the data folder blocks it") from None
+        # The sidecar goes first; it names the size, so it is ignored until the bytes match.
+        self._write_meta(key, meta)
+        try:
+            if if_absent:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError:
+                    raise PreconditionFailedError(key) from None
+                finally:
+                    tmp.unlink(missing_ok=True)
+            else:
+                os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        _fsync_dir(path.parent)
+
+    def put(
+        self,
+        key: str,
+        body: Body,
+        *,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        if_absent: bool = False,
+    ) -> PutResult:
+        key, path = self._path(key)
+        if if_absent and path.exists():
+            raise PreconditionFailedError(key)
+        tmp, counter = self._write_tmp(body)
+        meta: dict[str, object] = {
+            "etag": counter.etag,
+            "size": counter.size,
+            "content_type": content_type,
+            "cache_control": cache_control,
+        }
+        self._commit(key, path, tmp, meta, if_absent=if_absent)
+        return PutResult(key, counter.etag, counter.size)
+
+    def copy(
+        self,
+        source: str,
+        destination: str,
+        *,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        source, source_path = self._path(source)
+        destination, dest_path = self._path(destination)
+        info = self._info(source, source_path)
+        if if_absent and dest_path.exists():
+            raise PreconditionFailedError(destination)
+        with open(source_path, "rb") as src:
+            tmp, counter = self._write_tmp(src)
+        replace_meta = content_type is not None or cache_control is not None
+        meta: dict[str, object] = {
+            "etag": counter.etag,
+            "size": counter.size,
+            "content_type": content_type if replace_meta else info.content_type,
+            "cache_control": cache_control if replace_meta else info.cache_control,
+        }
+        self._commit(destination, dest_path, tmp, meta, if_absent=if_absent)
+        return self._info(destination, dest_path)
+
+    def delete(self, key: str) -> None:
+        key, path = self._path(key)
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except NotADirectoryError:
+            return
+        self._meta_path(key).unlink(missing_ok=True)
+        self._prune_empty_parents(path.parent, self.objects)
+        self._prune_empty_parents(self._meta_path(key).parent, self.meta)
+
+    @staticmethod
+    def _prune_empty_parents(folder: Path, stop: Path) -> None:
+        while folder != stop and folder.is_relative_to(stop):
+            try:
+                folder.rmdir()
+            except OSError:
+                return
+            folder = folder.parent
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo:
+        key, path = self._path(key)
+        return self._info(key, path)
+
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> ObjectStream:
+        key, path = self._path(key)
+        try:
+            handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the stream
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFoundError(key) from None
+        try:
+            info = self._info(key, path)
+            lo, hi = resolve_range(info.size, start, end)
+        except BaseException:
+            handle.close()
+            raise
+        handle.seek(lo)
+
+        def chunks() -> Iterator[bytes]:
+            remaining = hi - lo
+            while remaining > 0:
+                chunk = handle.read(min(DEFAULT_CHUNK, remaining))
+                if not chunk:
+                    return
+                remaining -= len(chunk)
+                yield chunk
+
+        return ObjectStream(info, chunks(), (lo, hi), close=[handle])
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        prefix = validate_prefix(prefix)
+        yield from self._walk(self.objects, "", prefix, start_after)
+
+    def _walk(
+        self, folder: Path, rel: str, prefix: str, start_after: str | None
+    ) -> Iterator[ObjectInfo]:
+        try:
+            entries = list(os.scandir(folder))
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        # Folders sort as "name/" and files "name." as "name": S3's byte-wise key order.
+        keyed = sorted(
+            (e.name + "/" if e.is_dir(follow_symlinks=False) else e.name[:-1], e)
+            for e in entries
+            if e.is_dir(follow_symlinks=False) or e.name.endswith(".")
+        )
+        for sort_name, entry in keyed:
+            key = rel + sort_name
+            if sort_name.endswith("/"):
+                # Descend only into folders that can hold keys matching the prefix.
+                if not (key.startswith(prefix) or prefix.startswith(key)):
+                    continue
+                if start_after is not None and not (
+                    key > start_after or start_after.startswith(key)
+                ):
+                    continue
+                yield from self._walk(Path(entry.path), key, prefix, start_after)
+            elif entry.is_file(follow_symlinks=False) and key.startswith(prefix):
+                if start_after is not None and key <= start_after:
+                    continue
+                with contextlib.suppress(ObjectNotFoundError):
+                    yield self._info(key, Path(entry.path))
+
+
+def _opt_str(value: object) -> str | None:
+    return value if isinstance(value, str) else None

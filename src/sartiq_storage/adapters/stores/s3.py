@@ -1,0 +1,421 @@
+"""S3-compatible backend: Cloudflare R2 in production, MinIO or AWS S3 elsewhere.
+
+obstore (Rust) carries the data plane: put, get, head, list, delete. boto3 does what only it
+does: presigned URLs with bound headers, copies that replace metadata or carry conditional
+headers, batch deletes that report per-key failures, and bucket configuration.
+
+R2's differences from S3 are handled by default (``docs/decisions.md``):
+
+* no default CRC checksums (R2 accepts one checksum only): boto3 ``when_required``;
+* no ACL or tagging headers are ever sent;
+* create-only copy uses ``cf-copy-destination-if-none-match`` on R2, ``If-None-Match`` on
+  AWS, and a HEAD check on stores that support neither (MinIO, moto);
+* keys are NFC-normalised by :func:`validate_key`, as R2 does server-side;
+* region ``auto``; path-style addressing on custom endpoints.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlparse
+
+import boto3
+import obstore
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from obstore import exceptions as obx
+from obstore.store import S3Store as _ObStore
+
+from sartiq_storage.adapters.stores.base import (
+    DEFAULT_CHUNK,
+    Body,
+    DeleteFailure,
+    ObjectInfo,
+    ObjectStore,
+    ObjectStream,
+    PresignedRequest,
+    PutResult,
+    normalize_etag,
+)
+from sartiq_storage.core.errors import (
+    InvalidKeyError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StoreUnavailableError,
+)
+from sartiq_storage.core.validation import validate_key, validate_prefix
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+Flavor = Literal["aws", "r2", "generic"]
+MAX_SINGLE_COPY = 5 * 1024**3
+_PAGE = 1000
+R2_COPY_IF_ABSENT = "cf-copy-destination-if-none-match"
+
+
+def detect_flavor(endpoint_url: str | None) -> Flavor:
+    """Which S3 dialect an endpoint speaks, from its host name."""
+    if not endpoint_url:
+        return "aws"
+    host = urlparse(endpoint_url).hostname or ""
+    if host.endswith(".r2.cloudflarestorage.com"):
+        return "r2"
+    if host.endswith(".amazonaws.com"):
+        return "aws"
+    return "generic"
+
+
+def _boto_error_code(exc: ClientError) -> tuple[str, int]:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return str(error.get("Code", "")), int(status)
+
+
+class S3Store(ObjectStore):
+    """One bucket on an S3-compatible service."""
+
+    kind = "s3"
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        endpoint_url: str | None = None,
+        access_key_id: str | None = None,
+        secret_access_key: str | None = None,
+        region: str = "auto",
+        flavor: Flavor | None = None,
+        max_attempts: int = 5,
+        connect_timeout: float = 5.0,
+        read_timeout: float = 60.0,
+    ) -> None:
+        self.bucket = bucket
+        self.endpoint_url = endpoint_url
+        self.flavor: Flavor = flavor or detect_flavor(endpoint_url)
+        boto_region = "us-east-1" if region == "auto" and self.flavor == "aws" else region
+        self._client: S3Client = boto3.client(
+            "s3",
+            endpoint_url=endpoint_url,
+            aws_access_key_id=access_key_id,
+            aws_secret_access_key=secret_access_key,
+            region_name=boto_region,
+            config=Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path" if endpoint_url else "auto"},
+                retries={"mode": "standard", "max_attempts": max_attempts},
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                max_pool_connections=32,
+            ),
+        )
+        self._client.meta.events.register("before-sign.s3.CopyObject", self._add_copy_headers)
+        self._local = threading.local()  # per-thread extra headers for the next CopyObject
+        options: dict[str, Any] = {
+            "bucket": bucket,
+            "region": boto_region,
+            "virtual_hosted_style_request": False if endpoint_url else None,
+            "client_options": {
+                "allow_http": bool(endpoint_url and endpoint_url.startswith("http://")),
+                "connect_timeout": timedelta(seconds=connect_timeout),
+                "timeout": timedelta(seconds=read_timeout),
+            },
+            "retry_config": {
+                "max_retries": max_attempts - 1,
+                "backoff": {
+                    "init_backoff": timedelta(milliseconds=100),
+                    "max_backoff": timedelta(seconds=15),
+                    "base": 2,
+                },
+                "retry_timeout": timedelta(minutes=3),
+            },
+        }
+        if endpoint_url:
+            options["endpoint"] = endpoint_url
+        if access_key_id:
+            options["access_key_id"] = access_key_id
+        if secret_access_key:
+            options["secret_access_key"] = secret_access_key
+        options = {k: v for k, v in options.items() if v is not None}
+        self._store = _ObStore(**options)
+
+    @property
+    def description(self) -> str:
+        where = self.endpoint_url or "AWS S3"
+        return f"s3 bucket {self.bucket!r} at {where} ({self.flavor})"
+
+    @property
+    def client(self) -> S3Client:
+        """The boto3 client, for bucket configuration (lifecycle, CORS)."""
+        return self._client
+
+    # -- error mapping ---------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _errors(self, key: str) -> Iterator[None]:
+        try:
+            yield
+        except (obx.NotFoundError, FileNotFoundError):
+            raise ObjectNotFoundError(key) from None
+        except (obx.AlreadyExistsError, obx.PreconditionError, FileExistsError):
+            raise PreconditionFailedError(key) from None
+        except (obx.BaseError, OSError) as exc:
+            raise StoreUnavailableError(f"{self.kind} error for {key!r}: {exc}") from exc
+        except ClientError as exc:
+            code, status = _boto_error_code(exc)
+            if status == 404 or code in ("NoSuchKey", "NotFound", "404"):
+                raise ObjectNotFoundError(key) from None
+            if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise PreconditionFailedError(key) from None
+            raise StoreUnavailableError(f"{self.kind} error for {key!r}: {code} {exc}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailableError(f"{self.kind} error for {key!r}: {exc}") from exc
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def put(
+        self,
+        key: str,
+        body: Body,
+        *,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        if_absent: bool = False,
+    ) -> PutResult:
+        key = validate_key(key)
+        attributes: dict[str, str] = {}
+        if content_type:
+            attributes["Content-Type"] = content_type
+        if cache_control:
+            attributes["Cache-Control"] = cache_control
+        if isinstance(body, bytearray | memoryview):
+            body = bytes(body)
+        with self._errors(key):
+            result = obstore.put(
+                self._store,
+                key,
+                body,
+                attributes=attributes or None,
+                mode="create" if if_absent else "overwrite",
+                chunk_size=8 * 1024 * 1024,
+            )
+        etag = normalize_etag(result.get("e_tag"))
+        size = len(body) if isinstance(body, bytes) else -1
+        if size < 0:
+            size = self.head(key).size
+        return PutResult(key, etag, size)
+
+    def _add_copy_headers(self, request: Any, **_: Any) -> None:
+        for name, value in getattr(self._local, "copy_headers", {}).items():
+            request.headers[name] = value
+
+    def copy(
+        self,
+        source: str,
+        destination: str,
+        *,
+        content_type: str | None = None,
+        cache_control: str | None = None,
+        if_absent: bool = False,
+    ) -> ObjectInfo:
+        source = validate_key(source)
+        destination = validate_key(destination)
+        replace_meta = content_type is not None or cache_control is not None
+        if not replace_meta and not if_absent:
+            with self._errors(source):
+                obstore.copy(self._store, source, destination)
+            return self.head(destination)
+        src_info = self.head(source)
+        if if_absent and self.flavor == "generic" and self.exists(destination):
+            # Neither header is understood here: a HEAD check is the best there is.
+            raise PreconditionFailedError(destination)
+        params: dict[str, Any] = {
+            "Bucket": self.bucket,
+            "Key": destination,
+            "CopySource": {"Bucket": self.bucket, "Key": source},
+            "MetadataDirective": "REPLACE" if replace_meta else "COPY",
+        }
+        if replace_meta:
+            params["ContentType"] = content_type or "application/octet-stream"
+            if cache_control:
+                params["CacheControl"] = cache_control
+        if if_absent and self.flavor == "aws":
+            params["IfNoneMatch"] = "*"
+        headers = {R2_COPY_IF_ABSENT: "*"} if if_absent and self.flavor == "r2" else {}
+        with self._errors(destination):
+            if src_info.size > MAX_SINGLE_COPY:
+                extra = {
+                    k: v for k, v in params.items() if k not in ("Bucket", "Key", "CopySource")
+                }
+                self._client.copy(params["CopySource"], self.bucket, destination, ExtraArgs=extra)
+            else:
+                self._local.copy_headers = headers
+                try:
+                    self._client.copy_object(**params)
+                finally:
+                    self._local.copy_headers = {}
+        return self.head(destination)
+
+    def delete(self, key: str) -> None:
+        key = validate_key(key)
+        with contextlib.suppress(ObjectNotFoundError), self._errors(key):
+            obstore.delete(self._store, key)
+
+    def delete_many(self, keys: Iterable[str]) -> list[DeleteFailure]:
+        failures: list[DeleteFailure] = []
+        batch: list[str] = []
+        for key in keys:
+            try:
+                batch.append(validate_key(key))
+            except InvalidKeyError as exc:
+                failures.append(DeleteFailure(str(key), str(exc)))
+            if len(batch) == _PAGE:
+                failures.extend(self._delete_batch(batch))
+                batch = []
+        if batch:
+            failures.extend(self._delete_batch(batch))
+        return failures
+
+    def _delete_batch(self, keys: list[str]) -> list[DeleteFailure]:
+        try:
+            response = self._client.delete_objects(
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+            )
+        except (ClientError, BotoCoreError) as exc:
+            return [DeleteFailure(k, f"batch delete failed: {exc}") for k in keys]
+        # A 200 answer may still carry per-key errors; boto3 does not raise for them.
+        return [
+            DeleteFailure(str(e.get("Key", "")), f"{e.get('Code', '')}: {e.get('Message', '')}")
+            for e in response.get("Errors", [])
+        ]
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def head(self, key: str) -> ObjectInfo:
+        key = validate_key(key)
+        with self._errors(key):
+            result = obstore.get(self._store, key, options={"head": True})
+        attrs = result.attributes
+        meta = result.meta
+        return ObjectInfo(
+            key=key,
+            size=meta["size"],
+            etag=normalize_etag(meta.get("e_tag")),
+            last_modified=meta["last_modified"],
+            content_type=attrs.get("Content-Type"),
+            cache_control=attrs.get("Cache-Control"),
+        )
+
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> ObjectStream:
+        key = validate_key(key)
+        options: dict[str, Any] = {}
+        if start is not None or end is not None:
+            lo = start or 0
+            if lo < 0 or (end is not None and end < lo):
+                raise ValueError(f"invalid byte range {start}-{end}")
+            if end is None:
+                options["range"] = {"offset": lo}
+            elif end == lo:
+                info = self.head(key)
+                if lo > info.size:
+                    raise ValueError(f"byte range {start}-{end} starts past the end")
+                return ObjectStream(info, iter(()), (lo, lo))
+            else:
+                options["range"] = (lo, end)
+        try:
+            with self._errors(key):
+                result = obstore.get(self._store, key, options=options or None)  # type: ignore[arg-type]
+        except StoreUnavailableError as exc:
+            if "416" in str(exc) or "Range Not Satisfiable" in str(exc):
+                raise ValueError(f"byte range {start}-{end} starts past the end") from None
+            raise
+        attrs = result.attributes
+        meta = result.meta
+        info = ObjectInfo(
+            key=key,
+            size=meta["size"],
+            etag=normalize_etag(meta.get("e_tag")),
+            last_modified=meta["last_modified"],
+            content_type=attrs.get("Content-Type"),
+            cache_control=attrs.get("Cache-Control"),
+        )
+        lo, hi = result.range
+        stream = result.stream(min_chunk_size=DEFAULT_CHUNK)
+
+        def chunks() -> Iterator[bytes]:
+            with self._errors(key):
+                for chunk in stream:
+                    yield bytes(chunk)
+
+        return ObjectStream(info, chunks(), (lo, hi))
+
+    def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
+        prefix = validate_prefix(prefix)
+        # obstore lists by path segments; S3 prefixes are plain strings. List the enclosing
+        # "folder" from just before the prefix, and stop once past it (keys come sorted).
+        folder = prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
+        offset = start_after
+        if prefix and prefix != folder:
+            floor = prefix[:-1] + chr(ord(prefix[-1]) - 1) + "\U0010ffff"
+            if 0xD800 <= ord(prefix[-1]) - 1 <= 0xDFFF:
+                floor = folder
+            offset = max(offset or "", floor) or None
+        with self._errors(prefix or "/"):
+            pages = obstore.list(
+                self._store, prefix=folder.rstrip("/") or None, offset=offset, chunk_size=_PAGE
+            )
+            for page in pages:
+                for meta in page:
+                    path = meta["path"]
+                    if not path.startswith(prefix):
+                        if path > prefix:
+                            return
+                        continue
+                    yield ObjectInfo(
+                        key=path,
+                        size=meta["size"],
+                        etag=normalize_etag(meta.get("e_tag")),
+                        last_modified=meta["last_modified"],
+                    )
+
+    # -- presigning ------------------------------------------------------------------------
+
+    def presign_put(
+        self,
+        key: str,
+        *,
+        content_type: str,
+        content_length: int | None = None,
+        expires_in: int,
+        if_absent: bool = True,
+    ) -> PresignedRequest:
+        key = validate_key(key)
+        params: dict[str, Any] = {"Bucket": self.bucket, "Key": key, "ContentType": content_type}
+        headers = {"Content-Type": content_type}
+        if content_length is not None:
+            params["ContentLength"] = content_length
+            headers["Content-Length"] = str(content_length)
+        if if_absent:
+            params["IfNoneMatch"] = "*"
+            headers["If-None-Match"] = "*"
+        url = self._client.generate_presigned_url(
+            "put_object", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
+        )
+        return PresignedRequest(url, "PUT", headers, expires_in)
+
+    def presign_get(self, key: str, *, expires_in: int) -> PresignedRequest:
+        key = validate_key(key)
+        url = self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
+        )
+        return PresignedRequest(url, "GET", {}, expires_in)
+
+    def close(self) -> None:
+        self._client.close()

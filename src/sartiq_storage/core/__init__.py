@@ -1,0 +1,1 @@
+"""Pure code: no I/O. Keys, validation, settings, URL resolution."""

@@ -1,0 +1,191 @@
+"""One settings object, read from the environment and an optional ``.env``.
+
+The platform's own variable names are kept (``R2_*``, ``CDN_URL``, ``ENVIRONMENT``...), so a
+service already configured for the Backend or the Compute Server works unchanged.
+Secrets are :class:`SecretStr`: they never appear in ``repr``, logs or ``config show``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sartiq_storage.core.errors import ConfigurationError
+
+
+class Environment(StrEnum):
+    development = "development"
+    staging = "staging"
+    production = "production"
+
+
+class BackendKind(StrEnum):
+    local = "local"
+    s3 = "s3"
+    memory = "memory"
+
+
+DEFAULT_PUBLIC_BASES: dict[Environment, str] = {
+    Environment.production: "https://media.sartiq.com",
+    Environment.staging: "https://staging-media.sartiq.com",
+    Environment.development: "http://localhost:9002/shootify-media-dev",
+}
+"""The seed's URL-resolution table; ``CDN_URL`` overrides it."""
+
+MAX_UPLOAD_BYTES = 52_428_800
+"""The platform's ``max_file_size`` (50 MB)."""
+
+
+def _check_http_url(value: str | None, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"{name} must be an http(s) URL with a host, got {value!r}")
+    if parsed.query or parsed.fragment or parsed.username or parsed.password:
+        raise ValueError(f"{name} must not carry a query, fragment or credentials")
+    return value.rstrip("/")
+
+
+class Settings(BaseSettings):
+    """Everything the storage layer reads from its environment, validated at start."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        validate_default=True,
+    )
+
+    ENVIRONMENT: Environment = Environment.development
+    R2_BUCKET_NAME: str = "shootify-media-dev"
+    R2_ENDPOINT_URL: str | None = None
+    R2_ACCESS_KEY_ID: str | None = None
+    R2_SECRET_ACCESS_KEY: SecretStr | None = None
+    R2_REGION: str = "auto"
+    CDN_URL: str | None = None
+    CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED: bool = False
+    DATABASE_URL: str | None = None
+    STORAGE_DATA_DIR: Path = Path("data")
+    AUTH_JWT_SECRET: SecretStr | None = None
+    STORAGE_BACKEND: BackendKind | None = None
+    STORAGE_S3_FLAVOR: str | None = Field(
+        default=None, description="aws, r2 or generic; detected from R2_ENDPOINT_URL when unset"
+    )
+    STORAGE_SERVICE_URL: str | None = Field(
+        default=None,
+        description="This service's own base URL (signed upload URLs and embedded file URLs)",
+    )
+    STORAGE_SIGNING_SECRET: SecretStr | None = None
+    WEB_APP_ORIGINS: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:3000"]
+    )
+
+    @field_validator("R2_ENDPOINT_URL", "CDN_URL", "STORAGE_SERVICE_URL")
+    @classmethod
+    def _urls(cls, value: str | None, info: Any) -> str | None:
+        return _check_http_url(value, info.field_name)
+
+    @field_validator("WEB_APP_ORIGINS", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("R2_BUCKET_NAME")
+    @classmethod
+    def _bucket(cls, value: str) -> str:
+        if not (3 <= len(value) <= 63) or not all(c.isalnum() or c in "-." for c in value):
+            raise ValueError(f"R2_BUCKET_NAME {value!r} is not a valid bucket name")
+        return value
+
+    @field_validator("STORAGE_S3_FLAVOR")
+    @classmethod
+    def _flavor(cls, value: str | None) -> str | None:
+        if value is not None and value not in ("aws", "r2", "generic"):
+            raise ValueError("STORAGE_S3_FLAVOR must be aws, r2 or generic")
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        if self.backend is BackendKind.memory and self.ENVIRONMENT is Environment.production:
+            raise ValueError("STORAGE_BACKEND=memory would lose every object in production")
+        if self.backend is BackendKind.s3 and bool(self.R2_ACCESS_KEY_ID) != bool(
+            self.R2_SECRET_ACCESS_KEY
+        ):
+            raise ValueError("R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY must be set together")
+        return self
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def backend(self) -> BackendKind:
+        """The platform's rule: S3 when an endpoint and a key are set, local disk otherwise."""
+        if self.STORAGE_BACKEND is not None:
+            return self.STORAGE_BACKEND
+        if self.R2_ENDPOINT_URL and self.R2_ACCESS_KEY_ID:
+            return BackendKind.s3
+        return BackendKind.local
+
+    @property
+    def embedded(self) -> bool:
+        """True when this service stores and serves the bytes itself."""
+        return self.backend is not BackendKind.s3
+
+    @property
+    def data_dir(self) -> Path:
+        return self.STORAGE_DATA_DIR.expanduser().absolute()
+
+    @property
+    def database_url(self) -> str:
+        return self.DATABASE_URL or f"sqlite:///{self.data_dir / 'storage.db'}"
+
+    @property
+    def service_url(self) -> str:
+        return self.STORAGE_SERVICE_URL or "http://127.0.0.1:8000"
+
+    def masked(self) -> dict[str, str]:
+        """Every setting as text, secrets replaced, for ``config show``."""
+        shown: dict[str, str] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                shown[name] = "********" if value.get_secret_value() else "(empty)"
+            elif value is None:
+                shown[name] = "(unset)"
+            elif isinstance(value, list):
+                shown[name] = ",".join(map(str, value))
+            else:
+                shown[name] = str(value.value if isinstance(value, StrEnum) else value)
+        if self.DATABASE_URL:
+            shown["DATABASE_URL"] = mask_url_password(self.DATABASE_URL)
+        shown["(backend)"] = self.backend.value
+        shown["(database)"] = mask_url_password(self.database_url)
+        return shown
+
+
+def mask_url_password(url: str) -> str:
+    """Hide the password in a URL such as ``postgresql://user:pw@host/db``."""
+    parsed = urlparse(url)
+    if parsed.password:
+        return url.replace(f":{parsed.password}@", ":********@", 1)
+    return url
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings, turning pydantic's report into one clear error."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigurationError(f"invalid settings: {problems}") from None

@@ -1,0 +1,41 @@
+"""The error types every layer raises, so interfaces can map them without guessing."""
+
+from __future__ import annotations
+
+
+class StorageError(Exception):
+    """Base of every error this package raises on purpose."""
+
+
+class InvalidKeyError(StorageError, ValueError):
+    """An object key (or prefix) that no entry point may accept."""
+
+    def __init__(self, key: object, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        shown = key if isinstance(key, str) and len(key) <= 120 else f"{str(key)[:117]}..."
+        super().__init__(f"invalid key {shown!r}: {reason}")
+
+
+class ObjectNotFoundError(StorageError, LookupError):
+    """The object does not exist in the store."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"object not found: {key!r}")
+
+
+class PreconditionFailedError(StorageError):
+    """A conditional write lost: create-only on an existing key, or an ETag mismatch."""
+
+    def __init__(self, key: str, reason: str = "object already exists") -> None:
+        self.key = key
+        super().__init__(f"precondition failed for {key!r}: {reason}")
+
+
+class StoreUnavailableError(StorageError):
+    """The store failed after retries (throttling, 5xx, connection trouble)."""
+
+
+class ConfigurationError(StorageError):
+    """Settings that cannot work together; raised at start, never mid-request."""

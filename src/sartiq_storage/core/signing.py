@@ -1,0 +1,116 @@
+"""HMAC-signed, expiring URLs for the embedded backend (Active Storage's disk-service model).
+
+On R2/S3 the bucket checks presigned URLs. With the embedded backend the service itself
+is the upload and download target, so it signs the same constraints into the URL: method,
+key, content type, length, expiry and create-only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import quote, urlencode
+
+OBJECT_ROUTE = "/_storage/objects/"
+"""Where the service answers signed PUT and GET requests for the embedded backend."""
+
+
+class SignatureError(Exception):
+    """A signed URL that is forged, altered or expired."""
+
+
+@dataclass(frozen=True, slots=True)
+class SignedGrant:
+    """What a verified URL allows."""
+
+    method: Literal["PUT", "GET"]
+    key: str
+    expires: int
+    content_type: str | None
+    content_length: int | None
+    if_absent: bool
+
+
+def _canonical(grant: SignedGrant) -> bytes:
+    parts = [
+        grant.method,
+        grant.key,
+        str(grant.expires),
+        grant.content_type or "",
+        "" if grant.content_length is None else str(grant.content_length),
+        "1" if grant.if_absent else "0",
+    ]
+    return "\n".join(parts).encode("utf-8")
+
+
+class UrlSigner:
+    """Signs and verifies grants with one secret."""
+
+    def __init__(self, secret: str, base_url: str) -> None:
+        if not secret:
+            raise ValueError("a signing secret is required")
+        self._key = secret.encode("utf-8")
+        self.base_url = base_url.rstrip("/")
+
+    def _sign(self, grant: SignedGrant) -> str:
+        return hmac.new(self._key, _canonical(grant), hashlib.sha256).hexdigest()
+
+    def sign(self, grant: SignedGrant) -> str:
+        """The full URL for a grant."""
+        query: dict[str, str] = {"expires": str(grant.expires)}
+        if grant.content_type is not None:
+            query["ct"] = grant.content_type
+        if grant.content_length is not None:
+            query["len"] = str(grant.content_length)
+        if grant.if_absent:
+            query["once"] = "1"
+        query["sig"] = self._sign(grant)
+        return f"{self.base_url}{OBJECT_ROUTE}{quote(grant.key)}?{urlencode(query)}"
+
+    def grant(
+        self,
+        method: Literal["PUT", "GET"],
+        key: str,
+        *,
+        expires_in: int,
+        content_type: str | None = None,
+        content_length: int | None = None,
+        if_absent: bool = False,
+        now: float | None = None,
+    ) -> SignedGrant:
+        expires = int((time.time() if now is None else now) + expires_in)
+        return SignedGrant(method, key, expires, content_type, content_length, if_absent)
+
+    def verify(
+        self,
+        method: str,
+        key: str,
+        query: dict[str, str],
+        *,
+        now: float | None = None,
+    ) -> SignedGrant:
+        """Check a request's query against its signature; raise :class:`SignatureError`."""
+        try:
+            expires = int(query["expires"])
+            length = int(query["len"]) if "len" in query else None
+            signature = query["sig"]
+        except (KeyError, ValueError) as exc:
+            raise SignatureError("missing or malformed signature parameters") from exc
+        if method not in ("PUT", "GET"):
+            raise SignatureError(f"method {method} is not signable")
+        grant = SignedGrant(
+            method,  # type: ignore[arg-type]
+            key,
+            expires,
+            query.get("ct"),
+            length,
+            query.get("once") == "1",
+        )
+        if not hmac.compare_digest(self._sign(grant), signature):
+            raise SignatureError("signature does not match")
+        if (time.time() if now is None else now) > expires:
+            raise SignatureError("URL has expired")
+        return grant

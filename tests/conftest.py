@@ -1,0 +1,83 @@
+"""Shared fixtures: real moto server, fresh buckets, the three store backends."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import pytest
+
+from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore, S3Store
+from sartiq_storage.core.signing import UrlSigner
+from tests.support.moto_server import moto_server
+
+TEST_KEY_ID = "testing-key"
+TEST_SECRET = "testing-secret"  # noqa: S105 - moto accepts any credentials
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never read the developer's own settings or .env."""
+    for name in list(os.environ):
+        if name.startswith(("R2_", "STORAGE_", "CDN_", "AUTH_", "CLOUDFLARE_", "LAKEFS_")) or name in (
+            "ENVIRONMENT",
+            "DATABASE_URL",
+            "WEB_APP_ORIGINS",
+        ):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    with moto_server() as endpoint:
+        yield endpoint
+
+
+def make_bucket(endpoint: str) -> str:
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=TEST_KEY_ID,
+        aws_secret_access_key=TEST_SECRET,
+        region_name="us-east-1",
+    )
+    client.create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    return make_bucket(s3_endpoint)
+
+
+@pytest.fixture
+def s3_store(s3_endpoint: str, s3_bucket: str) -> Iterator[S3Store]:
+    store = S3Store(
+        bucket=s3_bucket,
+        endpoint_url=s3_endpoint,
+        access_key_id=TEST_KEY_ID,
+        secret_access_key=TEST_SECRET,
+        region="us-east-1",
+    )
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def signer() -> UrlSigner:
+    return UrlSigner("test-signing-secret", "http://127.0.0.1:8000")
+
+
+@pytest.fixture(params=["memory", "local", "s3"])
+def store(request: pytest.FixtureRequest, tmp_path: Path, signer: UrlSigner) -> ObjectStore:
+    """Each contract test runs once per backend."""
+    if request.param == "memory":
+        return MemoryStore(signer=signer)
+    if request.param == "local":
+        return LocalStore(tmp_path / "store", signer=signer)
+    return request.getfixturevalue("s3_store")  # type: ignore[no-any-return]
