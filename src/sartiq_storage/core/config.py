@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     R2_REGION: str = "auto"
     CDN_URL: str | None = None
     CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED: bool = False
-    DATABASE_URL: str | None = None
+    DATABASE_URL: str | None = Field(default=None, repr=False)  # may hold a password
     STORAGE_DATA_DIR: Path = Path("data")
     AUTH_JWT_SECRET: SecretStr | None = None
     STORAGE_BACKEND: BackendKind | None = None

@@ -9,7 +9,7 @@ foreign host (SSRF) or at a key outside the expected prefix.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlparse
+from urllib.parse import quote, unquote, urlsplit
 
 from sartiq_storage.core.config import DEFAULT_PUBLIC_BASES, Environment, Settings
 from sartiq_storage.core.errors import StorageError
@@ -38,7 +38,7 @@ class _Base:
 
     @classmethod
     def parse(cls, url: str) -> _Base:
-        parsed = urlparse(url)
+        parsed = urlsplit(url)
         return cls(parsed.scheme.lower(), parsed.netloc.lower(), parsed.path.rstrip("/"))
 
     @property
@@ -78,7 +78,7 @@ class UrlResolver:
             uploads.append(settings.service_url + OBJECT_ROUTE.rstrip("/"))
             uploads.append(settings.service_url + PUBLIC_ROUTE)
         elif settings.R2_ENDPOINT_URL:
-            endpoint = urlparse(settings.R2_ENDPOINT_URL)
+            endpoint = urlsplit(settings.R2_ENDPOINT_URL)
             uploads.append(f"{settings.R2_ENDPOINT_URL}/{settings.R2_BUCKET_NAME}")
             uploads.append(f"{endpoint.scheme}://{settings.R2_BUCKET_NAME}.{endpoint.netloc}")
         else:
@@ -96,7 +96,7 @@ class UrlResolver:
         """
         if not isinstance(url, str) or any(c in url for c in "\r\n\t\\"):
             raise ForeignUrlError(str(url), "control characters or backslashes")
-        parsed = urlparse(url.strip())
+        parsed = urlsplit(url.strip())
         if parsed.username or parsed.password:
             raise ForeignUrlError(url, "credentials in the URL")
         if parsed.fragment:

@@ -27,6 +27,8 @@ _INVISIBLE = frozenset(
     "\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
     "\u2060\u2066\u2067\u2068\u2069\ufeff"
 )
+# Slashes that NFKC leaves alone but that read as path separators.
+_SEPARATOR_LOOKALIKES = frozenset("\u2044\u2215\u2216\u29f5\u29f8\u29f9\u3033\u30fb")
 
 
 def _check_characters(key: str) -> None:
@@ -38,6 +40,8 @@ def _check_characters(key: str) -> None:
             raise InvalidKeyError(key, "lone surrogate (not valid UTF-8)")
         if ch in _INVISIBLE:
             raise InvalidKeyError(key, f"invisible or bidi control character U+{ord(ch):04X}")
+        if ch in _SEPARATOR_LOOKALIKES:
+            raise InvalidKeyError(key, f"look-alike of a path separator U+{ord(ch):04X}")
         if cat == "Cn" or (0xFDD0 <= ord(ch) <= 0xFDEF) or (ord(ch) & 0xFFFE) == 0xFFFE:
             raise InvalidKeyError(key, f"unassigned or non-character U+{ord(ch):04X}")
     if "\\" in key:

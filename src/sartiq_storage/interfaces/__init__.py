@@ -1,0 +1,1 @@
+"""Interfaces: the HTTP API, the CLI, the worker and the web console."""

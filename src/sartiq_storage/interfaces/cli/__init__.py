@@ -1,0 +1,1 @@
+"""The sartiq-storage command line."""

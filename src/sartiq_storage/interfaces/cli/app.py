@@ -1,0 +1,224 @@
+"""The ``sartiq-storage`` command: serve, inspect settings and keys, operate on objects.
+
+Every failure is one clear line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sartiq_storage.core.config import load_settings
+from sartiq_storage.core.errors import StorageError
+from sartiq_storage.core.filenames import content_type_for_extension
+from sartiq_storage.core.keys import parse_key
+from sartiq_storage.core.tokens import issue_token
+from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.services.context import StorageContext, build_context
+
+app = typer.Typer(
+    name="sartiq-storage",
+    help="The Sartiq storage layer: object stores, media, delivery, lifecycle and datasets.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+config_app = typer.Typer(help="Inspect the settings.", no_args_is_help=True)
+keys_app = typer.Typer(help="Understand object keys.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
+app.add_typer(keys_app, name="keys")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A failure to report as one line and exit 1."""
+
+
+def _context() -> StorageContext:
+    return build_context(load_settings())
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+) -> None:
+    """Run the HTTP service (on the embedded defaults unless settings say otherwise)."""
+    import os
+
+    import uvicorn
+
+    from sartiq_storage.interfaces.http.app import create_app
+
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
+    settings = load_settings()
+    context = build_context(settings)
+    application = create_app(context=context)
+    out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
+    out.print(f"listening on [bold]http://{shown_host}:{port}[/bold]")
+    if context.jwt_secret_generated:
+        token = issue_token(context.jwt_secret, "dev")
+        out.print("development token (AUTH_JWT_SECRET unset; valid 7 days):")
+        out.print(token, soft_wrap=True, highlight=False)
+    sys.stdout.flush()
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+@app.command()
+def token(
+    subject: Annotated[str, typer.Option("--sub", help="Who the token names.")] = "dev",
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 7 * 24 * 3600,
+) -> None:
+    """Print a bearer token signed with AUTH_JWT_SECRET (or the embedded default's)."""
+    context = _context()
+    out.print(issue_token(context.jwt_secret, subject, ttl_seconds=ttl), soft_wrap=True)
+
+
+@config_app.command("show")
+def config_show(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Show every setting, secrets masked."""
+    shown = load_settings().masked()
+    if as_json:
+        out.print_json(json.dumps(shown))
+        return
+    table = Table("setting", "value")
+    for name, value in shown.items():
+        table.add_row(name, value)
+    out.print(table)
+
+
+@keys_app.command("explain")
+def keys_explain(
+    key: Annotated[str, typer.Argument(help="An object key, e.g. media/<uuid>/file.webp")],
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """Parse a key: its zone, entity, ids, retention and public URL."""
+    settings = load_settings()
+    parsed = parse_key(key)
+    fields: dict[str, object] = dict(parsed.as_dict())
+    fields["key"] = parsed.key
+    fields["public_url"] = UrlResolver.from_settings(settings).public_url(parsed.key)
+    if as_json:
+        out.print_json(json.dumps(fields, default=str))
+        return
+    table = Table("field", "value", show_header=False)
+    table.columns[1].overflow = "fold"
+    for name, value in fields.items():
+        table.add_row(name, "" if value is None else str(value))
+    out.print(table)
+
+
+@app.command("ls")
+def list_objects(
+    prefix: Annotated[str, typer.Argument(help="Key prefix (plain string, as on S3).")] = "",
+    limit: Annotated[int, typer.Option(help="Stop after this many objects (0: all).")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List objects under a prefix, in key order."""
+    context = _context()
+    table = Table("key", "size", "last modified")
+    for count, info in enumerate(context.store.list(prefix), start=1):
+        if as_json:
+            row = {"key": info.key, "size": info.size, "etag": info.etag}
+            row["last_modified"] = info.last_modified.isoformat()
+            print(json.dumps(row))
+        else:
+            table.add_row(
+                info.key, str(info.size), info.last_modified.isoformat(timespec="seconds")
+            )
+        if limit and count >= limit:
+            break
+    if not as_json:
+        out.print(table)
+
+
+@app.command("put")
+def put_object(
+    source: Annotated[Path, typer.Argument(help="Local file to upload.")],
+    key: Annotated[str, typer.Argument(help="Destination key.")],
+    content_type: Annotated[str | None, typer.Option(help="Defaults from the extension.")] = None,
+    cache_control: Annotated[str | None, typer.Option(help="Cache-Control to store.")] = None,
+    if_absent: Annotated[bool, typer.Option(help="Refuse to replace an existing object.")] = False,
+) -> None:
+    """Upload a local file to a key."""
+    if not source.is_file():
+        raise CliError(f"no such file: {source}")
+    parsed = parse_key(key)
+    if parsed.zone.value in ("legacy_images", "legacy_shooting_looks"):
+        raise CliError(f"{parsed.zone.value} keys are read-only: legacy layouts are never written")
+    context = _context()
+    kind = content_type or content_type_for_extension(source.suffix)
+    with source.open("rb") as handle:
+        result = context.store.put(
+            parsed.key, handle, content_type=kind, cache_control=cache_control, if_absent=if_absent
+        )
+    out.print(f"stored {result.key} ({result.size} bytes, etag {result.etag})")
+
+
+@app.command("get")
+def get_object(
+    key: Annotated[str, typer.Argument(help="Key to download.")],
+    destination: Annotated[str, typer.Argument(help="File to write, or - for stdout.")] = "-",
+) -> None:
+    """Download an object to a file or to standard output."""
+    context = _context()
+    with context.store.get(key) as stream:
+        if destination == "-":
+            for chunk in stream:
+                sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.flush()
+            return
+        target = Path(destination)
+        partial = target.with_name(target.name + ".part")
+        with partial.open("wb") as handle:
+            for chunk in stream:
+                handle.write(chunk)
+        partial.replace(target)
+    err.print(f"wrote {target} ({stream.info.size} bytes)")
+
+
+@app.command("rm")
+def remove_objects(
+    keys: Annotated[list[str], typer.Argument(help="Keys to delete.")],
+) -> None:
+    """Delete objects (a missing object counts as deleted)."""
+    context = _context()
+    failures = context.store.delete_many(keys)
+    for failure in failures:
+        err.print(f"[red]failed[/red] {failure.key}: {failure.error}")
+    out.print(f"deleted {len(keys) - len(failures)} of {len(keys)}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    """Console entry point: run the app, turning known errors into one line and exit 1."""
+    try:
+        app(standalone_mode=False)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except (StorageError, CliError, ValueError, OSError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except Exception as exc:
+        # Click's usage errors (Typer vendors its own copy of Click) know how to show
+        # themselves; anything else is a bug and keeps its traceback.
+        show = getattr(exc, "show", None)
+        if callable(show) and isinstance(getattr(exc, "exit_code", None), int):
+            show()
+            sys.exit(exc.exit_code)  # type: ignore[attr-defined]
+        raise

@@ -1,0 +1,39 @@
+"""One mapping from the package's errors to HTTP answers with a JSON ``detail``."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from sartiq_storage.core.errors import (
+    InvalidKeyError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StorageError,
+    StoreUnavailableError,
+)
+from sartiq_storage.core.signing import SignatureError
+from sartiq_storage.core.urls import ForeignUrlError
+
+_STATUS: list[tuple[type[Exception], int]] = [
+    (InvalidKeyError, 400),
+    (ForeignUrlError, 400),
+    (ObjectNotFoundError, 404),
+    (PreconditionFailedError, 412),
+    (SignatureError, 403),
+    (StoreUnavailableError, 503),
+]
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    for error_type, status in _STATUS:
+
+        async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
+            return JSONResponse({"detail": str(exc)}, status_code=status)
+
+        app.add_exception_handler(error_type, handler)
+
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=500)
+
+    app.add_exception_handler(StorageError, storage_error)

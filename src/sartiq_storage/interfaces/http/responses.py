@@ -1,0 +1,80 @@
+"""Streaming an object as an HTTP response, with ranges, ETags and safe headers."""
+
+from __future__ import annotations
+
+import re
+
+from fastapi import HTTPException
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.responses import Response, StreamingResponse
+
+from sartiq_storage.adapters.stores import ObjectStore
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """A single ``bytes=a-b`` range as ``[start, end)``; None to send the whole object.
+
+    Multi-range and malformed headers are ignored (RFC 9110 allows serving the whole body).
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (match.group(1) == "" and match.group(2) == ""):
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        length = int(last)
+        if length == 0:
+            raise HTTPException(
+                416, "empty suffix range", headers={"Content-Range": f"bytes */{size}"}
+            )
+        return max(0, size - length), size
+    start = int(first)
+    end = size if last == "" else min(int(last) + 1, size)
+    if start >= size or end <= start:
+        raise HTTPException(
+            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
+        )
+    return start, end
+
+
+async def object_response(
+    store: ObjectStore,
+    key: str,
+    *,
+    range_header: str | None,
+    if_none_match: str | None,
+    cache_control: str | None,
+    extra_headers: dict[str, str] | None = None,
+    head_only: bool = False,
+) -> Response:
+    """Serve ``key`` from ``store``: 304 on a matching ETag, 206 for a range, else 200."""
+    info = await run_in_threadpool(store.head, key)
+    headers = {**NOSNIFF, "Accept-Ranges": "bytes", **(extra_headers or {})}
+    if info.etag:
+        headers["ETag"] = f'"{info.etag}"'
+    headers["Cache-Control"] = cache_control or info.cache_control or "no-cache"
+    headers["Last-Modified"] = info.last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    media_type = info.content_type or "application/octet-stream"
+    if if_none_match and info.etag and info.etag in if_none_match.replace('"', " ").split():
+        return Response(status_code=304, headers=headers)
+    byte_range = parse_range(range_header, info.size)
+    status = 200
+    start, end = 0, info.size
+    if byte_range is not None:
+        start, end = byte_range
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+    headers["Content-Length"] = str(end - start)
+    if head_only:
+        return Response(status_code=status, headers=headers, media_type=media_type)
+    stream = await run_in_threadpool(store.get, key, start=start, end=end)
+    return StreamingResponse(
+        iterate_in_threadpool(iter(stream)),
+        status_code=status,
+        headers=headers,
+        media_type=media_type,
+    )

@@ -1,0 +1,104 @@
+"""The embedded backend's own upload and download target.
+
+With R2 or S3 the browser talks to the bucket. With the embedded backend it talks to these
+routes instead, under the same rules the bucket would apply to a presigned URL: the signature,
+expiry, content type, exact length and create-only are all checked here.
+"""
+
+from __future__ import annotations
+
+import tempfile
+
+from fastapi import APIRouter, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import JSONResponse, Response
+
+from sartiq_storage.core.config import MAX_UPLOAD_BYTES
+from sartiq_storage.core.signing import OBJECT_ROUTE, SignatureError, UrlSigner
+from sartiq_storage.core.urls import PUBLIC_ROUTE
+from sartiq_storage.core.validation import validate_key
+from sartiq_storage.interfaces.http.auth import ContextDep
+from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.services.context import StorageContext
+
+router = APIRouter(include_in_schema=False)
+_SPOOL_IN_MEMORY = 8 * 1024 * 1024
+TEMP_SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
+
+
+def _signer(context: StorageContext) -> UrlSigner:
+    if context.signer is None:
+        raise HTTPException(404, "this service is not the object store; use the bucket's URLs")
+    return context.signer
+
+
+@router.put(OBJECT_ROUTE + "{key:path}")
+async def signed_put(key: str, request: Request, context: ContextDep) -> Response:
+    key = validate_key(key)
+    try:
+        grant = _signer(context).verify("PUT", key, dict(request.query_params))
+    except SignatureError as exc:
+        raise HTTPException(403, str(exc)) from None
+    content_type = request.headers.get("content-type")
+    if grant.content_type is not None and content_type != grant.content_type:
+        raise HTTPException(403, f"Content-Type must be {grant.content_type!r} as signed")
+    declared = request.headers.get("content-length")
+    if grant.content_length is not None and declared != str(grant.content_length):
+        raise HTTPException(403, f"Content-Length must be {grant.content_length} as signed")
+    limit = grant.content_length if grant.content_length is not None else MAX_UPLOAD_BYTES
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body is larger than {limit} bytes")
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+        received = 0
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise HTTPException(413, f"body is larger than {limit} bytes")
+            spool.write(chunk)
+        if grant.content_length is not None and received != grant.content_length:
+            raise HTTPException(400, "body length does not match the signed Content-Length")
+        spool.seek(0)
+        result = await run_in_threadpool(
+            context.store.put,
+            key,
+            spool,
+            content_type=content_type,
+            cache_control="no-store" if key.startswith("temp/") else None,
+            if_absent=grant.if_absent,
+        )
+    return JSONResponse(
+        {"key": result.key, "size": result.size}, headers={"ETag": f'"{result.etag}"'}
+    )
+
+
+@router.get(OBJECT_ROUTE + "{key:path}")
+async def signed_get(key: str, request: Request, context: ContextDep) -> Response:
+    key = validate_key(key)
+    try:
+        _signer(context).verify("GET", key, dict(request.query_params))
+    except SignatureError as exc:
+        raise HTTPException(403, str(exc)) from None
+    return await object_response(
+        context.store,
+        key,
+        range_header=request.headers.get("range"),
+        if_none_match=request.headers.get("if-none-match"),
+        cache_control="private, no-store",
+    )
+
+
+@router.api_route(PUBLIC_ROUTE + "/{key:path}", methods=["GET", "HEAD"])
+async def public_get(key: str, request: Request, context: ContextDep) -> Response:
+    """Public reads of the embedded store, as the CDN would serve the bucket."""
+    _signer(context)
+    key = validate_key(key)
+    untrusted = key.startswith("temp/")
+    return await object_response(
+        context.store,
+        key,
+        range_header=request.headers.get("range"),
+        if_none_match=request.headers.get("if-none-match"),
+        cache_control="no-store" if untrusted else None,
+        extra_headers=TEMP_SANDBOX if untrusted else None,
+        head_only=request.method == "HEAD",
+    )
