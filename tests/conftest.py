@@ -15,14 +15,16 @@ from sartiq_storage.core.signing import UrlSigner
 from tests.support.moto_server import moto_server
 
 TEST_KEY_ID = "testing-key"
-TEST_SECRET = "testing-secret"  # noqa: S105 - moto accepts any credentials
+TEST_SECRET = "testing-secret"
 
 
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never read the developer's own settings or .env."""
     for name in list(os.environ):
-        if name.startswith(("R2_", "STORAGE_", "CDN_", "AUTH_", "CLOUDFLARE_", "LAKEFS_")) or name in (
+        if name.startswith(
+            ("R2_", "STORAGE_", "CDN_", "AUTH_", "CLOUDFLARE_", "LAKEFS_")
+        ) or name in (
             "ENVIRONMENT",
             "DATABASE_URL",
             "WEB_APP_ORIGINS",

@@ -18,7 +18,14 @@ def _query(url: str) -> dict[str, str]:
 
 def test_signed_grant_verifies() -> None:
     signer = UrlSigner("s3cret", "http://127.0.0.1:8000/")
-    grant = signer.grant("PUT", "temp/a.png", expires_in=60, content_type="image/png", content_length=3, if_absent=True)
+    grant = signer.grant(
+        "PUT",
+        "temp/a.png",
+        expires_in=60,
+        content_type="image/png",
+        content_length=3,
+        if_absent=True,
+    )
     url = signer.sign(grant)
     assert url.startswith("http://127.0.0.1:8000/_storage/objects/temp/a.png?")
     assert signer.verify("PUT", "temp/a.png", _query(url)) == grant
@@ -37,7 +44,16 @@ def test_signed_grant_verifies() -> None:
 )
 def test_tampering_is_detected(tamper) -> None:  # type: ignore[no-untyped-def]
     signer = UrlSigner("s3cret", "http://h")
-    url = signer.sign(signer.grant("PUT", "temp/a", expires_in=60, content_type="image/png", content_length=3, if_absent=True))
+    url = signer.sign(
+        signer.grant(
+            "PUT",
+            "temp/a",
+            expires_in=60,
+            content_type="image/png",
+            content_length=3,
+            if_absent=True,
+        )
+    )
     query = _query(url)
     tamper(query)
     with pytest.raises(SignatureError):

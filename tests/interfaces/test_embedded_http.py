@@ -72,8 +72,12 @@ def test_second_put_on_same_url_refused(client: TestClient, context: StorageCont
 
 def test_expired_and_forged_urls_refused(client: TestClient, context: StorageContext) -> None:
     assert context.signer is not None
-    grant = context.signer.grant("PUT", "temp/d.png", expires_in=5, content_type="image/png", now=time.time() - 60)
-    expired = client.put(context.signer.sign(grant), content=b"x", headers={"Content-Type": "image/png"})
+    grant = context.signer.grant(
+        "PUT", "temp/d.png", expires_in=5, content_type="image/png", now=time.time() - 60
+    )
+    expired = client.put(
+        context.signer.sign(grant), content=b"x", headers={"Content-Type": "image/png"}
+    )
     assert expired.status_code == 403
     assert "expired" in expired.json()["detail"]
     req = _presigned(context, "temp/e.png")
@@ -97,19 +101,33 @@ def test_unsized_upload_over_limit_refused(
 
 
 def test_signed_get_and_ranges(client: TestClient, context: StorageContext) -> None:
-    context.store.put("media/x/file.txt", b"0123456789", content_type="text/plain", cache_control="public, max-age=31536000, immutable")
+    context.store.put(
+        "media/x/file.txt",
+        b"0123456789",
+        content_type="text/plain",
+        cache_control="public, max-age=31536000, immutable",
+    )
     url = context.store.presign_get("media/x/file.txt", expires_in=60).url
     assert client.get(url).content == b"0123456789"
     ranged = client.get("/_storage/public/media/x/file.txt", headers={"Range": "bytes=2-4"})
     assert ranged.status_code == 206
     assert ranged.content == b"234"
     assert ranged.headers["content-range"] == "bytes 2-4/10"
-    assert client.get("/_storage/public/media/x/file.txt", headers={"Range": "bytes=-3"}).content == b"789"
-    assert client.get("/_storage/public/media/x/file.txt", headers={"Range": "bytes=20-"}).status_code == 416
+    assert (
+        client.get("/_storage/public/media/x/file.txt", headers={"Range": "bytes=-3"}).content
+        == b"789"
+    )
+    assert (
+        client.get("/_storage/public/media/x/file.txt", headers={"Range": "bytes=20-"}).status_code
+        == 416
+    )
     whole = client.get("/_storage/public/media/x/file.txt")
     assert whole.headers["cache-control"] == "public, max-age=31536000, immutable"
     etag = whole.headers["etag"]
-    assert client.get("/_storage/public/media/x/file.txt", headers={"If-None-Match": etag}).status_code == 304
+    assert (
+        client.get("/_storage/public/media/x/file.txt", headers={"If-None-Match": etag}).status_code
+        == 304
+    )
     assert client.head("/_storage/public/media/x/file.txt").headers["content-length"] == "10"
 
 

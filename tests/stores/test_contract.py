@@ -55,7 +55,9 @@ def test_get_streams_in_chunks(store: ObjectStore) -> None:
     ("start", "end", "expected"),
     [(0, 5, b"01234"), (5, None, b"56789"), (8, 100, b"89"), (3, 4, b"3"), (None, 2, b"01")],
 )
-def test_byte_ranges(store: ObjectStore, start: int | None, end: int | None, expected: bytes) -> None:
+def test_byte_ranges(
+    store: ObjectStore, start: int | None, end: int | None, expected: bytes
+) -> None:
     store.put("r/digits", b"0123456789")
     with store.get("r/digits", start=start, end=end) as stream:
         assert stream.read() == expected
