@@ -12,6 +12,8 @@ import pytest
 
 from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore, S3Store
 from sartiq_storage.core.signing import UrlSigner
+from sartiq_storage.adapters.db.engine import Database
+from tests.support.db import postgres_database, sqlite_database
 from tests.support.moto_server import moto_server
 
 TEST_KEY_ID = "testing-key"
@@ -83,3 +85,14 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, signer: UrlSigner) -> 
     if request.param == "local":
         return LocalStore(tmp_path / "store", signer=signer)
     return request.getfixturevalue("s3_store")  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """Each database test runs on SQLite and, where reachable, on PostgreSQL."""
+    if request.param == "sqlite":
+        with sqlite_database(tmp_path) as database:
+            yield database
+    else:
+        with postgres_database() as database:
+            yield database

@@ -39,3 +39,41 @@ class StoreUnavailableError(StorageError):
 
 class ConfigurationError(StorageError):
     """Settings that cannot work together; raised at start, never mid-request."""
+
+
+class MediaError(StorageError):
+    """A media operation refused for a reason the caller can act on."""
+
+    status_code = 422
+
+
+class InvalidMediaInputError(MediaError, ValueError):
+    """A request that is malformed (both or neither of url and media_resource_id…)."""
+
+    status_code = 422
+
+
+class UploadMissingError(MediaError):
+    """The uploaded object is gone (expired, never finished, or already swept)."""
+
+    status_code = 410
+
+
+class UploadTooLargeError(MediaError):
+    status_code = 413
+
+
+class UnsupportedMediaError(MediaError):
+    """The bytes are not an accepted image or video, whatever the client declared."""
+
+    status_code = 415
+
+
+class MediaNotFoundError(MediaError, LookupError):
+    status_code = 404
+
+
+class ConflictError(MediaError):
+    """The operation lost a race it could not resolve by retrying."""
+
+    status_code = 409

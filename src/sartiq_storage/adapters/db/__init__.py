@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy 2 models, engines and Alembic migrations (SQLite or PostgreSQL)."""

@@ -1,0 +1,201 @@
+"""Tables for media resources, their attachments, deferred deletion and tags.
+
+The platform documents ``MediaResource``, ``MediaResourceAttachment`` and
+``MediaDeletionDeadLetter``; the rest is what correctness needs:
+
+* ``media_deletion_outbox``: storage deletions written in the same transaction as the change
+  that causes them, run only after commit;
+* ``media_ingestions``: which source key became which resource, so a retried ingest of the
+  same upload returns the same resource even after the upload itself is gone;
+* unique constraints that make races impossible: one resource per content hash, one
+  attachment per ``(entity_type, entity_id, slot, position)`` (a NULL position counts as a
+  value, so a single slot holds one attachment), and a foreign key that refuses to delete a
+  resource that is still attached.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator, Uuid
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class ResourceType(enum.StrEnum):
+    IMAGE = "IMAGE"
+    VIDEO = "VIDEO"
+
+
+class MediaResource(Base):
+    __tablename__ = "media_resources"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    resource_type: Mapped[ResourceType] = mapped_column(
+        Enum(ResourceType, name="resource_type", native_enum=False, length=16)
+    )
+    storage_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(32), unique=True)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    extension: Mapped[str] = mapped_column(String(16))
+    content_type: Mapped[str] = mapped_column(String(127))
+    file_size: Mapped[int] = mapped_column(BigInteger)
+    width: Mapped[int | None] = mapped_column(Integer)
+    height: Mapped[int | None] = mapped_column(Integer)
+    dominant_color: Mapped[str | None] = mapped_column(String(7))
+    protected: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    alt_text: Mapped[str | None] = mapped_column(Text)
+    caption: Mapped[str | None] = mapped_column(Text)
+    color_profile: Mapped[str | None] = mapped_column(String(255))
+    duration: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+    detached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    """When the last attachment went away; the orphan grace period counts from here."""
+
+    attachments: Mapped[list[MediaResourceAttachment]] = relationship(
+        back_populates="media_resource", passive_deletes="all"
+    )
+
+
+class MediaResourceAttachment(Base):
+    __tablename__ = "media_resource_attachments"
+    __table_args__ = (
+        Index(
+            "uq_attachment_slot",
+            "entity_type",
+            "entity_id",
+            "slot",
+            text("coalesce(position, -1)"),
+            unique=True,
+        ),
+        Index("ix_attachments_entity", "entity_type", "entity_id"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    media_resource_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media_resources.id", ondelete="RESTRICT"), index=True
+    )
+    entity_type: Mapped[str] = mapped_column(String(64))
+    entity_id: Mapped[uuid.UUID] = mapped_column(Uuid)
+    slot: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+    media_resource: Mapped[MediaResource] = relationship(back_populates="attachments")
+
+
+class MediaIngestion(Base):
+    """A source key that was ingested, and the resource it became (idempotent retries)."""
+
+    __tablename__ = "media_ingestions"
+
+    source_key: Mapped[str] = mapped_column(String(1024), primary_key=True)
+    media_resource_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media_resources.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class MediaDeletionOutbox(Base):
+    """A storage deletion to run after the commit that decided it."""
+
+    __tablename__ = "media_deletion_outbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    storage_key: Mapped[str] = mapped_column(String(1024), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class MediaDeletionDeadLetter(Base):
+    """A deletion that failed; retried with capped exponential backoff until it succeeds."""
+
+    __tablename__ = "media_deletion_dead_letters"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    storage_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    error_message: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    last_attempted_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+
+
+class Tag(Base):
+    __tablename__ = "tags"
+    __table_args__ = (UniqueConstraint("owner_id", "organization_id", "name"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    color: Mapped[str | None] = mapped_column(String(32))
+    description: Mapped[str | None] = mapped_column(Text)
+    owner_id: Mapped[str] = mapped_column(String(255))
+    organization_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
+
+
+class MediaResourceTag(Base):
+    __tablename__ = "media_resource_tags"
+
+    media_resource_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media_resources.id", ondelete="CASCADE"), primary_key=True
+    )
+    tag_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)

@@ -1,0 +1,132 @@
+"""Read what an image or a video is: dimensions, dominant colour, colour profile, duration.
+
+pyvips for images (lazy: the header is read before any pixel, so a decompression bomb is
+refused by its declared size), PyAV for videos.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from collections import Counter
+from dataclasses import dataclass
+
+import pyvips
+
+MAX_PIXELS = 100_000_000
+"""Images larger than this (width × height, per frame) are refused before decoding."""
+
+
+class MediaProbeError(Exception):
+    """The bytes could not be read as the media type they claim to be."""
+
+
+class DecompressionBombError(MediaProbeError):
+    """An image whose declared size exceeds :data:`MAX_PIXELS`."""
+
+
+@dataclass(frozen=True, slots=True)
+class MediaMetadata:
+    width: int | None = None
+    height: int | None = None
+    dominant_color: str | None = None
+    color_profile: str | None = None
+    duration: float | None = None
+
+
+def icc_description(profile: bytes) -> str | None:
+    """The ``desc`` tag of an ICC profile (v2 ``desc`` or v4 ``mluc``), if readable."""
+    try:
+        (count,) = struct.unpack_from(">I", profile, 128)
+        for i in range(min(count, 100)):
+            sig, offset, size = struct.unpack_from(">4sII", profile, 132 + 12 * i)
+            if sig != b"desc":
+                continue
+            data = profile[offset : offset + size]
+            kind = data[0:4]
+            if kind == b"desc":
+                (length,) = struct.unpack_from(">I", data, 8)
+                text = data[12 : 12 + length].split(b"\x00", 1)[0].decode("latin-1")
+                return text.strip() or None
+            if kind == b"mluc":
+                records, _record_size = struct.unpack_from(">II", data, 8)
+                if records:
+                    rec_len, rec_off = struct.unpack_from(">II", data, 16 + 4)
+                    text = data[rec_off : rec_off + rec_len].decode("utf-16-be", "replace")
+                    return text.strip("\x00 ") or None
+    except (struct.error, UnicodeDecodeError):
+        return None
+    return None
+
+
+def _dominant_color(image: pyvips.Image) -> str:
+    """The most common colour after coarse quantisation, averaged within its bucket."""
+    small = image.thumbnail_image(32, height=32)
+    if small.hasalpha():
+        small = small.flatten(background=[255, 255, 255])
+    if small.interpretation not in ("srgb", "b-w") or small.format != "uchar":
+        small = small.colourspace("srgb").cast("uchar")
+    if small.bands == 1:
+        small = small.bandjoin([small, small])
+    small = small.extract_band(0, n=3)
+    raw = small.write_to_memory()
+    pixels = [raw[i : i + 3] for i in range(0, len(raw), 3)]
+    buckets = Counter((p[0] >> 4, p[1] >> 4, p[2] >> 4) for p in pixels)
+    best = buckets.most_common(1)[0][0]
+    chosen = [p for p in pixels if (p[0] >> 4, p[1] >> 4, p[2] >> 4) == best]
+    r, g, b = (round(sum(p[c] for p in chosen) / len(chosen)) for c in range(3))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
+    try:
+        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    except pyvips.Error as exc:
+        raise MediaProbeError(f"not a readable image: {str(exc).splitlines()[0]}") from None
+    width, height = image.width, image.height
+    pages = image.get("n-pages") if "n-pages" in image.get_fields() else 1
+    page_height = image.get("page-height") if "page-height" in image.get_fields() else height
+    if width * page_height > max_pixels:
+        raise DecompressionBombError(
+            f"image is {width}×{page_height} pixels, over the {max_pixels:,} pixel limit"
+        )
+    if pages > 1:
+        height = page_height
+    orientation = image.get("orientation") if "orientation" in image.get_fields() else 1
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    profile = None
+    if "icc-profile-data" in image.get_fields():
+        profile = icc_description(image.get("icc-profile-data"))
+    try:
+        full = pyvips.Image.new_from_buffer(data, "")
+        dominant = _dominant_color(full)
+    except pyvips.Error as exc:
+        raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
+    return MediaMetadata(width, height, dominant, profile or "sRGB")
+
+
+def probe_video(data: bytes) -> MediaMetadata:
+    import av
+
+    try:
+        with av.open(io.BytesIO(data), mode="r") as container:
+            stream = next((s for s in container.streams.video), None)
+            if stream is None:
+                raise MediaProbeError("no video stream")
+            duration = None
+            if container.duration is not None:
+                duration = float(container.duration) / 1_000_000
+            elif stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            return MediaMetadata(stream.width or None, stream.height or None, duration=duration)
+    except MediaProbeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise MediaProbeError(f"not a readable video: {exc}") from None
+
+
+def probe(data: bytes, resource_type: str, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
+    if resource_type == "VIDEO":
+        return probe_video(data)
+    return probe_image(data, max_pixels=max_pixels)

@@ -1,0 +1,1 @@
+"""Media resources: ingestion, attachments, deferred deletion."""
