@@ -10,9 +10,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore, S3Store
 from sartiq_storage.core.signing import UrlSigner
-from sartiq_storage.adapters.db.engine import Database
 from tests.support.db import postgres_database, sqlite_database
 from tests.support.moto_server import moto_server
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -65,10 +66,8 @@ def test_detach_and_delete_never_remove_a_referenced_object(db: Database) -> Non
                     attachment_ids = list(session.scalars(select(MediaResourceAttachment.id)))
                     resource_ids = list(session.scalars(select(MediaResource.id)))
                 for attachment_id in attachment_ids[:2]:
-                    try:
+                    with contextlib.suppress(LookupError):
                         media.detach(attachment_id)
-                    except LookupError:
-                        pass
                 for resource_id in resource_ids:
                     media.delete_if_orphaned(resource_id, grace=timedelta(0))
         except BaseException as exc:

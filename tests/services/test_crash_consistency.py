@@ -87,4 +87,5 @@ def test_crash_during_dedup_hit_deletion(db: Database, point: str) -> None:
     assert list(store.list("temp/")) == []
     with db.session() as session:
         key = session.scalar(select(MediaResource.storage_key))
-    assert key is not None and store.exists(key)
+    assert key is not None
+    assert store.exists(key)

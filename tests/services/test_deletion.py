@@ -29,7 +29,8 @@ def test_detach_keeps_the_object_and_shared_resources(
     data = image_bytes(seed=21)
     a = media.ingest(upload(mstore, data), product())
     b = media.ingest(upload(mstore, data), product())
-    assert a.attachment and b.attachment
+    assert a.attachment
+    assert b.attachment
     media.detach(a.attachment.id)
     assert media.get(a.resource.id).detached_at is None  # still attached to b
     assert not media.delete_if_orphaned(a.resource.id, grace=timedelta(0))
@@ -41,7 +42,8 @@ def test_orphan_deleted_only_after_grace_and_never_when_protected(
 ) -> None:
     made = media.ingest(upload(mstore, image_bytes(seed=22)), product())
     protected = media.ingest(upload(mstore, image_bytes(seed=23)), product())
-    assert made.attachment and protected.attachment
+    assert made.attachment
+    assert protected.attachment
     media.set_protected(protected.resource.id, True)
     media.detach(made.attachment.id)
     media.detach(protected.attachment.id)

@@ -82,7 +82,8 @@ def test_same_upload_twice_is_idempotent(
     first = media.ingest(source, target)
     again = media.ingest(source, target)  # the temp object is gone by now
     assert again.resource.id == first.resource.id
-    assert again.attachment is not None and first.attachment is not None
+    assert again.attachment is not None
+    assert first.attachment is not None
     assert again.attachment.id == first.attachment.id
     assert count(db, MediaResource) == 1
     assert count(db, MediaResourceAttachment) == 1
