@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.migrate import upgrade
 from sartiq_storage.adapters.local_secrets import load_or_create_secret
 from sartiq_storage.adapters.stores import ObjectStore, open_store, signer_for
 from sartiq_storage.core.config import Settings
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.signing import UrlSigner
 from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.services.media.service import MediaResourceService
+from sartiq_storage.services.tags import TagService
 
 
 @dataclass(slots=True)
@@ -21,9 +25,13 @@ class StorageContext:
     jwt_secret_generated: bool
     signer: UrlSigner | None
     """Signs the URLs this service answers itself; None when the bucket does that."""
+    db: Database
+    media: MediaResourceService
+    tags: TagService
 
     def close(self) -> None:
         self.store.close()
+        self.db.dispose()
 
 
 def jwt_secret_for(settings: Settings) -> tuple[str, bool]:
@@ -38,13 +46,22 @@ def jwt_secret_for(settings: Settings) -> tuple[str, bool]:
     raise ConfigurationError("AUTH_JWT_SECRET is required outside the embedded development default")
 
 
-def build_context(settings: Settings) -> StorageContext:
+def build_context(settings: Settings, *, migrate: bool = False) -> StorageContext:
+    """Everything wired from settings; ``migrate`` brings the schema up to date first."""
     secret, generated = jwt_secret_for(settings)
+    db = Database.from_url(settings.database_url)
+    if migrate:
+        upgrade(db)
+    store = open_store(settings)
+    urls = UrlResolver.from_settings(settings)
     return StorageContext(
         settings=settings,
-        store=open_store(settings),
-        urls=UrlResolver.from_settings(settings),
+        store=store,
+        urls=urls,
         jwt_secret=secret,
         jwt_secret_generated=generated,
         signer=signer_for(settings) if settings.embedded else None,
+        db=db,
+        media=MediaResourceService(db, store, urls),
+        tags=TagService(db),
     )

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.errors import StorageError
@@ -30,12 +31,14 @@ app = typer.Typer(
     add_completion=False,
 )
 config_app = typer.Typer(help="Inspect the settings.", no_args_is_help=True)
+db_app = typer.Typer(help="The database schema.", no_args_is_help=True)
 keys_app = typer.Typer(help="Understand object keys.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -61,7 +64,7 @@ def serve(
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
     settings = load_settings()
-    context = build_context(settings)
+    context = build_context(settings, migrate=True)
     application = create_app(context=context)
     out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
     out.print(f"listening on [bold]http://{shown_host}:{port}[/bold]")
@@ -81,6 +84,27 @@ def token(
     """Print a bearer token signed with AUTH_JWT_SECRET (or the embedded default's)."""
     context = _context()
     out.print(issue_token(context.jwt_secret, subject, ttl_seconds=ttl), soft_wrap=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the migrations (idempotent)."""
+    from sartiq_storage.adapters.db.engine import Database
+    from sartiq_storage.adapters.db.migrate import current_revision, upgrade
+    from sartiq_storage.core.config import mask_url_password
+
+    settings = load_settings()
+    database = Database.from_url(settings.database_url)
+    try:
+        upgrade(database, revision)
+        out.print(
+            f"database {mask_url_password(settings.database_url)} "
+            f"at revision {current_revision(database)}"
+        )
+    finally:
+        database.dispose()
 
 
 @config_app.command("show")
@@ -213,6 +237,10 @@ def main() -> None:
         sys.exit(130)
     except (StorageError, CliError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+    except SQLAlchemyError as exc:
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        err.print(f"[red]error:[/red] database: {reason}", highlight=False)
         sys.exit(1)
     except Exception as exc:
         # Click's usage errors (Typer vendors its own copy of Click) know how to show

@@ -11,7 +11,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.interfaces.http.errors import install_error_handlers
-from sartiq_storage.interfaces.http.routes import embedded, health
+from sartiq_storage.interfaces.http.routes import embedded, health, media, tags
 from sartiq_storage.services.context import StorageContext, build_context
 
 
@@ -38,6 +38,8 @@ def create_app(settings: Settings | None = None, context: StorageContext | None 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(embedded.router)
+    app.include_router(media.router)
+    app.include_router(tags.router)
     return app
 
 

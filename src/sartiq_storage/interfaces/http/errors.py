@@ -7,6 +7,7 @@ from fastapi.responses import JSONResponse
 
 from sartiq_storage.core.errors import (
     InvalidKeyError,
+    MediaError,
     ObjectNotFoundError,
     PreconditionFailedError,
     StorageError,
@@ -17,7 +18,7 @@ from sartiq_storage.core.urls import ForeignUrlError
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidKeyError, 400),
-    (ForeignUrlError, 400),
+    (ForeignUrlError, 422),
     (ObjectNotFoundError, 404),
     (PreconditionFailedError, 412),
     (SignatureError, 403),
@@ -32,6 +33,12 @@ def install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": str(exc)}, status_code=status)
 
         app.add_exception_handler(error_type, handler)
+
+    async def media_error(request: Request, exc: Exception) -> JSONResponse:
+        status = getattr(exc, "status_code", 422)
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+
+    app.add_exception_handler(MediaError, media_error)
 
     async def storage_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)
