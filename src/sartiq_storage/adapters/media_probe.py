@@ -59,9 +59,13 @@ def icc_description(profile: bytes) -> str | None:
     return None
 
 
-def _dominant_color(image: pyvips.Image) -> str:
-    """The most common colour after coarse quantisation, averaged within its bucket."""
-    small = image.thumbnail_image(32, height=32)
+def _dominant_color(data: bytes) -> str:
+    """The most common colour after coarse quantisation, averaged within its bucket.
+
+    ``thumbnail_buffer`` shrinks while decoding (JPEG DCT scaling, WebP and AVIF scaled
+    loads), so this reads a 32-pixel image, not the full one.
+    """
+    small = pyvips.Image.thumbnail_buffer(data, 32, height=32)
     if small.hasalpha():
         small = small.flatten(background=[255, 255, 255])
     if small.interpretation not in ("srgb", "b-w") or small.format != "uchar":
@@ -99,11 +103,40 @@ def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
     if "icc-profile-data" in image.get_fields():
         profile = icc_description(image.get("icc-profile-data"))
     try:
-        full = pyvips.Image.new_from_buffer(data, "")
-        dominant = _dominant_color(full)
+        dominant = _dominant_color(data)
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
     return MediaMetadata(width, height, dominant, profile or "sRGB")
+
+
+def probe_image_header(prefix: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
+    """Dimensions and colour profile from the first bytes of an image, without decoding it.
+
+    Raises :class:`MediaProbeError` when the prefix does not hold the whole header (the
+    caller then reads the full object) and :class:`DecompressionBombError` as
+    :func:`probe_image` does.
+    """
+    try:
+        image = pyvips.Image.new_from_buffer(prefix, "", access="sequential", fail=False)
+        width, height = image.width, image.height
+        fields = image.get_fields()
+    except pyvips.Error as exc:
+        raise MediaProbeError(f"header not readable: {str(exc).splitlines()[0]}") from None
+    page_height = image.get("page-height") if "page-height" in fields else height
+    if width * page_height > max_pixels:
+        raise DecompressionBombError(
+            f"image is {width}×{page_height} pixels, over the {max_pixels:,} pixel limit"
+        )
+    pages = image.get("n-pages") if "n-pages" in fields else 1
+    if pages > 1:
+        height = page_height
+    orientation = image.get("orientation") if "orientation" in fields else 1
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
+    profile = None
+    if "icc-profile-data" in fields:
+        profile = icc_description(image.get("icc-profile-data"))
+    return MediaMetadata(width, height, None, profile or "sRGB")
 
 
 def probe_video(data: bytes) -> MediaMetadata:

@@ -3,7 +3,8 @@
 Layout under ``root``::
 
     objects/<key>.       the bytes
-    meta/<key>.          content type, cache control, ETag and size (a JSON sidecar)
+    meta/<hh>/<sha256>   content type, cache control, ETag and size (a JSON sidecar), named by
+                         the SHA-256 of the key in 256 fixed buckets, so a write makes no folder
     tmp/                 files being written; renamed into place when complete
 
 Why the trailing dot: a key segment never ends in one (:func:`validate_key` forbids it), so a
@@ -24,6 +25,7 @@ Guarantees:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import stat
@@ -101,7 +103,8 @@ class LocalStore(SignedUrlMixin):
         return key, path
 
     def _meta_path(self, key: str) -> Path:
-        return self.meta / f"{key}."
+        digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
+        return self.meta / digest[:2] / digest
 
     def _read_meta(self, key: str, size: int) -> dict[str, object]:
         try:
@@ -148,7 +151,8 @@ class LocalStore(SignedUrlMixin):
 
     def _write_meta(self, key: str, meta: dict[str, object]) -> None:
         target = self._meta_path(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.tmp / f"{uuid.uuid4().hex}.json"
         tmp.write_text(json.dumps(meta), "utf-8")
         os.replace(tmp, target)
@@ -158,7 +162,8 @@ class LocalStore(SignedUrlMixin):
     ) -> None:
         """Move a finished temp file to its key: the single step that publishes the object."""
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.is_dir():
+                path.parent.mkdir(parents=True, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
             tmp.unlink(missing_ok=True)
             raise InvalidKeyError(key, "a stray file under the data folder blocks it") from None
@@ -237,7 +242,6 @@ class LocalStore(SignedUrlMixin):
             return
         self._meta_path(key).unlink(missing_ok=True)
         self._prune_empty_parents(path.parent, self.objects)
-        self._prune_empty_parents(self._meta_path(key).parent, self.meta)
 
     @staticmethod
     def _prune_empty_parents(folder: Path, stop: Path) -> None:
@@ -310,8 +314,15 @@ class LocalStore(SignedUrlMixin):
             elif entry.is_file(follow_symlinks=False) and key.startswith(prefix):
                 if start_after is not None and key <= start_after:
                     continue
-                with contextlib.suppress(ObjectNotFoundError):
-                    yield self._info(key, Path(entry.path))
+                # Like an S3 listing: size and date, no content type (no sidecar read).
+                with contextlib.suppress(FileNotFoundError):
+                    st = entry.stat(follow_symlinks=False)
+                    yield ObjectInfo(
+                        key=key,
+                        size=st.st_size,
+                        etag=None,
+                        last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+                    )
 
 
 def _opt_str(value: object) -> str | None:

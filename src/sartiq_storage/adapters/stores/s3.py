@@ -257,9 +257,21 @@ class S3Store(ObjectStore):
             else:
                 self._local.copy_headers = headers
                 try:
-                    self._client.copy_object(**params)
+                    answer = self._client.copy_object(**params)
                 finally:
                     self._local.copy_headers = {}
+                # The answer carries the new ETag and date; the rest we know: no third request.
+                result = answer.get("CopyObjectResult", {})
+                return ObjectInfo(
+                    key=destination,
+                    size=src_info.size,
+                    etag=normalize_etag(result.get("ETag")) or src_info.etag,
+                    last_modified=result.get("LastModified") or src_info.last_modified,
+                    content_type=params.get("ContentType", src_info.content_type),
+                    cache_control=params.get("CacheControl")
+                    if replace_meta
+                    else src_info.cache_control,
+                )
         return self.head(destination)
 
     def delete(self, key: str) -> None:

@@ -85,6 +85,22 @@ class DeletionQueue:
         )
         return set(rows)
 
+    def delete_now(self, rows: list[tuple[object, str]]) -> DrainReport:
+        """Post-commit fast path for rows this process just wrote: no claim step.
+
+        Safe without a lease: deleting an object twice is harmless, and a crash before the
+        rows are removed leaves them for the worker to redo.
+        """
+        keys = list(dict.fromkeys(key for _, key in rows))
+        report = self._delete(keys, kind="outbox")
+        with self.db.session() as session:
+            session.execute(
+                delete(MediaDeletionOutbox).where(
+                    MediaDeletionOutbox.id.in_([row_id for row_id, _ in rows])
+                )
+            )
+        return report
+
     def drain(
         self,
         ids: Iterable[object] | None = None,
@@ -125,6 +141,13 @@ class DeletionQueue:
         report = DrainReport()
         with self.db.session() as session:
             referenced = self._referenced(session, keys)
+            lettered = set(
+                session.scalars(
+                    select(MediaDeletionDeadLetter.storage_key).where(
+                        MediaDeletionDeadLetter.storage_key.in_(keys)
+                    )
+                )
+            )
         report.kept_referenced = [k for k in keys if k in referenced]
         to_delete = [k for k in keys if k not in referenced]
         failpoints.hit(f"{kind}.before_delete")
@@ -132,6 +155,9 @@ class DeletionQueue:
         failpoints.hit(f"{kind}.after_delete")
         report.deleted = [k for k in to_delete if k not in failures]
         report.failed = failures
+        done = report.deleted + report.kept_referenced
+        if not failures and not lettered.intersection(done):
+            return report  # nothing to record: spare a write transaction
         with self.db.session() as session:
             now = utcnow()
             for key, error in failures.items():
@@ -156,7 +182,6 @@ class DeletionQueue:
                     letter.error_message = error[:4000]
                     letter.last_attempted_at = now
                     letter.next_attempt_at = now + backoff(letter.attempts)
-            done = report.deleted + report.kept_referenced
             if done:
                 session.execute(
                     delete(MediaDeletionDeadLetter).where(

@@ -40,7 +40,14 @@ from sartiq_storage.adapters.db.models import (
     ResourceType,
     utcnow,
 )
-from sartiq_storage.adapters.media_probe import MAX_PIXELS, MediaMetadata, MediaProbeError, probe
+from sartiq_storage.adapters.media_probe import (
+    MAX_PIXELS,
+    DecompressionBombError,
+    MediaMetadata,
+    MediaProbeError,
+    probe,
+    probe_image_header,
+)
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import (
@@ -57,10 +64,13 @@ from sartiq_storage.core.sniff import SNIFF_BYTES, Sniffed, sniff
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media.deletions import DeletionQueue, enqueue
+from sartiq_storage.services.media.hashing import stream_digests
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 logger = logging.getLogger(__name__)
 INGESTIBLE_PREFIXES = ("temp/", "compute/")
+HEADER_BYTES = 256 * 1024
+"""How much of an image is read to sniff it and parse its header when not reading it all."""
 _T = TypeVar("_T")
 _ENTITY_TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 METADATA_FIELDS = (
@@ -121,7 +131,8 @@ class _Verified:
     key: str
     size: int
     md5: str
-    sha256: str
+    sha256: str | None
+    """None when not computed at ingest (deferred enrichment)."""
     kind: Sniffed
     metadata: MediaMetadata
 
@@ -139,6 +150,7 @@ class MediaResourceService:
         max_pixels: int = MAX_PIXELS,
         clock: Callable[[], datetime] = utcnow,
         drain_after_commit: bool = True,
+        inline_enrichment: bool = True,
     ) -> None:
         self.db = db
         self.store = store
@@ -148,6 +160,7 @@ class MediaResourceService:
         self.clock = clock
         self.deletions = DeletionQueue(db, store)
         self.drain_after_commit = drain_after_commit
+        self.inline_enrichment = inline_enrichment
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -162,16 +175,16 @@ class MediaResourceService:
                 last = exc
         raise ConflictError(f"gave up after {attempts} conflicting attempts: {last}")
 
-    def _drain(self, outbox_ids: list[Any]) -> None:
+    def _drain(self, outbox_rows: list[tuple[Any, str]]) -> None:
         """Run this operation's deletions now; any failure is the worker's to retry.
 
         The change is committed, so the caller succeeded: a failing or crashing delete must
         not turn that into an error. The outbox rows stay (leased) and are retried.
         """
-        if not (self.drain_after_commit and outbox_ids):
+        if not (self.drain_after_commit and outbox_rows):
             return
         try:
-            self.deletions.drain(outbox_ids)
+            self.deletions.delete_now(outbox_rows)
         except Exception:
             logger.exception("post-commit deletion failed; the outbox will retry it")
 
@@ -279,7 +292,13 @@ class MediaResourceService:
         return self._transaction(work)
 
     def _verify(self, key: str, hints: MediaInput | None) -> _Verified:
-        """Everything we check before anything is created (verify before promote)."""
+        """Everything we check before anything is created (verify before promote).
+
+        The type is sniffed from the first bytes and the header read for dimensions and the
+        pixel limit. With ``inline_enrichment`` (the default) the whole object is read:
+        MD5, SHA-256, dominant colour. Without it, a plain-MD5 ETag is the content hash (the
+        store computed it from the stored bytes) and the enrichment is left to ``heal``.
+        """
         try:
             info = self.store.head(key)
         except ObjectNotFoundError:
@@ -293,30 +312,47 @@ class MediaResourceService:
         if info.size == 0:
             raise UnsupportedMediaError(f"{key} is empty")
         failpoints.hit("ingest.headed")
-        md5 = hashlib.md5(usedforsecurity=False)
-        sha = hashlib.sha256()
-        chunks: list[bytes] = []
-        with self.store.get(key) as stream:
-            for chunk in stream:
-                md5.update(chunk)
-                sha.update(chunk)
-                chunks.append(chunk)
-        data = b"".join(chunks)
+        full = self.inline_enrichment or info.md5 is None or info.size <= HEADER_BYTES
+        data = self._read(key) if full else self._read(key, end=HEADER_BYTES)
         kind = sniff(data[:SNIFF_BYTES])
         if kind is None:
             raise UnsupportedMediaError(
                 f"{key} is not an accepted image or video (checked from its bytes)"
             )
-        try:
-            metadata = probe(data, kind.resource_type, max_pixels=self.max_pixels)
-        except MediaProbeError as exc:
-            raise UnsupportedMediaError(f"{key}: {exc}") from None
+        metadata: MediaMetadata | None = None
+        if not full and kind.resource_type == "IMAGE":
+            try:
+                metadata = probe_image_header(data, max_pixels=self.max_pixels)
+            except DecompressionBombError as exc:
+                raise UnsupportedMediaError(f"{key}: {exc}") from None
+            except MediaProbeError:
+                metadata = None  # the header runs past the prefix: read it all
+        if metadata is None:
+            if not full:
+                data, full = self._read(key), True
+            try:
+                metadata = probe(data, kind.resource_type, max_pixels=self.max_pixels)
+            except MediaProbeError as exc:
+                raise UnsupportedMediaError(f"{key}: {exc}") from None
+        if full:
+            md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+            sha: str | None = hashlib.sha256(data).hexdigest()
+            size = len(data)
+        else:
+            md5, sha, size = info.md5 or "", None, info.size
         if hints is not None and metadata.width is None:
             metadata = MediaMetadata(
                 hints.width, hints.height, metadata.dominant_color, metadata.color_profile
             )
         failpoints.hit("ingest.hashed")
-        return _Verified(key, len(data), md5.hexdigest(), sha.hexdigest(), kind, metadata)
+        return _Verified(key, size, md5, sha, kind, metadata)
+
+    def _read(self, key: str, *, end: int | None = None) -> bytes:
+        with self.store.get(key, end=end) as stream:
+            return stream.read()
+
+    def _sha256_of(self, key: str) -> str:
+        return stream_digests(self.store, key, "sha256")["sha256"]
 
     def _ingest_key(
         self, key: str, target: AttachTo | None, *, hints: MediaInput | None
@@ -342,10 +378,10 @@ class MediaResourceService:
         if copied.size != verified.size:
             raise ConflictError(f"{canonical} has {copied.size} bytes, expected {verified.size}")
         failpoints.hit("ingest.verified")
-        outbox_ids: list[Any] = []
+        outbox_rows: list[Any] = []
 
         def work(session: Session) -> IngestResult:
-            outbox_ids.clear()
+            outbox_rows.clear()
             # A concurrent ingest of the same bytes or source may have won meanwhile (the
             # unique constraints turn that race into an IntegrityError and a retry).
             winner = self._winner(session, verified)
@@ -354,7 +390,7 @@ class MediaResourceService:
                     session.add(MediaIngestion(source_key=key, media_resource_id=winner.id))
                 attachment = self._attach(session, winner, target) if target else None
                 rows = enqueue(session, [key, canonical], "deduplicated")
-                outbox_ids.extend(row.id for row in rows)
+                outbox_rows.extend((row.id, row.storage_key) for row in rows)
                 return IngestResult(winner, attachment, created=False)
             resource = self._new_resource(resource_id, canonical, verified)
             session.add(resource)
@@ -362,13 +398,15 @@ class MediaResourceService:
             session.add(MediaIngestion(source_key=key, media_resource_id=resource_id))
             session.flush()
             attachment = self._attach(session, resource, target) if target else None
-            outbox_ids.extend(row.id for row in enqueue(session, [key], "ingested"))
+            outbox_rows.extend(
+                (row.id, row.storage_key) for row in enqueue(session, [key], "ingested")
+            )
             failpoints.hit("ingest.before_commit")
             return IngestResult(resource, attachment, created=True)
 
         result = self._transaction(work)
         failpoints.hit("ingest.committed")
-        self._drain(outbox_ids)
+        self._drain(outbox_rows)
         return result
 
     @staticmethod
@@ -381,29 +419,40 @@ class MediaResourceService:
         )
 
     def _attach_by_hash(self, verified: _Verified, target: AttachTo | None) -> IngestResult | None:
-        outbox_ids: list[Any] = []
+        outbox_rows: list[Any] = []
+        sha256 = verified.sha256
+        if sha256 is None:
+            with self.db.session() as session:
+                known = session.scalar(
+                    select(MediaResource.sha256).where(MediaResource.content_hash == verified.md5)
+                )
+            if known is not None:
+                sha256 = self._sha256_of(verified.key)  # confirm the hit: hits only
 
         def work(session: Session) -> IngestResult | None:
-            outbox_ids.clear()
+            outbox_rows.clear()
             resource = session.scalar(
                 select(MediaResource).where(MediaResource.content_hash == verified.md5)
             )
             if resource is None:
                 return None
-            if resource.sha256 is not None and resource.sha256 != verified.sha256:
+            if resource.sha256 is not None and sha256 != resource.sha256:
                 raise ConflictError(
                     "MD5 collision: same content_hash, different bytes; refusing to deduplicate"
                 )
             if session.get(MediaIngestion, verified.key) is None:
                 session.add(MediaIngestion(source_key=verified.key, media_resource_id=resource.id))
             attachment = self._attach(session, resource, target) if target else None
-            outbox_ids.extend(row.id for row in enqueue(session, [verified.key], "deduplicated"))
+            outbox_rows.extend(
+                (row.id, row.storage_key)
+                for row in enqueue(session, [verified.key], "deduplicated")
+            )
             return IngestResult(resource, attachment, created=False)
 
         result = self._transaction(work)
         if result is not None:
             failpoints.hit("ingest.committed")
-            self._drain(outbox_ids)
+            self._drain(outbox_rows)
         return result
 
     def _register_canonical(self, key: MediaKey, target: AttachTo | None) -> IngestResult:
@@ -550,10 +599,10 @@ class MediaResourceService:
         row is then not deleted (and the foreign key refuses it anyway).
         """
         cutoff = self.clock() - grace
-        outbox_ids: list[Any] = []
+        outbox_rows: list[Any] = []
 
         def work(session: Session) -> bool:
-            outbox_ids.clear()
+            outbox_rows.clear()
             resource = session.get(MediaResource, resource_id)
             if resource is None:
                 return False
@@ -573,14 +622,17 @@ class MediaResourceService:
             )
             if getattr(result, "rowcount", 0) != 1:
                 return False
-            outbox_ids.extend(row.id for row in enqueue(session, [resource.storage_key], "orphan"))
+            outbox_rows.extend(
+                (row.id, row.storage_key)
+                for row in enqueue(session, [resource.storage_key], "orphan")
+            )
             return True
 
         try:
             deleted = self._transaction(work, attempts=3)
         except ConflictError:
             return False
-        self._drain(outbox_ids)
+        self._drain(outbox_rows)
         return deleted
 
     # -- metadata ----------------------------------------------------------------------------

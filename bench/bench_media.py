@@ -1,0 +1,196 @@
+"""Media ingestion throughput, and streamed MD5, each against its plain baseline."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import boto3
+import pyvips
+
+from bench.harness import MB, Result, ensure_repo_on_path
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.migrate import upgrade
+from sartiq_storage.adapters.stores import LocalStore, ObjectStore, S3Store
+from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.services.media.hashing import stream_digests
+from sartiq_storage.services.media.service import AttachTo, MediaInput, MediaResourceService
+
+TITLE = "Media ingestion"
+DESCRIPTION = """\
+**Ingest throughput**: objects of 50 KB to 5 MB (noise JPEGs, so they do not compress),
+10 % of them byte-identical to an earlier one (dedup hits), ingested one after another with
+`MediaResourceService.ingest` (HEAD, stream and hash, sniff, read metadata with pyvips,
+create-only copy to `media/{id}/file.jpg`, HEAD to confirm, one SQLite transaction with the
+resource, attachment, ingestion record and outbox row, then the post-commit delete of the
+upload). Baseline: a raw server-side copy loop over the same objects on the same store in the
+same run (`shutil.copyfile` + fsync + rename on local disk; boto3 `copy_object` on S3). The
+upload itself (the browser's PUT) is outside both timings. Target: ratio ≥ 0.8.
+
+**Streamed MD5**: MD5 of an object streamed from the store chunk by chunk, against
+`hashlib.md5` over the same bytes already in memory. Target: ratio ≥ 0.9.
+"""
+
+SIZES = [50_000, 200_000, 1_000_000, 2_500_000, 5_000_000]
+
+
+def _noise_jpeg(target_bytes: int, seed: int) -> bytes:
+    """A JPEG of about ``target_bytes``: noise does not compress, so pixels ≈ bytes / 1.5."""
+    side = max(64, int((target_bytes / 1.6) ** 0.5))
+    image = pyvips.Image.gaussnoise(side, side, mean=128, sigma=60, seed=seed)
+    image = image.bandjoin([image, image]).cast("uchar")
+    return bytes(image.write_to_buffer(".jpg[Q=85]"))
+
+
+def _corpus(count: int) -> list[bytes]:
+    rng = random.Random(7)
+    bases = [_noise_jpeg(size, seed) for seed, size in enumerate(SIZES)]
+    items: list[bytes] = []
+    for i in range(count):
+        if i and rng.random() < 0.10:
+            items.append(items[rng.randrange(len(items))])  # a dedup hit
+            continue
+        base = bases[i % len(bases)]
+        # Distinct bytes, same decodable image: a JPEG comment segment after SOI.
+        comment = f"object {i}".encode()
+        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+        items.append(base[:2] + segment + base[2:])
+    return items
+
+
+def _ingest_case(  # type: ignore[no-untyped-def]
+    label: str, store: ObjectStore, raw_copy, db_dir: Path, count: int, *, inline: bool
+) -> Result:
+    mode = "inline enrichment" if inline else "deferred enrichment"
+    db = Database.from_url(f"sqlite:///{db_dir / f'{label}-{inline}.db'}")
+    upgrade(db)
+    cdn = "https://cdn.bench"
+    media = MediaResourceService(db, store, UrlResolver(cdn), inline_enrichment=inline)
+    corpus = _corpus(count)
+    total_mb = sum(len(b) for b in corpus) / MB
+    keys = [f"temp/{uuid.uuid4().hex}_1706000000_p{i}.jpg" for i in range(count)]
+    for key, data in zip(keys, corpus, strict=True):
+        store.put(key, data, content_type="image/jpeg")
+
+    # Baseline first (it leaves the uploads in place), then ours, then baseline again.
+    def baseline() -> float:
+        start = time.perf_counter()
+        for key in keys:
+            raw_copy(key, f"media/{uuid.uuid4()}/file.jpg")
+        return time.perf_counter() - start
+
+    first = baseline()
+
+    start = time.perf_counter()
+    for key in keys:
+        media.ingest(
+            MediaInput(url=f"{cdn}/{key}"), AttachTo("PRODUCT", uuid.uuid4(), "cover_image")
+        )
+    ours = time.perf_counter() - start
+    for key, data in zip(keys, corpus, strict=True):
+        store.put(key, data, content_type="image/jpeg")
+    second = baseline()
+    db.dispose()
+    base = min(first, second)
+    return Result(
+        "media",
+        f"{label}: ingest {count} objects, 50 KB–5 MB, {mode}",
+        count / ours,
+        count / base,
+        "objects/s",
+        f"{total_mb:.0f} MB in all; ours {total_mb / ours:.1f} MB/s, baseline copy "
+        f"{total_mb / base:.1f} MB/s (best of two runs around ours)",
+    )
+
+
+def _md5_case(label: str, store: ObjectStore, size: int) -> Result:
+    data = os.urandom(size)
+    store.put("bench/md5.bin", data)
+    rounds_ours: list[float] = []
+    rounds_base: list[float] = []
+    for _ in range(5):
+        start = time.perf_counter()
+        streamed = stream_digests(store, "bench/md5.bin", "md5")["md5"]
+        rounds_ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
+        rounds_base.append(time.perf_counter() - start)
+        assert streamed == expected
+    ours = size / MB / sorted(rounds_ours)[2]
+    base = size / MB / sorted(rounds_base)[2]
+    return Result(
+        "media",
+        f"{label}: MD5 of a streamed {size // MB} MB object",
+        ours,
+        base,
+        "MB/s",
+        "median of 5; ours = `stream_digests` (a reader thread prefetches the next chunk "
+        "while this one is hashed); baseline hashes bytes already in memory",
+    )
+
+
+def run(quick: bool) -> list[Result]:
+    ensure_repo_on_path()
+    from tests.support.moto_server import moto_server
+
+    count = 40 if quick else 1000
+    s3_count = 20 if quick else 200
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-media-") as tmp:
+        folder = Path(tmp)
+        local = LocalStore(folder / "store")
+
+        def local_copy(src: str, dst: str) -> None:
+            target = local.objects / f"{dst}."
+            target.parent.mkdir(parents=True, exist_ok=True)
+            scratch = local.tmp / uuid.uuid4().hex
+            shutil.copyfile(local.objects / f"{src}.", scratch)
+            with open(scratch, "rb+") as handle:
+                os.fsync(handle.fileno())
+            os.replace(scratch, target)
+
+        for inline in (True, False):
+            results.append(_ingest_case("local", local, local_copy, folder, count, inline=inline))
+        results.append(_md5_case("local", local, 50 * MB if not quick else 5 * MB))
+
+        with moto_server() as endpoint:
+            bucket = f"bench-{uuid.uuid4().hex[:12]}"
+            client = boto3.client(
+                "s3",
+                endpoint_url=endpoint,
+                aws_access_key_id="bench",
+                aws_secret_access_key="bench",
+                region_name="us-east-1",
+            )
+            client.create_bucket(Bucket=bucket)
+            s3 = S3Store(
+                bucket=bucket,
+                endpoint_url=endpoint,
+                access_key_id="bench",
+                secret_access_key="bench",
+                region="us-east-1",
+            )
+
+            def s3_copy(src: str, dst: str) -> None:
+                client.copy_object(
+                    Bucket=bucket,
+                    Key=dst,
+                    CopySource={"Bucket": bucket, "Key": src},
+                    MetadataDirective="REPLACE",
+                    ContentType="image/jpeg",
+                    CacheControl="public, max-age=31536000, immutable",
+                )
+
+            for inline in (True, False):
+                results.append(
+                    _ingest_case("s3 (moto)", s3, s3_copy, folder, s3_count, inline=inline)
+                )
+            results.append(_md5_case("s3 (moto)", s3, 20 * MB if not quick else 2 * MB))
+            s3.close()
+    return results

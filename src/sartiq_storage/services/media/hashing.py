@@ -1,0 +1,54 @@
+"""Hash an object while it streams, reading the next chunk while hashing the last.
+
+hashlib releases the GIL on large buffers, so a reader thread keeps the store busy while the
+caller's thread hashes: the cost approaches that of hashing bytes already in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import queue
+import threading
+from collections.abc import Iterator
+
+from sartiq_storage.adapters.stores import ObjectStore
+
+_DONE = object()
+
+
+def _prefetch(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    slots: queue.Queue[object] = queue.Queue(maxsize=depth)
+    failure: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for chunk in chunks:
+                slots.put(chunk)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer below
+            failure.append(exc)
+        finally:
+            slots.put(_DONE)
+
+    thread = threading.Thread(target=reader, name="object-prefetch", daemon=True)
+    thread.start()
+    while True:
+        item = slots.get()
+        if item is _DONE:
+            break
+        yield item  # type: ignore[misc]
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def stream_digests(store: ObjectStore, key: str, *names: str) -> dict[str, str]:
+    """Hex digests (``md5``, ``sha256``…) of an object, read once as a stream."""
+    digests = {
+        name: hashlib.new(name, usedforsecurity=False) if name == "md5" else hashlib.new(name)
+        for name in names or ("md5",)
+    }
+    with store.get(key) as stream:
+        for chunk in _prefetch(iter(stream)):
+            for digest in digests.values():
+                digest.update(chunk)
+    return {name: digest.hexdigest() for name, digest in digests.items()}
