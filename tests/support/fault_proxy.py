@@ -18,11 +18,11 @@ Decide = Callable[[str, str, int], str | None]
 _BODIES = {
     "503": (
         503,
-        b"<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>",
+        b"<Error><Code>SlowDown</Code><Message>Reduce your rate.</Message></Error>",
     ),
     "500": (
         500,
-        b"<Error><Code>InternalError</Code><Message>We encountered an internal error.</Message></Error>",
+        b"<Error><Code>InternalError</Code><Message>Internal error.</Message></Error>",
     ),
 }
 
