@@ -26,9 +26,7 @@ def image_bytes(
 
 def animated_gif(frames: int = 3, size: int = 16) -> bytes:
     strips = [
-        (pyvips.Image.black(size, size, bands=3) + [40 * i, 255 - 40 * i, 100]).cast(  # noqa: RUF005
-            "uchar"
-        )
+        (pyvips.Image.black(size, size, bands=3) + [40 * i, 255 - 40 * i, 100]).cast("uchar")
         for i in range(frames)
     ]
     image = pyvips.Image.arrayjoin(strips, across=1)

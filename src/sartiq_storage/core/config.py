@@ -83,6 +83,9 @@ class Settings(BaseSettings):
         description="This service's own base URL (signed upload URLs and embedded file URLs)",
     )
     STORAGE_SIGNING_SECRET: SecretStr | None = None
+    STORAGE_REQUIRE_UPLOAD_SIZE: bool = Field(
+        default=False, description="Strict uploads: presigning requires the file's size"
+    )
     WEB_APP_ORIGINS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000"]
     )

@@ -12,8 +12,11 @@ from sartiq_storage.core.config import Settings
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.signing import UrlSigner
 from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.services.compute import ComputeStorage
+from sartiq_storage.services.delivery import DeliveryService
 from sartiq_storage.services.media.service import MediaResourceService
 from sartiq_storage.services.tags import TagService
+from sartiq_storage.services.uploads import UploadService
 
 
 @dataclass(slots=True)
@@ -28,6 +31,9 @@ class StorageContext:
     db: Database
     media: MediaResourceService
     tags: TagService
+    uploads: UploadService
+    delivery: DeliveryService
+    compute: ComputeStorage
 
     def close(self) -> None:
         self.store.close()
@@ -64,4 +70,9 @@ def build_context(settings: Settings, *, migrate: bool = False) -> StorageContex
         db=db,
         media=MediaResourceService(db, store, urls),
         tags=TagService(db),
+        uploads=UploadService(db, store, urls, require_size=settings.STORAGE_REQUIRE_UPLOAD_SIZE),
+        delivery=DeliveryService(settings, store, urls),
+        compute=ComputeStorage(
+            store, urls, served_by_api=settings.embedded, service_url=settings.service_url
+        ),
     )

@@ -199,3 +199,24 @@ class MediaResourceTag(Base):
         ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True
     )
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class UploadIntent(Base):
+    """A presigned upload URL that was handed out: who, what, until when, and whether claimed.
+
+    Finished but unclaimed uploads are visible (an object under the key, no ``claimed_at``),
+    and the lifecycle sweeper never removes a temp object an unexpired intent still covers.
+    """
+
+    __tablename__ = "upload_intents"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    storage_key: Mapped[str] = mapped_column(String(1024), unique=True)
+    filename: Mapped[str] = mapped_column(String(1024))
+    content_type: Mapped[str] = mapped_column(String(127))
+    declared_size: Mapped[int | None] = mapped_column(BigInteger)
+    requester: Mapped[str] = mapped_column(String(255), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    media_resource_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)

@@ -53,21 +53,28 @@ def _context() -> StorageContext:
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    app_name: Annotated[
+        str, typer.Option("--app", help="backend, compute, or all (both on one port).")
+    ] = "all",
 ) -> None:
     """Run the HTTP service (on the embedded defaults unless settings say otherwise)."""
     import os
 
     import uvicorn
 
-    from sartiq_storage.interfaces.http.app import create_app
+    from sartiq_storage.interfaces.http.app import APPS, create_app
+
+    if app_name not in (*APPS, "all"):
+        raise CliError(f"--app must be backend, compute or all, not {app_name!r}")
+    apps = APPS if app_name == "all" else (app_name,)
 
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
     settings = load_settings()
     context = build_context(settings, migrate=True)
-    application = create_app(context=context)
+    application = create_app(context=context, apps=apps)
     out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
-    out.print(f"listening on [bold]http://{shown_host}:{port}[/bold]")
+    out.print(f"listening on [bold]http://{shown_host}:{port}[/bold] ({', '.join(apps)})")
     if context.jwt_secret_generated:
         token = issue_token(context.jwt_secret, "dev")
         out.print("development token (AUTH_JWT_SECRET unset; valid 7 days):")

@@ -11,12 +11,30 @@ from fastapi.middleware.cors import CORSMiddleware
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.interfaces.http.errors import install_error_handlers
-from sartiq_storage.interfaces.http.routes import embedded, health, media, tags
+from sartiq_storage.interfaces.http.routes import (
+    compute,
+    embedded,
+    files,
+    health,
+    media,
+    tags,
+    uploads,
+)
 from sartiq_storage.services.context import StorageContext, build_context
 
+APPS = ("backend", "compute")
 
-def create_app(settings: Settings | None = None, context: StorageContext | None = None) -> FastAPI:
-    """Build the service. Settings are read from the environment when not given."""
+
+def create_app(
+    settings: Settings | None = None,
+    context: StorageContext | None = None,
+    *,
+    apps: tuple[str, ...] = APPS,
+) -> FastAPI:
+    """Build the service: the backend's routes, the compute server's, or both (the default).
+
+    Settings are read from the environment when not given.
+    """
     if context is None:
         context = build_context(settings or load_settings())
 
@@ -38,8 +56,13 @@ def create_app(settings: Settings | None = None, context: StorageContext | None 
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(embedded.router)
-    app.include_router(media.router)
-    app.include_router(tags.router)
+    if "backend" in apps:
+        app.include_router(files.router)
+        app.include_router(uploads.router)
+        app.include_router(media.router)
+        app.include_router(tags.router)
+    if "compute" in apps:
+        app.include_router(compute.router)
     return app
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -38,6 +38,7 @@ from sartiq_storage.adapters.db.models import (
     MediaResource,
     MediaResourceAttachment,
     ResourceType,
+    UploadIntent,
     utcnow,
 )
 from sartiq_storage.adapters.media_probe import (
@@ -389,6 +390,7 @@ class MediaResourceService:
                 if session.get(MediaIngestion, key) is None:
                     session.add(MediaIngestion(source_key=key, media_resource_id=winner.id))
                 attachment = self._attach(session, winner, target) if target else None
+                self._claim_intent(session, key, winner.id)
                 rows = enqueue(session, [key, canonical], "deduplicated")
                 outbox_rows.extend((row.id, row.storage_key) for row in rows)
                 return IngestResult(winner, attachment, created=False)
@@ -398,6 +400,7 @@ class MediaResourceService:
             session.add(MediaIngestion(source_key=key, media_resource_id=resource_id))
             session.flush()
             attachment = self._attach(session, resource, target) if target else None
+            self._claim_intent(session, key, resource_id)
             outbox_rows.extend(
                 (row.id, row.storage_key) for row in enqueue(session, [key], "ingested")
             )
@@ -408,6 +411,14 @@ class MediaResourceService:
         failpoints.hit("ingest.committed")
         self._drain(outbox_rows)
         return result
+
+    def _claim_intent(self, session: Session, key: str, resource_id: uuid.UUID) -> None:
+        """Mark the presigned upload behind ``key`` as claimed (no-op for other sources)."""
+        session.execute(
+            update(UploadIntent)
+            .where(UploadIntent.storage_key == key, UploadIntent.claimed_at.is_(None))
+            .values(claimed_at=self.clock(), media_resource_id=resource_id)
+        )
 
     @staticmethod
     def _winner(session: Session, verified: _Verified) -> MediaResource | None:
@@ -443,6 +454,7 @@ class MediaResourceService:
             if session.get(MediaIngestion, verified.key) is None:
                 session.add(MediaIngestion(source_key=verified.key, media_resource_id=resource.id))
             attachment = self._attach(session, resource, target) if target else None
+            self._claim_intent(session, verified.key, resource.id)
             outbox_rows.extend(
                 (row.id, row.storage_key)
                 for row in enqueue(session, [verified.key], "deduplicated")

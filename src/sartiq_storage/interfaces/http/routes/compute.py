@@ -1,0 +1,90 @@
+"""``/api/v1/storage/images``: the compute server's storage API (``platform.md`` §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, Request, UploadFile
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from sartiq_storage.core.config import MAX_UPLOAD_BYTES
+from sartiq_storage.core.errors import ObjectNotFoundError, UploadTooLargeError
+from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.services.compute import API_ROUTE
+
+router = APIRouter(prefix=API_ROUTE, tags=["compute storage"])
+
+
+class ImagePublic(BaseModel):
+    path: str
+    url: str
+    size: int
+
+
+class ImageList(BaseModel):
+    images: list[ImagePublic]
+    prefix: str
+    limit: int
+
+
+@router.get("")
+async def list_images(
+    context: ContextDep,
+    prefix: str = "",
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ImageList:
+    items = await run_in_threadpool(lambda: list(context.compute.list(prefix, limit)))
+    return ImageList(
+        images=[ImagePublic(path=i.path, url=i.url, size=i.size) for i in items],
+        prefix=prefix,
+        limit=limit,
+    )
+
+
+@router.api_route("/{path:path}", methods=["GET", "HEAD"])
+async def get_image(path: str, request: Request, context: ContextDep) -> Response:
+    """R2: 302 to the CDN. Embedded store: the bytes themselves. HEAD: 200 or 404."""
+    compute = context.compute
+    key = compute.key_for(path)
+    if request.method == "HEAD":
+        try:
+            info = await run_in_threadpool(context.store.head, key)
+        except ObjectNotFoundError:
+            return Response(status_code=404)
+        return Response(
+            status_code=200,
+            headers={"Content-Length": str(info.size), "Content-Type": info.content_type or ""},
+        )
+    if not compute.served_by_api:
+        return RedirectResponse(compute.public_url(path), status_code=302)
+    return await object_response(
+        context.store,
+        key,
+        range_header=request.headers.get("range"),
+        if_none_match=request.headers.get("if-none-match"),
+        cache_control=None,
+    )
+
+
+@router.post("/{path:path}", status_code=201)
+async def post_image(
+    path: str,
+    context: ContextDep,
+    caller: CallerDep,
+    file: Annotated[UploadFile, File(description="The image or video")],
+) -> ImagePublic:
+    context.compute.key_for(path)  # refuse a bad path before reading the body
+    data = await file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadTooLargeError(f"file is over the {MAX_UPLOAD_BYTES} byte limit")
+    stored = await run_in_threadpool(context.compute.save, path, data)
+    return ImagePublic(path=stored.path, url=stored.url, size=stored.size)
+
+
+@router.delete("/{path:path}", status_code=204)
+async def delete_image(path: str, context: ContextDep, caller: CallerDep) -> Response:
+    await run_in_threadpool(context.compute.delete, path)
+    return Response(status_code=204)

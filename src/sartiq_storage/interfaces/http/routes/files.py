@@ -1,0 +1,66 @@
+"""``GET /files/{file_path}``: the platform's stable file URL, answered with a 302.
+
+The hot path does no I/O: it validates the path and builds the target URL.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import RedirectResponse, Response
+
+from sartiq_storage.adapters.image_convert import ConversionTimeout
+from sartiq_storage.adapters.media_probe import DecompressionBombError, MediaProbeError
+from sartiq_storage.interfaces.http.auth import ContextDep
+from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.services.delivery import DERIVED_ROUTE
+
+router = APIRouter(tags=["files"])
+_ALLOWED_QUERY = {"type"}
+
+
+@router.get(
+    "/files/{file_path:path}",
+    status_code=302,
+    response_class=RedirectResponse,
+    responses={302: {"description": "Redirect to the file (or its converted form)"}},
+)
+async def files(
+    file_path: str,
+    request: Request,
+    context: ContextDep,
+    type: Annotated[str | None, Query(description="webp, jpeg, png, avif, gif or auto")] = None,
+) -> Response:
+    unknown = set(request.query_params) - _ALLOWED_QUERY
+    if unknown:
+        raise HTTPException(422, f"unknown query parameters: {', '.join(sorted(unknown))}")
+    target = context.delivery.redirect(file_path, type, request.headers.get("accept"))
+    headers = {"Cache-Control": target.cache_control}
+    if target.vary:
+        headers["Vary"] = target.vary
+    return RedirectResponse(target.location, status_code=302, headers=headers)
+
+
+@router.api_route(
+    DERIVED_ROUTE + "/{fmt}/{file_path:path}", methods=["GET", "HEAD"], include_in_schema=False
+)
+async def derived(fmt: str, file_path: str, request: Request, context: ContextDep) -> Response:
+    """A converted image, made once and cached; immutable, with ETag and ranges."""
+    try:
+        key = await run_in_threadpool(context.delivery.derive, file_path, fmt)
+    except DecompressionBombError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except ConversionTimeout as exc:
+        raise HTTPException(503, str(exc)) from None
+    except MediaProbeError as exc:
+        raise HTTPException(415, str(exc)) from None
+    return await object_response(
+        context.store,
+        key,
+        range_header=request.headers.get("range"),
+        if_none_match=request.headers.get("if-none-match"),
+        cache_control=None,
+        head_only=request.method == "HEAD",
+    )

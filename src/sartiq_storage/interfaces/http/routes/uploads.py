@@ -1,0 +1,51 @@
+"""``POST /api/v1/uploads/presigned-url``: where the browser's direct upload goes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
+
+from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.schemas import Strict
+
+router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
+
+
+class PresignBody(Strict):
+    filename: str = Field(min_length=1, max_length=1024)
+    content_type: str = Field(min_length=1, max_length=127)
+    size: int | None = Field(default=None, description="Bytes; binds the upload's length")
+
+
+class PresignResponse(BaseModel):
+    upload_url: str
+    file_url: str
+    upload_method: str
+    upload_headers: dict[str, str] = Field(
+        description="Headers the PUT must carry exactly (they are part of the signature)"
+    )
+    expires_in_seconds: int
+    max_file_size: int
+
+
+@router.post("/presigned-url")
+async def presigned_url(
+    body: PresignBody, context: ContextDep, caller: CallerDep
+) -> PresignResponse:
+    """A presigned PUT into ``temp/``; the returned ``file_url`` is what ingestion takes."""
+    upload = await run_in_threadpool(
+        context.uploads.presign,
+        body.filename,
+        body.content_type,
+        body.size,
+        requester=caller.subject,
+    )
+    return PresignResponse(
+        upload_url=upload.upload_url,
+        file_url=upload.file_url,
+        upload_method=upload.upload_method,
+        upload_headers=upload.upload_headers,
+        expires_in_seconds=upload.expires_in_seconds,
+        max_file_size=upload.max_file_size,
+    )

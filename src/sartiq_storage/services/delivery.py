@@ -1,0 +1,117 @@
+"""Where ``GET /files/{path}`` sends a browser, and the local conversions behind it.
+
+* No ``type``: 302 to the object's public URL (CDN, MinIO, or this service).
+* ``type`` in webp/jpeg/png/avif/gif: in production and staging with Cloudflare Image
+  Transformations on, 302 to ``{CDN}/cdn-cgi/image/format={type}/{path}``; with them off, the
+  plain URL. In development (and on the embedded store) the conversion happens here: 302 to
+  ``/_storage/derived/{type}/{path}``, which converts once, caches the derivative in the
+  store, and serves it with immutable caching.
+* ``type=auto`` picks from the ``Accept`` header and redirects to that format-explicit URL; only
+  that 302 depends on ``Accept`` (it says ``Vary: Accept`` and is never cached), so no CDN
+  cache entry does.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sartiq_storage.adapters.image_convert import EXTENSIONS, FORMATS, convert
+from sartiq_storage.adapters.media_probe import MAX_PIXELS
+from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.core.config import Environment, Settings
+from sartiq_storage.core.errors import InvalidMediaInputError
+from sartiq_storage.core.policies import IMMUTABLE
+from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.core.validation import validate_key
+
+DERIVED_ROUTE = "/_storage/derived"
+DERIVED_PREFIX = "derived/"
+TYPES = (*FORMATS, "auto")
+_SAFE = "/-._~!$&'()*+,;=:@"
+
+
+@dataclass(frozen=True, slots=True)
+class Redirect:
+    location: str
+    cache_control: str
+    vary: str | None = None
+
+
+def negotiate(accept: str | None) -> str:
+    """The best format the client accepts: AVIF, then WebP, else JPEG."""
+    accepted = (accept or "").lower()
+    if "image/avif" in accepted:
+        return "avif"
+    if "image/webp" in accepted:
+        return "webp"
+    return "jpeg"
+
+
+class DeliveryService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: ObjectStore,
+        urls: UrlResolver,
+        *,
+        max_pixels: int = MAX_PIXELS,
+        concurrency: int = 2,
+        timeout: float = 20.0,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.urls = urls
+        self.max_pixels = max_pixels
+        self.timeout = timeout
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self.local_conversion = settings.ENVIRONMENT is Environment.development or settings.embedded
+        self.cloudflare = (
+            not self.local_conversion and settings.CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED
+        )
+        self._service = settings.service_url
+
+    def redirect(self, path: str, type_: str | None, accept: str | None) -> Redirect:
+        """The 302 target for ``/files/{path}?type=…``. Pure computation: no store call."""
+        key = validate_key(path)
+        if type_ is None:
+            return Redirect(self.urls.public_url(key), IMMUTABLE)
+        if type_ not in TYPES:
+            raise InvalidMediaInputError(f"type must be one of {', '.join(TYPES)}")
+        if type_ == "auto":
+            chosen = negotiate(accept)
+            return Redirect(self._format_url(key, chosen), "private, no-store", vary="Accept")
+        return Redirect(self._format_url(key, type_), IMMUTABLE)
+
+    def _format_url(self, key: str, fmt: str) -> str:
+        encoded = quote(key, safe=_SAFE)
+        if self.local_conversion:
+            return f"{self._service}{DERIVED_ROUTE}/{fmt}/{encoded}"
+        if self.cloudflare:
+            return f"{self.urls.public_base}/cdn-cgi/image/format={fmt}/{encoded}"
+        return self.urls.public_url(key)
+
+    # -- local conversion --------------------------------------------------------------------
+
+    @staticmethod
+    def derivative_key(source: ObjectInfo, fmt: str) -> str:
+        """Keyed by the source's key *and* its ETag: a changed source gets a new derivative."""
+        tag = (source.etag or f"{source.size}-{int(source.last_modified.timestamp())}")[:64]
+        return f"{DERIVED_PREFIX}{fmt}/{tag}/{source.key}.{EXTENSIONS[fmt]}"
+
+    def derive(self, path: str, fmt: str) -> str:
+        """Make (once) and return the key of ``path`` converted to ``fmt``."""
+        if fmt not in FORMATS:
+            raise InvalidMediaInputError(f"format must be one of {', '.join(FORMATS)}")
+        source = self.store.head(validate_key(path))
+        key = self.derivative_key(source, fmt)
+        if self.store.exists(key):
+            return key
+        with self._slots:
+            if self.store.exists(key):
+                return key
+            data = self.store.get_bytes(source.key)
+            out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
+            self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
+        return key

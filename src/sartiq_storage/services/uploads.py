@@ -1,0 +1,96 @@
+"""Presigned uploads: a URL the browser PUTs to, and a recorded intent for each one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.models import UploadIntent, utcnow
+from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.core.config import MAX_UPLOAD_BYTES
+from sartiq_storage.core.errors import InvalidMediaInputError, UploadTooLargeError
+from sartiq_storage.core.keys import new_temp_upload_key
+from sartiq_storage.core.policies import presign_expiry
+from sartiq_storage.core.sniff import ALLOWED_UPLOAD_TYPES, declared_type
+from sartiq_storage.core.urls import UrlResolver
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUpload:
+    upload_url: str
+    file_url: str
+    upload_method: str
+    upload_headers: dict[str, str]
+    expires_in_seconds: int
+    max_file_size: int
+    storage_key: str
+
+
+class UploadService:
+    def __init__(
+        self,
+        db: Database,
+        store: ObjectStore,
+        urls: UrlResolver,
+        *,
+        max_file_size: int = MAX_UPLOAD_BYTES,
+        require_size: bool = False,
+        write_once: bool = True,
+    ) -> None:
+        self.db = db
+        self.store = store
+        self.urls = urls
+        self.max_file_size = max_file_size
+        self.require_size = require_size
+        self.write_once = write_once
+
+    def presign(
+        self, filename: str, content_type: str, size: int | None, *, requester: str
+    ) -> PresignedUpload:
+        """A URL to PUT one file into ``temp/``, bound to its type (and size when declared)."""
+        kind = declared_type(content_type)
+        if kind is None:
+            allowed = ", ".join(sorted(ALLOWED_UPLOAD_TYPES))
+            raise InvalidMediaInputError(
+                f"content type {content_type!r} is not accepted; use one of: {allowed}"
+            )
+        if size is None and self.require_size:
+            raise InvalidMediaInputError("size is required (strict uploads are switched on)")
+        if size is not None and size > self.max_file_size:
+            raise UploadTooLargeError(
+                f"{size} bytes is over the {self.max_file_size} byte upload limit"
+            )
+        if size is not None and size <= 0:
+            raise InvalidMediaInputError("size must be a positive number of bytes")
+        key = new_temp_upload_key(filename, content_type=kind.content_type)
+        expires_in = presign_expiry(size)
+        request = self.store.presign_put(
+            key.key,
+            content_type=kind.content_type,
+            content_length=size,
+            expires_in=expires_in,
+            if_absent=self.write_once,
+        )
+        now = utcnow()
+        with self.db.session() as session:
+            session.add(
+                UploadIntent(
+                    storage_key=key.key,
+                    filename=filename[:1024],
+                    content_type=kind.content_type,
+                    declared_size=size,
+                    requester=requester[:255],
+                    created_at=now,
+                    expires_at=now + timedelta(seconds=expires_in),
+                )
+            )
+        return PresignedUpload(
+            upload_url=request.url,
+            file_url=self.urls.public_url(key.key),
+            upload_method="PUT",
+            upload_headers=request.headers,
+            expires_in_seconds=expires_in,
+            max_file_size=self.max_file_size,
+            storage_key=key.key,
+        )
