@@ -222,3 +222,37 @@ def test_bomb_through_files_is_a_clear_4xx(dev: TestClient, tmp_path: Path) -> N
     response = dev.get("/files/media/bomb/file.png?type=webp", follow_redirects=True)
     assert response.status_code == 422
     assert "pixel limit" in response.json()["detail"]
+
+
+def test_fast_path_cors_head_and_options(dev: TestClient) -> None:
+    got = dev.get(
+        f"/files/{KEY}", headers={"Origin": "http://localhost:3000"}, follow_redirects=False
+    )
+    assert got.status_code == 302
+    assert got.headers["access-control-allow-origin"] == "http://localhost:3000"
+    assert "Origin" in got.headers["vary"]
+    other = dev.get(
+        f"/files/{KEY}", headers={"Origin": "https://evil.test"}, follow_redirects=False
+    )
+    assert "access-control-allow-origin" not in other.headers
+    head = dev.head(f"/files/{KEY}", follow_redirects=False)
+    assert head.status_code == 302
+    assert head.headers["location"].endswith(KEY)
+    preflight = dev.options(
+        f"/files/{KEY}",
+        headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "GET"},
+    )
+    assert preflight.status_code == 200
+    assert "/files/{file_path}" in dev.get("/openapi.json").json()["paths"]
+
+
+def test_swept_derivative_is_made_again(dev: TestClient) -> None:
+    store = _context(dev).store
+    store.put("media/sw/file.png", image_bytes("png", 30, 30), content_type="image/png")
+    first = dev.get("/files/media/sw/file.png?type=webp", follow_redirects=True)
+    assert first.status_code == 200
+    for info in list(store.list("derived/")):
+        store.delete(info.key)  # a lifecycle sweep removed the cache
+    again = dev.get("/files/media/sw/file.png?type=webp", follow_redirects=True)
+    assert again.status_code == 200
+    assert again.content == first.content

@@ -87,7 +87,11 @@ class UrlResolver:
 
     def public_url(self, key: str) -> str:
         """``{public base}/{key}``, percent-encoded once."""
-        return f"{self.public_base}/{quote(validate_key(key), safe=_SAFE)}"
+        return self.public_url_of_valid(validate_key(key))
+
+    def public_url_of_valid(self, key: str) -> str:
+        """:meth:`public_url` for a key the caller has just validated (the hot path)."""
+        return f"{self.public_base}/{quote(key, safe=_SAFE)}"
 
     def key_from_url(self, url: str, *, prefix: str | None = None) -> str:
         """The key a URL of ours points at; :class:`ForeignUrlError` for anything else.

@@ -31,7 +31,23 @@ _INVISIBLE = frozenset(
 _SEPARATOR_LOOKALIKES = frozenset("\u2044\u2215\u2216\u29f5\u29f8\u29f9\u3033\u30fb")
 
 
+_PLAIN_ASCII = re.compile(r"[\x20-\x7e]*")
+
+
 def _check_characters(key: str) -> None:
+    if _PLAIN_ASCII.fullmatch(key):
+        # The common case, checked at C speed: printable ASCII has no control, bidi,
+        # surrogate or look-alike characters; only the two ASCII checks below remain.
+        pass
+    else:
+        _check_unicode(key)
+    if "\\" in key:
+        raise InvalidKeyError(key, "backslash")
+    if "%" in key and _PERCENT_ESCAPE.search(key):
+        raise InvalidKeyError(key, "percent-encoded sequence (decode once before validating)")
+
+
+def _check_unicode(key: str) -> None:
     for ch in key:
         cat = unicodedata.category(ch)
         if cat == "Cc":
@@ -44,10 +60,6 @@ def _check_characters(key: str) -> None:
             raise InvalidKeyError(key, f"look-alike of a path separator U+{ord(ch):04X}")
         if cat == "Cn" or (0xFDD0 <= ord(ch) <= 0xFDEF) or (ord(ch) & 0xFFFE) == 0xFFFE:
             raise InvalidKeyError(key, f"unassigned or non-character U+{ord(ch):04X}")
-    if "\\" in key:
-        raise InvalidKeyError(key, "backslash")
-    if _PERCENT_ESCAPE.search(key):
-        raise InvalidKeyError(key, "percent-encoded sequence (decode once before validating)")
 
 
 def _check_segments(key: str, segments: list[str], *, allow_trailing_slash: bool) -> None:
@@ -66,6 +78,8 @@ def _check_segments(key: str, segments: list[str], *, allow_trailing_slash: bool
 
 
 def _check_lookalikes(key: str) -> None:
+    if key.isascii():
+        return  # NFKC changes nothing in ASCII
     folded = unicodedata.normalize("NFKC", key)
     if folded == key:
         return
@@ -86,7 +100,8 @@ def _validate(key: object, *, allow_trailing_slash: bool, allow_empty: bool) -> 
             return key
         raise InvalidKeyError(key, "empty key")
     _check_characters(key)
-    key = unicodedata.normalize("NFC", key)
+    if not key.isascii():
+        key = unicodedata.normalize("NFC", key)
     if len(key.encode("utf-8")) > MAX_KEY_BYTES:
         raise InvalidKeyError(key, f"longer than {MAX_KEY_BYTES} bytes in UTF-8")
     if key.startswith("/"):

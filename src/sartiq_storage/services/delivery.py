@@ -22,11 +22,12 @@ from sartiq_storage.adapters.media_probe import MAX_PIXELS
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import Environment, Settings
 from sartiq_storage.core.errors import InvalidMediaInputError
-from sartiq_storage.core.policies import IMMUTABLE
+from sartiq_storage.core.policies import IMMUTABLE, cache_control_for
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.core.validation import validate_key
 
 DERIVED_ROUTE = "/_storage/derived"
+_KNOWN_MAX = 100_000
 DERIVED_PREFIX = "derived/"
 TYPES = (*FORMATS, "auto")
 _SAFE = "/-._~!$&'()*+,;=:@"
@@ -66,6 +67,7 @@ class DeliveryService:
         self.max_pixels = max_pixels
         self.timeout = timeout
         self._slots = threading.BoundedSemaphore(concurrency)
+        self._known: dict[tuple[str, str], str] = {}
         self.local_conversion = settings.ENVIRONMENT is Environment.development or settings.embedded
         self.cloudflare = (
             not self.local_conversion and settings.CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED
@@ -76,7 +78,7 @@ class DeliveryService:
         """The 302 target for ``/files/{path}?type=…``. Pure computation: no store call."""
         key = validate_key(path)
         if type_ is None:
-            return Redirect(self.urls.public_url(key), IMMUTABLE)
+            return Redirect(self.urls.public_url_of_valid(key), IMMUTABLE)
         if type_ not in TYPES:
             raise InvalidMediaInputError(f"type must be one of {', '.join(TYPES)}")
         if type_ == "auto":
@@ -90,7 +92,7 @@ class DeliveryService:
             return f"{self._service}{DERIVED_ROUTE}/{fmt}/{encoded}"
         if self.cloudflare:
             return f"{self.urls.public_base}/cdn-cgi/image/format={fmt}/{encoded}"
-        return self.urls.public_url(key)
+        return self.urls.public_url_of_valid(key)
 
     # -- local conversion --------------------------------------------------------------------
 
@@ -100,18 +102,33 @@ class DeliveryService:
         tag = (source.etag or f"{source.size}-{int(source.last_modified.timestamp())}")[:64]
         return f"{DERIVED_PREFIX}{fmt}/{tag}/{source.key}.{EXTENSIONS[fmt]}"
 
+    def forget(self, path: str, fmt: str) -> None:
+        """Drop a remembered derivative (it was removed from the store)."""
+        self._known.pop((path, fmt), None)
+
     def derive(self, path: str, fmt: str) -> str:
-        """Make (once) and return the key of ``path`` converted to ``fmt``."""
+        """Make (once) and return the key of ``path`` converted to ``fmt``.
+
+        Sources whose zone never changes an object under its key (``media/``, legacy
+        ``images/``…) are remembered in process, so a cached derivative costs no extra
+        store call; anything else is HEADed each time, so a changed source is re-derived.
+        """
         if fmt not in FORMATS:
             raise InvalidMediaInputError(f"format must be one of {', '.join(FORMATS)}")
-        source = self.store.head(validate_key(path))
+        path = validate_key(path)
+        remembered = self._known.get((path, fmt))
+        if remembered is not None:
+            return remembered
+        source = self.store.head(path)
         key = self.derivative_key(source, fmt)
-        if self.store.exists(key):
-            return key
-        with self._slots:
-            if self.store.exists(key):
-                return key
-            data = self.store.get_bytes(source.key)
-            out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
-            self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
+        if not self.store.exists(key):
+            with self._slots:
+                if not self.store.exists(key):
+                    data = self.store.get_bytes(source.key)
+                    out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
+                    self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
+        if cache_control_for(path) == IMMUTABLE:
+            if len(self._known) >= _KNOWN_MAX:
+                self._known.pop(next(iter(self._known)))
+            self._known[(path, fmt)] = key
         return key

@@ -7,10 +7,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.interfaces.http.errors import install_error_handlers
+from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.routes import (
     compute,
     embedded,
@@ -23,6 +26,40 @@ from sartiq_storage.interfaces.http.routes import (
 from sartiq_storage.services.context import StorageContext, build_context
 
 APPS = ("backend", "compute")
+FAST_PREFIX = "/files/"
+
+
+class StorageApp(FastAPI):
+    """FastAPI, with ``GET /files/…`` answered on the way in by :class:`FastFiles`.
+
+    ``/files`` is the hot path (every image on every page). Answering it before FastAPI's
+    router, with the same errors and CORS headers, reaches bare Starlette's rate
+    (``docs/benchmarks.md``); every other request, and OPTIONS on ``/files``, goes on as usual.
+    """
+
+    fast: FastFiles | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.fast is not None
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and scope["path"].startswith(FAST_PREFIX)
+        ):
+            await self.fast(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
+
+
+def _add_cors(app: Starlette, context: StorageContext) -> None:
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=context.settings.WEB_APP_ORIGINS,
+        allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Content-Length", "Content-Range"],
+        max_age=3600,
+    )
 
 
 def create_app(
@@ -43,21 +80,15 @@ def create_app(
         yield
         context.close()
 
-    app = FastAPI(title="sartiq-storage", version=__version__, lifespan=lifespan)
+    app = StorageApp(title="sartiq-storage", version=__version__, lifespan=lifespan)
     app.state.context = context
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=context.settings.WEB_APP_ORIGINS,
-        allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"],
-        allow_headers=["*"],
-        expose_headers=["ETag", "Content-Length", "Content-Range"],
-        max_age=3600,
-    )
+    _add_cors(app, context)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(embedded.router)
     if "backend" in apps:
-        app.include_router(files.router)
+        app.fast = FastFiles(context)
+        app.include_router(files.router)  # documents /files in the OpenAPI schema
         app.include_router(uploads.router)
         app.include_router(media.router)
         app.include_router(tags.router)

@@ -13,12 +13,12 @@ from sartiq_storage.services.context import StorageContext
 _bearer = HTTPBearer(auto_error=False)
 
 
-def get_context(request: Request) -> StorageContext:
+async def get_context(request: Request) -> StorageContext:
     context: StorageContext = request.app.state.context
     return context
 
 
-def require_caller(
+async def require_caller(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Caller:
@@ -27,7 +27,8 @@ def require_caller(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing bearer token", headers=challenge)
     try:
-        return verify_token(get_context(request).jwt_secret, credentials.credentials)
+        context: StorageContext = request.app.state.context
+        return verify_token(context.jwt_secret, credentials.credentials)
     except TokenError as exc:
         raise HTTPException(401, str(exc), headers=challenge) from None
 

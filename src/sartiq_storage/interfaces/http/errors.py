@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sartiq_storage.core.errors import (
     InvalidKeyError,
@@ -26,7 +28,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: Starlette) -> None:
     for error_type, status in _STATUS:
 
         async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
@@ -39,6 +41,15 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": str(exc)}, status_code=status)
 
     app.add_exception_handler(MediaError, media_error)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's shape ({"detail": …}) for plain Starlette apps too (the /files fast path).
+        assert isinstance(exc, StarletteHTTPException)
+        return JSONResponse(
+            {"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers
+        )
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
 
     async def storage_error(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=500)

@@ -13,8 +13,10 @@ from starlette.responses import RedirectResponse, Response
 
 from sartiq_storage.adapters.image_convert import ConversionTimeout
 from sartiq_storage.adapters.media_probe import DecompressionBombError, MediaProbeError
+from sartiq_storage.core.errors import ObjectNotFoundError
 from sartiq_storage.interfaces.http.auth import ContextDep
 from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.delivery import DERIVED_ROUTE
 
 router = APIRouter(tags=["files"])
@@ -27,7 +29,7 @@ _ALLOWED_QUERY = {"type"}
     response_class=RedirectResponse,
     responses={302: {"description": "Redirect to the file (or its converted form)"}},
 )
-async def files(
+async def files(  # documents the contract; interfaces/http/fast_files.py serves it
     file_path: str,
     request: Request,
     context: ContextDep,
@@ -56,6 +58,16 @@ async def derived(fmt: str, file_path: str, request: Request, context: ContextDe
         raise HTTPException(503, str(exc)) from None
     except MediaProbeError as exc:
         raise HTTPException(415, str(exc)) from None
+    try:
+        return await _serve_derivative(context, request, key)
+    except ObjectNotFoundError:
+        # The derivative was swept since it was remembered: make it again, once.
+        context.delivery.forget(file_path, fmt)
+        key = await run_in_threadpool(context.delivery.derive, file_path, fmt)
+        return await _serve_derivative(context, request, key)
+
+
+async def _serve_derivative(context: StorageContext, request: Request, key: str) -> Response:
     return await object_response(
         context.store,
         key,

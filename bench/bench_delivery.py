@@ -1,0 +1,174 @@
+"""Delivery under load: ``/files`` 302s and cached conversions, served by real ASGI servers.
+
+Load comes from ``wrk`` (Debian's package) on loopback, in a separate process.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
+
+TITLE = "Delivery"
+DESCRIPTION = """\
+`GET /files/{path}` answering its 302, against a bare Starlette app answering the same 302
+(`bench/bare_redirect.py`), both under the same ASGI server, one worker, in the same run, with
+`wrk -t1 -c32` on loopback (one core for the server, one for the load). Each figure is the
+median of three 4-second runs. Then the servers themselves compared on the bare app, and a
+cached `?type=webp` conversion (`/_storage/derived/…`: HEAD the source, find the derivative,
+stream it with ETag and immutable caching) against Starlette's `StaticFiles` serving a file of
+the same size. Skipped, with a note, when `wrk` is not installed (`apt-get install wrk`).
+"""
+
+DURATION = "4s"
+SECRET = "bench-secret-0123456789abcdef0123456789"
+
+
+def _wrk(url: str, duration: str = DURATION, connections: int = 32) -> float:
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{duration}", url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    match = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    errors = re.search(r"Socket errors: (.*)", out)
+    if match is None:
+        raise RuntimeError(f"wrk printed no rate: {out}")
+    if errors and "timeout" in errors.group(1) and not errors.group(1).endswith("timeout 0"):
+        raise RuntimeError(f"wrk reported errors: {errors.group(1)}")
+    return float(match.group(1))
+
+
+def _median_rate(url: str, runs: int = 3) -> float:
+    rates = sorted(_wrk(url) for _ in range(runs))
+    return rates[len(rates) // 2]
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _command(server: str, target: str, port: int, factory: bool) -> list[str]:
+    if server == "granian":
+        cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
+        cmd += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        return [*cmd, *(["--factory"] if factory else []), target]
+    cmd = [sys.executable, "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port)]
+    cmd += ["--log-level", "warning", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+    return [*cmd, *(["--factory"] if factory else []), target]
+
+
+@contextmanager
+def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[str]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        _command(server, target, port, factory),
+        env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=env.get("STORAGE_DATA_DIR", "."),
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{base}/files/x", timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{server} did not start {target}") from None
+                time.sleep(0.1)
+        yield base
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def run(quick: bool) -> list[Result]:
+    ensure_repo_on_path()
+    if shutil.which("wrk") is None:
+        print("delivery: wrk is not installed (apt-get install wrk); skipped")
+        return []
+    global DURATION
+    DURATION = "1s" if quick else "4s"
+    from sartiq_storage.adapters.stores import LocalStore
+    from tests.support.media import image_bytes
+
+    results: list[Result] = []
+    key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
+    bare_rates: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-delivery-") as tmp:
+        data_dir = Path(tmp) / "data"
+        store = LocalStore(data_dir / "store")
+        store.put(key, image_bytes("png", 800, 600), content_type="image/png")
+        env = {
+            "STORAGE_DATA_DIR": str(data_dir),
+            "AUTH_JWT_SECRET": SECRET,
+            "BARE_STATIC_DIR": str(Path(tmp) / "static"),
+        }
+        (Path(tmp) / "static").mkdir()
+        for server in ("uvicorn", "granian"):
+            ours_target = "sartiq_storage.interfaces.http.app:app_from_environment"
+            with _serve(server, ours_target, env, factory=True) as base:
+                ours = _median_rate(f"{base}/files/{key}")
+                derived_url = f"{base}/files/{key}?type=webp"
+                location = httpx.get(derived_url).headers["location"]
+                local_derived = location.replace("http://127.0.0.1:8000", base)
+                body = httpx.get(local_derived).content
+                ours_derived = _median_rate(local_derived)
+            (Path(tmp) / "static" / "same.webp").write_bytes(body)
+            with _serve(server, "bench.bare_redirect:app", env, factory=False) as base:
+                bare = _median_rate(f"{base}/files/{key}")
+                static = _median_rate(f"{base}/static/same.webp")
+            bare_rates[server] = bare
+            results.append(
+                Result(
+                    "delivery",
+                    f"{server}: /files 302 vs bare Starlette 302",
+                    ours,
+                    bare,
+                    "req/s",
+                    "ours: FastAPI app with CORS middleware, path validation, query check",
+                )
+            )
+            results.append(
+                Result(
+                    "delivery",
+                    f"{server}: cached ?type=webp vs StaticFiles",
+                    ours_derived,
+                    static,
+                    "req/s",
+                    f"{len(body):,}-byte WebP; ours HEADs the source and the derivative per request",
+                )
+            )
+        results.append(
+            Result(
+                "delivery",
+                "servers: granian vs uvicorn on the bare 302",
+                bare_rates["granian"],
+                bare_rates["uvicorn"],
+                "req/s",
+                "uvicorn with uvloop and httptools; ratio > 1: granian is faster",
+            )
+        )
+    return results
