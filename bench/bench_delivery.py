@@ -111,8 +111,9 @@ def run(quick: bool) -> list[Result]:
         return []
     global DURATION
     DURATION = "1s" if quick else "4s"
-    from sartiq_storage.adapters.stores import LocalStore
     from tests.support.media import image_bytes
+
+    from sartiq_storage.adapters.stores import LocalStore
 
     results: list[Result] = []
     key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
