@@ -159,7 +159,7 @@ def run(quick: bool) -> list[Result]:
                     ours_derived,
                     static,
                     "req/s",
-                    f"{len(body):,}-byte WebP; ours HEADs the source and the derivative per request",
+                    f"{len(body):,}-byte WebP; ours looks the derivative up, HEADs and streams it",
                 )
             )
         results.append(

@@ -149,3 +149,32 @@ def test_serve_prints_its_address_and_answers(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_serve_compute_only(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--port", str(port), "--app", "compute"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=tmp_path,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(150):
+            try:
+                listed = httpx.get(f"{base}/api/v1/storage/images", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert listed.status_code == 200
+        assert httpx.get(f"{base}/files/media/x/file.png", timeout=5).status_code == 404
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_serve_rejects_unknown_app() -> None:
+    result = run_cli("serve", "--app", "frontend")
+    assert result.returncode == 1
+    assert "--app" in result.stderr

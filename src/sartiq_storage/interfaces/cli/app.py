@@ -56,31 +56,44 @@ def serve(
     app_name: Annotated[
         str, typer.Option("--app", help="backend, compute, or all (both on one port).")
     ] = "all",
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
 ) -> None:
-    """Run the HTTP service (on the embedded defaults unless settings say otherwise)."""
+    """Run the HTTP service (on the embedded defaults unless settings say otherwise).
+
+    Served by granian, the fastest ASGI server we measured (``docs/benchmarks.md``).
+    """
     import os
 
-    import uvicorn
+    from granian import Granian
+    from granian.constants import Interfaces
 
-    from sartiq_storage.interfaces.http.app import APPS, create_app
+    from sartiq_storage.interfaces.http.app import APPS
 
     if app_name not in (*APPS, "all"):
         raise CliError(f"--app must be backend, compute or all, not {app_name!r}")
     apps = APPS if app_name == "all" else (app_name,)
-
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
+    os.environ["SARTIQ_SERVE_APPS"] = ",".join(apps)
     settings = load_settings()
-    context = build_context(settings, migrate=True)
-    application = create_app(context=context, apps=apps)
+    context = build_context(settings, migrate=True)  # migrate once, before the workers
     out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
     out.print(f"listening on [bold]http://{shown_host}:{port}[/bold] ({', '.join(apps)})")
     if context.jwt_secret_generated:
         token = issue_token(context.jwt_secret, "dev")
         out.print("development token (AUTH_JWT_SECRET unset; valid 7 days):")
         out.print(token, soft_wrap=True, highlight=False)
+    context.close()
     sys.stdout.flush()
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    Granian(
+        "sartiq_storage.interfaces.http.app:app_from_environment",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_enabled=False,
+    ).serve()
 
 
 @app.command()

@@ -98,5 +98,8 @@ def create_app(
 
 
 def app_from_environment() -> FastAPI:
-    """Factory for ASGI servers (``--factory``)."""
-    return create_app()
+    """Factory for ASGI servers (``--factory``); ``SARTIQ_SERVE_APPS`` picks the route groups."""
+    import os
+
+    chosen = tuple(a for a in os.environ.get("SARTIQ_SERVE_APPS", ",".join(APPS)).split(",") if a)
+    return create_app(apps=chosen or APPS)
