@@ -256,3 +256,28 @@ def test_swept_derivative_is_made_again(dev: TestClient) -> None:
     again = dev.get("/files/media/sw/file.png?type=webp", follow_redirects=True)
     assert again.status_code == 200
     assert again.content == first.content
+
+
+def test_icc_profiles_are_converted_to_srgb(dev: TestClient) -> None:
+    srgb = (pyvips.Image.black(32, 32, bands=3) + [200, 30, 30]).cast("uchar")
+    wide = srgb.icc_transform("p3", input_profile="srgb")  # Display P3 pixels, profile embedded
+    assert "icc-profile-data" in wide.get_fields()
+    _context(dev).store.put(
+        "media/p3/file.png", bytes(wide.write_to_buffer(".png")), content_type="image/png"
+    )
+    out = pyvips.Image.new_from_buffer(
+        dev.get("/files/media/p3/file.png?type=png", follow_redirects=True).content, ""
+    )
+    assert "icc-profile-data" not in out.get_fields()
+    red, green, blue = (out.extract_band(i).avg() for i in range(3))
+    assert abs(red - 200) <= 4
+    assert abs(green - 30) <= 6
+    assert abs(blue - 30) <= 6
+
+
+def test_conversion_time_budget() -> None:
+    from sartiq_storage.adapters.image_convert import ConversionTimeout, convert
+
+    big = pyvips.Image.gaussnoise(3000, 3000).cast("uchar").write_to_buffer(".png")
+    with pytest.raises(ConversionTimeout):
+        convert(bytes(big), "avif", timeout=0.001)
