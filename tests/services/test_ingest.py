@@ -240,3 +240,17 @@ def test_patch_fills_only_nulls(media: MediaResourceService, mstore: ObjectStore
     assert again.caption == "red dress"
     with pytest.raises(InvalidMediaInputError):
         media.patch_metadata(made.resource.id, {"storage_key": "x"})
+
+
+def test_ingest_all_concurrently_keeps_order_and_dedups(
+    media: MediaResourceService, mstore: ObjectStore, db: Database
+) -> None:
+    entity = uuid.uuid4()
+    datas = [image_bytes(seed=100 + i % 5) for i in range(12)]  # 5 distinct, 7 duplicates
+    items = [(upload(mstore, d), product("gallery", i, entity)) for i, d in enumerate(datas)]
+    results = media.ingest_all(items, concurrency=6)
+    assert [r.attachment.position for r in results if r.attachment] == list(range(12))
+    assert count(db, MediaResource) == 5
+    assert count(db, MediaResourceAttachment) == 12
+    assert len({r.resource.id for r in results}) == 5
+    assert list(mstore.list("temp/")) == []
