@@ -89,6 +89,16 @@ class Settings(BaseSettings):
     WEB_APP_ORIGINS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000"]
     )
+    STORAGE_LIFECYCLE_FILE: Path | None = Field(
+        default=None, description="A retention policy file replacing the built-in one"
+    )
+    ORPHAN_GRACE_HOURS: float = Field(
+        default=72.0, gt=0, description="Age before an unreferenced object or resource is removed"
+    )
+    WORKER_POLL_SECONDS: float = Field(default=5.0, gt=0, le=3600)
+    WORKER_SWEEP_EVERY_MINUTES: float = Field(default=60.0, gt=0)
+    WORKER_SCAN_EVERY_MINUTES: float = Field(default=360.0, gt=0)
+    WORKER_HEAL_EVERY_MINUTES: float = Field(default=60.0, gt=0)
 
     @field_validator("R2_ENDPOINT_URL", "CDN_URL", "STORAGE_SERVICE_URL")
     @classmethod
