@@ -220,3 +220,20 @@ class UploadIntent(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
     claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     media_resource_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
+
+
+class MaintenanceRun(Base):
+    """One run of a scheduled job (sweep, orphan scan, heal…) and its JSON report.
+
+    The worker schedules from these rows, so several workers agree on what is due, and the
+    health endpoint reads the last report of each kind.
+    """
+
+    __tablename__ = "maintenance_runs"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    applied: Mapped[bool] = mapped_column(Boolean, default=False)
+    report: Mapped[str] = mapped_column(Text, default="{}")

@@ -21,6 +21,7 @@ from sartiq_storage.core.filenames import content_type_for_extension
 from sartiq_storage.core.keys import parse_key
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.interfaces.cli import operations
 from sartiq_storage.services.context import StorageContext, build_context
 
 app = typer.Typer(
@@ -36,6 +37,11 @@ keys_app = typer.Typer(help="Understand object keys.", no_args_is_help=True)
 app.add_typer(config_app, name="config")
 app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
+app.add_typer(operations.orphans_app, name="orphans")
+app.add_typer(operations.deadletters_app, name="deadletters")
+app.add_typer(operations.legacy_app, name="legacy")
+app.command("heal")(operations.heal)
+app.command("worker")(operations.worker)
 
 out = Console()
 err = Console(stderr=True, soft_wrap=True)

@@ -20,6 +20,7 @@ from sartiq_storage.interfaces.http.routes import (
     files,
     health,
     media,
+    observability,
     tags,
     uploads,
 )
@@ -85,6 +86,7 @@ def create_app(
     _add_cors(app, context)
     install_error_handlers(app)
     app.include_router(health.router)
+    app.include_router(observability.router)
     app.include_router(embedded.router)
     if "backend" in apps:
         app.fast = FastFiles(context)

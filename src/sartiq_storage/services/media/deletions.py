@@ -35,6 +35,18 @@ LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 MAX_AUTOMATIC_ATTEMPTS = 12
+READ_ONLY_PREFIXES = ("images/", "shooting_looks/")
+
+
+@dataclass(slots=True)
+class Counters:
+    """Deletions done and failed by this process (exported as Prometheus counters)."""
+
+    deleted: int = 0
+    failed: int = 0
+
+
+COUNTERS = Counters()
 
 
 def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> timedelta:
@@ -140,7 +152,10 @@ class DeletionQueue:
     def _delete(self, keys: list[str], *, kind: str) -> DrainReport:
         report = DrainReport()
         with self.db.session() as session:
-            referenced = self._referenced(session, keys)
+            # Legacy objects are read-only (never written, never deleted) whatever asks.
+            referenced = self._referenced(session, keys) | {
+                k for k in keys if k.startswith(READ_ONLY_PREFIXES)
+            }
             lettered = set(
                 session.scalars(
                     select(MediaDeletionDeadLetter.storage_key).where(
@@ -155,6 +170,8 @@ class DeletionQueue:
         failpoints.hit(f"{kind}.after_delete")
         report.deleted = [k for k in to_delete if k not in failures]
         report.failed = failures
+        COUNTERS.deleted += len(report.deleted)
+        COUNTERS.failed += len(failures)
         done = report.deleted + report.kept_referenced
         if not failures and not lettered.intersection(done):
             return report  # nothing to record: spare a write transaction

@@ -69,6 +69,29 @@ class Healer:
             self._heal_page(ids, result)
             after = ids[-1]
 
+    def heal_incomplete(self, *, limit: int = 1000, dry_run: bool = False) -> HealResult:
+        """Heal only resources with missing metadata or hash (the worker's enrichment pass).
+
+        Cheap to run often: it selects by null columns, so complete resources cost nothing.
+        """
+        with self.db.session() as session:
+            ids = list(
+                session.scalars(
+                    select(MediaResource.id)
+                    .where(
+                        (MediaResource.sha256.is_(None))
+                        | (MediaResource.width.is_(None))
+                        | (
+                            (MediaResource.resource_type == ResourceType.IMAGE)
+                            & (MediaResource.dominant_color.is_(None))
+                        )
+                    )
+                    .order_by(MediaResource.id)
+                    .limit(limit)
+                )
+            )
+        return self.heal(ids, dry_run=dry_run)
+
     def _heal_page(self, ids: list[uuid.UUID], result: HealResult) -> None:
         for resource_id in ids:
             with self.db.session() as session:

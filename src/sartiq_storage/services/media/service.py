@@ -623,13 +623,15 @@ class MediaResourceService:
 
         return self._transaction(work)
 
-    def delete_if_orphaned(self, resource_id: uuid.UUID, *, grace: timedelta) -> bool:
+    def delete_if_orphaned(
+        self, resource_id: uuid.UUID, *, grace: timedelta, now: datetime | None = None
+    ) -> bool:
         """Delete a resource that nothing uses: not protected, detached for longer than ``grace``.
 
         One conditional statement decides, so an attachment that arrives meanwhile wins: the
         row is then not deleted (and the foreign key refuses it anyway).
         """
-        cutoff = self.clock() - grace
+        cutoff = (now or self.clock()) - grace
         outbox_rows: list[Any] = []
 
         def work(session: Session) -> bool:
