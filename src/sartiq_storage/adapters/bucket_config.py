@@ -267,7 +267,8 @@ def _foreign_conflict(rule: BucketRule, policy: LifecyclePolicy) -> str | None:
     """
     if not rule.removes_objects:
         return None
-    for declared in policy.rules:
+    # Permanent prefixes first: deleting what must be kept is the gravest contradiction.
+    for declared in sorted(policy.rules, key=lambda r: r.expire_days is not None):
         if not (rule.prefix.startswith(declared.prefix) or declared.prefix.startswith(rule.prefix)):
             continue
         if declared.expire_days is None:
