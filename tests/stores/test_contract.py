@@ -245,3 +245,31 @@ def test_presigned_put_and_get_round_trip_on_s3(s3_store: S3Store) -> None:
     assert info.content_type == "image/png"
     get = s3_store.presign_get("temp/up.png", expires_in=60)
     assert httpx.get(get.url).content == b"png-bytes"
+
+
+def test_copy_is_independent_of_its_source(store: ObjectStore) -> None:
+    """Overwriting or deleting the source never changes the copy (local: hard links)."""
+    store.put("temp/orig", b"first", content_type="text/plain")
+    store.copy("temp/orig", "media/copy/file.txt", if_absent=True, content_type="text/plain")
+    store.put("temp/orig", b"second, longer")
+    assert store.get_bytes("media/copy/file.txt") == b"first"
+    assert store.head("media/copy/file.txt").md5 == hashlib.md5(b"first").hexdigest()
+    store.delete("temp/orig")
+    assert store.get_bytes("media/copy/file.txt") == b"first"
+
+
+def test_local_copy_is_fresh_for_grace_periods(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A copy's last-modified is the copy's time, as on S3, even when the source is old."""
+    import os
+    import time
+
+    from sartiq_storage.adapters.stores import LocalStore
+
+    local = LocalStore(tmp_path / "store")
+    local.put("temp/old", b"bytes")
+    old = time.time() - 10 * 86400
+    os.utime(local.objects / "temp/old.", (old, old))
+    assert local.head("temp/old").last_modified.timestamp() < time.time() - 9 * 86400
+    copied = local.copy("temp/old", "media/n/file.bin")
+    assert copied.last_modified.timestamp() > time.time() - 60
+    assert os.stat(local.objects / "media/n/file.bin.").st_nlink == 2  # zero-copy

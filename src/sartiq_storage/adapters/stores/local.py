@@ -32,6 +32,7 @@ import stat
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -217,20 +218,56 @@ class LocalStore(SignedUrlMixin):
     ) -> ObjectInfo:
         source, source_path = self._path(source)
         destination, dest_path = self._path(destination)
-        info = self._info(source, source_path)
         if if_absent and dest_path.exists():
             raise PreconditionFailedError(destination)
-        with open(source_path, "rb") as src:
-            tmp, counter = self._write_tmp(src)
+        linked = self._link_copy(source, source_path)
+        if linked is not None:
+            tmp, info = linked
+            etag, size = info.etag, info.size
+        else:
+            info = self._info(source, source_path)
+            with open(source_path, "rb") as src:
+                tmp, counter = self._write_tmp(src)
+            etag, size = counter.etag, counter.size
         replace_meta = content_type is not None or cache_control is not None
         meta: dict[str, object] = {
-            "etag": counter.etag,
-            "size": counter.size,
+            "etag": etag,
+            "size": size,
             "content_type": content_type if replace_meta else info.content_type,
             "cache_control": cache_control if replace_meta else info.cache_control,
         }
         self._commit(destination, dest_path, tmp, meta, if_absent=if_absent)
         return self._info(destination, dest_path)
+
+    def _link_copy(self, key: str, path: Path) -> tuple[Path, ObjectInfo] | None:
+        """A zero-copy copy: a second hard link to the source's inode, as a temp file.
+
+        Safe because no object file is ever written in place (every write is a new file
+        renamed over the key), so an inode's bytes never change. The sidecar's ETag is used
+        only if the key still names the linked inode afterwards; otherwise, or when the
+        filesystem refuses links, the caller copies the bytes.
+        """
+        tmp = self.tmp / uuid.uuid4().hex
+        try:
+            os.link(path, tmp)
+        except FileNotFoundError:
+            raise ObjectNotFoundError(key) from None
+        except OSError:
+            return None
+        try:
+            info = self._info(key, path)
+            linked, current = tmp.stat(), path.stat()
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if (linked.st_ino, linked.st_dev) != (current.st_ino, current.st_dev) or not info.etag:
+            tmp.unlink(missing_ok=True)
+            return None
+        # A copy is a new object, as on S3: its last-modified is now, so grace periods that
+        # protect fresh objects (the orphan scan's) start at the copy. The source shares the
+        # inode and so looks fresh too, which only delays its expiry.
+        os.utime(tmp)
+        return tmp, replace(info, last_modified=datetime.now(UTC))
 
     def delete(self, key: str) -> None:
         key, path = self._path(key)

@@ -338,7 +338,9 @@ class MediaResourceService:
                 f"{key} is not an accepted image or video (checked from its bytes)"
             )
         metadata: MediaMetadata | None = None
-        if not full and kind.resource_type == "IMAGE":
+        # Deferred enrichment leaves the dominant colour to heal even when every byte is here:
+        # the header gives dimensions and profile at a fraction of a decode.
+        if (not full or not self.inline_enrichment) and kind.resource_type == "IMAGE":
             try:
                 metadata = probe_image_header(data, max_pixels=self.max_pixels)
             except DecompressionBombError as exc:
