@@ -99,8 +99,21 @@ class Settings(BaseSettings):
     WORKER_SWEEP_EVERY_MINUTES: float = Field(default=60.0, gt=0)
     WORKER_SCAN_EVERY_MINUTES: float = Field(default=360.0, gt=0)
     WORKER_HEAL_EVERY_MINUTES: float = Field(default=60.0, gt=0)
+    DATASETS_ACCESS_KEY_ID: str | None = Field(
+        default=None, description="Basic-auth key of the embedded lakeFS-compatible API"
+    )
+    DATASETS_SECRET_ACCESS_KEY: SecretStr | None = None
+    DATASETS_NAMESPACE_PREFIX: str = Field(
+        default="datasets",
+        description="Key prefix under which repositories get their storage namespaces",
+    )
+    LAKEFS_ENDPOINT: str | None = Field(
+        default=None, description="A real lakeFS server; when set the datasets use it"
+    )
+    LAKEFS_ACCESS_KEY_ID: str | None = None
+    LAKEFS_SECRET_ACCESS_KEY: SecretStr | None = None
 
-    @field_validator("R2_ENDPOINT_URL", "CDN_URL", "STORAGE_SERVICE_URL")
+    @field_validator("R2_ENDPOINT_URL", "CDN_URL", "STORAGE_SERVICE_URL", "LAKEFS_ENDPOINT")
     @classmethod
     def _urls(cls, value: str | None, info: Any) -> str | None:
         return _check_http_url(value, info.field_name)

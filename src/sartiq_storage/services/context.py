@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
@@ -17,6 +19,9 @@ from sartiq_storage.services.delivery import DeliveryService
 from sartiq_storage.services.media.service import MediaResourceService
 from sartiq_storage.services.tags import TagService
 from sartiq_storage.services.uploads import UploadService
+
+if TYPE_CHECKING:
+    from sartiq_storage.core.datasets.protocol import DatasetStore
 
 
 @dataclass(slots=True)
@@ -34,10 +39,29 @@ class StorageContext:
     uploads: UploadService
     delivery: DeliveryService
     compute: ComputeStorage
+    datasets_access_key_id: str | None = None
+    """Basic-auth key pair of the lakeFS-compatible API (None: that API refuses everyone)."""
+    datasets_secret_access_key: str | None = None
+    datasets_credentials_generated: bool = False
+    _datasets: DatasetStore | None = None
+    _datasets_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def datasets(self) -> DatasetStore:
+        """The dataset engine, built on first use: only the datasets API needs it."""
+        if self._datasets is None:
+            with self._datasets_lock:
+                if self._datasets is None:
+                    self._datasets = open_datasets(self.settings)
+        return self._datasets
 
     def close(self) -> None:
         self.store.close()
         self.db.dispose()
+        engine, self._datasets = self._datasets, None
+        close = getattr(engine, "close", None)
+        if callable(close):
+            close()
 
 
 def jwt_secret_for(settings: Settings) -> tuple[str, bool]:
@@ -52,6 +76,43 @@ def jwt_secret_for(settings: Settings) -> tuple[str, bool]:
     raise ConfigurationError("AUTH_JWT_SECRET is required outside the embedded development default")
 
 
+def datasets_credentials_for(settings: Settings) -> tuple[str | None, str | None, bool]:
+    """The datasets API's key pair, and whether it was generated for the embedded default.
+
+    Like the JWT secret: only an embedded development service invents one. Elsewhere an unset
+    pair leaves the datasets API closed rather than failing the whole service.
+    """
+    secret = settings.DATASETS_SECRET_ACCESS_KEY
+    if settings.DATASETS_ACCESS_KEY_ID and secret is not None and secret.get_secret_value():
+        return settings.DATASETS_ACCESS_KEY_ID, secret.get_secret_value(), False
+    if settings.embedded and settings.ENVIRONMENT.value == "development":
+        raw = load_or_create_secret(settings.data_dir, "DATASETS_ACCESS_KEY_ID")[:16]
+        key_id = "AKIA" + "".join(c if c.isalnum() else "X" for c in raw).upper()
+        secret_value = load_or_create_secret(settings.data_dir, "DATASETS_SECRET_ACCESS_KEY")
+        return key_id, secret_value, True
+    return None, None, False
+
+
+def open_datasets(settings: Settings) -> DatasetStore:
+    """A real lakeFS when ``LAKEFS_ENDPOINT`` is set, else the native engine."""
+    if settings.LAKEFS_ENDPOINT:
+        from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
+
+        if not settings.LAKEFS_ACCESS_KEY_ID or settings.LAKEFS_SECRET_ACCESS_KEY is None:
+            raise ConfigurationError(
+                "LAKEFS_ENDPOINT needs LAKEFS_ACCESS_KEY_ID and LAKEFS_SECRET_ACCESS_KEY"
+            )
+        return LakeFSEngine(
+            settings.LAKEFS_ENDPOINT,
+            settings.LAKEFS_ACCESS_KEY_ID,
+            settings.LAKEFS_SECRET_ACCESS_KEY.get_secret_value(),
+            namespace_prefix=settings.DATASETS_NAMESPACE_PREFIX,
+        )
+    from sartiq_storage.datasets import open_engine
+
+    return open_engine(settings)
+
+
 def build_context(settings: Settings, *, migrate: bool = False) -> StorageContext:
     """Everything wired from settings; ``migrate`` brings the schema up to date first."""
     secret, generated = jwt_secret_for(settings)
@@ -60,6 +121,7 @@ def build_context(settings: Settings, *, migrate: bool = False) -> StorageContex
         upgrade(db)
     store = open_store(settings)
     urls = UrlResolver.from_settings(settings)
+    key_id, key_secret, key_generated = datasets_credentials_for(settings)
     return StorageContext(
         settings=settings,
         store=store,
@@ -75,4 +137,7 @@ def build_context(settings: Settings, *, migrate: bool = False) -> StorageContex
         compute=ComputeStorage(
             store, urls, served_by_api=settings.embedded, service_url=settings.service_url
         ),
+        datasets_access_key_id=key_id,
+        datasets_secret_access_key=key_secret,
+        datasets_credentials_generated=key_generated,
     )

@@ -28,6 +28,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
@@ -237,3 +238,17 @@ class MaintenanceRun(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     applied: Mapped[bool] = mapped_column(Boolean, default=False)
     report: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class DatasetKV(Base):
+    """The versioned-dataset engine's metadata: ``(partition, key) → value`` bytes.
+
+    A KV table rather than one table per record kind, so the engine keeps lakeFS's small
+    get/set/set_if/scan interface and the same layout works on any KV backend.
+    """
+
+    __tablename__ = "dataset_kv"
+
+    partition: Mapped[str] = mapped_column(Text, primary_key=True)
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary)

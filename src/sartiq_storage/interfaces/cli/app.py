@@ -22,6 +22,7 @@ from sartiq_storage.core.keys import parse_key
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.interfaces.cli import operations
+from sartiq_storage.interfaces.cli.datasets import datasets_app
 from sartiq_storage.services.context import StorageContext, build_context
 
 app = typer.Typer(
@@ -40,6 +41,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(operations.orphans_app, name="orphans")
 app.add_typer(operations.deadletters_app, name="deadletters")
 app.add_typer(operations.legacy_app, name="legacy")
+app.add_typer(datasets_app, name="datasets")
 app.command("heal")(operations.heal)
 app.command("worker")(operations.worker)
 
@@ -89,6 +91,13 @@ def serve(
         token = issue_token(context.jwt_secret, "dev")
         out.print("development token (AUTH_JWT_SECRET unset; valid 7 days):")
         out.print(token, soft_wrap=True, highlight=False)
+    out.print(f"lakeFS-compatible API: [bold]http://{shown_host}:{port}/lakefs/api/v1[/bold]")
+    if context.datasets_credentials_generated:
+        out.print("datasets credentials (DATASETS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY unset):")
+        out.print(f"  access key id:     {context.datasets_access_key_id}", highlight=False)
+        out.print(f"  secret access key: {context.datasets_secret_access_key}", highlight=False)
+    elif context.datasets_access_key_id is None:
+        out.print("  closed: set DATASETS_ACCESS_KEY_ID and DATASETS_SECRET_ACCESS_KEY to open it")
     context.close()
     sys.stdout.flush()
     Granian(

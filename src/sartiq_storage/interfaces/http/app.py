@@ -14,6 +14,7 @@ from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
+from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX, create_lakefs_app
 from sartiq_storage.interfaces.http.routes import (
     compute,
     embedded,
@@ -96,6 +97,8 @@ def create_app(
         app.include_router(tags.router)
     if "compute" in apps:
         app.include_router(compute.router)
+    # Versioned datasets, for lakeFS's own clients: both groups train and evaluate on them.
+    app.mount(LAKEFS_API_PREFIX, create_lakefs_app(context))
     return app
 
 

@@ -1,0 +1,1 @@
+"""Adapters of the versioned-dataset engine: the metadata KV store."""

@@ -1,0 +1,1 @@
+"""Pure parts of the versioned-dataset engine: names, refs, entries, errors (no I/O)."""

@@ -1,0 +1,90 @@
+"""Versioned datasets, the public surface: lakeFS semantics, native engine or a real lakeFS.
+
+``open_engine(settings)`` wires the native engine on the configured store and database.
+This module sits above the layers on purpose (it may import any of them).
+"""
+
+from __future__ import annotations
+
+from sartiq_storage.adapters.datasets.kv import KV, MemoryKV, SqlKV
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.migrate import upgrade
+from sartiq_storage.adapters.stores import open_store
+from sartiq_storage.core.config import Settings
+from sartiq_storage.core.datasets.errors import (
+    AlreadyExists,
+    DatasetError,
+    DirtyBranch,
+    Gone,
+    InvalidArgument,
+    InvalidName,
+    InvalidRef,
+    MergeConflict,
+    NoChanges,
+    NotFound,
+    PreconditionFailed,
+    ProtectedBranch,
+    ReadOnlyRepository,
+    TooManyRetries,
+)
+from sartiq_storage.core.datasets.model import (
+    Branch,
+    Commit,
+    CommonPrefix,
+    DiffEntry,
+    Entry,
+    GcReport,
+    GcRules,
+    Listing,
+    ReflogEntry,
+    Repository,
+    Tag,
+)
+from sartiq_storage.core.datasets.protocol import DatasetStore
+from sartiq_storage.services.datasets import NativeDatasetEngine
+
+__all__ = [
+    "KV",
+    "AlreadyExists",
+    "Branch",
+    "Commit",
+    "CommonPrefix",
+    "DatasetError",
+    "DatasetStore",
+    "DiffEntry",
+    "DirtyBranch",
+    "Entry",
+    "GcReport",
+    "GcRules",
+    "Gone",
+    "InvalidArgument",
+    "InvalidName",
+    "InvalidRef",
+    "Listing",
+    "MemoryKV",
+    "MergeConflict",
+    "NativeDatasetEngine",
+    "NoChanges",
+    "NotFound",
+    "PreconditionFailed",
+    "ProtectedBranch",
+    "ReadOnlyRepository",
+    "ReflogEntry",
+    "Repository",
+    "SqlKV",
+    "Tag",
+    "TooManyRetries",
+    "open_engine",
+]
+
+
+def open_engine(settings: Settings, *, migrate: bool = True) -> NativeDatasetEngine:
+    """The native engine on the settings' store and database (schema upgraded first)."""
+    database = Database.from_url(settings.database_url)
+    if migrate:
+        upgrade(database)
+    return NativeDatasetEngine(SqlKV(database, owns_database=True), open_store(settings))
+
+
+def _conforms(engine: NativeDatasetEngine) -> DatasetStore:
+    return engine  # mypy proves the engine implements the whole protocol

@@ -1,0 +1,33 @@
+"""The lakeFS-compatible API as a sub-application, mounted at ``/lakefs/api/v1``.
+
+A sub-app rather than a router so its errors keep lakeFS's ``{"message": …}`` shape (and 400
+for malformed requests) without changing the rest of the service's ``{"detail": …}``.
+"""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from sartiq_storage import __version__
+from sartiq_storage.interfaces.http.lakefs import meta, objects, refs, versions
+from sartiq_storage.interfaces.http.lakefs.errors import install_lakefs_errors
+from sartiq_storage.services.context import StorageContext
+
+LAKEFS_MOUNT = "/lakefs"
+LAKEFS_API_PREFIX = f"{LAKEFS_MOUNT}/api/v1"
+"""Point lakeFS clients at ``<service>/lakefs/api/v1`` (the Python SDK adds ``/api/v1`` only
+to a host without a path)."""
+
+
+def create_lakefs_app(context: StorageContext) -> FastAPI:
+    app = FastAPI(
+        title="sartiq-storage lakeFS-compatible API",
+        version=__version__,
+        description="The subset of lakeFS's /api/v1 that the official SDKs use.",
+    )
+    app.state.context = context
+    install_lakefs_errors(app)
+    app.include_router(meta.public)
+    for module in (meta, refs, versions, objects):
+        app.include_router(module.router)
+    return app

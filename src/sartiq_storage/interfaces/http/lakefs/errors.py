@@ -1,0 +1,80 @@
+"""Errors as lakeFS answers them: a status from ``DatasetError.status`` and ``{"message": …}``.
+
+Each message starts with lakeFS's own wording for that failure ("no changes", "conflict
+found", …) so clients that match on it, :class:`~sartiq_storage.adapters.lakefs_engine.LakeFSEngine`
+among them, read our errors as they read a real lakeFS's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sartiq_storage.core.datasets import errors as e
+from sartiq_storage.core.errors import InvalidKeyError, StorageError
+
+LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
+    (e.MergeConflict, "conflict found"),
+    (e.AlreadyExists, "already exists"),
+    (e.DirtyBranch, "uncommitted changes (dirty branch)"),
+    (e.NoChanges, "no changes"),
+    (e.InvalidRef, "invalid ref"),
+    (e.InvalidName, "invalid name"),
+    (e.InvalidArgument, "invalid value"),
+    (e.ReadOnlyRepository, "read-only repository"),
+    (e.ProtectedBranch, "access to protected branch denied"),
+    (e.PreconditionFailed, "precondition failed"),
+    (e.Gone, "object gone"),
+    (e.TooManyRetries, "too many tries"),
+    (e.NotFound, "not found"),
+]
+
+
+def message_for(exc: e.DatasetError) -> str:
+    """``<lakeFS wording>: <our detail>``, without repeating the wording when already there."""
+    detail = str(exc) or type(exc).__name__
+    for error_type, wording in LAKEFS_WORDING:
+        if isinstance(exc, error_type):
+            return detail if wording in detail.lower() else f"{wording}: {detail}"
+    return detail
+
+
+def error(status: int, message: str, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    return JSONResponse(
+        {"message": message}, status_code=status, headers=dict(headers) if headers else None
+    )
+
+
+def install_lakefs_errors(app: FastAPI) -> None:
+    async def dataset_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, e.DatasetError)
+        return error(exc.status, message_for(exc))
+
+    async def invalid_key(request: Request, exc: Exception) -> JSONResponse:
+        return error(400, f"invalid value: {exc}")
+
+    async def other_error(request: Request, exc: Exception) -> JSONResponse:
+        return error(500, str(exc) or type(exc).__name__)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        return error(exc.status_code, str(exc.detail), exc.headers)
+
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # lakeFS answers a malformed body or parameter with 400, not FastAPI's 422.
+        assert isinstance(exc, RequestValidationError)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', '')}"
+            for err in exc.errors()
+        )
+        return error(400, f"invalid value: {problems}")
+
+    app.add_exception_handler(e.DatasetError, dataset_error)
+    app.add_exception_handler(InvalidKeyError, invalid_key)
+    app.add_exception_handler(StorageError, other_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, invalid_request)

@@ -1,0 +1,264 @@
+"""Objects: upload (multipart or raw), streamed download with ranges, stat, list, delete, copy."""
+
+from __future__ import annotations
+
+import re
+import tempfile
+from collections.abc import Iterator
+from email.utils import formatdate
+from typing import IO
+
+from fastapi import Header, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from sartiq_storage.core.datasets import errors as e
+from sartiq_storage.core.datasets.model import Entry
+from sartiq_storage.core.datasets.protocol import DatasetStore
+from sartiq_storage.interfaces.http.lakefs.auth import EngineDep
+from sartiq_storage.interfaces.http.lakefs.common import Amount, Path, authed_router, clamp
+from sartiq_storage.interfaces.http.lakefs.errors import error
+from sartiq_storage.interfaces.http.lakefs.schemas import (
+    MAX_AMOUNT,
+    ObjectCopyCreation,
+    ObjectErrorList,
+    ObjectStats,
+    ObjectStatsList,
+    Pagination,
+    PathList,
+)
+
+router = authed_router()
+META_PREFIX = "x-lakefs-meta-"
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _user_metadata(request: Request) -> dict[str, str]:
+    """``X-Lakefs-Meta-<key>`` headers; keys arrive lower-cased, as HTTP makes them."""
+    return {
+        name[len(META_PREFIX) :]: value
+        for name, value in request.headers.items()
+        if name.lower().startswith(META_PREFIX) and len(name) > len(META_PREFIX)
+    }
+
+
+async def _spool(request: Request) -> IO[bytes]:
+    """The raw body, in memory up to 8 MiB and on disk beyond, so uploads never pin RAM."""
+    spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
+    async for chunk in request.stream():
+        spool.write(chunk)
+    spool.seek(0)
+    return spool
+
+
+@router.post("/repositories/{repository}/branches/{branch}/objects", status_code=201)
+async def upload_object(
+    repository: str,
+    branch: str,
+    path: Path,
+    request: Request,
+    engine: EngineDep,
+    if_none_match: str | None = Header(default=None),
+    if_match: str | None = Header(default=None),
+    force: bool = False,
+) -> ObjectStats:
+    """The bytes come as the multipart field ``content`` or as the whole body (the high-level
+    SDK's way, with the object's own Content-Type); ``If-None-Match: *`` makes it create-only.
+    """
+    if if_none_match is not None and if_none_match.strip() != "*":
+        raise e.InvalidArgument("If-None-Match supports only '*'")
+    if if_match is not None:
+        raise e.InvalidArgument("If-Match is not supported")
+    header_type = request.headers.get("content-type", "")
+    content_type: str | None
+    if header_type.lower().startswith("multipart/form-data"):
+        form = await request.form()
+        content = form.get("content")
+        if not isinstance(content, UploadFile):
+            raise e.InvalidArgument("multipart upload without a 'content' file field")
+        data: IO[bytes] = content.file
+        content_type = content.content_type or None
+    else:
+        data = await _spool(request)
+        content_type = header_type or None
+    try:
+        entry = await run_in_threadpool(
+            engine.put_object,
+            repository,
+            branch,
+            path,
+            data,
+            content_type=content_type,
+            metadata=_user_metadata(request),
+            if_absent=if_none_match is not None,
+        )
+    finally:
+        data.close()
+    return ObjectStats.of(entry)
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """``[start, end)`` of a single ``bytes=`` range; None to send everything.
+
+    Raises ValueError when the range cannot be satisfied (416).
+    """
+    if not header:
+        return None
+    match = _RANGE.match(header.strip())
+    if match is None or match.group(1) == match.group(2) == "":
+        return None
+    first, last = match.group(1), match.group(2)
+    if first == "":
+        start, end = max(size - int(last), 0), size
+    else:
+        start = int(first)
+        end = min(int(last) + 1, size) if last else size
+    if start >= size or start >= end:
+        raise ValueError("unsatisfiable range")
+    return start, end
+
+
+def _object_headers(entry: Entry) -> dict[str, str]:
+    return {
+        "ETag": f'"{entry.checksum}"',
+        "Last-Modified": formatdate(entry.mtime, usegmt=True),
+        "Accept-Ranges": "bytes",
+        "Content-Type": entry.content_type or "application/octet-stream",
+    }
+
+
+def _open(
+    engine: DatasetStore, repository: str, ref: str, path: str, start: int | None, end: int | None
+) -> tuple[bytes, Iterator[bytes]]:
+    """Start the read here, so a missing or collected object fails before any header is sent."""
+    chunks = iter(engine.get_object(repository, ref, path, start=start, end=end))
+    return next(chunks, b""), chunks
+
+
+def _rest(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    if first:
+        yield first
+    yield from chunks
+
+
+@router.get("/repositories/{repository}/refs/{ref}/objects")
+async def get_object(
+    repository: str,
+    ref: str,
+    path: Path,
+    engine: EngineDep,
+    range: str | None = Header(default=None),
+    presign: bool = False,
+) -> Response:
+    """Streamed, with ``Range`` (206, or 416 with ``Content-Range: bytes */size``)."""
+    entry = await run_in_threadpool(engine.stat_object, repository, ref, path)
+    headers = _object_headers(entry)
+    try:
+        span = _byte_range(range, entry.size)
+    except ValueError:
+        return error(
+            416, "Requested Range Not Satisfiable", {"Content-Range": f"bytes */{entry.size}"}
+        )
+    start, end = span if span is not None else (None, None)
+    first, chunks = await run_in_threadpool(_open, engine, repository, ref, path, start, end)
+    status = 200
+    length = entry.size
+    if span is not None:
+        status = 206
+        length = span[1] - span[0]
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{entry.size}"
+    headers["Content-Length"] = str(length)
+    return StreamingResponse(
+        _rest(first, chunks), status_code=status, headers=headers, media_type=None
+    )
+
+
+@router.head("/repositories/{repository}/refs/{ref}/objects")
+def head_object(repository: str, ref: str, path: Path, engine: EngineDep) -> Response:
+    entry = engine.stat_object(repository, ref, path)
+    headers = _object_headers(entry)
+    headers["Content-Length"] = str(entry.size)
+    return Response(status_code=200, headers=headers)
+
+
+@router.get("/repositories/{repository}/refs/{ref}/objects/stat")
+def stat_object(
+    repository: str,
+    ref: str,
+    path: Path,
+    engine: EngineDep,
+    user_metadata: bool = True,
+    presign: bool = False,
+) -> ObjectStats:
+    return ObjectStats.of(engine.stat_object(repository, ref, path), user_metadata=user_metadata)
+
+
+@router.get("/repositories/{repository}/refs/{ref}/objects/ls")
+def list_objects(
+    repository: str,
+    ref: str,
+    engine: EngineDep,
+    user_metadata: bool = True,
+    presign: bool = False,
+    after: str = "",
+    amount: Amount = 100,
+    delimiter: str = "",
+    prefix: str = "",
+) -> ObjectStatsList:
+    listing = engine.list_objects(
+        repository, ref, prefix=prefix, delimiter=delimiter, after=after, amount=clamp(amount)
+    )
+    items = [ObjectStats.of(i, user_metadata=user_metadata) for i in listing.items]
+    pagination = Pagination(
+        has_more=listing.has_more,
+        next_offset=(listing.next_offset or (items[-1].path if items else ""))
+        if listing.has_more
+        else "",
+        results=len(items),
+        max_per_page=MAX_AMOUNT,
+    )
+    return ObjectStatsList(pagination=pagination, results=items)
+
+
+@router.delete("/repositories/{repository}/branches/{branch}/objects", status_code=204)
+def delete_object(
+    repository: str,
+    branch: str,
+    path: Path,
+    engine: EngineDep,
+    force: bool = False,
+    no_tombstone: bool = False,
+) -> Response:
+    """A missing object is not an error (lakeFS's rule); a missing branch still is."""
+    try:
+        engine.delete_object(repository, branch, path)
+    except e.NotFound:
+        engine.get_branch(repository, branch)
+    return Response(status_code=204)
+
+
+@router.post("/repositories/{repository}/branches/{branch}/objects/delete")
+def delete_objects(
+    repository: str,
+    branch: str,
+    body: PathList,
+    engine: EngineDep,
+    force: bool = False,
+    no_tombstone: bool = False,
+) -> ObjectErrorList:
+    if len(body.paths) > MAX_AMOUNT:
+        raise e.InvalidArgument(f"at most {MAX_AMOUNT} paths per request")
+    engine.delete_objects(repository, branch, body.paths)
+    return ObjectErrorList(errors=[])
+
+
+@router.post("/repositories/{repository}/branches/{branch}/objects/copy", status_code=201)
+def copy_object(
+    repository: str, branch: str, dest_path: str, body: ObjectCopyCreation, engine: EngineDep
+) -> ObjectStats:
+    entry = engine.copy_object(
+        repository, branch, body.src_path, dest_path, src_ref=body.src_ref or branch
+    )
+    return ObjectStats.of(entry)

@@ -1,0 +1,255 @@
+"""Commits, history, diff, merge, revert and import."""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Literal, cast
+
+from fastapi import HTTPException, Query, Response
+
+from sartiq_storage.core.datasets import errors as e
+from sartiq_storage.core.datasets.model import MergeStrategy
+from sartiq_storage.interfaces.http.lakefs.auth import EngineDep, UserDep
+from sartiq_storage.interfaces.http.lakefs.common import Amount, authed_router, page
+from sartiq_storage.interfaces.http.lakefs.schemas import (
+    CommitCreation,
+    CommitList,
+    CommitOut,
+    DiffList,
+    DiffOut,
+    FindMergeBaseResult,
+    ImportCreation,
+    ImportCreationResponse,
+    ImportStatus,
+    Merge,
+    MergeResult,
+    RevertCreation,
+)
+
+router = authed_router()
+STRATEGIES: dict[str, MergeStrategy | None] = {
+    "": None,
+    "source-wins": "source-wins",
+    "dest-wins": "dest-wins",
+}
+
+
+@router.post("/repositories/{repository}/branches/{branch}/commits", status_code=201)
+def commit(
+    repository: str, branch: str, body: CommitCreation, engine: EngineDep, user: UserDep
+) -> CommitOut:
+    made = engine.commit(
+        repository,
+        branch,
+        body.message,
+        committer=user,
+        metadata=body.metadata or {},
+        allow_empty=body.allow_empty,
+        date=body.date,
+    )
+    return CommitOut.of(made)
+
+
+@router.get("/repositories/{repository}/commits/{commit_id}")
+def get_commit(repository: str, commit_id: str, engine: EngineDep) -> CommitOut:
+    """Any ref works here, as on lakeFS (the high-level SDK asks for a branch's head this way)."""
+    return CommitOut.of(engine.get_commit(repository, engine.resolve(repository, commit_id)))
+
+
+@router.get("/repositories/{repository}/refs/{ref}/commits")
+def log_commits(
+    repository: str,
+    ref: str,
+    engine: EngineDep,
+    after: str = "",
+    amount: Amount = 100,
+    objects: Annotated[list[str] | None, Query()] = None,
+    prefixes: Annotated[list[str] | None, Query()] = None,
+    limit: bool = False,
+    first_parent: bool = False,
+) -> CommitList:
+    """With ``limit``, ``amount`` bounds the whole answer rather than one page."""
+    items, pagination = page(
+        lambda n: engine.log(
+            repository,
+            ref,
+            amount=n,
+            after=after,
+            objects=objects or (),
+            prefixes=prefixes or (),
+            first_parent=first_parent,
+        ),
+        amount,
+        lambda c: c.id,
+    )
+    if limit:
+        pagination.has_more = False
+        pagination.next_offset = ""
+    return CommitList(pagination=pagination, results=[CommitOut.of(c) for c in items])
+
+
+@router.get("/repositories/{repository}/refs/{left_ref}/diff/{right_ref}")
+def diff_refs(
+    repository: str,
+    left_ref: str,
+    right_ref: str,
+    engine: EngineDep,
+    after: str = "",
+    amount: Amount = 100,
+    prefix: str = "",
+    delimiter: str = "",
+    type: Literal["two_dot", "three_dot"] = "three_dot",
+    include_right_stats: bool = False,
+) -> DiffList:
+    items, pagination = page(
+        lambda n: engine.diff(
+            repository,
+            left_ref,
+            right_ref,
+            mode=type,
+            prefix=prefix,
+            delimiter=delimiter,
+            after=after,
+            amount=n,
+        ),
+        amount,
+        lambda d: d.path,
+    )
+    return DiffList(pagination=pagination, results=[DiffOut.of(d) for d in items])
+
+
+@router.get("/repositories/{repository}/branches/{branch}/diff")
+def diff_branch(
+    repository: str,
+    branch: str,
+    engine: EngineDep,
+    after: str = "",
+    amount: Amount = 100,
+    prefix: str = "",
+    delimiter: str = "",
+) -> DiffList:
+    """Uncommitted changes (``delimiter`` is accepted and ignored: the list is flat)."""
+    items, pagination = page(
+        lambda n: engine.diff_uncommitted(repository, branch, prefix=prefix, after=after, amount=n),
+        amount,
+        lambda d: d.path,
+    )
+    return DiffList(pagination=pagination, results=[DiffOut.of(d) for d in items])
+
+
+@router.post("/repositories/{repository}/refs/{source_ref}/merge/{destination_branch}")
+def merge_into_branch(
+    repository: str,
+    source_ref: str,
+    destination_branch: str,
+    engine: EngineDep,
+    user: UserDep,
+    body: Merge | None = None,
+) -> MergeResult:
+    """409's message names every conflicting path, which lakeFS's does not."""
+    body = body or Merge()
+    if (body.strategy or "") not in STRATEGIES:
+        raise e.InvalidArgument(f"invalid strategy {body.strategy!r}")
+    made = engine.merge(
+        repository,
+        source_ref,
+        destination_branch,
+        message=body.message or None,
+        committer=user,
+        metadata=body.metadata or {},
+        strategy=STRATEGIES[body.strategy or ""],
+        allow_empty=body.allow_empty,
+        force=body.force,
+        squash=body.squash_merge,
+    )
+    return MergeResult(reference=made.id)
+
+
+@router.get("/repositories/{repository}/refs/{source_ref}/merge/{destination_branch}")
+def find_merge_base(
+    repository: str, source_ref: str, destination_branch: str, engine: EngineDep
+) -> FindMergeBaseResult:
+    base = engine.merge_base(repository, destination_branch, source_ref)
+    return FindMergeBaseResult(
+        source_commit_id=engine.resolve(repository, source_ref),
+        destination_commit_id=engine.resolve(repository, destination_branch),
+        base_commit_id=base.id,
+    )
+
+
+@router.post("/repositories/{repository}/branches/{branch}/revert", status_code=204)
+def revert_branch(
+    repository: str, branch: str, body: RevertCreation, engine: EngineDep, user: UserDep
+) -> Response:
+    if body.commit_overrides is not None:
+        raise e.InvalidArgument("commit_overrides is not supported")
+    engine.revert(
+        repository,
+        branch,
+        body.ref,
+        parent_number=body.parent_number,
+        committer=user,
+        allow_empty=body.allow_empty,
+        force=body.force,
+    )
+    return Response(status_code=204)
+
+
+# -- import: done synchronously; the id carries the result, so any worker can answer --------
+
+
+def _import_id(commit_id: str, branch: str) -> str:
+    raw = json.dumps({"c": commit_id, "b": branch, "t": int(datetime.now(UTC).timestamp())})
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _parse_import_id(import_id: str, branch: str) -> tuple[str, int]:
+    try:
+        raw = base64.urlsafe_b64decode(import_id + "=" * (-len(import_id) % 4))
+        fields = cast(dict[str, object], json.loads(raw))
+        commit_id, owner, when = fields["c"], fields["b"], fields["t"]
+    except (ValueError, KeyError, TypeError):
+        raise e.NotFound(f"import {import_id!r} not found") from None
+    if not isinstance(commit_id, str) or owner != branch or not isinstance(when, int):
+        raise e.NotFound(f"import {import_id!r} not found")
+    return commit_id, when
+
+
+@router.post("/repositories/{repository}/branches/{branch}/import", status_code=202)
+def import_start(
+    repository: str, branch: str, body: ImportCreation, engine: EngineDep, user: UserDep
+) -> ImportCreationResponse:
+    """Zero-copy import of one prefix, finished before this answers (status is "completed")."""
+    if len(body.paths) != 1 or body.paths[0].type != "common_prefix":
+        raise e.InvalidArgument("import takes exactly one location of type common_prefix")
+    location = body.paths[0]
+    made = engine.import_prefix(
+        repository,
+        branch,
+        location.path,
+        location.destination,
+        message=body.commit.message or f"Import objects from {location.path}",
+        committer=user,
+        metadata=body.commit.metadata or {},
+    )
+    return ImportCreationResponse(id=_import_id(made.id, branch))
+
+
+@router.get("/repositories/{repository}/branches/{branch}/import")
+def import_status(repository: str, branch: str, id: str, engine: EngineDep) -> ImportStatus:
+    commit_id, when = _parse_import_id(id, branch)
+    made = engine.get_commit(repository, commit_id)
+    return ImportStatus(
+        completed=True,
+        update_time=datetime.fromtimestamp(when, UTC),
+        metarange_id=made.meta_range_id,
+        commit=CommitOut.of(made),
+    )
+
+
+@router.delete("/repositories/{repository}/branches/{branch}/import", status_code=204)
+def import_cancel(repository: str, branch: str, id: str, engine: EngineDep) -> Response:
+    _parse_import_id(id, branch)
+    raise HTTPException(409, "import already completed")

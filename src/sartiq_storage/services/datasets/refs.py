@@ -1,0 +1,82 @@
+"""Ref resolution in lakeFS order: full id, branch, tag, unique id prefix; then ``~``/``^``."""
+
+from __future__ import annotations
+
+from sartiq_storage.adapters.datasets.kv import KV
+from sartiq_storage.core.datasets.errors import InvalidRef, NotFound
+from sartiq_storage.core.datasets.model import Commit
+from sartiq_storage.core.datasets.refs import (
+    RefExpr,
+    is_commit_prefix,
+    is_full_commit_id,
+    parse_ref,
+)
+from sartiq_storage.services.datasets.records import (
+    BranchRecord,
+    RepoRecord,
+    decode_commit,
+    loads,
+)
+
+
+class RefResolver:
+    def __init__(self, kv: KV) -> None:
+        self.kv = kv
+
+    def commit(self, repo: RepoRecord, commit_id: str) -> Commit:
+        data = self.kv.get(repo.partition, f"commits/{commit_id}")
+        if data is None:
+            raise NotFound(f"commit {commit_id!r} not found in {repo.repository.name!r}")
+        return decode_commit(data)
+
+    def branch(self, repo: RepoRecord, name: str) -> tuple[BranchRecord, bytes] | None:
+        data = self.kv.get(repo.partition, f"branches/{name}")
+        return None if data is None else (BranchRecord.decode(data), data)
+
+    def tag(self, repo: RepoRecord, name: str) -> str | None:
+        data = self.kv.get(repo.partition, f"tags/{name}")
+        return None if data is None else str(loads(data)["commit_id"])
+
+    def resolve(self, repo: RepoRecord, ref: str) -> tuple[Commit, BranchRecord | None, RefExpr]:
+        """The commit, the branch record when the ref is a plain branch, and the parsed ref."""
+        expr = parse_ref(ref)
+        if expr.modifiers:
+            whole = ref[:-1] if expr.committed_only else ref
+            tagged = self.tag(repo, whole)  # tags may contain '~'
+            if tagged is not None:
+                return self.commit(repo, tagged), None, RefExpr(whole, (), expr.committed_only)
+        commit, branch = self._base(repo, expr.base)
+        for modifier in expr.modifiers:
+            branch = None
+            if modifier.kind == "~":
+                for _ in range(modifier.n):
+                    if not commit.parents:
+                        raise NotFound(f"{ref!r}: not enough ancestors")
+                    commit = self.commit(repo, commit.parents[0])
+            elif modifier.n > 0:
+                if modifier.n > len(commit.parents):
+                    raise NotFound(f"{ref!r}: commit has {len(commit.parents)} parent(s)")
+                commit = self.commit(repo, commit.parents[modifier.n - 1])
+        return commit, branch, expr
+
+    def _base(self, repo: RepoRecord, base: str) -> tuple[Commit, BranchRecord | None]:
+        if is_full_commit_id(base):
+            data = self.kv.get(repo.partition, f"commits/{base}")
+            if data is not None:
+                return decode_commit(data), None
+        found = self.branch(repo, base)
+        if found is not None:
+            return self.commit(repo, found[0].commit_id), found[0]
+        tagged = self.tag(repo, base)
+        if tagged is not None:
+            return self.commit(repo, tagged), None
+        if is_commit_prefix(base):
+            matches = []
+            for key, data in self.kv.scan(repo.partition, prefix=f"commits/{base}"):
+                matches.append(data)
+                if len(matches) > 1:
+                    raise InvalidRef(f"commit id prefix {base!r} is ambiguous")
+                del key
+            if matches:
+                return decode_commit(matches[0]), None
+        raise NotFound(f"ref {base!r} not found in {repo.repository.name!r}")
