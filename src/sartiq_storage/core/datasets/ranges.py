@@ -20,8 +20,8 @@ from dataclasses import dataclass
 
 from sartiq_storage.core.datasets.model import Entry, entry_identity
 
-RAGGEDNESS = 2048
-MAX_ENTRIES = 16_384
+RAGGEDNESS = 512
+MAX_ENTRIES = 4_096
 RANGE_FORMAT = "sartiq-range-v1"
 METARANGE_FORMAT = "sartiq-metarange-v1"
 
