@@ -11,7 +11,7 @@ import heapq
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Literal
 
@@ -660,22 +660,33 @@ class NativeDatasetEngine:
                 date=date,
             )
 
-            def finish(
-                cur: BranchRecord, expected: str = head.id, new: str = commit.id
-            ) -> BranchRecord:
-                if cur.commit_id != expected:
-                    raise _Moved(cur)
-                remaining = tuple(t for t in cur.sealed_tokens if t not in sealed)
-                return BranchRecord(new, cur.staging_token, remaining)
-
             try:
-                self._update_branch(r, branch, finish)
+                self._advance(r, branch, head.id, commit.id, sealed)
             except _Moved as moved:
                 base_id = moved.record.commit_id  # another process committed: rebase onto it
                 continue
             for token in sealed:
                 self.staging.drop(token)
             return commit
+
+    def _advance(
+        self,
+        r: RepoRecord,
+        branch: str,
+        expected: str,
+        new: str,
+        sealed: Collection[str] = (),
+    ) -> None:
+        """Move the head from ``expected`` to ``new`` (compare-and-set), dropping ``sealed``
+        tokens it absorbed; raises :class:`_Moved` when another writer moved it first."""
+
+        def step(cur: BranchRecord) -> BranchRecord:
+            if cur.commit_id != expected:
+                raise _Moved(cur)
+            remaining = tuple(t for t in cur.sealed_tokens if t not in sealed)
+            return BranchRecord(new, cur.staging_token, remaining)
+
+        self._update_branch(r, branch, step)
 
     def _drop_sealed(self, r: RepoRecord, branch: str, sealed: set[str]) -> None:
         self._update_branch(
@@ -724,15 +735,8 @@ class NativeDatasetEngine:
                     date=None,
                 )
 
-                def move(
-                    cur: BranchRecord, expected: str = head.id, new: str = commit.id
-                ) -> BranchRecord:
-                    if cur.commit_id != expected:
-                        raise _Moved(cur)
-                    return BranchRecord(new, cur.staging_token, cur.sealed_tokens)
-
                 try:
-                    self._update_branch(r, branch, move)
+                    self._advance(r, branch, head.id, commit.id)
                 except _Moved:
                     continue
                 return commit
