@@ -73,12 +73,17 @@ def _ingest_case(  # type: ignore[no-untyped-def]
     count: int,
     *,
     inline: bool,
+    batch: int = 1,
     concurrency: int = 1,
 ) -> Result:
     mode = "inline enrichment" if inline else "deferred enrichment"
+    if batch == 1:
+        mode += ", one `ingest` call per object"
+    else:
+        mode += f", `ingest_all` in batches of {batch}"
     if concurrency > 1:
-        mode += f", ingest_all with {concurrency} threads"
-    db = Database.from_url(f"sqlite:///{db_dir / f'{label}-{inline}-{concurrency}.db'}")
+        mode += f" on {concurrency} threads"
+    db = Database.from_url(f"sqlite:///{db_dir / f'{label}-{inline}-{batch}-{concurrency}.db'}")
     upgrade(db)
     cdn = "https://cdn.bench"
     media = MediaResourceService(db, store, UrlResolver(cdn), inline_enrichment=inline)
@@ -102,7 +107,12 @@ def _ingest_case(  # type: ignore[no-untyped-def]
         for key in keys
     ]
     start = time.perf_counter()
-    media.ingest_all(items, concurrency=concurrency)
+    if batch == 1:
+        for media_input, target in items:
+            media.ingest(media_input, target)
+    else:
+        for offset in range(0, count, batch):
+            media.ingest_all(items[offset : offset + batch], concurrency=concurrency)
     ours = time.perf_counter() - start
     parallel_copy = ""
     if concurrency > 1:
@@ -179,10 +189,21 @@ def run(quick: bool) -> list[Result]:
                 os.fsync(handle.fileno())
             os.replace(scratch, target)
 
-        for inline in (True, False):
-            results.append(_ingest_case("local", local, local_copy, folder, count, inline=inline))
+        for batch, threads in ((1, 1), (50, 1), (50, 4)):
+            results.append(
+                _ingest_case(
+                    "local",
+                    local,
+                    local_copy,
+                    folder,
+                    count,
+                    inline=False,
+                    batch=batch,
+                    concurrency=threads,
+                )
+            )
         results.append(
-            _ingest_case("local", local, local_copy, folder, count, inline=False, concurrency=8)
+            _ingest_case("local", local, local_copy, folder, count, inline=True, batch=50)
         )
         results.append(_md5_case("local", local, 50 * MB if not quick else 5 * MB))
 
@@ -214,14 +235,21 @@ def run(quick: bool) -> list[Result]:
                     CacheControl="public, max-age=31536000, immutable",
                 )
 
-            for inline in (True, False):
+            for batch, threads in ((1, 1), (50, 1), (50, 4)):
                 results.append(
-                    _ingest_case("s3 (moto)", s3, s3_copy, folder, s3_count, inline=inline)
+                    _ingest_case(
+                        "s3 (moto)",
+                        s3,
+                        s3_copy,
+                        folder,
+                        s3_count,
+                        inline=False,
+                        batch=batch,
+                        concurrency=threads,
+                    )
                 )
             results.append(
-                _ingest_case(
-                    "s3 (moto)", s3, s3_copy, folder, s3_count, inline=False, concurrency=8
-                )
+                _ingest_case("s3 (moto)", s3, s3_copy, folder, s3_count, inline=True, batch=50)
             )
             results.append(_md5_case("s3 (moto)", s3, 20 * MB if not quick else 2 * MB))
             s3.close()

@@ -31,6 +31,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
     false,
@@ -46,6 +47,11 @@ NAMING = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+def table_of(model: type[Base]) -> Table:
+    """A mapped class's Table, for Core statements that skip the unit of work."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 def utcnow() -> datetime:

@@ -17,7 +17,8 @@ Guarantees:
   leaves either the old object or the new one, never half of one. Create-only writes use a
   hard link, which fails if the key exists, so two writers cannot both win.
 * **No escape.** Keys pass :func:`validate_key`, and the resolved path must lie inside
-  ``objects/`` (symlinks are not followed out of it).
+  ``objects/`` (symlinks are not followed out of it). A key with a segment over 254 UTF-8
+  bytes, which no file system here can name, is refused as invalid (S3 and R2 accept it).
 * **Sorted listing.** Keys come back in the same lexicographic order S3 uses, which the
   orphan scanner's sorted merge relies on. Memory grows with the largest single folder.
 """
@@ -55,6 +56,7 @@ from sartiq_storage.core.signing import UrlSigner
 from sartiq_storage.core.validation import validate_key, validate_prefix
 
 _STALE_TMP_SECONDS = 3600
+_MAX_SEGMENT_BYTES = 254  # NAME_MAX (255) less the trailing dot every object file carries
 
 
 def _fsync_dir(path: Path) -> None:
@@ -97,6 +99,14 @@ class LocalStore(SignedUrlMixin):
 
     def _path(self, key: str) -> tuple[str, Path]:
         key = validate_key(key)
+        if len(key) > _MAX_SEGMENT_BYTES // 4 and any(
+            len(segment.encode("utf-8")) > _MAX_SEGMENT_BYTES for segment in key.split("/")
+        ):
+            # The file system's own limit (255 bytes a name, our trailing dot included): refused
+            # here as a bad key rather than failing later as an OSError (a 500).
+            raise InvalidKeyError(
+                key, f"a path segment over {_MAX_SEGMENT_BYTES} bytes (local disk limit)"
+            )
         path = self.objects / f"{key}."
         real = Path(os.path.realpath(path))
         if not real.is_relative_to(self._real_objects) or real == self._real_objects:
@@ -237,6 +247,15 @@ class LocalStore(SignedUrlMixin):
             "cache_control": cache_control if replace_meta else info.cache_control,
         }
         self._commit(destination, dest_path, tmp, meta, if_absent=if_absent)
+        if linked is not None:  # the linked inode is the new object: no need to look again
+            return ObjectInfo(
+                key=destination,
+                size=size,
+                etag=etag,
+                last_modified=info.last_modified,
+                content_type=_opt_str(meta["content_type"]),
+                cache_control=_opt_str(meta["cache_control"]),
+            )
         return self._info(destination, dest_path)
 
     def _link_copy(self, key: str, path: Path) -> tuple[Path, ObjectInfo] | None:

@@ -13,12 +13,14 @@ backoff. A key that some resource row references is never deleted.
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from sartiq_storage.adapters.db.engine import Database
@@ -26,6 +28,7 @@ from sartiq_storage.adapters.db.models import (
     MediaDeletionDeadLetter,
     MediaDeletionOutbox,
     MediaResource,
+    table_of,
     utcnow,
 )
 from sartiq_storage.adapters.stores import ObjectStore
@@ -35,7 +38,12 @@ LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
 MAX_AUTOMATIC_ATTEMPTS = 12
+ACK_BATCH = 64
+"""Outbox rows whose objects are gone are removed in batches of this many (or on flush)."""
+ACK_MAX_AGE_SECONDS = 2.0
 READ_ONLY_PREFIXES = ("images/", "shooting_looks/")
+REFERENCEABLE_PREFIXES = ("media/", *READ_ONLY_PREFIXES)
+"""The only prefixes a resource row's ``storage_key`` can be under."""
 
 
 @dataclass(slots=True)
@@ -56,18 +64,83 @@ def backoff(attempts: int, *, rng: Callable[[], float] = random.random) -> timed
     return half + half * rng()
 
 
+_INSERT_OUTBOX = insert(table_of(MediaDeletionOutbox))
+_RESOURCES = table_of(MediaResource)
+_LETTERS = table_of(MediaDeletionDeadLetter)
+_KEY_STATUS = union_all(
+    select(_RESOURCES.c.storage_key, literal("referenced")).where(
+        _RESOURCES.c.storage_key.in_(bindparam("b_refs", expanding=True))
+    ),
+    select(_LETTERS.c.storage_key, literal("lettered")).where(
+        _LETTERS.c.storage_key.in_(bindparam("b_letters", expanding=True))
+    ),
+)
+"""Which of some keys a resource still references, and which have dead letters: one query."""
+
+
 def enqueue(
     session: Session, keys: Iterable[str], reason: str, *, not_before: datetime | None = None
 ) -> list[MediaDeletionOutbox]:
-    """Record deletions inside the caller's transaction; they run after it commits."""
+    """Record deletions inside the caller's transaction; they run after it commits.
+
+    ``not_before`` in the future leases the rows to the caller, who deletes right after its
+    commit; the worker takes them only if that never happens (a crash).
+    """
+    now = utcnow()
     rows = [
         MediaDeletionOutbox(
-            id=uuid.uuid4(), storage_key=key, reason=reason, not_before=not_before or utcnow()
+            id=uuid.uuid4(),
+            storage_key=key,
+            reason=reason,
+            created_at=now,
+            not_before=not_before or now,
         )
         for key in dict.fromkeys(keys)
     ]
-    session.add_all(rows)
+    if rows:  # one INSERT, not a flush of the unit of work
+        session.connection().execute(
+            _INSERT_OUTBOX,
+            [
+                {
+                    "id": r.id,
+                    "storage_key": r.storage_key,
+                    "reason": r.reason,
+                    "created_at": r.created_at,
+                    "not_before": r.not_before,
+                }
+                for r in rows
+            ],
+        )
     return rows
+
+
+@dataclass(frozen=True, slots=True)
+class KeyStatus:
+    """What must stop or follow a deletion: keys still referenced, keys with dead letters."""
+
+    referenced: frozenset[str]
+    lettered: frozenset[str]
+
+
+def key_status(session: Session, keys: list[str]) -> KeyStatus:
+    """One query; legacy objects count as referenced (read-only, never deleted)."""
+    found = list(session.connection().execute(_KEY_STATUS, {"b_refs": keys, "b_letters": keys}))
+    referenced = {key for key, kind in found if kind == "referenced"}
+    referenced |= {k for k in keys if k.startswith(READ_ONLY_PREFIXES)}
+    lettered = {key for key, kind in found if kind == "lettered"}
+    return KeyStatus(frozenset(referenced), frozenset(lettered))
+
+
+def unreferenceable(keys: list[str]) -> KeyStatus | None:
+    """The status of keys no resource row can name, known without a query; else None.
+
+    Resource rows name only ``media/`` keys and read-only legacy keys, so an upload under
+    ``temp/`` or a compute result is never referenced. A dead letter such a key might have is
+    left to its own retry, which finds the key gone and clears the letter.
+    """
+    if any(k.startswith(REFERENCEABLE_PREFIXES) for k in keys):
+        return None
+    return KeyStatus(frozenset(), frozenset())
 
 
 @dataclass(slots=True)
@@ -88,30 +161,53 @@ class DeletionQueue:
     def __init__(self, db: Database, store: ObjectStore) -> None:
         self.db = db
         self.store = store
+        self._acks: list[object] = []
+        self._acks_since = 0.0
+        self._acks_lock = threading.Lock()
 
-    def _referenced(self, session: Session, keys: list[str]) -> set[str]:
-        if not keys:
-            return set()
-        rows = session.scalars(
-            select(MediaResource.storage_key).where(MediaResource.storage_key.in_(keys))
-        )
-        return set(rows)
+    def _acknowledge(self, row_ids: list[object]) -> None:
+        """Remove done outbox rows, in batches: one transaction per ingest would cost as
+        much as the ingest's own. Until removed, a row only leads to a second delete of a
+        key that is already gone, which is harmless, and its lease keeps the worker off it.
+        """
+        with self._acks_lock:
+            if not self._acks:
+                self._acks_since = time.monotonic()
+            self._acks.extend(row_ids)
+            due = (
+                len(self._acks) >= ACK_BATCH
+                or time.monotonic() - self._acks_since >= ACK_MAX_AGE_SECONDS
+            )
+        if due:
+            self.flush_acks()
 
-    def delete_now(self, rows: list[tuple[object, str]]) -> DrainReport:
+    def flush_acks(self) -> None:
+        """Remove every acknowledged outbox row now (on close, and before a drain)."""
+        with self._acks_lock:
+            ids, self._acks = self._acks, []
+        if not ids:
+            return
+        try:
+            with self.db.session() as session:
+                session.execute(delete(MediaDeletionOutbox).where(MediaDeletionOutbox.id.in_(ids)))
+        except BaseException:
+            with self._acks_lock:
+                self._acks[:0] = ids
+            raise
+
+    def delete_now(
+        self, rows: list[tuple[object, str]], status: KeyStatus | None = None
+    ) -> DrainReport:
         """Post-commit fast path for rows this process just wrote: no claim step.
 
         Safe without a lease: deleting an object twice is harmless, and a crash before the
-        rows are removed leaves them for the worker to redo.
+        rows are removed leaves them for the worker to redo. ``status``, when the caller read
+        it in the transaction that wrote the rows, spares a read here.
         """
         keys = list(dict.fromkeys(key for _, key in rows))
-        report = self._delete(keys, kind="outbox")
-        with self.db.session() as session:
-            session.execute(
-                delete(MediaDeletionOutbox).where(
-                    MediaDeletionOutbox.id.in_([row_id for row_id, _ in rows])
-                )
-            )
-        return report
+        return self._delete(
+            keys, kind="outbox", outbox_ids=[row_id for row_id, _ in rows], status=status
+        )
 
     def drain(
         self,
@@ -122,6 +218,7 @@ class DeletionQueue:
     ) -> DrainReport:
         """Delete due outbox objects (only ``ids`` when given); failures become dead letters."""
         now = now or utcnow()
+        self.flush_acks()
         with self.db.session() as session:
             query = (
                 select(MediaDeletionOutbox)
@@ -149,20 +246,24 @@ class DeletionQueue:
             )
         return report
 
-    def _delete(self, keys: list[str], *, kind: str) -> DrainReport:
+    def _delete(
+        self,
+        keys: list[str],
+        *,
+        kind: str,
+        outbox_ids: list[object] | None = None,
+        status: KeyStatus | None = None,
+    ) -> DrainReport:
+        """Delete unreferenced ``keys``; record failures as dead letters.
+
+        ``outbox_ids`` are the rows behind the keys (the post-commit fast path): removed in
+        the dead-letter transaction when there is one, else acknowledged in a batch.
+        """
         report = DrainReport()
-        with self.db.session() as session:
-            # Legacy objects are read-only (never written, never deleted) whatever asks.
-            referenced = self._referenced(session, keys) | {
-                k for k in keys if k.startswith(READ_ONLY_PREFIXES)
-            }
-            lettered = set(
-                session.scalars(
-                    select(MediaDeletionDeadLetter.storage_key).where(
-                        MediaDeletionDeadLetter.storage_key.in_(keys)
-                    )
-                )
-            )
+        if status is None:
+            with self.db.read_session() as session:
+                status = key_status(session, keys)
+        referenced, lettered = status.referenced, status.lettered
         report.kept_referenced = [k for k in keys if k in referenced]
         to_delete = [k for k in keys if k not in referenced]
         failpoints.hit(f"{kind}.before_delete")
@@ -174,8 +275,14 @@ class DeletionQueue:
         COUNTERS.failed += len(failures)
         done = report.deleted + report.kept_referenced
         if not failures and not lettered.intersection(done):
+            if outbox_ids:
+                self._acknowledge(outbox_ids)
             return report  # nothing to record: spare a write transaction
         with self.db.session() as session:
+            if outbox_ids:
+                session.execute(
+                    delete(MediaDeletionOutbox).where(MediaDeletionOutbox.id.in_(outbox_ids))
+                )
             now = utcnow()
             for key, error in failures.items():
                 letter = session.scalar(

@@ -25,21 +25,24 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import (
+    Base,
     MediaIngestion,
     MediaResource,
     MediaResourceAttachment,
     ResourceType,
     UploadIntent,
+    table_of,
     utcnow,
 )
 from sartiq_storage.adapters.media_probe import (
@@ -65,7 +68,13 @@ from sartiq_storage.core.keys import MediaKey, parse_key
 from sartiq_storage.core.sniff import SNIFF_BYTES, Sniffed, sniff
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services import failpoints
-from sartiq_storage.services.media.deletions import DeletionQueue, enqueue
+from sartiq_storage.services.media.deletions import (
+    LEASE,
+    DeletionQueue,
+    KeyStatus,
+    enqueue,
+    unreferenceable,
+)
 from sartiq_storage.services.media.hashing import stream_digests
 
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -74,6 +83,8 @@ INGESTIBLE_PREFIXES = ("temp/", "compute/")
 HEADER_BYTES = 256 * 1024
 """How much of an image is read to sniff it and parse its header when not reading it all."""
 _T = TypeVar("_T")
+_A = TypeVar("_A")
+_R = TypeVar("_R")
 _ENTITY_TYPE_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 METADATA_FIELDS = (
     "color_profile",
@@ -129,6 +140,60 @@ class IngestResult:
 
 
 @dataclass(frozen=True, slots=True)
+class _Known:
+    """What the database already holds for a verified upload (read before any write)."""
+
+    resource_id: uuid.UUID
+    storage_key: str
+    sha256: str | None
+
+
+def _columns(row: Base) -> dict[str, Any]:
+    """A mapped object's column values, for a Core INSERT (no unit-of-work flush)."""
+    return {attr.key: getattr(row, attr.key) for attr in sa_inspect(type(row)).column_attrs}
+
+
+# The ingest hot path's statements, built once: Core on the session's connection skips the
+# unit of work and the statement construction (half of an ingest's time on the ORM path).
+_RESOURCES = table_of(MediaResource)
+_INGESTIONS = table_of(MediaIngestion)
+_ATTACHMENTS = table_of(MediaResourceAttachment)
+_INTENTS = table_of(UploadIntent)
+_INGESTED_AS = select(_INGESTIONS.c.media_resource_id).where(
+    _INGESTIONS.c.source_key == bindparam("b_key")
+)
+_KNOWN_COLUMNS = (_RESOURCES.c.id, _RESOURCES.c.storage_key, _RESOURCES.c.sha256)
+_KNOWN_BY_HASH = select(*_KNOWN_COLUMNS).where(_RESOURCES.c.content_hash == bindparam("b_md5"))
+_SLOT_TAKEN = select(_ATTACHMENTS.c.id).where(
+    _ATTACHMENTS.c.entity_type == bindparam("b_type"),
+    _ATTACHMENTS.c.entity_id == bindparam("b_entity"),
+    _ATTACHMENTS.c.slot == bindparam("b_slot"),
+    func.coalesce(_ATTACHMENTS.c.position, -1) == bindparam("b_position"),
+)
+_CLAIM_INTENT = (
+    update(_INTENTS)
+    .where(_INTENTS.c.storage_key == bindparam("b_key"), _INTENTS.c.claimed_at.is_(None))
+    .values(claimed_at=bindparam("b_now"), media_resource_id=bindparam("b_resource"))
+)
+
+
+class _Unconfirmed(Exception):
+    """A concurrent winner has the same MD5 but no SHA-256 to compare yet: check first."""
+
+    def __init__(self, known: _Known) -> None:
+        super().__init__(known.resource_id)
+        self.known = known
+
+
+def _outcome(step: Callable[[_A], _R], argument: _A) -> _R | Exception:
+    """Run one item's step of a batch, keeping its error as its result."""
+    try:
+        return step(argument)
+    except Exception as exc:  # noqa: BLE001 - reported by the batch, item by item
+        return exc
+
+
+@dataclass(frozen=True, slots=True)
 class _Verified:
     key: str
     size: int
@@ -137,6 +202,17 @@ class _Verified:
     """None when not computed at ingest (deferred enrichment)."""
     kind: Sniffed
     metadata: MediaMetadata
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """An ingest verified and matched (hit) or promoted (miss), not yet recorded."""
+
+    verified: _Verified
+    target: AttachTo | None
+    resource_id: uuid.UUID
+    canonical: str | None
+    """The promoted copy on a miss; None on a hit."""
 
 
 class MediaResourceService:
@@ -177,7 +253,7 @@ class MediaResourceService:
                 last = exc
         raise ConflictError(f"gave up after {attempts} conflicting attempts: {last}")
 
-    def _drain(self, outbox_rows: list[tuple[Any, str]]) -> None:
+    def _drain(self, outbox_rows: list[tuple[Any, str]], status: KeyStatus | None = None) -> None:
         """Run this operation's deletions now; any failure is the worker's to retry.
 
         The change is committed, so the caller succeeded: a failing or crashing delete must
@@ -186,7 +262,7 @@ class MediaResourceService:
         if not (self.drain_after_commit and outbox_rows):
             return
         try:
-            self.deletions.delete_now(outbox_rows)
+            self.deletions.delete_now(outbox_rows, status)
         except Exception:
             logger.exception("post-commit deletion failed; the outbox will retry it")
 
@@ -248,14 +324,43 @@ class MediaResourceService:
     def ingest_all(
         self, items: Sequence[tuple[MediaInput, AttachTo]], *, concurrency: int = 1
     ) -> list[IngestResult]:
-        """Ingest several inputs, in order of the results; each is idempotent, so a failed
-        batch can simply be retried. ``concurrency`` > 1 overlaps their store round trips
-        (the races it creates are the ones the constraints already settle).
+        """Ingest several inputs; results come back in the order of ``items``.
+
+        A batch is pipelined: every upload is verified and promoted first (on ``concurrency``
+        threads, overlapping their store round trips), then one transaction records them
+        all and one batch call deletes their sources. If an input fails, the others are
+        still recorded and the first error is raised; every ingest is idempotent, so the
+        batch can simply be retried.
         """
-        if concurrency <= 1 or len(items) <= 1:
+        if len(items) <= 1:
             return [self.ingest(media, target) for media, target in items]
-        with ThreadPoolExecutor(min(concurrency, len(items))) as pool:
-            return list(pool.map(lambda item: self.ingest(*item), items))
+
+        def prepare(item: tuple[MediaInput, AttachTo]) -> _Prepared | IngestResult:
+            media, target = item
+            if media.media_resource_id is not None:
+                return self._attach_existing(media.media_resource_id, target)
+            assert media.url is not None
+            return self._prepare(self.urls.key_from_url(media.url, prefix="temp/"), target, media)
+
+        outcomes: list[_Prepared | IngestResult | Exception] = []
+        workers = min(max(concurrency, 1), len(items))
+        if workers == 1:
+            outcomes = [_outcome(prepare, item) for item in items]
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                outcomes = list(pool.map(lambda item: _outcome(prepare, item), items))
+        pending = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Prepared)]
+        if pending:
+            try:
+                recorded = self._record([o for _, o in pending])
+            except (_Unconfirmed, ConflictError):
+                recorded = [None] * len(pending)  # settled one by one below
+            for (i, prepared), result in zip(pending, recorded, strict=True):
+                outcomes[i] = result if result is not None else _outcome(self._finish, prepared)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, IngestResult)]
 
     def ingest_from_storage_key(
         self, storage_key: str, *, relocate: bool = True, target: AttachTo | None = None
@@ -377,17 +482,88 @@ class MediaResourceService:
     def _ingest_key(
         self, key: str, target: AttachTo | None, *, hints: MediaInput | None
     ) -> IngestResult:
-        done = self._previously_ingested(key, target)
-        if done is not None:
-            return done
-        verified = self._verify(key, hints)
-        hit = self._attach_by_hash(verified, target)
-        if hit is not None:
-            return hit
+        prepared = self._prepare(key, target, hints)
+        if isinstance(prepared, IngestResult):
+            return prepared
+        return self._finish(prepared)
+
+    def _prepare(
+        self, key: str, target: AttachTo | None, hints: MediaInput | None
+    ) -> _Prepared | IngestResult:
+        """Every step before the write: verify, look up by hash, confirm a hit or promote."""
+        try:
+            verified = self._verify(key, hints)
+        except UploadMissingError:
+            # A retry after the upload was promoted and removed: answer what it became.
+            done = self._previously_ingested(key, target)
+            if done is not None:
+                return done
+            raise
+        return self._match(verified, target, canonical=None)
+
+    def _match(
+        self, verified: _Verified, target: AttachTo | None, *, canonical: str | None
+    ) -> _Prepared:
+        known = self._known(verified)
         resource_id = uuid.uuid4()
+        if known is not None:
+            verified = self._confirm(verified, known)
+        elif canonical is None:  # a miss: the copy exists before any row names it
+            canonical = self._promote(verified, resource_id)
+        return _Prepared(verified, target, resource_id, canonical)
+
+    def _finish(self, prepared: _Prepared) -> IngestResult:
+        """Record one prepared ingest, settling what changed since it was prepared."""
+        for _ in range(3):
+            try:
+                result = self._record([prepared])[0]
+            except _Unconfirmed as unconfirmed:  # a concurrent winner: check its bytes
+                prepared = replace(
+                    prepared, verified=self._confirm(prepared.verified, unconfirmed.known)
+                )
+                continue
+            if result is not None:
+                return result
+            # The resource the hit named was deleted meanwhile: look again.
+            prepared = self._match(prepared.verified, prepared.target, canonical=None)
+        raise ConflictError(f"{prepared.verified.key}: the matching resource kept changing")
+
+    def _known(self, verified: _Verified) -> _Known | None:
+        """One read: the resource with the same MD5 (a source ingested before is one too)."""
+        with self.db.read_connection() as conn:
+            row = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).first()
+        return None if row is None else _Known(row.id, row.storage_key, row.sha256)
+
+    def _confirm(self, verified: _Verified, known: _Known) -> _Verified:
+        """A hash hit is reused only for the same bytes: SHA-256 on both sides confirms it.
+
+        MD5 is the platform's ``content_hash``, and MD5 collisions can be made at will; a
+        hit is therefore checked with SHA-256 (computed now where ingest skipped it).
+        """
+        ours = verified.sha256 or self._sha256_of(verified.key)
+        theirs = known.sha256
+        if theirs is None:
+            theirs = self._sha256_of(known.storage_key)
+            self._fill_sha256(known.resource_id, theirs)
+        if ours != theirs:
+            raise ConflictError(
+                "MD5 collision: same content_hash, different bytes; refusing to deduplicate"
+            )
+        return replace(verified, sha256=ours)
+
+    def _fill_sha256(self, resource_id: uuid.UUID, sha256: str) -> None:
+        with self.db.session() as session:
+            session.execute(
+                update(MediaResource)
+                .where(MediaResource.id == resource_id, MediaResource.sha256.is_(None))
+                .values(sha256=sha256)
+            )
+
+    def _promote(self, verified: _Verified, resource_id: uuid.UUID) -> str:
+        """Create-only server-side copy to the canonical key, confirmed before any row."""
         canonical = MediaKey(resource_id, verified.kind.extension).key
         copied = self.store.copy(
-            key,
+            verified.key,
             canonical,
             content_type=verified.kind.content_type,
             cache_control=IMMUTABLE,
@@ -400,93 +576,93 @@ class MediaResourceService:
         if copied.size != verified.size or copied.md5 not in (None, verified.md5):
             raise ConflictError(f"{canonical} does not hold the verified bytes")
         failpoints.hit("ingest.verified")
-        outbox_rows: list[Any] = []
+        return canonical
 
-        def work(session: Session) -> IngestResult:
+    def _record(self, batch: list[_Prepared]) -> list[IngestResult | None]:
+        """The one write transaction for prepared ingests (None: a hit vanished meanwhile),
+        then one post-commit deletion of their sources.
+        """
+        outbox_rows: list[tuple[Any, str]] = []
+        stale: list[str] = []
+        lease = self.clock() + LEASE if self.drain_after_commit else None
+        attempts = 0
+
+        def work(session: Session) -> list[IngestResult | None]:
+            nonlocal attempts
+            attempts += 1
             outbox_rows.clear()
-            # A concurrent ingest of the same bytes or source may have won meanwhile (the
-            # unique constraints turn that race into an IntegrityError and a retry).
-            winner = self._winner(session, verified)
-            if winner is not None:
-                if session.get(MediaIngestion, key) is None:
-                    session.add(MediaIngestion(source_key=key, media_resource_id=winner.id))
-                attachment = self._attach(session, winner, target) if target else None
-                self._claim_intent(session, key, winner.id)
-                rows = enqueue(session, [key, canonical], "deduplicated")
+            stale.clear()
+            results: list[IngestResult | None] = []
+            for prepared in batch:
+                result, keys = self._record_one(session, prepared, recheck=attempts > 1)
+                results.append(result)
+                stale.extend(keys)
+            if stale:
+                rows = enqueue(session, stale, "ingested", not_before=lease)
                 outbox_rows.extend((row.id, row.storage_key) for row in rows)
-                return IngestResult(winner, attachment, created=False)
-            resource = self._new_resource(resource_id, canonical, verified)
-            session.add(resource)
-            session.flush()  # the resource row first: the ingestion record refers to it
-            session.add(MediaIngestion(source_key=key, media_resource_id=resource_id))
-            session.flush()
-            attachment = self._attach(session, resource, target) if target else None
-            self._claim_intent(session, key, resource_id)
-            outbox_rows.extend(
-                (row.id, row.storage_key) for row in enqueue(session, [key], "ingested")
-            )
             failpoints.hit("ingest.before_commit")
-            return IngestResult(resource, attachment, created=True)
+            return results
 
-        result = self._transaction(work)
+        results = self._transaction(work)
         failpoints.hit("ingest.committed")
-        self._drain(outbox_rows)
-        return result
+        self._drain(outbox_rows, unreferenceable(stale))
+        return results
+
+    def _record_one(
+        self, session: Session, prepared: _Prepared, *, recheck: bool
+    ) -> tuple[IngestResult | None, list[str]]:
+        """Record one ingest in the batch's transaction; also name the keys it makes stale."""
+        verified, target, canonical = prepared.verified, prepared.target, prepared.canonical
+        key = verified.key
+        # A concurrent ingest of the same bytes or source may have won since the read.
+        # After a miss, the unique constraints tell (an IntegrityError, then a retry that
+        # looks); after a hit, look now.
+        winner = self._winner(session, verified) if canonical is None or recheck else None
+        if winner is not None:
+            same_source = session.get(MediaIngestion, key) is not None
+            if not same_source and (winner.sha256 is None or verified.sha256 != winner.sha256):
+                raise _Unconfirmed(_Known(winner.id, winner.storage_key, winner.sha256))
+            if not same_source:
+                session.add(MediaIngestion(source_key=key, media_resource_id=winner.id))
+            attachment = self._attach(session, winner, target) if target else None
+            self._claim_intent(session, key, winner.id)
+            stale = [key] if canonical is None else [key, canonical]
+            return IngestResult(winner, attachment, created=False), stale
+        if canonical is None:
+            return None, []
+        resource = self._new_resource(prepared.resource_id, canonical, verified)
+        if target is not None:
+            resource.detached_at = None  # attached in this same transaction
+        conn = session.connection()
+        conn.execute(insert(_RESOURCES), _columns(resource))
+        conn.execute(
+            insert(_INGESTIONS),
+            {
+                "source_key": key,
+                "media_resource_id": resource.id,
+                "created_at": resource.created_at,
+            },
+        )
+        attachment = self._attach_new(session, resource, target) if target else None
+        self._claim_intent(session, key, resource.id)
+        return IngestResult(resource, attachment, created=True), [key]
 
     def _claim_intent(self, session: Session, key: str, resource_id: uuid.UUID) -> None:
         """Mark the presigned upload behind ``key`` as claimed (no-op for other sources)."""
-        session.execute(
-            update(UploadIntent)
-            .where(UploadIntent.storage_key == key, UploadIntent.claimed_at.is_(None))
-            .values(claimed_at=self.clock(), media_resource_id=resource_id)
+        if not key.startswith("temp/"):
+            return
+        session.connection().execute(
+            _CLAIM_INTENT, {"b_key": key, "b_now": self.clock(), "b_resource": resource_id}
         )
 
     @staticmethod
     def _winner(session: Session, verified: _Verified) -> MediaResource | None:
-        record = session.get(MediaIngestion, verified.key)
-        if record is not None:
-            return session.get(MediaResource, record.media_resource_id)
-        return session.scalar(
-            select(MediaResource).where(MediaResource.content_hash == verified.md5)
-        )
-
-    def _attach_by_hash(self, verified: _Verified, target: AttachTo | None) -> IngestResult | None:
-        outbox_rows: list[Any] = []
-        sha256 = verified.sha256
-        if sha256 is None:
-            with self.db.session() as session:
-                known = session.scalar(
-                    select(MediaResource.sha256).where(MediaResource.content_hash == verified.md5)
-                )
-            if known is not None:
-                sha256 = self._sha256_of(verified.key)  # confirm the hit: hits only
-
-        def work(session: Session) -> IngestResult | None:
-            outbox_rows.clear()
-            resource = session.scalar(
-                select(MediaResource).where(MediaResource.content_hash == verified.md5)
-            )
-            if resource is None:
-                return None
-            if resource.sha256 is not None and sha256 != resource.sha256:
-                raise ConflictError(
-                    "MD5 collision: same content_hash, different bytes; refusing to deduplicate"
-                )
-            if session.get(MediaIngestion, verified.key) is None:
-                session.add(MediaIngestion(source_key=verified.key, media_resource_id=resource.id))
-            attachment = self._attach(session, resource, target) if target else None
-            self._claim_intent(session, verified.key, resource.id)
-            outbox_rows.extend(
-                (row.id, row.storage_key)
-                for row in enqueue(session, [verified.key], "deduplicated")
-            )
-            return IngestResult(resource, attachment, created=False)
-
-        result = self._transaction(work)
-        if result is not None:
-            failpoints.hit("ingest.committed")
-            self._drain(outbox_rows)
-        return result
+        conn = session.connection()
+        resource_id = conn.execute(_INGESTED_AS, {"b_key": verified.key}).scalar()
+        if resource_id is None:
+            row = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).first()
+            resource_id = None if row is None else row.id
+        return None if resource_id is None else session.get(MediaResource, resource_id)
 
     def _register_canonical(self, key: MediaKey, target: AttachTo | None) -> IngestResult:
         existing = self._previously_ingested(key.key, target)
@@ -579,6 +755,36 @@ class MediaResourceService:
         session.add(attachment)
         resource.detached_at = None
         session.flush()
+        return attachment
+
+    def _attach_new(
+        self, session: Session, resource: MediaResource, target: AttachTo
+    ) -> MediaResourceAttachment:
+        """Attach a resource created in this transaction: plain INSERTs when the slot is free."""
+        conn = session.connection()
+        slot = {
+            "b_type": target.entity_type,
+            "b_entity": target.entity_id,
+            "b_slot": target.slot,
+            "b_position": -1 if target.position is None else target.position,
+        }
+        occupied = conn.execute(_SLOT_TAKEN, slot).scalar()
+        if occupied is not None:  # a replacement: the general path
+            loaded = session.get(MediaResource, resource.id)
+            assert loaded is not None
+            attachment = self._attach(session, loaded, target)
+            resource.detached_at = None
+            return attachment
+        attachment = MediaResourceAttachment(
+            id=uuid.uuid4(),
+            media_resource_id=resource.id,
+            entity_type=target.entity_type,
+            entity_id=target.entity_id,
+            slot=target.slot,
+            position=target.position,
+            created_at=self.clock(),
+        )
+        conn.execute(insert(_ATTACHMENTS), _columns(attachment))
         return attachment
 
     def _mark_if_detached(self, session: Session, resource_id: uuid.UUID) -> None:
