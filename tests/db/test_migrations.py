@@ -94,3 +94,64 @@ def test_slot_uniqueness_is_enforced_by_the_migrated_schema(
             )
         )
     db.dispose()
+
+
+def test_rebuilding_a_table_on_sqlite_keeps_every_referencing_row(tmp_path: Path) -> None:
+    """0005 rebuilds media_resources on SQLite; the rows that cascade from it must survive.
+
+    With foreign keys on, dropping the old table would first run ON DELETE CASCADE on every
+    ingestion record and tag link (and RESTRICT would refuse it because of attachments).
+    """
+    import uuid
+
+    from sqlalchemy import text
+
+    db = Database.from_url(f"sqlite:///{tmp_path / 'm.db'}")
+    upgrade(db, "0004")
+    rid, entity, tag = uuid.uuid4().hex, uuid.uuid4().hex, uuid.uuid4().hex
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO media_resources (id, resource_type, storage_key, content_hash,"
+                " extension, content_type, file_size, protected, created_at, updated_at)"
+                " VALUES (:id, 'IMAGE', :key, :md5, 'png', 'image/png', 1, 0,"
+                " '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            {"id": rid, "key": f"media/{rid}/file.png", "md5": "a" * 32},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO media_resource_attachments (id, media_resource_id, entity_type,"
+                " entity_id, slot, position, created_at)"
+                " VALUES (:id, :rid, 'PRODUCT', :entity, 'cover', NULL, '2026-01-01 00:00:00')"
+            ),
+            {"id": uuid.uuid4().hex, "rid": rid, "entity": entity},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO media_ingestions (source_key, media_resource_id, created_at)"
+                " VALUES ('temp/x.png', :rid, '2026-01-01 00:00:00')"
+            ),
+            {"rid": rid},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO tags (id, name, owner_id, created_at, updated_at)"
+                " VALUES (:id, 'red', 'u', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            {"id": tag},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO media_resource_tags (media_resource_id, tag_id, created_at)"
+                " VALUES (:rid, :tag, '2026-01-01 00:00:00')"
+            ),
+            {"rid": rid, "tag": tag},
+        )
+    upgrade(db)
+    with db.engine.connect() as conn:
+        for table in ("media_resource_attachments", "media_ingestions", "media_resource_tags"):
+            assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 1, table
+        assert conn.execute(text("SELECT collision_rank FROM media_resources")).scalar() == 0
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    db.dispose()

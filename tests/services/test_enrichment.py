@@ -7,8 +7,9 @@ import hashlib
 import pytest
 
 from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.models import MediaResource
 from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore
-from sartiq_storage.core.errors import ConflictError, UnsupportedMediaError
+from sartiq_storage.core.errors import UnsupportedMediaError
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.hashing import stream_digests
 from sartiq_storage.services.media.heal import Healer
@@ -71,19 +72,60 @@ def test_fast_path_dedup_hit_is_confirmed_by_sha256(db: Database, mstore: Object
     assert again.resource.id == first.resource.id
 
 
-def test_md5_collision_is_not_deduplicated(db: Database) -> None:
-    """Same content_hash, different bytes (as a collision pair would be): refused, not merged."""
-    store = MemoryStore()
-    media = MediaResourceService(db, store, UrlResolver(CDN))
-    first = media.ingest(upload(store, image_bytes(seed=90)), product())
-    with db.session() as session:
-        from sartiq_storage.adapters.db.models import MediaResource
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "deferred"])
+def test_md5_collision_becomes_a_second_resource(db: Database, inline: bool) -> None:
+    """Same content_hash, different bytes (as a collision pair would be): two resources.
 
+    A real collision pair cannot be two images here (published pairs start with the
+    colliding blocks, where an image's signature must be), so the stored row's MD5 is set to
+    the next upload's: exactly what the service would see for a collision.
+    """
+    store = MemoryStore()
+    media = MediaResourceService(db, store, UrlResolver(CDN), inline_enrichment=inline)
+    first_bytes, second_bytes = image_bytes(seed=90), image_bytes(seed=91)
+    first = media.ingest(upload(store, first_bytes), product())
+    forged = hashlib.md5(second_bytes).hexdigest()
+    with db.session() as session:
         row = session.get(MediaResource, first.resource.id)
         assert row is not None
-        row.content_hash = hashlib.md5(image_bytes(seed=91)).hexdigest()  # force a "collision"
-    with pytest.raises(ConflictError, match="collision"):
-        media.ingest(upload(store, image_bytes(seed=91)), product())
+        row.content_hash = forged  # a "collision"
+        if not inline:
+            row.sha256 = None  # deferred enrichment had not hashed it yet
+    second = media.ingest(upload(store, second_bytes), product())
+    assert second.created
+    assert second.resource.id != first.resource.id
+    assert second.resource.content_hash == forged
+    assert second.resource.collision_rank == 1
+    assert store.get_bytes(second.resource.storage_key) == second_bytes
+    assert store.get_bytes(first.resource.storage_key) == first_bytes
+    # Either side of the pair, uploaded again, lands on its own resource.
+    again = media.ingest(upload(store, second_bytes), product())
+    assert again.resource.id == second.resource.id
+    with db.session() as session:
+        row = session.get(MediaResource, first.resource.id)
+        assert row is not None
+        assert row.sha256 == hashlib.sha256(first_bytes).hexdigest()
+
+
+def test_published_md5_collision_pair_really_collides() -> None:
+    """The pair the docs cite (Wang et al., 2004): one MD5, two SHA-256 values."""
+    assert hashlib.md5(WANG_A).hexdigest() == hashlib.md5(WANG_B).hexdigest()
+    assert WANG_A != WANG_B
+    assert hashlib.sha256(WANG_A).digest() != hashlib.sha256(WANG_B).digest()
+
+
+WANG_A = bytes.fromhex(
+    "d131dd02c5e6eec4693d9a0698aff95c2fcab58712467eab4004583eb8fb7f89"
+    "55ad340609f4b30283e488832571415a085125e8f7cdc99fd91dbdf280373c5b"
+    "d8823e3156348f5bae6dacd436c919c6dd53e2b487da03fd02396306d248cda0"
+    "e99f33420f577ee8ce54b67080a80d1ec69821bcb6a8839396f9652b6ff72a70"
+)
+WANG_B = bytes.fromhex(
+    "d131dd02c5e6eec4693d9a0698aff95c2fcab50712467eab4004583eb8fb7f89"
+    "55ad340609f4b30283e4888325f1415a085125e8f7cdc99fd91dbd7280373c5b"
+    "d8823e3156348f5bae6dacd436c919c6dd53e23487da03fd02396306d248cda0"
+    "e99f33420f577ee8ce54b67080280d1ec69821bcb6a8839396f965ab6ff72a70"
+)
 
 
 @pytest.mark.parametrize("size", [0, 1, 1024 * 1024 * 3 + 5])

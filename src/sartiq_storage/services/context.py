@@ -56,6 +56,7 @@ class StorageContext:
         return self._datasets
 
     def close(self) -> None:
+        self.media.close()
         self.store.close()
         self.db.dispose()
         engine, self._datasets = self._datasets, None

@@ -21,11 +21,31 @@ def alembic_config(url: str | None = None) -> Config:
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent)."""
+    """Bring the schema to ``revision`` (idempotent).
+
+    On SQLite, a migration that rebuilds a table (``batch_alter_table``) drops the old one;
+    with foreign keys on, that drop would first run the ``ON DELETE`` actions of every
+    referencing row (cascading deletes). So, as SQLite's own procedure for schema changes
+    says, foreign keys are off while migrating (the pragma is ignored inside a transaction)
+    and ``foreign_key_check`` must come back empty before the commit.
+    """
     config = alembic_config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with database.engine.connect() as connection:
+        sqlite = database.engine.dialect.name == "sqlite"
+        raw = connection.connection.driver_connection if sqlite else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys=OFF")
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA foreign_keys=ON")
 
 
 def current_revision(database: Database) -> str | None:

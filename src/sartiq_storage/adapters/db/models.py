@@ -88,13 +88,19 @@ class ResourceType(enum.StrEnum):
 
 class MediaResource(Base):
     __tablename__ = "media_resources"
+    __table_args__ = (UniqueConstraint("content_hash", "collision_rank"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     resource_type: Mapped[ResourceType] = mapped_column(
         Enum(ResourceType, name="resource_type", native_enum=False, length=16)
     )
     storage_key: Mapped[str] = mapped_column(String(1024), unique=True)
-    content_hash: Mapped[str] = mapped_column(String(32), unique=True)
+    content_hash: Mapped[str] = mapped_column(String(32))
+    """The MD5 the platform documents; unique together with ``collision_rank``."""
+    collision_rank: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """0, except for different bytes whose MD5 collides with an earlier resource's (1, 2…):
+    MD5 collisions can be made at will, so a hash hit is confirmed by SHA-256 and a
+    collision becomes a resource of its own instead of being served as the other."""
     sha256: Mapped[str | None] = mapped_column(String(64))
     extension: Mapped[str] = mapped_column(String(16))
     content_type: Mapped[str] = mapped_column(String(127))

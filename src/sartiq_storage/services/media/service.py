@@ -146,6 +146,7 @@ class _Known:
     resource_id: uuid.UUID
     storage_key: str
     sha256: str | None
+    rank: int
 
 
 def _columns(row: Base) -> dict[str, Any]:
@@ -162,8 +163,16 @@ _INTENTS = table_of(UploadIntent)
 _INGESTED_AS = select(_INGESTIONS.c.media_resource_id).where(
     _INGESTIONS.c.source_key == bindparam("b_key")
 )
-_KNOWN_COLUMNS = (_RESOURCES.c.id, _RESOURCES.c.storage_key, _RESOURCES.c.sha256)
-_KNOWN_BY_HASH = select(*_KNOWN_COLUMNS).where(_RESOURCES.c.content_hash == bindparam("b_md5"))
+_KNOWN_BY_HASH = (
+    select(
+        _RESOURCES.c.id,
+        _RESOURCES.c.storage_key,
+        _RESOURCES.c.sha256,
+        _RESOURCES.c.collision_rank,
+    )
+    .where(_RESOURCES.c.content_hash == bindparam("b_md5"))
+    .order_by(_RESOURCES.c.collision_rank)
+)
 _SLOT_TAKEN = select(_ATTACHMENTS.c.id).where(
     _ATTACHMENTS.c.entity_type == bindparam("b_type"),
     _ATTACHMENTS.c.entity_id == bindparam("b_entity"),
@@ -178,11 +187,7 @@ _CLAIM_INTENT = (
 
 
 class _Unconfirmed(Exception):
-    """A concurrent winner has the same MD5 but no SHA-256 to compare yet: check first."""
-
-    def __init__(self, known: _Known) -> None:
-        super().__init__(known.resource_id)
-        self.known = known
+    """A resource with the same MD5 appeared meanwhile: its bytes need a look first."""
 
 
 def _outcome(step: Callable[[_A], _R], argument: _A) -> _R | Exception:
@@ -213,6 +218,7 @@ class _Prepared:
     resource_id: uuid.UUID
     canonical: str | None
     """The promoted copy on a miss; None on a hit."""
+    collision_rank: int = 0
 
 
 class MediaResourceService:
@@ -239,6 +245,10 @@ class MediaResourceService:
         self.deletions = DeletionQueue(db, store)
         self.drain_after_commit = drain_after_commit
         self.inline_enrichment = inline_enrichment
+
+    def close(self) -> None:
+        """Remove the outbox rows of deletions already done (they are batched)."""
+        self.deletions.flush_acks()
 
     # -- transactions ------------------------------------------------------------------------
 
@@ -499,57 +509,62 @@ class MediaResourceService:
             if done is not None:
                 return done
             raise
-        return self._match(verified, target, canonical=None)
+        return self._match(verified, target)
 
     def _match(
-        self, verified: _Verified, target: AttachTo | None, *, canonical: str | None
+        self,
+        verified: _Verified,
+        target: AttachTo | None,
+        *,
+        promoted: _Prepared | None = None,
     ) -> _Prepared:
-        known = self._known(verified)
+        """Find the resource holding these bytes (a hit) or promote them (a miss).
+
+        MD5 is the platform's ``content_hash``, and MD5 collisions can be made at will, so a
+        hash hit counts only when SHA-256 agrees on both sides (computed now where ingest
+        skipped it). Different bytes behind the same MD5 become a resource of their own,
+        with the next ``collision_rank``. ``promoted``: a copy made on an earlier attempt.
+        """
+        candidates = self._known(verified)
+        rank = 0
+        if candidates:
+            if verified.sha256 is None:
+                verified = replace(verified, sha256=self._sha256_of(verified.key))
+            for candidate in candidates:
+                theirs = candidate.sha256
+                if theirs is None:
+                    theirs = self._sha256_of(candidate.storage_key)
+                    self._fill_sha256(candidate.resource_id, theirs)
+                if theirs == verified.sha256:
+                    canonical = None if promoted is None else promoted.canonical
+                    resource_id = uuid.uuid4() if promoted is None else promoted.resource_id
+                    return _Prepared(verified, target, resource_id, canonical, candidate.rank)
+            rank = max(candidate.rank for candidate in candidates) + 1
+            logger.warning("MD5 collision on %s: different bytes, new resource", verified.md5)
+        if promoted is not None and promoted.canonical is not None:
+            return replace(promoted, verified=verified, collision_rank=rank)
         resource_id = uuid.uuid4()
-        if known is not None:
-            verified = self._confirm(verified, known)
-        elif canonical is None:  # a miss: the copy exists before any row names it
-            canonical = self._promote(verified, resource_id)
-        return _Prepared(verified, target, resource_id, canonical)
+        canonical = self._promote(verified, resource_id)  # the copy exists before any row
+        return _Prepared(verified, target, resource_id, canonical, rank)
 
     def _finish(self, prepared: _Prepared) -> IngestResult:
         """Record one prepared ingest, settling what changed since it was prepared."""
-        for _ in range(3):
+        for _ in range(4):
             try:
                 result = self._record([prepared])[0]
-            except _Unconfirmed as unconfirmed:  # a concurrent winner: check its bytes
-                prepared = replace(
-                    prepared, verified=self._confirm(prepared.verified, unconfirmed.known)
-                )
-                continue
+            except _Unconfirmed:  # a concurrent winner whose bytes need a look
+                result = None
             if result is not None:
                 return result
-            # The resource the hit named was deleted meanwhile: look again.
-            prepared = self._match(prepared.verified, prepared.target, canonical=None)
+            # Meanwhile a hit vanished, or a winner needs confirming: look again.
+            prepared = self._match(prepared.verified, prepared.target, promoted=prepared)
         raise ConflictError(f"{prepared.verified.key}: the matching resource kept changing")
 
-    def _known(self, verified: _Verified) -> _Known | None:
-        """One read: the resource with the same MD5 (a source ingested before is one too)."""
+    def _known(self, verified: _Verified) -> list[_Known]:
+        """One read: the resources with the same MD5 (one, but for collisions)."""
         with self.db.read_connection() as conn:
-            row = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).first()
-        return None if row is None else _Known(row.id, row.storage_key, row.sha256)
-
-    def _confirm(self, verified: _Verified, known: _Known) -> _Verified:
-        """A hash hit is reused only for the same bytes: SHA-256 on both sides confirms it.
-
-        MD5 is the platform's ``content_hash``, and MD5 collisions can be made at will; a
-        hit is therefore checked with SHA-256 (computed now where ingest skipped it).
-        """
-        ours = verified.sha256 or self._sha256_of(verified.key)
-        theirs = known.sha256
-        if theirs is None:
-            theirs = self._sha256_of(known.storage_key)
-            self._fill_sha256(known.resource_id, theirs)
-        if ours != theirs:
-            raise ConflictError(
-                "MD5 collision: same content_hash, different bytes; refusing to deduplicate"
-            )
-        return replace(verified, sha256=ours)
+            rows = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).all()
+        return [_Known(r.id, r.storage_key, r.sha256, r.collision_rank) for r in rows]
 
     def _fill_sha256(self, resource_id: uuid.UUID, sha256: str) -> None:
         with self.db.session() as session:
@@ -617,11 +632,11 @@ class MediaResourceService:
         # A concurrent ingest of the same bytes or source may have won since the read.
         # After a miss, the unique constraints tell (an IntegrityError, then a retry that
         # looks); after a hit, look now.
-        winner = self._winner(session, verified) if canonical is None or recheck else None
+        winner: MediaResource | None = None
+        same_source = False
+        if canonical is None or recheck:
+            winner, same_source = self._winner(session, prepared)
         if winner is not None:
-            same_source = session.get(MediaIngestion, key) is not None
-            if not same_source and (winner.sha256 is None or verified.sha256 != winner.sha256):
-                raise _Unconfirmed(_Known(winner.id, winner.storage_key, winner.sha256))
             if not same_source:
                 session.add(MediaIngestion(source_key=key, media_resource_id=winner.id))
             attachment = self._attach(session, winner, target) if target else None
@@ -631,6 +646,7 @@ class MediaResourceService:
         if canonical is None:
             return None, []
         resource = self._new_resource(prepared.resource_id, canonical, verified)
+        resource.collision_rank = prepared.collision_rank
         if target is not None:
             resource.detached_at = None  # attached in this same transaction
         conn = session.connection()
@@ -656,13 +672,26 @@ class MediaResourceService:
         )
 
     @staticmethod
-    def _winner(session: Session, verified: _Verified) -> MediaResource | None:
+    def _winner(session: Session, prepared: _Prepared) -> tuple[MediaResource | None, bool]:
+        """Inside the write: the resource this ingest must reuse, and whether it is the
+        one this very source became before (a retry). Raises :class:`_Unconfirmed` when a
+        resource with the same MD5 cannot be told apart without reading bytes, or took the
+        collision rank this ingest was going to use.
+        """
+        verified = prepared.verified
         conn = session.connection()
         resource_id = conn.execute(_INGESTED_AS, {"b_key": verified.key}).scalar()
-        if resource_id is None:
-            row = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).first()
-            resource_id = None if row is None else row.id
-        return None if resource_id is None else session.get(MediaResource, resource_id)
+        if resource_id is not None:
+            return session.get(MediaResource, resource_id), True
+        rows = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).all()
+        for row in rows:
+            if row.sha256 is None or verified.sha256 is None:
+                raise _Unconfirmed()
+            if row.sha256 == verified.sha256:
+                return session.get(MediaResource, row.id), False
+        if any(row.collision_rank == prepared.collision_rank for row in rows):
+            raise _Unconfirmed()
+        return None, False
 
     def _register_canonical(self, key: MediaKey, target: AttachTo | None) -> IngestResult:
         existing = self._previously_ingested(key.key, target)

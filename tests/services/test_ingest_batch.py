@@ -1,0 +1,80 @@
+"""``ingest_all`` pipelines a batch: verify and promote each, one transaction, one delete."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.models import MediaDeletionOutbox, MediaResource, utcnow
+from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.core.errors import UnsupportedMediaError
+from sartiq_storage.services.media.service import MediaResourceService
+from tests.services.conftest import product, upload
+from tests.support.media import image_bytes
+
+
+def _count(db: Database, model: type) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+@pytest.mark.parametrize("concurrency", [1, 4])
+def test_a_batch_dedups_within_itself_and_keeps_order(
+    db: Database, mstore: ObjectStore, media: MediaResourceService, concurrency: int
+) -> None:
+    datas = [image_bytes(seed=s) for s in (1, 2, 1, 3, 2)]  # two pairs of duplicates
+    items = [(upload(mstore, d), product()) for d in datas]
+    results = media.ingest_all(items, concurrency=concurrency)
+    assert [r.attachment.entity_id for r in results if r.attachment] == [
+        t.entity_id for _, t in items
+    ]
+    ids = [r.resource.id for r in results]
+    assert ids[0] == ids[2]
+    assert ids[1] == ids[4]
+    assert len(set(ids)) == 3
+    assert _count(db, MediaResource) == 3
+    for result, data in zip(results, datas, strict=True):
+        assert mstore.get_bytes(result.resource.storage_key) == data
+    assert list(mstore.list("temp/")) == []
+    # Exactly one object per resource: the losing copies of in-batch duplicates are gone.
+    assert len(list(mstore.list("media/"))) == 3
+
+
+def test_one_bad_input_fails_alone_and_the_batch_can_be_retried(
+    db: Database, mstore: ObjectStore, media: MediaResourceService
+) -> None:
+    good = [(upload(mstore, image_bytes(seed=s)), product()) for s in (11, 12)]
+    bad = (upload(mstore, b"<svg xmlns='http://www.w3.org/2000/svg'/>", "x.svg"), product())
+    items = [good[0], bad, good[1]]
+    with pytest.raises(UnsupportedMediaError):
+        media.ingest_all(items)
+    assert _count(db, MediaResource) == 2  # the good ones were recorded
+    retried = media.ingest_all(good)
+    assert _count(db, MediaResource) == 2
+    assert {r.created for r in retried} == {False}
+
+
+def test_done_deletions_are_acknowledged_in_batches_under_a_lease(
+    db: Database, mstore: ObjectStore, media: MediaResourceService
+) -> None:
+    media.ingest_all([(upload(mstore, image_bytes(seed=s)), product()) for s in (21, 22, 23)])
+    assert list(mstore.list("temp/")) == []  # deleted right after the commit
+    # The outbox rows of those deletions wait for a batch; their lease keeps the worker off.
+    assert _count(db, MediaDeletionOutbox) == 3
+    assert media.deletions.run_once().deleted == []
+    media.close()
+    assert _count(db, MediaDeletionOutbox) == 0
+
+
+def test_a_crash_before_the_acknowledgement_only_repeats_a_delete(
+    db: Database, mstore: ObjectStore, media: MediaResourceService
+) -> None:
+    result = media.ingest(upload(mstore, image_bytes(seed=31)), product())
+    media.deletions._acks.clear()  # the process died with acknowledgements pending
+    report = media.deletions.run_once(now=utcnow() + timedelta(minutes=10))
+    assert len(report.deleted) == 1  # a second delete of a key already gone: harmless
+    assert _count(db, MediaDeletionOutbox) == 0
+    assert mstore.exists(result.resource.storage_key)
