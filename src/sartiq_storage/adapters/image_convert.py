@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import time
 
-import pyvips
-
 from sartiq_storage.adapters.media_probe import (
     MAX_PIXELS,
     DecompressionBombError,
     MediaProbeError,
 )
+from sartiq_storage.adapters.vips import pyvips
 
 FORMATS: dict[str, tuple[str, str]] = {
     "webp": (".webp[Q=82,effort=3]", "image/webp"),

@@ -11,7 +11,7 @@ import struct
 from collections import Counter
 from dataclasses import dataclass
 
-import pyvips
+from sartiq_storage.adapters.vips import pyvips
 
 MAX_PIXELS = 100_000_000
 """Images larger than this (width × height, per frame) are refused before decoding."""
@@ -32,6 +32,15 @@ class MediaMetadata:
     dominant_color: str | None = None
     color_profile: str | None = None
     duration: float | None = None
+    orientation: int = 1
+    """EXIF orientation of the stored bytes (width and height above are already upright)."""
+    has_location: bool = False
+    """GPS tags in EXIF or XMP: the photo says where it was taken."""
+
+    @property
+    def needs_rewrite(self) -> bool:
+        """Stored as uploaded, this image would be served sideways or with its location."""
+        return self.has_location or self.orientation not in (0, 1)
 
 
 def icc_description(profile: bytes) -> str | None:
@@ -82,6 +91,34 @@ def _dominant_color(data: bytes) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
+def _privacy(image: pyvips.Image, fields: list[str]) -> tuple[int, bool]:
+    orientation = image.get("orientation") if "orientation" in fields else 1
+    location = any(f.startswith("exif-ifd3-GPS") for f in fields)
+    if not location and "xmp-data" in fields:
+        location = b"GPS" in bytes(image.get("xmp-data"))
+    return int(orientation), location
+
+
+REWRITE_SAVERS = {"jpg": ".jpg[Q=95]", "png": ".png", "webp": ".webp[Q=95]", "tiff": ".tif"}
+"""Formats a rewritten image keeps; any other (HEIC, AVIF, GIF) is rewritten as JPEG."""
+
+
+def rewrite_image(data: bytes, extension: str) -> tuple[bytes, str]:
+    """Upright, without GPS or any other EXIF/XMP/IPTC metadata, colour profile kept.
+
+    What the platform stores and serves for a photo that carried its location or relied on
+    an EXIF rotation: browsers and CDNs disagree on honouring the tag, and the location is
+    the photographer's private data. Returns the new bytes and their extension.
+    """
+    try:
+        image = pyvips.Image.new_from_buffer(data, "").autorot()
+        saver = REWRITE_SAVERS.get(extension, ".jpg[Q=95]")
+        out = image.write_to_buffer(saver, keep="icc")
+    except pyvips.Error as exc:
+        raise MediaProbeError(f"image could not be rewritten: {str(exc).splitlines()[0]}") from None
+    return bytes(out), extension if extension in REWRITE_SAVERS else "jpg"
+
+
 def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
     try:
         image = pyvips.Image.new_from_buffer(data, "", access="sequential")
@@ -96,17 +133,20 @@ def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
         )
     if pages > 1:
         height = page_height
-    orientation = image.get("orientation") if "orientation" in image.get_fields() else 1
+    fields = image.get_fields()
+    orientation, location = _privacy(image, fields)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     profile = None
-    if "icc-profile-data" in image.get_fields():
+    if "icc-profile-data" in fields:
         profile = icc_description(image.get("icc-profile-data"))
     try:
         dominant = _dominant_color(data)
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
-    return MediaMetadata(width, height, dominant, profile or "sRGB")
+    return MediaMetadata(
+        width, height, dominant, profile or "sRGB", orientation=orientation, has_location=location
+    )
 
 
 def probe_image_header(prefix: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
@@ -130,13 +170,15 @@ def probe_image_header(prefix: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaM
     pages = image.get("n-pages") if "n-pages" in fields else 1
     if pages > 1:
         height = page_height
-    orientation = image.get("orientation") if "orientation" in fields else 1
+    orientation, location = _privacy(image, fields)
     if orientation in (5, 6, 7, 8):
         width, height = height, width
     profile = None
     if "icc-profile-data" in fields:
         profile = icc_description(image.get("icc-profile-data"))
-    return MediaMetadata(width, height, None, profile or "sRGB")
+    return MediaMetadata(
+        width, height, None, profile or "sRGB", orientation=orientation, has_location=location
+    )
 
 
 def probe_video(data: bytes) -> MediaMetadata:

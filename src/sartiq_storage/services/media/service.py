@@ -52,6 +52,7 @@ from sartiq_storage.adapters.media_probe import (
     MediaProbeError,
     probe,
     probe_image_header,
+    rewrite_image,
 )
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
@@ -207,6 +208,9 @@ class _Verified:
     """None when not computed at ingest (deferred enrichment)."""
     kind: Sniffed
     metadata: MediaMetadata
+    payload: bytes | None = None
+    """The bytes to store instead of the upload's (an image rewritten upright, without its
+    location); None to store the upload as it is, by server-side copy."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -469,6 +473,12 @@ class MediaResourceService:
                 metadata = probe(data, kind.resource_type, max_pixels=self.max_pixels)
             except MediaProbeError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
+        payload: bytes | None = None
+        if kind.resource_type == "IMAGE" and metadata.needs_rewrite:
+            if not full:
+                data, full = self._read(key), True
+            payload, kind, metadata = self._rewrite(key, data, kind)
+            data = payload  # the hash covers the bytes stored and served
         if full:
             md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
             sha: str | None = hashlib.sha256(data).hexdigest()
@@ -480,7 +490,24 @@ class MediaResourceService:
                 hints.width, hints.height, metadata.dominant_color, metadata.color_profile
             )
         failpoints.hit("ingest.hashed")
-        return _Verified(key, size, md5, sha, kind, metadata)
+        return _Verified(key, size, md5, sha, kind, metadata, payload)
+
+    def _rewrite(
+        self, key: str, data: bytes, kind: Sniffed
+    ) -> tuple[bytes, Sniffed, MediaMetadata]:
+        """Store a photo upright and without its location (``docs/media.md``, privacy)."""
+        try:
+            rewritten, _extension = rewrite_image(data, kind.extension)
+            new_kind = sniff(rewritten[:SNIFF_BYTES])
+            if new_kind is None:
+                raise MediaProbeError("the rewritten image is not an accepted type")
+            if self.inline_enrichment:
+                metadata = probe(rewritten, "IMAGE", max_pixels=self.max_pixels)
+            else:
+                metadata = probe_image_header(rewritten, max_pixels=self.max_pixels)
+        except MediaProbeError as exc:
+            raise UnsupportedMediaError(f"{key}: {exc}") from None
+        return rewritten, new_kind, metadata
 
     def _read(self, key: str, *, end: int | None = None) -> bytes:
         with self.store.get(key, end=end) as stream:
@@ -577,6 +604,21 @@ class MediaResourceService:
     def _promote(self, verified: _Verified, resource_id: uuid.UUID) -> str:
         """Create-only server-side copy to the canonical key, confirmed before any row."""
         canonical = MediaKey(resource_id, verified.kind.extension).key
+        if verified.payload is not None:  # rewritten bytes: written, not copied
+            put = self.store.put(
+                canonical,
+                verified.payload,
+                content_type=verified.kind.content_type,
+                cache_control=IMMUTABLE,
+                if_absent=True,
+            )
+            failpoints.hit("ingest.copied")
+            etag = (put.etag or "").strip('"').lower()
+            plain_md5 = len(etag) == 32 and all(c in "0123456789abcdef" for c in etag)
+            if put.size != verified.size or (plain_md5 and etag != verified.md5):
+                raise ConflictError(f"{canonical} does not hold the verified bytes")
+            failpoints.hit("ingest.verified")
+            return canonical
         copied = self.store.copy(
             verified.key,
             canonical,
