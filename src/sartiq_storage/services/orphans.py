@@ -25,6 +25,7 @@ from sqlalchemy import select
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaResource, utcnow
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.services import failpoints
 from sartiq_storage.services.media.deletions import enqueue
 from sartiq_storage.services.media.service import MediaResourceService
 
@@ -145,8 +146,10 @@ class OrphanScanner:
         return report
 
     def _schedule(self, keys: list[str]) -> None:
+        failpoints.hit("scan.before_schedule")
         with self.db.session() as session:
             enqueue(session, keys, "orphan-object")
+        failpoints.hit("scan.scheduled")
 
     def _unattached(
         self, report: OrphanReport, now: datetime, grace: timedelta, apply: bool
@@ -174,6 +177,7 @@ class OrphanScanner:
                     report.protected_unattached += 1
                     continue
                 report.unattached_resources += 1
+                failpoints.hit("scan.before_unattached_delete")
                 if apply and self.media.delete_if_orphaned(resource_id, grace=grace, now=now):
                     report.unattached_deleted += 1
             after = page[-1][0]
