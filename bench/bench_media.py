@@ -148,6 +148,7 @@ def _md5_case(label: str, store: ObjectStore, size: int) -> Result:
     store.put("bench/md5.bin", data)
     rounds_ours: list[float] = []
     rounds_base: list[float] = []
+    rounds_read: list[float] = []
     for _ in range(5):
         start = time.perf_counter()
         streamed = stream_digests(store, "bench/md5.bin", "md5")["md5"]
@@ -156,8 +157,14 @@ def _md5_case(label: str, store: ObjectStore, size: int) -> Result:
         expected = hashlib.md5(data, usedforsecurity=False).hexdigest()
         rounds_base.append(time.perf_counter() - start)
         assert streamed == expected
+        start = time.perf_counter()
+        with store.get("bench/md5.bin") as stream:
+            for _chunk in stream:
+                pass
+        rounds_read.append(time.perf_counter() - start)
     ours = size / MB / sorted(rounds_ours)[2]
     base = size / MB / sorted(rounds_base)[2]
+    read = size / MB / sorted(rounds_read)[2]
     return Result(
         "media",
         f"{label}: MD5 of a streamed {size // MB} MB object",
@@ -165,7 +172,9 @@ def _md5_case(label: str, store: ObjectStore, size: int) -> Result:
         base,
         "MB/s",
         "median of 5; ours = `stream_digests` (a reader thread prefetches the next chunk "
-        "while this one is hashed); baseline hashes bytes already in memory",
+        "while this one is hashed); baseline hashes bytes already in memory; the store "
+        f"streams the same object at {read:.0f} MB/s with no hashing at all, so ours is at "
+        f"{ours / read:.2f} of what the store can deliver",
     )
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import (
@@ -263,7 +264,9 @@ class MediaResourceService:
             try:
                 with self.db.session() as session:
                     return work(session)
-            except (IntegrityError, OperationalError) as exc:
+            except (IntegrityError, OperationalError, StaleDataError) as exc:
+                # A constraint caught a race, or a row this transaction changes was changed
+                # or deleted by another one meanwhile (StaleDataError): start over.
                 last = exc
         raise ConflictError(f"gave up after {attempts} conflicting attempts: {last}")
 
