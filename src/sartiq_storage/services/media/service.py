@@ -815,8 +815,13 @@ class MediaResourceService:
             return current
         if current is not None:
             previous = current.media_resource_id
-            session.delete(current)
-            session.flush()
+            # A plain DELETE: a concurrent replacement may have removed the row already.
+            session.execute(
+                delete(MediaResourceAttachment)
+                .where(MediaResourceAttachment.id == current.id)
+                .execution_options(synchronize_session=False)
+            )
+            session.expunge(current)
             self._mark_if_detached(session, previous)
         attachment = MediaResourceAttachment(
             media_resource_id=resource.id,
@@ -878,8 +883,14 @@ class MediaResourceService:
             if attachment is None:
                 raise MediaNotFoundError(f"attachment {attachment_id} not found")
             resource_id = attachment.media_resource_id
-            session.delete(attachment)
-            session.flush()
+            gone = session.execute(
+                delete(MediaResourceAttachment)
+                .where(MediaResourceAttachment.id == attachment_id)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(gone, "rowcount", 1) == 0:  # detached by a concurrent call meanwhile
+                raise MediaNotFoundError(f"attachment {attachment_id} not found")
+            session.expunge(attachment)
             self._mark_if_detached(session, resource_id)
 
         self._transaction(work)
