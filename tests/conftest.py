@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,11 +14,20 @@ import pytest
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore, S3Store
 from sartiq_storage.core.signing import UrlSigner
+from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.db import postgres_database, sqlite_database
 from tests.support.moto_server import moto_server
 
 TEST_KEY_ID = "testing-key"
 TEST_SECRET = "testing-secret"
+_STARTED = time.time()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say where this run's console screenshots are (the browser tests write them)."""
+    shots = [p for p in CONSOLE_SCREENSHOTS.glob("*.png") if p.stat().st_mtime >= _STARTED]
+    if shots:
+        terminalreporter.write_line(f"console screenshots ({len(shots)}): {CONSOLE_SCREENSHOTS}")
 
 
 @pytest.fixture(autouse=True)

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.hardening import bombs
 
 from sartiq_storage.adapters.media_probe import DecompressionBombError, probe_image_header
 from sartiq_storage.adapters.vips import pyvips
@@ -25,6 +24,7 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
+from tests.hardening import bombs
 
 REPO = Path(__file__).resolve().parents[2]
 

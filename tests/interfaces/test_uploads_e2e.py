@@ -6,12 +6,10 @@ S3 server (the bucket is), each through a real server on a loopback port.
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import httpx
 import pytest
 
@@ -20,33 +18,12 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import build_context
 from tests.conftest import TEST_KEY_ID, TEST_SECRET
+from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
 from tests.support.moto_server import free_port
 
 SECRET = "e2e-secret-of-a-sensible-length-0123456789"
-
-
-def public_read(endpoint: str, bucket: str) -> None:
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=TEST_KEY_ID,
-        aws_secret_access_key=TEST_SECRET,
-        region_name="us-east-1",
-    )
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": "*",
-                "Action": ["s3:GetObject"],
-                "Resource": [f"arn:aws:s3:::{bucket}/*"],
-            }
-        ],
-    }
-    client.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
 
 
 @pytest.fixture(params=["embedded", "moto"])
@@ -60,7 +37,7 @@ def service(
     if request.param == "moto":
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket = request.getfixturevalue("s3_bucket")
-        public_read(endpoint, bucket)  # what `mc anonymous set download` does on MinIO
+        public_read(endpoint, bucket, TEST_KEY_ID, TEST_SECRET)  # `mc anonymous set download`
         monkeypatch.setenv("R2_ENDPOINT_URL", endpoint)
         monkeypatch.setenv("R2_BUCKET_NAME", bucket)
         monkeypatch.setenv("R2_ACCESS_KEY_ID", TEST_KEY_ID)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 
-import pyvips
 import pytest
+import pyvips
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.stores import MemoryStore

@@ -47,8 +47,23 @@ def _check_characters(key: str) -> None:
         raise InvalidKeyError(key, "percent-encoded sequence (decode once before validating)")
 
 
+_LOOKALIKE_SEARCH = re.compile("[" + "".join(sorted(_SEPARATOR_LOOKALIKES)) + "]")
+# NFC merges at most a few code points into one (a letter and its marks), so a string this
+# long cannot come back under the byte limit: refused before any per-character work.
+_MAX_INPUT_CHARS = 8 * MAX_KEY_BYTES
+
+
 def _check_unicode(key: str) -> None:
-    for ch in key:
+    if key.isprintable():
+        # C speed again: printable text has no control (Cc), format (Cf: every bidi and
+        # zero-width character above), surrogate, private-use or unassigned code point
+        # (non-characters are unassigned), so only the separator look-alikes remain.
+        found = _LOOKALIKE_SEARCH.search(key)
+        if found:
+            ch = found.group()
+            raise InvalidKeyError(key, f"look-alike of a path separator U+{ord(ch):04X}")
+        return
+    for ch in dict.fromkeys(key):  # each distinct character once, in order of appearance
         cat = unicodedata.category(ch)
         if cat == "Cc":
             raise InvalidKeyError(key, f"control character U+{ord(ch):04X}")
@@ -86,8 +101,10 @@ def _check_lookalikes(key: str) -> None:
     if folded.count("/") != key.count("/") or "\\" in folded:
         raise InvalidKeyError(key, "Unicode look-alike of a path separator")
     for segment in folded.split("/"):
-        if segment in (".", "..") or (segment and segment[-1] in ". " and segment.strip(". ")):
-            raise InvalidKeyError(key, "Unicode look-alike of a dot segment")
+        # The ASCII rules once more on the folded text: '．．．' or '\u3000' alone is as bad
+        # as '...' or ' ' (a segment made only of look-alike dots and spaces included).
+        if segment in (".", "..") or (segment and segment[-1] in ". "):
+            raise InvalidKeyError(key, "Unicode look-alike of a dot segment or trailing dot/space")
     if _PERCENT_ESCAPE.search(folded) or _DRIVE.match(folded):
         raise InvalidKeyError(key, "Unicode look-alike of an escape or drive letter")
 
@@ -99,6 +116,8 @@ def _validate(key: object, *, allow_trailing_slash: bool, allow_empty: bool) -> 
         if allow_empty:
             return key
         raise InvalidKeyError(key, "empty key")
+    if len(key) > _MAX_INPUT_CHARS:
+        raise InvalidKeyError(key, f"longer than {MAX_KEY_BYTES} bytes in UTF-8")
     _check_characters(key)
     if not key.isascii():
         key = unicodedata.normalize("NFC", key)

@@ -9,6 +9,8 @@
 * ``type=auto`` picks from the ``Accept`` header and redirects to that format-explicit URL; only
   that 302 depends on ``Accept`` (it says ``Vary: Accept`` and is never cached), so no CDN
   cache entry does.
+* ``temp/`` keys are refused (404), with or without ``type``: they are unverified uploads, and
+  the stable file URL never points at them nor converts them (``docs/reliability.md``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from sartiq_storage.adapters.image_convert import EXTENSIONS, FORMATS, convert
 from sartiq_storage.adapters.media_probe import MAX_PIXELS
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import Environment, Settings
-from sartiq_storage.core.errors import InvalidMediaInputError
+from sartiq_storage.core.errors import InvalidMediaInputError, MediaNotFoundError
+from sartiq_storage.core.keys import ZONE_PREFIXES, Zone
 from sartiq_storage.core.policies import IMMUTABLE, cache_control_for
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.core.validation import validate_key
@@ -31,6 +34,17 @@ _KNOWN_MAX = 100_000
 DERIVED_PREFIX = "derived/"
 TYPES = (*FORMATS, "auto")
 _SAFE = "/-._~!$&'()*+,;=:@"
+_UNVERIFIED = ZONE_PREFIXES[Zone.temp]
+
+
+def _servable(path: str) -> str:
+    """The validated key, unless it is an unverified upload that ``/files`` never serves."""
+    key = validate_key(path)
+    if key.startswith(_UNVERIFIED):
+        raise MediaNotFoundError(
+            "temp/ holds unverified uploads: /files neither redirects to nor converts them"
+        )
+    return key
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +90,7 @@ class DeliveryService:
 
     def redirect(self, path: str, type_: str | None, accept: str | None) -> Redirect:
         """The 302 target for ``/files/{path}?type=…``. Pure computation: no store call."""
-        key = validate_key(path)
+        key = _servable(path)
         if type_ is None:
             return Redirect(self.urls.public_url_of_valid(key), IMMUTABLE)
         if type_ not in TYPES:
@@ -115,7 +129,7 @@ class DeliveryService:
         """
         if fmt not in FORMATS:
             raise InvalidMediaInputError(f"format must be one of {', '.join(FORMATS)}")
-        path = validate_key(path)
+        path = _servable(path)
         remembered = self._known.get((path, fmt))
         if remembered is not None:
             return remembered

@@ -143,6 +143,38 @@ def check(store: ObjectStore, policy: LifecyclePolicy, origins: Sequence[str]) -
     return plan(store, policy, origins).in_sync
 
 
+def drift_lines(result: Plan) -> list[str]:
+    """Every difference between bucket and policy, one readable line each."""
+    lines: list[str] = []
+    if result.lifecycle is not None:
+        diff = result.lifecycle
+        lines += [f"lifecycle: missing {r.id} ({r.describe()})" for r in diff.missing]
+        lines += [
+            f"lifecycle: {c.current.id} is {c.current.describe()}; policy: {c.desired.describe()}"
+            for c in diff.changed
+        ]
+        lines += [
+            f"lifecycle: {r.id} ({r.describe()}) is not in the policy (removed on apply)"
+            for r in diff.extra
+        ]
+        lines += [
+            f"lifecycle: foreign rule {c.rule.id or '(no id)'} {c.reason} "
+            "(kept; `apply --remove-foreign` removes it)"
+            for c in diff.conflicts
+        ]
+    if result.cors is not None:
+        cors = result.cors
+        if cors.missing is not None:
+            lines.append(
+                f"cors: missing {cors.missing.id} (origins {', '.join(cors.missing.origins)})"
+            )
+        if cors.changed is not None:
+            have, want = cors.changed
+            lines.append(f"cors: {have.id} is {have.as_dict()}; wanted {want.as_dict()}")
+        lines += [f"cors: {r.id} is not wanted any more (removed on apply)" for r in cors.extra]
+    return lines
+
+
 # --- sweep ----------------------------------------------------------------------------------------
 
 
@@ -377,6 +409,7 @@ __all__ = [
     "SweepReport",
     "apply",
     "check",
+    "drift_lines",
     "plan",
     "sweep",
 ]

@@ -87,10 +87,14 @@ def serve(
     context = build_context(settings, migrate=True)  # migrate once, before the workers
     out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
     out.print(f"listening on [bold]http://{shown_host}:{port}[/bold] ({', '.join(apps)})")
+    console = f"http://{shown_host}:{port}/console/"
     if context.jwt_secret_generated:
         token = issue_token(context.jwt_secret, "dev")
         out.print("development token (AUTH_JWT_SECRET unset; valid 7 days):")
         out.print(token, soft_wrap=True, highlight=False)
+        console += f"#token={token}"  # a fragment: the browser never sends it to a server
+    if "backend" in apps:
+        out.print(f"console: {console}", soft_wrap=True, highlight=False)
     out.print(f"lakeFS-compatible API: [bold]http://{shown_host}:{port}/lakefs/api/v1[/bold]")
     if context.datasets_credentials_generated:
         out.print("datasets credentials (DATASETS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY unset):")

@@ -26,6 +26,7 @@ from sartiq_storage.services.lifecycle import (
     SweepProgress,
     SweepReport,
     apply,
+    drift_lines,
     plan,
     sweep,
 )
@@ -63,38 +64,6 @@ def _size(n: int) -> str:
             return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1000
     return f"{n} B"  # pragma: no cover - the loop always returns
-
-
-def drift_lines(result: Plan) -> list[str]:
-    """Every difference between bucket and policy, one readable line each."""
-    lines: list[str] = []
-    if result.lifecycle is not None:
-        diff = result.lifecycle
-        lines += [f"lifecycle: missing {r.id} ({r.describe()})" for r in diff.missing]
-        lines += [
-            f"lifecycle: {c.current.id} is {c.current.describe()}; policy: {c.desired.describe()}"
-            for c in diff.changed
-        ]
-        lines += [
-            f"lifecycle: {r.id} ({r.describe()}) is not in the policy (removed on apply)"
-            for r in diff.extra
-        ]
-        lines += [
-            f"lifecycle: foreign rule {c.rule.id or '(no id)'} {c.reason} "
-            "(kept; `apply --remove-foreign` removes it)"
-            for c in diff.conflicts
-        ]
-    if result.cors is not None:
-        cors = result.cors
-        if cors.missing is not None:
-            lines.append(
-                f"cors: missing {cors.missing.id} (origins {', '.join(cors.missing.origins)})"
-            )
-        if cors.changed is not None:
-            have, want = cors.changed
-            lines.append(f"cors: {have.id} is {have.as_dict()}; wanted {want.as_dict()}")
-        lines += [f"cors: {r.id} is not wanted any more (removed on apply)" for r in cors.extra]
-    return lines
 
 
 def _print_plan(result: Plan) -> None:

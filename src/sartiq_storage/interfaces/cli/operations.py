@@ -13,13 +13,14 @@ import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 
 from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.heal import Healer
+from sartiq_storage.services.operations import dead_letters, retry_now
 from sartiq_storage.services.orphans import OrphanScanner
 from sartiq_storage.services.worker import Worker
 
@@ -123,12 +124,7 @@ def heal(
 def deadletters_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Failed deletions, oldest first."""
     context = _context()
-    with context.db.session() as session:
-        letters = list(
-            session.scalars(
-                select(MediaDeletionDeadLetter).order_by(MediaDeletionDeadLetter.created_at)
-            )
-        )
+    letters, _total = dead_letters(context.db, limit=None)
     rows: list[dict[str, str]] = [
         {
             "storage_key": letter.storage_key,
@@ -161,14 +157,7 @@ def deadletters_retry(
 ) -> None:
     """Retry now, whatever the schedule (exhausted letters included)."""
     context = _context()
-    queue = context.media.deletions
-    report = (
-        queue.retry_dead_letters(
-            keys=keys, include_exhausted=True, now=utcnow() + timedelta(days=3650)
-        )
-        if not keys
-        else queue.retry_dead_letters(keys=keys)
-    )
+    report = retry_now(context.media.deletions, keys)
     out.print(
         f"deleted {len(report.deleted)}, still failing {len(report.failed)}, "
         f"kept (in use) {len(report.kept_referenced)}"

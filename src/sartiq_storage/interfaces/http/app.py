@@ -17,14 +17,17 @@ from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX, create_lakefs_app
 from sartiq_storage.interfaces.http.routes import (
     compute,
+    datasets,
     embedded,
     files,
     health,
     media,
     observability,
+    operations,
     tags,
     uploads,
 )
+from sartiq_storage.interfaces.web import install_console
 from sartiq_storage.services.context import StorageContext, build_context
 
 APPS = ("backend", "compute")
@@ -95,6 +98,9 @@ def create_app(
         app.include_router(uploads.router)
         app.include_router(media.router)
         app.include_router(tags.router)
+        app.include_router(operations.router)
+        app.include_router(datasets.router)
+        install_console(app)  # the operators' page over the routes above (docs/console.md)
     if "compute" in apps:
         app.include_router(compute.router)
     # Versioned datasets, for lakeFS's own clients: both groups train and evaluate on them.

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import Request
+from typing import Any
+
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,7 +30,32 @@ _STATUS: list[tuple[type[Exception], int]] = [
 ]
 
 
+def _document_string_details(app: FastAPI) -> None:
+    """Say in the OpenAPI schema what our 422s carry: FastAPI documents every 422 as its own
+    validation error (``detail``: a list), but a refusal the service decides itself (a
+    :class:`MediaError`, an unknown ``/files`` parameter…) says why in one string."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        error = schema.get("components", {}).get("schemas", {}).get("HTTPValidationError")
+        if error is not None:
+            listed = {k: v for k, v in error["properties"]["detail"].items() if k != "title"}
+            error["properties"]["detail"] = {
+                "title": "Detail",
+                "anyOf": [listed, {"type": "string"}],
+                "description": "Field errors from request validation, or one message",
+            }
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: Starlette) -> None:
+    if isinstance(app, FastAPI):
+        _document_string_details(app)
     for error_type, status in _STATUS:
 
         async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:

@@ -18,6 +18,7 @@ from sartiq_storage.services.context import StorageContext
 
 PREFIX = "/files/"
 EXPOSE = b"ETag, Content-Length, Content-Range"
+NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
 class FastFiles:
@@ -38,7 +39,11 @@ class FastFiles:
 
     async def _error(self, scope: Scope, send: Send, status: int, detail: str) -> None:
         body = json.dumps({"detail": detail}).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", b"%d" % len(body)),
+            NOSNIFF,
+        ]
         self._cors(scope, headers, b"Origin")
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
@@ -54,7 +59,8 @@ class FastFiles:
                     scope, send, 422, f"unknown query parameters: {', '.join(unknown)}"
                 )
                 return
-            type_ = params[-1][1]
+            if params:  # "?&" has a query string but no parameter at all
+                type_ = params[-1][1]
         accept = None
         if type_ == "auto":
             accept = next(
@@ -72,6 +78,7 @@ class FastFiles:
             (b"location", target.location.encode("latin-1")),
             (b"cache-control", target.cache_control.encode("latin-1")),
             (b"content-length", b"0"),
+            NOSNIFF,
         ]
         self._cors(scope, headers, b"Accept, Origin" if target.vary else b"Origin")
         await send({"type": "http.response.start", "status": 302, "headers": headers})

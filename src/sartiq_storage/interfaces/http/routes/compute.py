@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import ObjectNotFoundError, UploadTooLargeError
 from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
-from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
 from sartiq_storage.services.compute import API_ROUTE
 
 router = APIRouter(prefix=API_ROUTE, tags=["compute storage"])
@@ -44,22 +44,13 @@ async def list_images(
     )
 
 
-@router.api_route("/{path:path}", methods=["GET", "HEAD"])
+@router.get("/{path:key}")
 async def get_image(path: str, request: Request, context: ContextDep) -> Response:
-    """R2: 302 to the CDN. Embedded store: the bytes themselves. HEAD: 200 or 404."""
+    """R2: 302 to the CDN. Embedded store: the bytes themselves."""
     compute = context.compute
     key = compute.key_for(path)
-    if request.method == "HEAD":
-        try:
-            info = await run_in_threadpool(context.store.head, key)
-        except ObjectNotFoundError:
-            return Response(status_code=404)
-        return Response(
-            status_code=200,
-            headers={"Content-Length": str(info.size), "Content-Type": info.content_type or ""},
-        )
     if not compute.served_by_api:
-        return RedirectResponse(compute.public_url(path), status_code=302)
+        return RedirectResponse(compute.public_url(path), status_code=302, headers=NOSNIFF)
     return await object_response(
         context.store,
         key,
@@ -69,7 +60,25 @@ async def get_image(path: str, request: Request, context: ContextDep) -> Respons
     )
 
 
-@router.post("/{path:path}", status_code=201)
+@router.head("/{path:key}")
+async def head_image(path: str, context: ContextDep) -> Response:
+    """200 with the size and type, or 404. (Its own route: one OpenAPI operation id each.)"""
+    key = context.compute.key_for(path)
+    try:
+        info = await run_in_threadpool(context.store.head, key)
+    except ObjectNotFoundError:
+        return Response(status_code=404)
+    return Response(
+        status_code=200,
+        headers={
+            "Content-Length": str(info.size),
+            "Content-Type": info.content_type or "application/octet-stream",
+            **NOSNIFF,
+        },
+    )
+
+
+@router.post("/{path:key}", status_code=201)
 async def post_image(
     path: str,
     context: ContextDep,
@@ -84,7 +93,7 @@ async def post_image(
     return ImagePublic(path=stored.path, url=stored.url, size=stored.size)
 
 
-@router.delete("/{path:path}", status_code=204)
+@router.delete("/{path:key}", status_code=204)
 async def delete_image(path: str, context: ContextDep, caller: CallerDep) -> Response:
     await run_in_threadpool(context.compute.delete, path)
     return Response(status_code=204)

@@ -23,7 +23,10 @@ from sartiq_storage.services.context import StorageContext
 
 router = APIRouter(include_in_schema=False)
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
-TEMP_SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
+SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
+"""On every object this service serves: an image or a video needs no script, and a legacy SVG
+or an upload's bytes must not get one on this origin (tests/hardening/test_browser_scripts.py)."""
+TEMP_SANDBOX = SANDBOX
 
 
 def _signer(context: StorageContext) -> UrlSigner:
@@ -32,7 +35,7 @@ def _signer(context: StorageContext) -> UrlSigner:
     return context.signer
 
 
-@router.put(OBJECT_ROUTE + "{key:path}")
+@router.put(OBJECT_ROUTE + "{key:key}")
 async def signed_put(key: str, request: Request, context: ContextDep) -> Response:
     key = validate_key(key)
     try:
@@ -71,7 +74,7 @@ async def signed_put(key: str, request: Request, context: ContextDep) -> Respons
     )
 
 
-@router.get(OBJECT_ROUTE + "{key:path}")
+@router.get(OBJECT_ROUTE + "{key:key}")
 async def signed_get(key: str, request: Request, context: ContextDep) -> Response:
     key = validate_key(key)
     try:
@@ -84,10 +87,11 @@ async def signed_get(key: str, request: Request, context: ContextDep) -> Respons
         range_header=request.headers.get("range"),
         if_none_match=request.headers.get("if-none-match"),
         cache_control="private, no-store",
+        extra_headers=SANDBOX,
     )
 
 
-@router.api_route(PUBLIC_ROUTE + "/{key:path}", methods=["GET", "HEAD"])
+@router.api_route(PUBLIC_ROUTE + "/{key:key}", methods=["GET", "HEAD"])
 async def public_get(key: str, request: Request, context: ContextDep) -> Response:
     """Public reads of the embedded store, as the CDN would serve the bucket."""
     _signer(context)
@@ -99,6 +103,6 @@ async def public_get(key: str, request: Request, context: ContextDep) -> Respons
         range_header=request.headers.get("range"),
         if_none_match=request.headers.get("if-none-match"),
         cache_control="no-store" if untrusted else None,
-        extra_headers=TEMP_SANDBOX if untrusted else None,
+        extra_headers=SANDBOX,
         head_only=request.method == "HEAD",
     )

@@ -15,7 +15,7 @@ from sartiq_storage.adapters.image_convert import ConversionTimeout
 from sartiq_storage.adapters.media_probe import DecompressionBombError, MediaProbeError
 from sartiq_storage.core.errors import ObjectNotFoundError
 from sartiq_storage.interfaces.http.auth import ContextDep
-from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.delivery import DERIVED_ROUTE
 
@@ -24,7 +24,7 @@ _ALLOWED_QUERY = {"type"}
 
 
 @router.get(
-    "/files/{file_path:path}",
+    "/files/{file_path:key}",
     status_code=302,
     response_class=RedirectResponse,
     responses={302: {"description": "Redirect to the file (or its converted form)"}},
@@ -39,14 +39,14 @@ async def files(  # documents the contract; interfaces/http/fast_files.py serves
     if unknown:
         raise HTTPException(422, f"unknown query parameters: {', '.join(sorted(unknown))}")
     target = context.delivery.redirect(file_path, type, request.headers.get("accept"))
-    headers = {"Cache-Control": target.cache_control}
+    headers = {"Cache-Control": target.cache_control, **NOSNIFF}
     if target.vary:
         headers["Vary"] = target.vary
     return RedirectResponse(target.location, status_code=302, headers=headers)
 
 
 @router.api_route(
-    DERIVED_ROUTE + "/{fmt}/{file_path:path}", methods=["GET", "HEAD"], include_in_schema=False
+    DERIVED_ROUTE + "/{fmt}/{file_path:key}", methods=["GET", "HEAD"], include_in_schema=False
 )
 async def derived(fmt: str, file_path: str, request: Request, context: ContextDep) -> Response:
     """A converted image, made once and cached; immutable, with ETag and ranges."""

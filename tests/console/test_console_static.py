@@ -1,0 +1,135 @@
+"""The console's files: served with their security headers, and shipped in the package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from sartiq_storage.core.config import MAX_UPLOAD_BYTES, load_settings
+from sartiq_storage.interfaces.http.app import create_app
+from sartiq_storage.interfaces.web import STATIC_DIR
+from sartiq_storage.services.context import build_context
+from tests.support.moto_server import free_port
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.fixture
+def client(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.setenv("STORAGE_DATA_DIR", str(tmp_path / "data"))
+    context = build_context(load_settings(), migrate=True)
+    with TestClient(create_app(context=context)) as client:
+        yield client
+    context.close()
+
+
+def test_console_is_served_with_security_headers(client: TestClient) -> None:
+    bare = client.get("/console", follow_redirects=False)
+    assert bare.status_code == 308
+    assert bare.headers["location"] == "console/"  # relative: works behind a path prefix
+    page = client.get("/console/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    assert '<script type="module" src="console.js">' in page.text
+    csp = page.headers["content-security-policy"]
+    assert "script-src 'self'" in csp
+    assert "frame-ancestors 'none'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert page.headers["cache-control"] == "no-cache"
+    assert page.headers["etag"]
+    script = client.get("/console/console.js")
+    assert script.status_code == 200
+    assert "javascript" in script.headers["content-type"]
+    assert client.get("/console/console.css").headers["content-type"].startswith("text/css")
+    assert client.get("/console/favicon.svg").status_code == 200
+    assert client.get("/console/nothing-here.js").status_code == 404
+
+
+def test_console_config_names_the_upload_rules(client: TestClient) -> None:
+    config = client.get("/console/config.json").json()
+    assert config["max_file_size"] == MAX_UPLOAD_BYTES
+    assert config["accepted_types"]["image/jpeg"] == {"extension": "jpg", "resource_type": "IMAGE"}
+    assert config["accepted_types"]["video/mp4"]["resource_type"] == "VIDEO"
+    assert "text/plain" not in config["accepted_types"]
+
+
+def test_console_is_not_in_the_compute_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STORAGE_DATA_DIR", str(tmp_path / "data"))
+    context = build_context(load_settings(), migrate=True)
+    with TestClient(create_app(context=context, apps=("compute",))) as client:
+        assert client.get("/console/").status_code == 404
+    context.close()
+
+
+def _ships(path: PurePosixPath, pattern: PurePosixPath) -> bool:
+    # setuptools globs like pathlib: `*` never crosses a `/`.
+    return len(path.parts) == len(pattern.parts) and path.match(str(pattern))
+
+
+def test_every_data_file_is_package_data() -> None:
+    """A normal (non-editable) install ships only what pyproject's package-data lists: the
+    console's files, and every other file that is not Python, must be listed there."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text("utf-8"))
+    package_data = config["tool"]["setuptools"]["package-data"]
+    patterns = [
+        PurePosixPath(package.replace(".", "/")) / pattern
+        for package, globs in package_data.items()
+        for pattern in globs
+    ]
+    src = STATIC_DIR.parents[3]
+    files = [
+        PurePosixPath(p.relative_to(src).as_posix())
+        for p in (src / "sartiq_storage").rglob("*")
+        if p.is_file() and p.suffix not in (".py", ".pyc") and "__pycache__" not in p.parts
+    ]
+    names = {f.as_posix() for f in files}
+    assert "sartiq_storage/interfaces/web/static/console.js" in names
+    assert "sartiq_storage/interfaces/web/static/index.html" in names
+    unshipped = [f.as_posix() for f in files if not any(_ships(f, p) for p in patterns)]
+    assert unshipped == []
+
+
+def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    try:
+        assert proc.stdout is not None
+        link = ""
+        deadline = time.monotonic() + 30
+        while not link and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if line.startswith("console: "):
+                link = line.removeprefix("console: ").strip()
+        page, _, token = link.partition("#token=")
+        assert page == f"http://127.0.0.1:{port}/console/"
+        for _ in range(100):
+            try:
+                answer = httpx.get(page, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        assert answer.status_code == 200
+        signed_in = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/media-resources",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert signed_in.status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
