@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+
 import pytest
 
 from sartiq_storage.adapters.stores import S3Store
-from sartiq_storage.core.errors import StoreUnavailableError
+from sartiq_storage.core.errors import PreconditionFailedError, StoreUnavailableError
 from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.support.fault_proxy import fault_proxy
 
 
-def _store(endpoint: str, bucket: str, attempts: int = 5) -> S3Store:
+def _store(
+    endpoint: str, bucket: str, attempts: int = 5, flavor: str | None = None, timeout: float = 5
+) -> S3Store:
     return S3Store(
         bucket=bucket,
         endpoint_url=endpoint,
@@ -18,7 +23,8 @@ def _store(endpoint: str, bucket: str, attempts: int = 5) -> S3Store:
         secret_access_key=TEST_SECRET,
         region="us-east-1",
         max_attempts=attempts,
-        read_timeout=5,
+        read_timeout=timeout,
+        flavor=flavor,  # type: ignore[arg-type]
     )
 
 
@@ -69,3 +75,115 @@ def test_connection_resets_are_retried(s3_endpoint: str, s3_bucket: str) -> None
         store.put("z/1", b"abc")
         assert store.get_bytes("z/1") == b"abc"
         store.close()
+
+
+# -- requests that neither client repeats on its own ------------------------------------------
+# A create-only PUT (obstore does not repeat it after a transport failure), a create-only COPY
+# that boto3 repeats after its answer was lost (the repeat meets the object the first attempt
+# made), a delete, a copy or a listing whose answer was cut: each must end as if no fault
+# happened, and a genuine refusal must stay a refusal.
+
+
+def _first(kind: str, method: str | None = None) -> Callable[[str, str, int], str | None]:
+    """A fault on the first request (of ``method``, when given), none after."""
+    done = False
+
+    def decide(m: str, path: str, n: int) -> str | None:
+        nonlocal done
+        if done or (method is not None and m != method):
+            return None
+        done = True
+        return kind
+
+    return decide
+
+
+@pytest.mark.parametrize("kind", ["lost", "reset", "timeout"])
+def test_create_only_put_is_repeated_and_knows_its_own_write(
+    s3_endpoint: str, s3_bucket: str, kind: str
+) -> None:
+    with fault_proxy(s3_endpoint, _first(kind, "PUT"), stall=1.5) as (url, proxy):
+        store = _store(url, s3_bucket, timeout=1)
+        assert store.put(f"c/{kind}", b"mine", if_absent=True).size == 4
+        assert (proxy.by_kind[kind], proxy.retries) == (1, 1)
+        assert store.get_bytes(f"c/{kind}") == b"mine"
+        # A genuine refusal stays one, after a fault as without.
+        with pytest.raises(PreconditionFailedError):
+            store.put(f"c/{kind}", b"other", if_absent=True)
+        store.close()
+    with fault_proxy(s3_endpoint, _first(kind, "PUT"), stall=1.5) as (url, proxy):
+        store = _store(url, s3_bucket, timeout=1)
+        with pytest.raises(PreconditionFailedError):
+            store.put(f"c/{kind}", b"other", if_absent=True)
+        assert store.get_bytes(f"c/{kind}") == b"mine"
+        store.close()
+
+
+@pytest.mark.parametrize("flavor", ["aws", "r2"])
+def test_create_only_copy_repeated_after_a_lost_answer_succeeds(
+    s3_endpoint: str, s3_bucket: str, flavor: str
+) -> None:
+    direct = _store(s3_endpoint, s3_bucket)
+    direct.put("s/src", b"source bytes", content_type="text/plain")
+    direct.put("s/taken", b"source bytes")  # the same bytes, there before the call
+    with fault_proxy(s3_endpoint, _first("lost", "PUT"), conditional_copy=True) as (url, proxy):
+        store = _store(url, s3_bucket, flavor=flavor)
+        info = store.copy("s/src", f"s/{flavor}", if_absent=True, content_type="text/plain")
+        assert info.size == 12
+        assert proxy.by_kind["lost"] == 1
+        assert direct.get_bytes(f"s/{flavor}") == b"source bytes"
+        # A 412 on the first attempt is a refusal, even when the bytes happen to match.
+        with pytest.raises(PreconditionFailedError):
+            store.copy("s/src", "s/taken", if_absent=True)
+        store.close()
+    direct.close()
+
+
+@pytest.mark.parametrize("kind", ["reset", "lost", "timeout", "truncate"])
+def test_delete_copy_and_list_survive_a_lost_or_cut_answer(
+    s3_endpoint: str, s3_bucket: str, kind: str
+) -> None:
+    direct = _store(s3_endpoint, s3_bucket)
+    for name in ("a", "b", "c"):
+        direct.put(f"l/{name}", name.encode())
+    for call in ("delete", "copy", "list"):
+        with fault_proxy(s3_endpoint, _first(kind), stall=1.5) as (url, proxy):
+            store = _store(url, s3_bucket, timeout=1)
+            if call == "delete":
+                store.delete("l/c")
+                assert not direct.exists("l/c")
+            elif call == "copy":
+                store.copy("l/a", "l/c")
+                assert direct.get_bytes("l/c") == b"a"
+            else:
+                assert [i.key for i in store.list("l/")] == ["l/a", "l/b", "l/c"]
+            assert proxy.by_kind[kind] == 1, call
+            store.close()
+    direct.close()
+
+
+def test_a_cut_download_resumes_and_a_replaced_object_fails_typed(
+    s3_endpoint: str, s3_bucket: str
+) -> None:
+    direct = _store(s3_endpoint, s3_bucket)
+    old, new = os.urandom(3_000_000), os.urandom(3_000_000)
+    direct.put("g/big", old)
+    with fault_proxy(s3_endpoint, _first("truncate")) as (url, proxy):
+        store = _store(url, s3_bucket)
+        assert store.get_bytes("g/big") == old
+        assert proxy.by_kind["truncate"] == 1
+        store.close()
+
+    def replace_after_the_cut(method: str, path: str, n: int) -> str | None:
+        if n == 1:
+            return "truncate"
+        if n == 2:
+            direct.put("g/big", new)
+        return None
+
+    with fault_proxy(s3_endpoint, replace_after_the_cut) as (url, _):
+        store = _store(url, s3_bucket)
+        with pytest.raises(StoreUnavailableError, match="changed while it was being read"):
+            store.get_bytes("g/big")  # never old bytes followed by new ones
+        store.close()
+    direct.close()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +66,12 @@ class Database:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
+        # SQLite has one writer at a time; its busy handler makes the others sleep and poll,
+        # which under 32 concurrent presigns put p99 at 1.2 s for a 0.7 ms insert. Writers
+        # of this process queue here instead and are woken the moment the lock is free.
+        self._writer: AbstractContextManager[object] = (
+            threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
         self.read_engine = engine.execution_options(**{READ_ONLY: True})
         self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
@@ -79,7 +86,7 @@ class Database:
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session whose transaction commits on success and rolls back on error."""
-        with self.sessions() as session, session.begin():
+        with self._writer, self.sessions() as session, session.begin():
             yield session
 
     @contextmanager

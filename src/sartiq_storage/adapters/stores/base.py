@@ -32,15 +32,21 @@ def normalize_etag(etag: str | None) -> str | None:
 
 
 def md5_from_etag(etag: str | None) -> str | None:
-    """The content MD5 when the ETag is one: exactly 32 lowercase hex digits, no ``-N``.
+    """The content MD5 when the ETag is one: a plain 32-hex-digit value, no ``-N``.
 
-    Multipart and SSE-KMS ETags are not MD5s; callers must hash the bytes then.
+    Multipart (``<md5 of part md5s>-N``), SSE-KMS/SSE-C (opaque) and weak (``W/"…"``: only
+    "equivalent", e.g. recompressed by a CDN) ETags are not MD5s; callers must hash the bytes
+    then. Quotes around the value are allowed (S3 sends them), nothing else is.
     """
-    etag = normalize_etag(etag)
     if etag is None:
         return None
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        return None
+    if len(etag) == 34 and etag[0] == etag[-1] == '"':
+        etag = etag[1:-1]
     etag = etag.lower()
-    return etag if _PLAIN_MD5.match(etag) else None
+    return etag if _PLAIN_MD5.fullmatch(etag) else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,15 +12,26 @@ R2's differences from S3 are handled by default (``docs/decisions.md``):
   AWS, and a HEAD check on stores that support neither (MinIO, moto);
 * keys are NFC-normalised by :func:`validate_key`, as R2 does server-side;
 * region ``auto``; path-style addressing on custom endpoints.
+
+Retries. obstore retries what is safe to repeat (5xx, throttling, and transport failures of
+idempotent requests); boto3 retries everything in its standard mode. Two requests are neither:
+a create-only PUT whose answer was lost, and a create-only CopyObject that boto3 repeated after
+one. Repeating either finds the key taken *by itself*, so a 412 after a failed attempt is
+checked: when the key holds exactly this call's bytes (same size, same plain-MD5 ETag) the call
+succeeded. Deletes go through boto3 (``DeleteObject`` is idempotent and retried); obstore
+sends a bulk POST that it does not repeat after a reset.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import random
 import threading
-from collections.abc import Iterable, Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 from urllib.parse import urlparse
 
 import boto3
@@ -53,6 +64,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 Flavor = Literal["aws", "r2", "generic"]
+_T = TypeVar("_T")
 MAX_SINGLE_COPY = 5 * 1024**3
 _PAGE = 1000
 R2_COPY_IF_ABSENT = "cf-copy-destination-if-none-match"
@@ -76,6 +88,22 @@ def _boto_error_code(exc: ClientError) -> tuple[str, int]:
     return str(error.get("Code", "")), int(status)
 
 
+def _seekable(body: Body) -> bool:
+    seekable = getattr(body, "seekable", None)
+    return bool(seekable is not None and seekable())
+
+
+def _answered(exc: StoreUnavailableError) -> bool:
+    """Whether the store answered (an HTTP status, already retried by obstore), as opposed
+    to a transport failure that obstore does not repeat for a create-only PUT."""
+    return "status code" in str(exc)
+
+
+def _pause(attempt: int) -> float:
+    """Full-jitter backoff between our own repeats: up to 0.1 s, 0.2 s, 0.4 s... (2 s cap)."""
+    return random.uniform(0, min(2.0, 0.1 * 2 ** (attempt - 1)))  # noqa: S311 - jitter
+
+
 class S3Store(ObjectStore):
     """One bucket on an S3-compatible service."""
 
@@ -96,6 +124,7 @@ class S3Store(ObjectStore):
     ) -> None:
         self.bucket = bucket
         self.endpoint_url = endpoint_url
+        self.max_attempts = max(1, max_attempts)
         self.flavor: Flavor = flavor or detect_flavor(endpoint_url)
         boto_region = "us-east-1" if region == "auto" and self.flavor == "aws" else region
         self._client: S3Client = boto3.client(
@@ -196,20 +225,80 @@ class S3Store(ObjectStore):
             attributes["Cache-Control"] = cache_control
         if isinstance(body, bytearray | memoryview):
             body = bytes(body)
-        with self._errors(key):
-            result = obstore.put(
-                self._store,
-                key,
-                body,
-                attributes=attributes or None,
-                mode="create" if if_absent else "overwrite",
-                chunk_size=8 * 1024 * 1024,
-            )
+        if if_absent:
+            result = self._put_create(key, body, attributes)
+        else:
+            with self._errors(key):
+                result = obstore.put(
+                    self._store,
+                    key,
+                    body,
+                    attributes=attributes or None,
+                    mode="overwrite",
+                    chunk_size=8 * 1024 * 1024,
+                )
         etag = normalize_etag(result.get("e_tag"))
         size = len(body) if isinstance(body, bytes) else -1
         if size < 0:
             size = self.head(key).size
         return PutResult(key, etag, size)
+
+    def _put_create(self, key: str, body: Body, attributes: dict[str, str]) -> Any:
+        """A create-only PUT, repeated after a transport failure (obstore does not repeat it).
+
+        A repeat that finds the key taken checks whether an earlier attempt of this call
+        wrote it: the same size and MD5 means it did, and the call succeeded.
+        """
+        start = body.tell() if _seekable(body) else None  # type: ignore[union-attr]
+        failed = False
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self._errors(key):
+                    return obstore.put(
+                        self._store,
+                        key,
+                        body,
+                        attributes=attributes or None,
+                        mode="create",
+                        chunk_size=8 * 1024 * 1024,
+                    )
+            except PreconditionFailedError:
+                if failed:
+                    held = self._holds(key, body, start)
+                    if held is not None:
+                        return {"e_tag": held.etag}
+                raise
+            except StoreUnavailableError as exc:
+                replayable = isinstance(body, bytes) or start is not None
+                if not replayable or _answered(exc) or attempt == self.max_attempts:
+                    raise
+                failed = True
+                if start is not None:
+                    body.seek(start)  # type: ignore[union-attr]
+                time.sleep(_pause(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _holds(self, key: str, body: Body, start: int | None) -> ObjectInfo | None:
+        """The object at ``key`` when it holds exactly ``body``'s bytes (by MD5), else None."""
+        digest = hashlib.md5(usedforsecurity=False)
+        size = 0
+        if isinstance(body, bytes):
+            digest.update(body)
+            size = len(body)
+        elif start is not None:
+            body.seek(start)  # type: ignore[union-attr]
+            while chunk := body.read(DEFAULT_CHUNK):  # type: ignore[union-attr]
+                digest.update(chunk)
+                size += len(chunk)
+        else:
+            return None
+        try:
+            info = self.head(key)
+        except ObjectNotFoundError:
+            return None
+        if info.size == size and info.md5 == digest.hexdigest():
+            return info
+        return None
 
     def _add_copy_headers(self, request: Any, **_: Any) -> None:
         for name, value in getattr(self._local, "copy_headers", {}).items():
@@ -228,8 +317,7 @@ class S3Store(ObjectStore):
         destination = validate_key(destination)
         replace_meta = content_type is not None or cache_control is not None
         if not replace_meta and not if_absent:
-            with self._errors(source):
-                obstore.copy(self._store, source, destination)
+            self._repeat(source, lambda: obstore.copy(self._store, source, destination))
             return self.head(destination)
         src_info = self.head(source)
         if if_absent and self.flavor == "generic" and self.exists(destination):
@@ -258,6 +346,13 @@ class S3Store(ObjectStore):
                 self._local.copy_headers = headers
                 try:
                     answer = self._client.copy_object(**params)
+                except ClientError as exc:
+                    if not if_absent:
+                        raise
+                    held = self._copied_by_a_retry(exc, destination, src_info)
+                    if held is None:
+                        raise
+                    return held
                 finally:
                     self._local.copy_headers = {}
                 # The answer carries the new ETag and date; the rest we know: no third request.
@@ -274,10 +369,42 @@ class S3Store(ObjectStore):
                 )
         return self.head(destination)
 
+    def _copied_by_a_retry(
+        self, exc: ClientError, destination: str, source: ObjectInfo
+    ) -> ObjectInfo | None:
+        """After a 412 on a *repeated* create-only copy: the destination, when it holds the
+        source's bytes (an earlier attempt of this call made it, its answer lost); else None.
+        """
+        code, status = _boto_error_code(exc)
+        attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
+        if attempts == 0 or not (status == 412 or code == "PreconditionFailed"):
+            return None
+        try:
+            info = self.head(destination)
+        except ObjectNotFoundError:
+            return None
+        if source.md5 is not None and info.size == source.size and info.md5 == source.md5:
+            return info
+        return None
+
+    def _repeat(self, key: str, call: Callable[[], _T]) -> _T:
+        """An idempotent obstore call, repeated after a transport failure it did not retry
+        (a reset, or an answer whose body was cut)."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self._errors(key):
+                    return call()
+            except StoreUnavailableError as exc:
+                if _answered(exc) or attempt == self.max_attempts:
+                    raise
+            time.sleep(_pause(attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def delete(self, key: str) -> None:
         key = validate_key(key)
+        # DeleteObject through boto3: idempotent, so retried after resets and lost answers.
         with contextlib.suppress(ObjectNotFoundError), self._errors(key):
-            obstore.delete(self._store, key)
+            self._client.delete_object(Bucket=self.bucket, Key=key)
 
     def delete_many(self, keys: Iterable[str]) -> list[DeleteFailure]:
         failures: list[DeleteFailure] = []
@@ -312,8 +439,7 @@ class S3Store(ObjectStore):
 
     def head(self, key: str) -> ObjectInfo:
         key = validate_key(key)
-        with self._errors(key):
-            result = obstore.get(self._store, key, options={"head": True})
+        result = self._repeat(key, lambda: obstore.get(self._store, key, options={"head": True}))
         attrs = result.attributes
         meta = result.meta
         return ObjectInfo(
@@ -342,8 +468,10 @@ class S3Store(ObjectStore):
             else:
                 options["range"] = (lo, end)
         try:
-            with self._errors(key):
-                result = obstore.get(self._store, key, options=options or None)  # type: ignore[arg-type]
+            result = self._repeat(
+                key,
+                lambda: obstore.get(self._store, key, options=options or None),  # type: ignore[arg-type]
+            )
         except StoreUnavailableError as exc:
             if "416" in str(exc) or "Range Not Satisfiable" in str(exc):
                 raise ValueError(f"byte range {start}-{end} starts past the end") from None
@@ -360,13 +488,34 @@ class S3Store(ObjectStore):
         )
         lo, hi = result.range
         stream = result.stream(min_chunk_size=DEFAULT_CHUNK)
+        return ObjectStream(info, self._chunks(key, info, stream, lo, hi), (lo, hi))
 
-        def chunks() -> Iterator[bytes]:
-            with self._errors(key):
-                for chunk in stream:
-                    yield bytes(chunk)
-
-        return ObjectStream(info, chunks(), (lo, hi))
+    def _chunks(self, key: str, info: ObjectInfo, stream: Any, lo: int, hi: int) -> Iterator[bytes]:
+        """The body's chunks; a body cut mid-way resumes with a range request for the rest,
+        pinned to the same object by ``If-Match`` (a replaced object fails the read)."""
+        delivered = 0
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with self._errors(key):
+                    for chunk in stream:
+                        delivered += len(chunk)
+                        yield bytes(chunk)
+                return
+            except StoreUnavailableError as exc:
+                if _answered(exc) or attempt == self.max_attempts or lo + delivered >= hi:
+                    raise
+            time.sleep(_pause(attempt))
+            options: dict[str, Any] = {"range": (lo + delivered, hi)}
+            if info.etag:
+                options["if_match"] = f'"{info.etag}"'
+            try:
+                with self._errors(key):
+                    rest = obstore.get(self._store, key, options=options)  # type: ignore[arg-type]
+            except (PreconditionFailedError, ObjectNotFoundError):
+                raise StoreUnavailableError(
+                    f"{self.kind} object {key!r} changed while it was being read"
+                ) from None
+            stream = rest.stream(min_chunk_size=DEFAULT_CHUNK)
 
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
         prefix = validate_prefix(prefix)
@@ -379,23 +528,38 @@ class S3Store(ObjectStore):
             if 0xD800 <= ord(prefix[-1]) - 1 <= 0xDFFF:
                 floor = folder
             offset = max(offset or "", floor) or None
-        with self._errors(prefix or "/"):
-            pages = obstore.list(
-                self._store, prefix=folder.rstrip("/") or None, offset=offset, chunk_size=_PAGE
-            )
-            for page in pages:
-                for meta in page:
-                    path = meta["path"]
-                    if not path.startswith(prefix):
-                        if path > prefix:
-                            return
-                        continue
-                    yield ObjectInfo(
-                        key=path,
-                        size=meta["size"],
-                        etag=normalize_etag(meta.get("e_tag")),
-                        last_modified=meta["last_modified"],
+        # A page that fails mid-way is asked for again from the last key seen, so a retry
+        # neither repeats nor skips a key.
+        seen: str | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            resume = offset if seen is None else max(offset or "", seen)
+            try:
+                with self._errors(prefix or "/"):
+                    pages = obstore.list(
+                        self._store,
+                        prefix=folder.rstrip("/") or None,
+                        offset=resume,
+                        chunk_size=_PAGE,
                     )
+                    for page in pages:
+                        for meta in page:
+                            path = meta["path"]
+                            seen = path
+                            if not path.startswith(prefix):
+                                if path > prefix:
+                                    return
+                                continue
+                            yield ObjectInfo(
+                                key=path,
+                                size=meta["size"],
+                                etag=normalize_etag(meta.get("e_tag")),
+                                last_modified=meta["last_modified"],
+                            )
+                return
+            except StoreUnavailableError as exc:
+                if _answered(exc) or attempt == self.max_attempts:
+                    raise
+                time.sleep(_pause(attempt))
 
     # -- presigning ------------------------------------------------------------------------
 

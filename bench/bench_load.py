@@ -1,0 +1,305 @@
+"""Sustained load: ``/files`` and the presign endpoint, ``sartiq-storage serve`` under ``wrk``.
+
+The service runs as ``sartiq-storage serve`` (granian, one worker) in its own process on the
+embedded defaults in a temporary folder; ``wrk`` is the load generator, another process, on
+loopback. The server's memory (RSS of its whole process tree) is read from ``/proc`` every
+second while the load runs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
+
+TITLE = "Sustained load"
+DESCRIPTION = """\
+`sartiq-storage serve` (granian, one worker, embedded defaults: local disk and SQLite, in a
+temporary folder) in its own process, driven by `wrk -t1 -c32 --latency` from another process
+on loopback for 60 s per endpoint (quick: 5 s), after a 3-second warm-up: `GET /files/{key}`
+(its 302) and `POST /api/v1/uploads/presigned-url` (a bearer token, a JSON body with a size;
+each call also records an upload intent in SQLite). Baseline: the same wrk against bare
+Starlette under the same server (`bench/bare_redirect.py`: the same 302; a presign route that
+parses the JSON and answers a fixed JSON of the same shape), for the same time. Errors are
+wrk's non-2xx/3xx answers plus socket errors, and must be 0. Memory is the server's RSS
+(process tree, `/proc`), sampled every second: at the start of the load, at its end, the
+maximum, and the least-squares slope after a warm-up of 10 s (quick: 1 s); "flat" means it
+grew less than 5 MB over the rest of the run. The machine has 2 cores, shared with other work
+during the run, so absolute figures are low: the ratio and the memory are what count.
+"""
+
+SECRET = "bench-load-secret-0123456789abcdef0123456789"
+KEY = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
+PRESIGN_BODY = '{"filename":"photo.png","content_type":"image/png","size":12345}'
+FLAT_MB = 5.0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _tree_rss(pid: int) -> int:
+    """Resident bytes of a process and all its descendants (granian forks its workers)."""
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
+            total += int(match.group(1)) * 1024 if match else 0
+            for task in Path(f"/proc/{current}/task").iterdir():
+                children = (task / "children").read_text().split()
+                stack.extend(int(c) for c in children)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
+@dataclass
+class Sampler:
+    """RSS of a process tree every ``every`` seconds, in a thread."""
+
+    pid: int
+    every: float = 1.0
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def __enter__(self) -> Sampler:
+        start = time.monotonic()
+
+        def loop() -> None:
+            while not self._stop.is_set():
+                self.samples.append((time.monotonic() - start, _tree_rss(self.pid)))
+                self._stop.wait(self.every)
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        self.samples.append((self.samples[-1][0] + self.every, _tree_rss(self.pid)))
+
+    def memory(self, warmup: float) -> dict[str, float]:
+        mb = [(t, rss / 1e6) for t, rss in self.samples]
+        after = [(t, m) for t, m in mb if t >= warmup] or mb
+        n = len(after)
+        mean_t = sum(t for t, _ in after) / n
+        mean_m = sum(m for _, m in after) / n
+        var = sum((t - mean_t) ** 2 for t, _ in after)
+        slope = sum((t - mean_t) * (m - mean_m) for t, m in after) / var if var else 0.0
+        return {
+            "start": mb[0][1],
+            "end": mb[-1][1],
+            "max": max(m for _, m in mb),
+            "slope_mb_per_min": slope * 60,
+            "growth_after_warmup": after[-1][1] - after[0][1],
+        }
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rate: float
+    requests: int
+    p50_ms: float
+    p99_ms: float
+    non_2xx_3xx: int
+    socket_errors: int
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise RuntimeError(f"wrk printed an odd latency: {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def _wrk(url: str, seconds: int, script: Path | None = None) -> WrkResult:
+    cmd = ["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    if script is not None:
+        cmd += ["-s", str(script)]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    p50 = re.search(r"^\s+50%\s+(\S+)", out, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", out, re.M)
+    if not (rate and total and p50 and p99):
+        raise RuntimeError(f"wrk printed no figures: {out}")
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    return WrkResult(
+        rate=float(rate.group(1)),
+        requests=int(total.group(1)),
+        p50_ms=_ms(p50.group(1)),
+        p99_ms=_ms(p99.group(1)),
+        non_2xx_3xx=int(bad.group(1)) if bad else 0,
+        socket_errors=sum(int(g) for g in sock.groups()) if sock else 0,
+    )
+
+
+@contextmanager
+def _process(cmd: list[str], env: dict[str, str], cwd: Path, ready: str) -> Iterator[int]:
+    proc = subprocess.Popen(
+        cmd,
+        env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
+        cwd=cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(ready, timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{cmd} did not start") from None
+                time.sleep(0.2)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _presign_script(folder: Path, token: str) -> Path:
+    script = folder / "presign.lua"
+    body = PRESIGN_BODY.replace("\\", "\\\\").replace('"', '\\"')
+    script.write_text(
+        'wrk.method = "POST"\n'
+        f'wrk.body = "{body}"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f'wrk.headers["Authorization"] = "Bearer {token}"\n'
+    )
+    return script
+
+
+def _check_presign(base: str, token: str) -> None:
+    answer = httpx.post(
+        f"{base}/api/v1/uploads/presigned-url",
+        content=PRESIGN_BODY,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    if answer.status_code != 200 or "upload_url" not in answer.json():
+        raise RuntimeError(f"presign does not answer as expected: {answer.text}")
+
+
+def _notes(ours: WrkResult, bare: WrkResult, memory: dict[str, float], warmup: float) -> str:
+    errors = ours.non_2xx_3xx + ours.socket_errors
+    flat = "flat" if memory["growth_after_warmup"] < FLAT_MB else "NOT FLAT"
+    return (
+        f"{ours.requests:,} requests, errors {errors} "
+        f"(non-2xx/3xx {ours.non_2xx_3xx}, socket {ours.socket_errors}); "
+        f"p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms "
+        f"(bare: {bare.p50_ms:.2f} / {bare.p99_ms:.2f} ms, errors "
+        f"{bare.non_2xx_3xx + bare.socket_errors}); "
+        f"RSS {memory['start']:.0f} MB at start, {memory['end']:.0f} at end, "
+        f"max {memory['max']:.0f}; after {warmup:.0f} s: {memory['growth_after_warmup']:+.1f} MB, "
+        f"slope {memory['slope_mb_per_min']:+.2f} MB/min ({flat})"
+    )
+
+
+def run(quick: bool) -> list[Result]:
+    ensure_repo_on_path()
+    if shutil.which("wrk") is None:
+        print("load: wrk is not installed (apt-get install wrk); skipped")
+        return []
+    from tests.support.media import image_bytes
+
+    from sartiq_storage.adapters.stores import LocalStore
+    from sartiq_storage.core.tokens import issue_token
+
+    seconds = 5 if quick else 60
+    warmup = 1.0 if quick else 10.0
+    token = issue_token(SECRET, "bench")
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+        folder = Path(tmp)
+        data_dir = folder / "data"
+        store = LocalStore(data_dir / "store")
+        for seed in range(5):
+            key = KEY if seed == 0 else KEY.replace("file.png", f"file{seed}.png")
+            store.put(key, image_bytes("png", 320, 240, seed=seed), content_type="image/png")
+        script = _presign_script(folder, token)
+        port = _free_port()
+        env = {
+            "STORAGE_DATA_DIR": str(data_dir),
+            "AUTH_JWT_SECRET": SECRET,
+            "STORAGE_SERVICE_URL": f"http://127.0.0.1:{port}",
+        }
+        serve = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+        serve += ["--port", str(port), "--workers", "1"]
+        ours: dict[str, tuple[WrkResult, dict[str, float]]] = {}
+        base = f"http://127.0.0.1:{port}"
+        with _process(serve, env, folder, f"{base}/healthz") as pid:
+            _check_presign(base, token)
+            for case, url, lua in (
+                ("files", f"{base}/files/{KEY}", None),
+                ("presign", f"{base}/api/v1/uploads/presigned-url", script),
+            ):
+                _wrk(url, 3, lua)  # warm-up, not counted
+                with Sampler(pid) as sampler:
+                    measured = _wrk(url, seconds, lua)
+                ours[case] = (measured, sampler.memory(warmup))
+        bare_port = _free_port()
+        bare_base = f"http://127.0.0.1:{bare_port}"
+        granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
+        granian += ["--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning"]
+        bare_env = {"BARE_REDIRECT_BASE": f"{base}/_storage/public"}
+        bare: dict[str, WrkResult] = {}
+        with _process(
+            [*granian, "bench.bare_redirect:app"], bare_env, REPO_ROOT, f"{bare_base}/files/x"
+        ):
+            for case, url, lua in (
+                ("files", f"{bare_base}/files/{KEY}", None),
+                ("presign", f"{bare_base}/api/v1/uploads/presigned-url", script),
+            ):
+                _wrk(url, 3, lua)
+                bare[case] = _wrk(url, seconds, lua)
+    labels = {
+        "files": f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302",
+        "presign": f"POST presigned-url, {seconds} s vs bare JSON route",
+    }
+    for case in ("files", "presign"):
+        measured, memory = ours[case]
+        results.append(
+            Result(
+                "load",
+                labels[case],
+                measured.rate,
+                bare[case].rate,
+                "req/s",
+                _notes(measured, bare[case], memory, warmup),
+            )
+        )
+        errors = measured.non_2xx_3xx + measured.socket_errors
+        if errors:
+            print(f"load: {case} had {errors} errors under load")
+    return results
