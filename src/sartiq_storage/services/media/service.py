@@ -823,18 +823,22 @@ class MediaResourceService:
             )
             session.expunge(current)
             self._mark_if_detached(session, previous)
-        attachment = MediaResourceAttachment(
-            media_resource_id=resource.id,
+        attachment = self._new_attachment(resource.id, target)
+        session.add(attachment)
+        resource.detached_at = None
+        session.flush()
+        return attachment
+
+    def _new_attachment(self, resource_id: uuid.UUID, target: AttachTo) -> MediaResourceAttachment:
+        return MediaResourceAttachment(
+            id=uuid.uuid4(),
+            media_resource_id=resource_id,
             entity_type=target.entity_type,
             entity_id=target.entity_id,
             slot=target.slot,
             position=target.position,
             created_at=self.clock(),
         )
-        session.add(attachment)
-        resource.detached_at = None
-        session.flush()
-        return attachment
 
     def _attach_new(
         self, session: Session, resource: MediaResource, target: AttachTo
@@ -854,15 +858,7 @@ class MediaResourceService:
             attachment = self._attach(session, loaded, target)
             resource.detached_at = None
             return attachment
-        attachment = MediaResourceAttachment(
-            id=uuid.uuid4(),
-            media_resource_id=resource.id,
-            entity_type=target.entity_type,
-            entity_id=target.entity_id,
-            slot=target.slot,
-            position=target.position,
-            created_at=self.clock(),
-        )
+        attachment = self._new_attachment(resource.id, target)
         conn.execute(insert(_ATTACHMENTS), _columns(attachment))
         return attachment
 
