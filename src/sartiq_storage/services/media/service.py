@@ -20,6 +20,7 @@ object, because rows are written only after the copy is confirmed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import uuid
@@ -151,9 +152,14 @@ class _Known:
     rank: int
 
 
+@functools.cache
+def _column_keys(model: type[Base]) -> tuple[str, ...]:
+    return tuple(attr.key for attr in sa_inspect(model).column_attrs)
+
+
 def _columns(row: Base) -> dict[str, Any]:
     """A mapped object's column values, for a Core INSERT (no unit-of-work flush)."""
-    return {attr.key: getattr(row, attr.key) for attr in sa_inspect(type(row)).column_attrs}
+    return {key: getattr(row, key) for key in _column_keys(type(row))}
 
 
 # The ingest hot path's statements, built once: Core on the session's connection skips the
@@ -162,6 +168,9 @@ _RESOURCES = table_of(MediaResource)
 _INGESTIONS = table_of(MediaIngestion)
 _ATTACHMENTS = table_of(MediaResourceAttachment)
 _INTENTS = table_of(UploadIntent)
+_INSERT_RESOURCE = insert(_RESOURCES)
+_INSERT_INGESTION = insert(_INGESTIONS)
+_INSERT_ATTACHMENT = insert(_ATTACHMENTS)
 _INGESTED_AS = select(_INGESTIONS.c.media_resource_id).where(
     _INGESTIONS.c.source_key == bindparam("b_key")
 )
@@ -695,9 +704,9 @@ class MediaResourceService:
         if target is not None:
             resource.detached_at = None  # attached in this same transaction
         conn = session.connection()
-        conn.execute(insert(_RESOURCES), _columns(resource))
+        conn.execute(_INSERT_RESOURCE, _columns(resource))
         conn.execute(
-            insert(_INGESTIONS),
+            _INSERT_INGESTION,
             {
                 "source_key": key,
                 "media_resource_id": resource.id,
@@ -859,7 +868,7 @@ class MediaResourceService:
             resource.detached_at = None
             return attachment
         attachment = self._new_attachment(resource.id, target)
-        conn.execute(insert(_ATTACHMENTS), _columns(attachment))
+        conn.execute(_INSERT_ATTACHMENT, _columns(attachment))
         return attachment
 
     def _mark_if_detached(self, session: Session, resource_id: uuid.UUID) -> None:
