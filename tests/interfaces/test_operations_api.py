@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -134,6 +134,18 @@ def test_a_retry_that_still_fails_keeps_the_letter(
     [letter] = client.get("/api/v1/operations/dead-letters").json()["items"]
     assert letter["attempts"] == 2
     assert context.store.exists(key)
+    # "Retry all" picks every letter whatever its schedule, but leases from the real clock.
+    report = client.post("/api/v1/operations/dead-letters/retry")
+    assert report.json()["failed"] == {key: "InternalError: injected"}
+    [letter] = client.get("/api/v1/operations/dead-letters").json()["items"]
+    assert datetime.fromisoformat(letter["next_attempt_at"]) < utcnow() + timedelta(days=1)
+
+
+def test_an_empty_list_of_letters_is_refused(client: TestClient, context: StorageContext) -> None:
+    dead_letter(context)
+    response = client.post("/api/v1/operations/dead-letters/retry", json={"storage_keys": []})
+    assert response.status_code == 422
+    assert len(client.get("/api/v1/operations/dead-letters").json()["items"]) == 1
 
 
 def test_a_letter_for_a_key_in_use_is_kept_and_forgotten(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -78,3 +79,18 @@ def test_a_crash_before_the_acknowledgement_only_repeats_a_delete(
     assert len(report.deleted) == 1  # a second delete of a key already gone: harmless
     assert _count(db, MediaDeletionOutbox) == 0
     assert mstore.exists(result.resource.storage_key)
+
+
+def test_a_quiet_spell_still_clears_the_acknowledgements(
+    db: Database, mstore: ObjectStore, media: MediaResourceService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No later ingest comes to flush them: a timer does, long before their lease ends."""
+    from sartiq_storage.services.media import deletions
+
+    monkeypatch.setattr(deletions, "ACK_MAX_AGE_SECONDS", 0.05)
+    media.ingest(upload(mstore, image_bytes(seed=41)), product())
+    for _ in range(200):
+        if _count(db, MediaDeletionOutbox) == 0:
+            break
+        time.sleep(0.05)
+    assert _count(db, MediaDeletionOutbox) == 0

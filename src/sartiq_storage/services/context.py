@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -56,7 +57,10 @@ class StorageContext:
         return self._datasets
 
     def close(self) -> None:
-        self.media.close()
+        try:
+            self.media.close()
+        except Exception:
+            logging.getLogger(__name__).warning("media close failed", exc_info=True)
         self.store.close()
         self.db.dispose()
         engine, self._datasets = self._datasets, None

@@ -71,7 +71,7 @@ def retry_now(queue: DeletionQueue, keys: Sequence[str] | None = None) -> DrainR
     (exhausted letters included). Success removes a letter; failure reschedules it."""
     if keys:
         return queue.retry_dead_letters(keys=list(keys), limit=max(len(keys), 1))
-    return queue.retry_dead_letters(include_exhausted=True, now=utcnow() + _FAR_FUTURE)
+    return queue.retry_dead_letters(include_exhausted=True, due_before=utcnow() + _FAR_FUTURE)
 
 
 def last_orphan_report(db: Database) -> dict[str, Any] | None:

@@ -22,13 +22,18 @@ DEFAULT_CHUNK = 1024 * 1024
 
 
 def normalize_etag(etag: str | None) -> str | None:
-    """Strip the quotes (and a weak marker) S3 puts around ETags."""
+    """Strip the quotes S3 puts around ETags. A weak ETag keeps its ``W/`` marker, so that
+    nothing downstream mistakes it for the MD5 of the bytes (:func:`md5_from_etag`)."""
     if etag is None:
         return None
     etag = etag.strip()
-    if etag.startswith("W/"):
-        etag = etag[2:]
-    return etag.strip('"') or None
+    weak = etag.startswith("W/")
+    value = etag[2:] if weak else etag
+    if len(value) >= 2 and value[0] == value[-1] == '"':
+        value = value[1:-1]  # one pair of quotes, as sent; anything odder stays as it is
+    if not value:
+        return None
+    return f"W/{value}" if weak else value
 
 
 def md5_from_etag(etag: str | None) -> str | None:

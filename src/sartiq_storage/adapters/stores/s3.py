@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import random
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -93,10 +94,16 @@ def _seekable(body: Body) -> bool:
     return bool(seekable is not None and seekable())
 
 
+_RETRIED = re.compile(r"after ([1-9][0-9]*) retries")
+
+
 def _answered(exc: StoreUnavailableError) -> bool:
-    """Whether the store answered (an HTTP status, already retried by obstore), as opposed
-    to a transport failure that obstore does not repeat for a create-only PUT."""
-    return "status code" in str(exc)
+    """Whether repeating is pointless: the store answered (an HTTP status, already retried by
+    obstore), or obstore already spent its own retries on the transport (an outage: our
+    repeats on top would multiply them). What is left is a failure obstore does not repeat:
+    a reset on a create-only PUT, a body cut mid-stream."""
+    message = str(exc)
+    return "status code" in message or _RETRIED.search(message) is not None
 
 
 def _pause(attempt: int) -> float:

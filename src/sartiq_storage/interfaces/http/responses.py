@@ -12,6 +12,9 @@ from sartiq_storage.adapters.stores import ObjectStore
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
+SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
+"""On every object this service serves: an image or a video needs no script, and a legacy SVG
+or an upload's bytes must not get one on this origin (tests/hardening/test_browser_scripts.py)."""
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:

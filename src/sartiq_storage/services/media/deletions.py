@@ -12,6 +12,7 @@ backoff. A key that some resource row references is never deleted.
 
 from __future__ import annotations
 
+import logging
 import random
 import threading
 import time
@@ -34,6 +35,7 @@ from sartiq_storage.adapters.db.models import (
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.services import failpoints
 
+logger = logging.getLogger(__name__)
 LEASE = timedelta(minutes=5)
 BACKOFF_BASE = timedelta(seconds=30)
 BACKOFF_CAP = timedelta(hours=6)
@@ -173,6 +175,11 @@ class DeletionQueue:
         with self._acks_lock:
             if not self._acks:
                 self._acks_since = time.monotonic()
+                # A quiet spell must not leave rows past their lease (the worker would redo
+                # them): flush at the latest this long after the first one.
+                timer = threading.Timer(ACK_MAX_AGE_SECONDS, self._flush_quietly)
+                timer.daemon = True
+                timer.start()
             self._acks.extend(row_ids)
             due = (
                 len(self._acks) >= ACK_BATCH
@@ -180,6 +187,12 @@ class DeletionQueue:
             )
         if due:
             self.flush_acks()
+
+    def _flush_quietly(self) -> None:
+        try:
+            self.flush_acks()
+        except Exception:
+            logger.warning("removing done outbox rows failed; they will be retried", exc_info=True)
 
     def flush_acks(self) -> None:
         """Remove every acknowledged outbox row now (on close, and before a drain)."""
@@ -321,15 +334,20 @@ class DeletionQueue:
         include_exhausted: bool = False,
         keys: Iterable[str] | None = None,
         now: datetime | None = None,
+        due_before: datetime | None = None,
     ) -> DrainReport:
-        """Retry due dead letters (or the named ones); success removes them."""
+        """Retry due dead letters (or the named ones); success removes them.
+
+        ``due_before`` picks the letters due by then (default ``now``); the lease on the ones
+        taken always counts from ``now``, so a retry that dies midway is retried soon.
+        """
         now = now or utcnow()
         with self.db.session() as session:
             query = select(MediaDeletionDeadLetter).limit(limit)
             if keys is not None:
                 query = query.where(MediaDeletionDeadLetter.storage_key.in_(list(keys)))
             else:
-                query = query.where(MediaDeletionDeadLetter.next_attempt_at <= now)
+                query = query.where(MediaDeletionDeadLetter.next_attempt_at <= (due_before or now))
                 if not include_exhausted:
                     query = query.where(MediaDeletionDeadLetter.attempts < MAX_AUTOMATIC_ATTEMPTS)
             if self.db.is_postgres:

@@ -18,15 +18,11 @@ from sartiq_storage.core.signing import OBJECT_ROUTE, SignatureError, UrlSigner
 from sartiq_storage.core.urls import PUBLIC_ROUTE
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.interfaces.http.auth import ContextDep
-from sartiq_storage.interfaces.http.responses import object_response
+from sartiq_storage.interfaces.http.responses import SANDBOX, object_response
 from sartiq_storage.services.context import StorageContext
 
 router = APIRouter(include_in_schema=False)
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
-SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
-"""On every object this service serves: an image or a video needs no script, and a legacy SVG
-or an upload's bytes must not get one on this origin (tests/hardening/test_browser_scripts.py)."""
-TEMP_SANDBOX = SANDBOX
 
 
 def _signer(context: StorageContext) -> UrlSigner:

@@ -43,7 +43,10 @@ class DeadLetterList(BaseModel):
 
 class RetryBody(Strict):
     storage_keys: list[str] | None = Field(
-        default=None, max_length=1000, description="These letters only; omitted: all of them"
+        default=None,
+        min_length=1,
+        max_length=1000,
+        description="These letters only (at least one); omitted: all of them",
     )
 
 
