@@ -51,12 +51,14 @@ async def object_response(
     range_header: str | None,
     if_none_match: str | None,
     cache_control: str | None,
-    extra_headers: dict[str, str] | None = None,
     head_only: bool = False,
 ) -> Response:
-    """Serve ``key`` from ``store``: 304 on a matching ETag, 206 for a range, else 200."""
+    """Serve ``key`` from ``store``: 304 on a matching ETag, 206 for a range, else 200.
+
+    Every answer is ``nosniff`` and sandboxed (:data:`SANDBOX`), whatever the object.
+    """
     info = await run_in_threadpool(store.head, key)
-    headers = {**NOSNIFF, "Accept-Ranges": "bytes", **(extra_headers or {})}
+    headers = {**NOSNIFF, **SANDBOX, "Accept-Ranges": "bytes"}
     if info.etag:
         headers["ETag"] = f'"{info.etag}"'
     headers["Cache-Control"] = cache_control or info.cache_control or "no-cache"

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import ObjectNotFoundError, UploadTooLargeError
 from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
-from sartiq_storage.interfaces.http.responses import NOSNIFF, SANDBOX, object_response
+from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
 from sartiq_storage.services.compute import API_ROUTE
 
 router = APIRouter(prefix=API_ROUTE, tags=["compute storage"])
@@ -57,7 +57,6 @@ async def get_image(path: str, request: Request, context: ContextDep) -> Respons
         range_header=request.headers.get("range"),
         if_none_match=request.headers.get("if-none-match"),
         cache_control=None,
-        extra_headers=SANDBOX,
     )
 
 

@@ -18,7 +18,7 @@ from sartiq_storage.core.signing import OBJECT_ROUTE, SignatureError, UrlSigner
 from sartiq_storage.core.urls import PUBLIC_ROUTE
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.interfaces.http.auth import ContextDep
-from sartiq_storage.interfaces.http.responses import SANDBOX, object_response
+from sartiq_storage.interfaces.http.responses import object_response
 from sartiq_storage.services.context import StorageContext
 
 router = APIRouter(include_in_schema=False)
@@ -83,7 +83,6 @@ async def signed_get(key: str, request: Request, context: ContextDep) -> Respons
         range_header=request.headers.get("range"),
         if_none_match=request.headers.get("if-none-match"),
         cache_control="private, no-store",
-        extra_headers=SANDBOX,
     )
 
 
@@ -99,6 +98,5 @@ async def public_get(key: str, request: Request, context: ContextDep) -> Respons
         range_header=request.headers.get("range"),
         if_none_match=request.headers.get("if-none-match"),
         cache_control="no-store" if untrusted else None,
-        extra_headers=SANDBOX,
         head_only=request.method == "HEAD",
     )

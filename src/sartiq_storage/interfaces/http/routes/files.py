@@ -15,7 +15,7 @@ from sartiq_storage.adapters.image_convert import ConversionTimeout
 from sartiq_storage.adapters.media_probe import DecompressionBombError, MediaProbeError
 from sartiq_storage.core.errors import ObjectNotFoundError
 from sartiq_storage.interfaces.http.auth import ContextDep
-from sartiq_storage.interfaces.http.responses import NOSNIFF, SANDBOX, object_response
+from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.delivery import DERIVED_ROUTE
 
@@ -74,6 +74,5 @@ async def _serve_derivative(context: StorageContext, request: Request, key: str)
         range_header=request.headers.get("range"),
         if_none_match=request.headers.get("if-none-match"),
         cache_control=None,
-        extra_headers=SANDBOX,
         head_only=request.method == "HEAD",
     )
