@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import struct
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sartiq_storage.adapters.vips import pyvips
 
@@ -91,12 +91,32 @@ def _dominant_color(data: bytes) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _privacy(image: pyvips.Image, fields: list[str]) -> tuple[int, bool]:
-    orientation = image.get("orientation") if "orientation" in fields else 1
+def _describe(image: pyvips.Image, *, max_pixels: int) -> MediaMetadata:
+    """What a loaded image's header says: upright dimensions, profile, orientation, location.
+
+    Refuses an image over ``max_pixels`` per frame before any pixel is decoded.
+    """
+    fields = image.get_fields()
+    width, height = image.width, image.height
+    page_height = image.get("page-height") if "page-height" in fields else height
+    if width * page_height > max_pixels:
+        raise DecompressionBombError(
+            f"image is {width}×{page_height} pixels, over the {max_pixels:,} pixel limit"
+        )
+    if "n-pages" in fields and image.get("n-pages") > 1:
+        height = page_height
+    orientation = int(image.get("orientation")) if "orientation" in fields else 1
+    if orientation in (5, 6, 7, 8):
+        width, height = height, width
     location = any(f.startswith("exif-ifd3-GPS") for f in fields)
     if not location and "xmp-data" in fields:
         location = b"GPS" in bytes(image.get("xmp-data"))
-    return int(orientation), location
+    profile = None
+    if "icc-profile-data" in fields:
+        profile = icc_description(image.get("icc-profile-data"))
+    return MediaMetadata(
+        width, height, None, profile or "sRGB", orientation=orientation, has_location=location
+    )
 
 
 REWRITE_SAVERS = {"jpg": ".jpg[Q=95]", "png": ".png", "webp": ".webp[Q=95]", "tiff": ".tif"}
@@ -124,29 +144,12 @@ def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
         image = pyvips.Image.new_from_buffer(data, "", access="sequential")
     except pyvips.Error as exc:
         raise MediaProbeError(f"not a readable image: {str(exc).splitlines()[0]}") from None
-    width, height = image.width, image.height
-    pages = image.get("n-pages") if "n-pages" in image.get_fields() else 1
-    page_height = image.get("page-height") if "page-height" in image.get_fields() else height
-    if width * page_height > max_pixels:
-        raise DecompressionBombError(
-            f"image is {width}×{page_height} pixels, over the {max_pixels:,} pixel limit"
-        )
-    if pages > 1:
-        height = page_height
-    fields = image.get_fields()
-    orientation, location = _privacy(image, fields)
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    profile = None
-    if "icc-profile-data" in fields:
-        profile = icc_description(image.get("icc-profile-data"))
+    metadata = _describe(image, max_pixels=max_pixels)
     try:
         dominant = _dominant_color(data)
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
-    return MediaMetadata(
-        width, height, dominant, profile or "sRGB", orientation=orientation, has_location=location
-    )
+    return replace(metadata, dominant_color=dominant)
 
 
 def probe_image_header(prefix: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
@@ -158,27 +161,9 @@ def probe_image_header(prefix: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaM
     """
     try:
         image = pyvips.Image.new_from_buffer(prefix, "", access="sequential", fail=False)
-        width, height = image.width, image.height
-        fields = image.get_fields()
+        return _describe(image, max_pixels=max_pixels)
     except pyvips.Error as exc:
         raise MediaProbeError(f"header not readable: {str(exc).splitlines()[0]}") from None
-    page_height = image.get("page-height") if "page-height" in fields else height
-    if width * page_height > max_pixels:
-        raise DecompressionBombError(
-            f"image is {width}×{page_height} pixels, over the {max_pixels:,} pixel limit"
-        )
-    pages = image.get("n-pages") if "n-pages" in fields else 1
-    if pages > 1:
-        height = page_height
-    orientation, location = _privacy(image, fields)
-    if orientation in (5, 6, 7, 8):
-        width, height = height, width
-    profile = None
-    if "icc-profile-data" in fields:
-        profile = icc_description(image.get("icc-profile-data"))
-    return MediaMetadata(
-        width, height, None, profile or "sRGB", orientation=orientation, has_location=location
-    )
 
 
 def probe_video(data: bytes) -> MediaMetadata:
