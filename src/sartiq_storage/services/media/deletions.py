@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -164,7 +163,6 @@ class DeletionQueue:
         self.db = db
         self.store = store
         self._acks: list[object] = []
-        self._acks_since = 0.0
         self._acks_lock = threading.Lock()
 
     def _acknowledge(self, row_ids: list[object]) -> None:
@@ -173,20 +171,19 @@ class DeletionQueue:
         key that is already gone, which is harmless, and its lease keeps the worker off it.
         """
         with self._acks_lock:
-            if not self._acks:
-                self._acks_since = time.monotonic()
-                # A quiet spell must not leave rows past their lease (the worker would redo
-                # them): flush at the latest this long after the first one.
-                timer = threading.Timer(ACK_MAX_AGE_SECONDS, self._flush_quietly)
-                timer.daemon = True
-                timer.start()
-            self._acks.extend(row_ids)
-            due = (
-                len(self._acks) >= ACK_BATCH
-                or time.monotonic() - self._acks_since >= ACK_MAX_AGE_SECONDS
-            )
+            self._pend(row_ids)
+            due = len(self._acks) >= ACK_BATCH
         if due:
             self.flush_acks()
+
+    def _pend(self, row_ids: list[object]) -> None:
+        """Add rows to remove (holding the lock). A quiet spell must not leave them past their
+        lease (the worker would redo them): the first pending row arms a flush this soon."""
+        if not self._acks:
+            timer = threading.Timer(ACK_MAX_AGE_SECONDS, self._flush_quietly)
+            timer.daemon = True
+            timer.start()
+        self._acks.extend(row_ids)
 
     def _flush_quietly(self) -> None:
         try:
@@ -205,7 +202,7 @@ class DeletionQueue:
                 session.execute(delete(MediaDeletionOutbox).where(MediaDeletionOutbox.id.in_(ids)))
         except BaseException:
             with self._acks_lock:
-                self._acks[:0] = ids
+                self._pend(ids)  # kept, and a flush armed again if none is
             raise
 
     def delete_now(
