@@ -236,19 +236,24 @@ class S3Store(ObjectStore):
             result = self._put_create(key, body, attributes)
         else:
             with self._errors(key):
-                result = obstore.put(
-                    self._store,
-                    key,
-                    body,
-                    attributes=attributes or None,
-                    mode="overwrite",
-                    chunk_size=8 * 1024 * 1024,
-                )
+                result = self._obstore_put(key, body, attributes, "overwrite")
         etag = normalize_etag(result.get("e_tag"))
         size = len(body) if isinstance(body, bytes) else -1
         if size < 0:
             size = self.head(key).size
         return PutResult(key, etag, size)
+
+    def _obstore_put(
+        self, key: str, body: Body, attributes: dict[str, str], mode: Literal["create", "overwrite"]
+    ) -> Any:
+        return obstore.put(
+            self._store,
+            key,
+            body,
+            attributes=attributes or None,
+            mode=mode,
+            chunk_size=8 * 1024 * 1024,
+        )
 
     def _put_create(self, key: str, body: Body, attributes: dict[str, str]) -> Any:
         """A create-only PUT, repeated after a transport failure (obstore does not repeat it).
@@ -261,14 +266,7 @@ class S3Store(ObjectStore):
         for attempt in range(1, self.max_attempts + 1):
             try:
                 with self._errors(key):
-                    return obstore.put(
-                        self._store,
-                        key,
-                        body,
-                        attributes=attributes or None,
-                        mode="create",
-                        chunk_size=8 * 1024 * 1024,
-                    )
+                    return self._obstore_put(key, body, attributes, "create")
             except PreconditionFailedError:
                 if failed:
                     held = self._holds(key, body, start)
