@@ -12,7 +12,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import boto3
 import pyvips
 
 from bench.harness import MB, Result, ensure_repo_on_path
@@ -182,7 +181,7 @@ def _md5_case(label: str, store: ObjectStore, size: int) -> Result:
 
 def run(quick: bool) -> list[Result]:
     ensure_repo_on_path()
-    from tests.support.moto_server import moto_server
+    from tests.support.moto_server import moto_client, moto_server
 
     count = 40 if quick else 1000
     s3_count = 20 if quick else 200
@@ -220,13 +219,7 @@ def run(quick: bool) -> list[Result]:
 
         with moto_server() as endpoint:
             bucket = f"bench-{uuid.uuid4().hex[:12]}"
-            client = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                aws_access_key_id="bench",
-                aws_secret_access_key="bench",
-                region_name="us-east-1",
-            )
+            client = moto_client(endpoint, "bench", "bench")
             client.create_bucket(Bucket=bucket)
             s3 = S3Store(
                 bucket=bucket,

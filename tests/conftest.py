@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
 
 from sartiq_storage.adapters.db.engine import Database
@@ -16,10 +15,8 @@ from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore,
 from sartiq_storage.core.signing import UrlSigner
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.db import postgres_database, sqlite_database
-from tests.support.moto_server import moto_server
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_server
 
-TEST_KEY_ID = "testing-key"
-TEST_SECRET = "testing-secret"
 _STARTED = time.time()
 
 
@@ -53,13 +50,7 @@ def s3_endpoint() -> Iterator[str]:
 
 def make_bucket(endpoint: str) -> str:
     name = f"test-{uuid.uuid4().hex[:20]}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=TEST_KEY_ID,
-        aws_secret_access_key=TEST_SECRET,
-        region_name="us-east-1",
-    )
+    client = moto_client(endpoint)
     client.create_bucket(Bucket=name)
     return name
 

@@ -55,9 +55,10 @@ from sartiq_storage.core.errors import (
     StorageError,
 )
 from tests.support.fault_proxy import FaultPlan, FaultProxy, fault_proxy
+from tests.support.moto_server import TEST_KEY_ID as KEY_ID
+from tests.support.moto_server import TEST_SECRET as SECRET
+from tests.support.moto_server import moto_client
 
-KEY_ID = "testing-key"
-SECRET = "testing-secret"
 FLAVORS: tuple[Literal["generic", "aws", "r2"], ...] = ("generic", "aws", "r2")
 OPS: dict[str, float] = {
     "put": 22,
@@ -494,18 +495,11 @@ def run(
 ) -> Report:
     """Run ``config.ops`` operations spread over the workers; start moto unless given."""
     make = store_factory or _store
-    import boto3
 
     report = Report(config)
     with _moto(endpoint) as moto, ExitStack() as stack:
         bucket = f"faults-{config.seed}-{random.randrange(16**8):08x}"
-        boto3.client(
-            "s3",
-            endpoint_url=moto,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
-            region_name="us-east-1",
-        ).create_bucket(Bucket=bucket)
+        moto_client(moto, KEY_ID, SECRET).create_bucket(Bucket=bucket)
         workers: list[Worker] = []
         for number in range(config.workers):
             plan = FaultPlan(config.fault_rate, config.seed * 1000 + number, config.kinds)

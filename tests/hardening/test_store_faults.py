@@ -21,7 +21,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 from sqlalchemy import select
@@ -40,6 +39,7 @@ from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.hardening.store_faults import FAULT_KINDS_USED, RunConfig, run
 from tests.support.db import sqlite_database
 from tests.support.fault_proxy import fault_proxy
+from tests.support.moto_server import moto_client
 
 CI_OPS = 1000
 """Bounded for CI (about 30 s on two shared cores); the long run takes ``--ops 10000``."""
@@ -274,13 +274,7 @@ def test_an_etag_is_an_md5_only_when_it_is_plain_32_hex(etag: str | None, md5: s
 def test_s3_reports_md5_for_single_part_objects_only(s3_endpoint: str, s3_bucket: str) -> None:
     store = _store(s3_endpoint, s3_bucket)
     part = b"p" * (5 * 1024 * 1024)
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id=TEST_KEY_ID,
-        aws_secret_access_key=TEST_SECRET,
-        region_name="us-east-1",
-    )
+    client = moto_client(s3_endpoint)
     upload = client.create_multipart_upload(Bucket=s3_bucket, Key="e/multi")
     sent = client.upload_part(
         Bucket=s3_bucket, Key="e/multi", UploadId=upload["UploadId"], PartNumber=1, Body=part
@@ -305,13 +299,7 @@ def test_what_moto_does_where_s3_and_r2_differ(s3_endpoint: str, s3_bucket: str)
     """Pinned for the table in ``docs/reliability.md`` ("Where stores differ"): moto ignores
     create-only headers on CopyObject (so the fault proxy answers them as S3 and R2 do),
     reports a missing key as deleted in a batch, and keeps key bytes as sent (no NFC)."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=s3_endpoint,
-        aws_access_key_id=TEST_KEY_ID,
-        aws_secret_access_key=TEST_SECRET,
-        region_name="us-east-1",
-    )
+    client = moto_client(s3_endpoint)
     client.put_object(Bucket=s3_bucket, Key="d/src", Body=b"new")
     client.put_object(Bucket=s3_bucket, Key="d/dst", Body=b"old")
     client.copy_object(

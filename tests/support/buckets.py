@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import json
 
-import boto3
+from tests.support.moto_server import moto_client
 
 
 def public_read(endpoint: str, bucket: str, key_id: str, secret: str) -> None:
     """Anyone may GET the bucket's objects (what `mc anonymous set download` does)."""
-    client = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=key_id,
-        aws_secret_access_key=secret,
-        region_name="us-east-1",
-    )
+    client = moto_client(endpoint, key_id, secret)
     policy = {
         "Version": "2012-10-17",
         "Statement": [

@@ -38,9 +38,10 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
-import boto3
 import httpx
 from botocore.exceptions import ClientError
+
+from tests.support.moto_server import moto_client
 
 Decide = Callable[[str, str, int], str | None]
 DeleteErrors = Callable[[str], str | None]
@@ -138,13 +139,7 @@ class FaultProxy:
     def _exists(self, bucket: str, key: str) -> bool:
         """A signed HEAD straight to moto (it refuses anonymous requests)."""
         if self._s3 is None:
-            self._s3 = boto3.client(
-                "s3",
-                endpoint_url=self.upstream,
-                aws_access_key_id="fault-proxy",
-                aws_secret_access_key="fault-proxy",
-                region_name="us-east-1",
-            )
+            self._s3 = moto_client(self.upstream, "fault-proxy", "fault-proxy")
         try:
             self._s3.head_object(Bucket=bucket, Key=key)
         except ClientError:

@@ -9,8 +9,28 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
+import boto3
 import httpx
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+TEST_KEY_ID = "testing-key"
+TEST_SECRET = "testing-secret"
+"""Any credentials do for moto; these are the tests'."""
+
+
+def moto_client(endpoint: str, key_id: str = TEST_KEY_ID, secret: str = TEST_SECRET) -> S3Client:
+    """A boto3 S3 client for moto's server at ``endpoint``."""
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=key_id,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+    )
 
 
 def free_port() -> int:
