@@ -73,7 +73,6 @@ class Database:
             threading.RLock() if engine.dialect.name == "sqlite" else nullcontext()
         )
         self.read_engine = engine.execution_options(**{READ_ONLY: True})
-        self.read_sessions = sessionmaker(self.read_engine, expire_on_commit=False)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Database:
@@ -90,14 +89,9 @@ class Database:
             yield session
 
     @contextmanager
-    def read_session(self) -> Iterator[Session]:
-        """A session for reads only: on SQLite it takes no write lock (nothing may write)."""
-        with self.read_sessions() as session, session.begin():
-            yield session
-
-    @contextmanager
     def read_connection(self) -> Iterator[Connection]:
-        """A Core connection in a read transaction: the cheapest way to run a few SELECTs."""
+        """A Core connection in a read transaction, the cheapest way to run a few SELECTs; on
+        SQLite it begins deferred, so it takes no write lock (nothing may write through it)."""
         with self.read_engine.begin() as connection:
             yield connection
 

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, insert, literal, select, union_all, update
+from sqlalchemy import Connection, bindparam, delete, insert, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from sartiq_storage.adapters.db.engine import Database
@@ -123,9 +123,9 @@ class KeyStatus:
     lettered: frozenset[str]
 
 
-def key_status(session: Session, keys: list[str]) -> KeyStatus:
+def key_status(connection: Connection, keys: list[str]) -> KeyStatus:
     """One query; legacy objects count as referenced (read-only, never deleted)."""
-    found = list(session.connection().execute(_KEY_STATUS, {"b_refs": keys, "b_letters": keys}))
+    found = list(connection.execute(_KEY_STATUS, {"b_refs": keys, "b_letters": keys}))
     referenced = {key for key, kind in found if kind == "referenced"}
     referenced |= {k for k in keys if k.startswith(READ_ONLY_PREFIXES)}
     lettered = {key for key, kind in found if kind == "lettered"}
@@ -271,8 +271,8 @@ class DeletionQueue:
         """
         report = DrainReport()
         if status is None:
-            with self.db.read_session() as session:
-                status = key_status(session, keys)
+            with self.db.read_connection() as connection:
+                status = key_status(connection, keys)
         referenced, lettered = status.referenced, status.lettered
         report.kept_referenced = [k for k in keys if k in referenced]
         to_delete = [k for k in keys if k not in referenced]
