@@ -123,12 +123,13 @@ REWRITE_SAVERS = {"jpg": ".jpg[Q=95]", "png": ".png", "webp": ".webp[Q=95]", "ti
 """Formats a rewritten image keeps; any other (HEIC, AVIF, GIF) is rewritten as JPEG."""
 
 
-def rewrite_image(data: bytes, extension: str) -> tuple[bytes, str]:
+def rewrite_image(data: bytes, extension: str) -> bytes:
     """Upright, without GPS or any other EXIF/XMP/IPTC metadata, colour profile kept.
 
     What the platform stores and serves for a photo that carried its location or relied on
     an EXIF rotation: browsers and CDNs disagree on honouring the tag, and the location is
-    the photographer's private data. Returns the new bytes and their extension.
+    the photographer's private data. ``extension`` is the upload's; the new bytes are in
+    the same format where :data:`REWRITE_SAVERS` has it, else JPEG.
     """
     try:
         image = pyvips.Image.new_from_buffer(data, "").autorot()
@@ -136,7 +137,7 @@ def rewrite_image(data: bytes, extension: str) -> tuple[bytes, str]:
         out = image.write_to_buffer(saver, keep="icc")
     except pyvips.Error as exc:
         raise MediaProbeError(f"image could not be rewritten: {str(exc).splitlines()[0]}") from None
-    return bytes(out), extension if extension in REWRITE_SAVERS else "jpg"
+    return bytes(out)
 
 
 def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:

@@ -509,7 +509,7 @@ class MediaResourceService:
     ) -> tuple[bytes, Sniffed, MediaMetadata]:
         """Store a photo upright and without its location (``docs/media.md``, privacy)."""
         try:
-            rewritten, _extension = rewrite_image(data, kind.extension)
+            rewritten = rewrite_image(data, kind.extension)
             new_kind = sniff(rewritten[:SNIFF_BYTES])
             if new_kind is None:
                 raise MediaProbeError("the rewritten image is not an accepted type")
