@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import base64
+import importlib
+import pkgutil
 import sys
 import tempfile
 import time
@@ -37,6 +39,29 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
 from tests.support.media import image_bytes
+
+
+def _import_all(package: str) -> None:
+    """Import every submodule now, on this thread, instead of lazily during a run.
+
+    Under pytest, schemathesis and hypothesis are plugins, so their modules are imported
+    through assertion rewriting, which calls ``ast.parse``. On CPython 3.11.7 that keeps its
+    recursion counter in shared state, and two threads parsing at once fail with
+    "SystemError: AST constructor recursion depth mismatch" (fixed in 3.11.8). A run
+    imports lazily from several threads, so it failed now and then; imported up front,
+    nothing is parsed during the run.
+    """
+    root = importlib.import_module(package)
+    for module in pkgutil.walk_packages(root.__path__, f"{package}."):
+        try:
+            importlib.import_module(module.name)
+        except Exception:  # optional integrations (Django, Flask…) may not import here
+            continue
+
+
+_import_all("schemathesis")
+importlib.import_module("hypothesis.stateful")
+_import_all("hypothesis.strategies")
 
 CHECKS = [not_a_server_error, response_schema_conformance]
 

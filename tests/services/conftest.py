@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 
@@ -20,8 +21,10 @@ def mstore() -> ObjectStore:
 
 
 @pytest.fixture
-def media(db: Database, mstore: ObjectStore) -> MediaResourceService:
-    return MediaResourceService(db, mstore, UrlResolver(CDN))
+def media(db: Database, mstore: ObjectStore) -> Iterator[MediaResourceService]:
+    service = MediaResourceService(db, mstore, UrlResolver(CDN))
+    yield service
+    service.close()  # its pending outbox acknowledgements, while the database is still there
 
 
 def upload(

@@ -94,3 +94,49 @@ def test_a_quiet_spell_still_clears_the_acknowledgements(
             break
         time.sleep(0.05)
     assert _count(db, MediaDeletionOutbox) == 0
+
+
+def test_a_discarded_service_is_not_kept_alive_by_its_flush_timer(
+    db: Database, mstore: ObjectStore
+) -> None:
+    """The pending-ack timer holds its queue weakly: a service dropped with acks pending
+    (its database about to go) is freed, not left retrying against nothing forever."""
+    import gc
+    import weakref
+
+    from sartiq_storage.core.urls import UrlResolver
+    from tests.services.conftest import CDN
+
+    service = MediaResourceService(db, mstore, UrlResolver(CDN))
+    service.ingest(upload(mstore, image_bytes(seed=43)), product())
+    assert service.deletions._acks  # one acknowledgement waits for its timer
+    queue = weakref.ref(service.deletions)
+    del service
+    gc.collect()
+    assert queue() is None
+
+
+def test_in_batch_duplicates_wait_for_their_leader(
+    db: Database, mstore: ObjectStore, media: MediaResourceService
+) -> None:
+    """The same bytes twice in one batch: one resource, one copy, both attached, and the
+    batch is still recorded in one transaction (not item by item after a conflict)."""
+    data = image_bytes(seed=44)
+    items = [(upload(mstore, data), product()) for _ in range(3)]
+    items.insert(1, (upload(mstore, image_bytes(seed=45)), product()))
+    one_by_one: list[object] = []
+    record_one = media._record_one
+
+    def spy(session: object, prepared: object, **kw: bool) -> object:
+        one_by_one.append(prepared)
+        return record_one(session, prepared, **kw)  # type: ignore[arg-type]
+
+    media._record_one = spy  # type: ignore[method-assign,assignment]
+    results = media.ingest_all(items)
+    assert [r.created for r in results] == [True, True, False, False]
+    assert len({results[i].resource.id for i in (0, 2, 3)}) == 1
+    assert _count(db, MediaResource) == 2
+    assert len(one_by_one) == 2  # the two followers only
+    media_keys = sorted(o.key for o in mstore.list("media/"))
+    assert media_keys == sorted(r.resource.storage_key for r in results[:2])
+    assert not list(mstore.list("temp/"))

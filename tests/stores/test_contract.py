@@ -273,3 +273,52 @@ def test_local_copy_is_fresh_for_grace_periods(tmp_path) -> None:  # type: ignor
     copied = local.copy("temp/old", "media/n/file.bin")
     assert copied.last_modified.timestamp() > time.time() - 60
     assert os.stat(local.objects / "media/n/file.bin.").st_nlink == 2  # zero-copy
+
+
+def test_local_symlinks_lead_nowhere_outside(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A symlinked folder or file under ``objects/`` that points out of it is refused as a
+    bad key; one that stays inside the root still works."""
+    import os
+
+    from sartiq_storage.adapters.stores import LocalStore
+
+    local = LocalStore(tmp_path / "store")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.").write_bytes(b"secret")
+    os.symlink(outside, local.objects / "media")
+    with pytest.raises(InvalidKeyError):
+        local.get_bytes("media/secret")
+    with pytest.raises(InvalidKeyError):
+        local.put("media/new", b"x")
+    assert sorted(p.name for p in outside.iterdir()) == ["secret."]
+    local.put("temp/real", b"inside")
+    os.symlink(local.objects / "temp", local.objects / "alias")
+    assert local.get_bytes("alias/real") == b"inside"
+
+
+def test_copy_pinned_to_the_source_seen(store: ObjectStore) -> None:
+    """``source_info``: the copy is made only from the bytes the caller read (their ETag).
+    moto ignores ``x-amz-copy-source-if-match``, so on S3 the header itself is checked;
+    R2 and S3 honour it."""
+    seen = store.put("temp/pinned", b"first")
+    info = store.head("temp/pinned")
+    assert info.etag == seen.etag
+    sent: list[bytes | None] = []
+    if isinstance(store, S3Store):
+        store._client.meta.events.register(
+            "before-send.s3.CopyObject",
+            lambda request, **_: sent.append(request.headers.get("x-amz-copy-source-if-match")),
+        )
+    copied = store.copy("temp/pinned", "media/p1/file.bin", if_absent=True, source_info=info)
+    assert copied.size == 5
+    assert store.get_bytes("media/p1/file.bin") == b"first"
+    store.put("temp/pinned", b"second, other bytes")
+    if isinstance(store, S3Store):
+        assert sent == [f'"{info.etag}"'.encode()]
+        return
+    with pytest.raises(PreconditionFailedError) as caught:
+        store.copy("temp/pinned", "media/p2/file.bin", if_absent=True, source_info=info)
+    assert caught.value.key == "temp/pinned"
+    with pytest.raises(ObjectNotFoundError):
+        store.head("media/p2/file.bin")

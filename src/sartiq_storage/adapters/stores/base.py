@@ -36,6 +36,10 @@ def normalize_etag(etag: str | None) -> str | None:
     return f"W/{value}" if weak else value
 
 
+SOURCE_CHANGED = "the source changed since the caller read it"
+"""The reason a copy pinned by ``source_info`` was refused."""
+
+
 def md5_from_etag(etag: str | None) -> str | None:
     """The content MD5 when the ETag is one: a plain 32-hex-digit value, no ``-N``.
 
@@ -211,8 +215,15 @@ class ObjectStore(ABC):
         content_type: str | None = None,
         cache_control: str | None = None,
         if_absent: bool = False,
+        source_info: ObjectInfo | None = None,
     ) -> ObjectInfo:
-        """Server-side copy. Metadata given here replaces the source's; omitted, it is kept."""
+        """Server-side copy. Metadata given here replaces the source's; omitted, it is kept.
+
+        ``source_info``: the source as the caller has just seen it. The copy is then made only
+        if the source still has that ETag (:class:`PreconditionFailedError` naming the
+        source otherwise, where the store can tell), and the store need not look at the
+        source again first.
+        """
 
     @abstractmethod
     def delete(self, key: str) -> None:

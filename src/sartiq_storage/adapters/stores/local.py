@@ -41,6 +41,7 @@ from typing import BinaryIO
 from sartiq_storage.adapters.stores._common import Md5Counter, SignedUrlMixin, iter_body
 from sartiq_storage.adapters.stores.base import (
     DEFAULT_CHUNK,
+    SOURCE_CHANGED,
     Body,
     ObjectInfo,
     ObjectStream,
@@ -81,6 +82,7 @@ class LocalStore(SignedUrlMixin):
         for folder in (self.objects, self.meta, self.tmp):
             folder.mkdir(parents=True, exist_ok=True)
         self._real_objects = Path(os.path.realpath(self.objects))
+        self._real_objects_str = str(self._real_objects)
         self.signer = signer
         self._clean_stale_tmp()
 
@@ -107,11 +109,29 @@ class LocalStore(SignedUrlMixin):
             raise InvalidKeyError(
                 key, f"a path segment over {_MAX_SEGMENT_BYTES} bytes (local disk limit)"
             )
-        path = self.objects / f"{key}."
-        real = Path(os.path.realpath(path))
-        if not real.is_relative_to(self._real_objects) or real == self._real_objects:
-            raise InvalidKeyError(key, "resolves outside the storage root")
-        return key, path
+        if self._has_symlink(key):  # rare: only then is the full resolution needed
+            real = Path(os.path.realpath(self.objects / f"{key}."))
+            if not real.is_relative_to(self._real_objects) or real == self._real_objects:
+                raise InvalidKeyError(key, "resolves outside the storage root")
+        return key, self.objects / f"{key}."
+
+    def _has_symlink(self, key: str) -> bool:
+        """Whether a component of the key's path below ``objects/`` is a symlink.
+
+        A valid key has no ``..`` and no empty segment, so only a symlink can lead out of
+        the root. Checking the key's own components (``realpath`` would also walk every
+        folder above the root, on every call) keeps the hot path to a few ``lstat`` calls.
+        """
+        current = self._real_objects_str
+        for segment in f"{key}.".split("/"):
+            current = f"{current}/{segment}"
+            try:
+                mode = os.lstat(current).st_mode
+            except (FileNotFoundError, NotADirectoryError):
+                return False  # nothing further down exists, so nothing can be followed
+            if stat.S_ISLNK(mode):
+                return True
+        return False
 
     def _meta_path(self, key: str) -> Path:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
@@ -225,6 +245,7 @@ class LocalStore(SignedUrlMixin):
         content_type: str | None = None,
         cache_control: str | None = None,
         if_absent: bool = False,
+        source_info: ObjectInfo | None = None,
     ) -> ObjectInfo:
         source, source_path = self._path(source)
         destination, dest_path = self._path(destination)
@@ -239,6 +260,9 @@ class LocalStore(SignedUrlMixin):
             with open(source_path, "rb") as src:
                 tmp, counter = self._write_tmp(src)
             etag, size = counter.etag, counter.size
+        if source_info is not None and source_info.etag not in (None, etag):
+            tmp.unlink(missing_ok=True)
+            raise PreconditionFailedError(source, SOURCE_CHANGED)
         replace_meta = content_type is not None or cache_control is not None
         meta: dict[str, object] = {
             "etag": etag,

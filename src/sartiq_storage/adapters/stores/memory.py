@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 from sartiq_storage.adapters.stores._common import Md5Counter, SignedUrlMixin, iter_body
 from sartiq_storage.adapters.stores.base import (
+    SOURCE_CHANGED,
     Body,
     ObjectInfo,
     ObjectStream,
@@ -95,9 +96,12 @@ class MemoryStore(SignedUrlMixin):
         content_type: str | None = None,
         cache_control: str | None = None,
         if_absent: bool = False,
+        source_info: ObjectInfo | None = None,
     ) -> ObjectInfo:
         destination = validate_key(destination)
         entry = self._entry(source)
+        if source_info is not None and source_info.etag not in (None, entry.info.etag):
+            raise PreconditionFailedError(validate_key(source), SOURCE_CHANGED)
         replace_meta = content_type is not None or cache_control is not None
         info = replace(
             entry.info,

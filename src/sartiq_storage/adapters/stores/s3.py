@@ -44,6 +44,7 @@ from obstore.store import S3Store as _ObStore
 
 from sartiq_storage.adapters.stores.base import (
     DEFAULT_CHUNK,
+    SOURCE_CHANGED,
     Body,
     DeleteFailure,
     ObjectInfo,
@@ -317,14 +318,15 @@ class S3Store(ObjectStore):
         content_type: str | None = None,
         cache_control: str | None = None,
         if_absent: bool = False,
+        source_info: ObjectInfo | None = None,
     ) -> ObjectInfo:
         source = validate_key(source)
         destination = validate_key(destination)
         replace_meta = content_type is not None or cache_control is not None
-        if not replace_meta and not if_absent:
+        if not replace_meta and not if_absent and source_info is None:
             self._repeat(source, lambda: obstore.copy(self._store, source, destination))
             return self.head(destination)
-        src_info = self.head(source)
+        src_info = self.head(source) if source_info is None else source_info
         if if_absent and self.flavor == "generic" and self.exists(destination):
             # Neither header is understood here: a HEAD check is the best there is.
             raise PreconditionFailedError(destination)
@@ -340,6 +342,10 @@ class S3Store(ObjectStore):
                 params["CacheControl"] = cache_control
         if if_absent and self.flavor == "aws":
             params["IfNoneMatch"] = "*"
+        etag = src_info.etag or ""
+        pinned = source_info is not None and bool(etag) and not etag.startswith("W/")
+        if pinned:  # moto ignores it; R2 and S3 honour it (docs/reliability.md)
+            params["CopySourceIfMatch"] = f'"{etag}"'
         headers = {R2_COPY_IF_ABSENT: "*"} if if_absent and self.flavor == "r2" else {}
         with self._errors(destination):
             if src_info.size > MAX_SINGLE_COPY:
@@ -352,6 +358,8 @@ class S3Store(ObjectStore):
                 try:
                     answer = self._client.copy_object(**params)
                 except ClientError as exc:
+                    if pinned and self._source_changed(exc, source, src_info):
+                        raise PreconditionFailedError(source, SOURCE_CHANGED) from None
                     if not if_absent:
                         raise
                     held = self._copied_by_a_retry(exc, destination, src_info)
@@ -373,6 +381,16 @@ class S3Store(ObjectStore):
                     else src_info.cache_control,
                 )
         return self.head(destination)
+
+    def _source_changed(self, exc: ClientError, source: str, seen: ObjectInfo) -> bool:
+        """After a 412 on a copy pinned to the source's ETag: whether that pin failed."""
+        code, status = _boto_error_code(exc)
+        if not (status == 412 or code == "PreconditionFailed"):
+            return False
+        try:
+            return self.head(source).etag != seen.etag
+        except ObjectNotFoundError:
+            return True
 
     def _copied_by_a_retry(
         self, exc: ClientError, destination: str, source: ObjectInfo

@@ -16,6 +16,7 @@ import logging
 import random
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,6 +43,7 @@ MAX_AUTOMATIC_ATTEMPTS = 12
 ACK_BATCH = 64
 """Outbox rows whose objects are gone are removed in batches of this many (or on flush)."""
 ACK_MAX_AGE_SECONDS = 2.0
+ACK_RETRY_CAP_SECONDS = 60.0
 READ_ONLY_PREFIXES = ("images/", "shooting_looks/")
 REFERENCEABLE_PREFIXES = ("media/", *READ_ONLY_PREFIXES)
 """The only prefixes a resource row's ``storage_key`` can be under."""
@@ -156,6 +158,17 @@ class DrainReport:
         self.failed.update(other.failed)
 
 
+def _flush_quietly(queue_ref: weakref.ref[DeletionQueue]) -> None:
+    """The ack timer's work: flush, if the queue is still in use; a failure is retried."""
+    queue = queue_ref()
+    if queue is None:
+        return
+    try:
+        queue.flush_acks()
+    except Exception as exc:  # noqa: BLE001 - the rows stay pending and are retried
+        logger.warning("removing done outbox rows failed (%s); they will be retried", exc)
+
+
 class DeletionQueue:
     """Runs the outbox and the dead letters against one store."""
 
@@ -164,6 +177,7 @@ class DeletionQueue:
         self.store = store
         self._acks: list[object] = []
         self._acks_lock = threading.Lock()
+        self._failed_flushes = 0
 
     def _acknowledge(self, row_ids: list[object]) -> None:
         """Remove done outbox rows, in batches: one transaction per ingest would cost as
@@ -178,18 +192,18 @@ class DeletionQueue:
 
     def _pend(self, row_ids: list[object]) -> None:
         """Add rows to remove (holding the lock). A quiet spell must not leave them past their
-        lease (the worker would redo them): the first pending row arms a flush this soon."""
+        lease (the worker would redo them): the first pending row arms a flush this soon,
+        later and later while flushes keep failing (the database is down).
+
+        The timer holds the queue weakly: a queue nobody uses any more (a discarded service,
+        its database gone) is not kept alive, retrying forever, by its own timer.
+        """
         if not self._acks:
-            timer = threading.Timer(ACK_MAX_AGE_SECONDS, self._flush_quietly)
+            delay = min(ACK_MAX_AGE_SECONDS * 2**self._failed_flushes, ACK_RETRY_CAP_SECONDS)
+            timer = threading.Timer(delay, _flush_quietly, (weakref.ref(self),))
             timer.daemon = True
             timer.start()
         self._acks.extend(row_ids)
-
-    def _flush_quietly(self) -> None:
-        try:
-            self.flush_acks()
-        except Exception:
-            logger.warning("removing done outbox rows failed; they will be retried", exc_info=True)
 
     def flush_acks(self) -> None:
         """Remove every acknowledged outbox row now (on close, and before a drain)."""
@@ -202,8 +216,10 @@ class DeletionQueue:
                 session.execute(delete(MediaDeletionOutbox).where(MediaDeletionOutbox.id.in_(ids)))
         except BaseException:
             with self._acks_lock:
+                self._failed_flushes += 1
                 self._pend(ids)  # kept, and a flush armed again if none is
             raise
+        self._failed_flushes = 0
 
     def delete_now(
         self, rows: list[tuple[object, str]], status: KeyStatus | None = None

@@ -34,6 +34,7 @@ from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from sartiq_storage.adapters.db.engine import Database
@@ -56,13 +57,14 @@ from sartiq_storage.adapters.media_probe import (
     probe_image_header,
     rewrite_image,
 )
-from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import (
     ConflictError,
     InvalidMediaInputError,
     MediaNotFoundError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     UnsupportedMediaError,
     UploadMissingError,
     UploadTooLargeError,
@@ -184,11 +186,37 @@ _KNOWN_BY_HASH = (
     .where(_RESOURCES.c.content_hash == bindparam("b_md5"))
     .order_by(_RESOURCES.c.collision_rank)
 )
-_SLOT_TAKEN = select(_ATTACHMENTS.c.id).where(
+_KNOWN_BY_HASHES = (
+    select(
+        _RESOURCES.c.content_hash,
+        _RESOURCES.c.id,
+        _RESOURCES.c.storage_key,
+        _RESOURCES.c.sha256,
+        _RESOURCES.c.collision_rank,
+    )
+    .where(_RESOURCES.c.content_hash.in_(bindparam("b_md5s", expanding=True)))
+    .order_by(_RESOURCES.c.content_hash, _RESOURCES.c.collision_rank)
+)
+_SLOT_HOLDER = select(_ATTACHMENTS.c.id, _ATTACHMENTS.c.media_resource_id).where(
     _ATTACHMENTS.c.entity_type == bindparam("b_type"),
     _ATTACHMENTS.c.entity_id == bindparam("b_entity"),
     _ATTACHMENTS.c.slot == bindparam("b_slot"),
     func.coalesce(_ATTACHMENTS.c.position, -1) == bindparam("b_position"),
+)
+_DELETE_ATTACHMENT = delete(_ATTACHMENTS).where(_ATTACHMENTS.c.id == bindparam("b_id"))
+_CLEAR_DETACHED = (
+    update(_RESOURCES)
+    .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.detached_at.is_not(None))
+    .values(detached_at=None)
+)
+_SLOTS_OF_ENTITIES = select(
+    _ATTACHMENTS.c.entity_type,
+    _ATTACHMENTS.c.entity_id,
+    _ATTACHMENTS.c.slot,
+    func.coalesce(_ATTACHMENTS.c.position, -1).label("position"),
+).where(
+    _ATTACHMENTS.c.entity_type.in_(bindparam("b_types", expanding=True)),
+    _ATTACHMENTS.c.entity_id.in_(bindparam("b_entities", expanding=True)),
 )
 _CLAIM_INTENT = (
     update(_INTENTS)
@@ -221,6 +249,8 @@ class _Verified:
     payload: bytes | None = None
     """The bytes to store instead of the upload's (an image rewritten upright, without its
     location); None to store the upload as it is, by server-side copy."""
+    source: ObjectInfo | None = None
+    """The upload as read: its copy is pinned to this ETag, and needs no second look."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +263,31 @@ class _Prepared:
     canonical: str | None
     """The promoted copy on a miss; None on a hit."""
     collision_rank: int = 0
+
+
+def _slot_of(target: AttachTo) -> tuple[str, uuid.UUID, str, int]:
+    """A slot as the unique index sees it (a single slot's null position counts as -1)."""
+    position = -1 if target.position is None else target.position
+    return (target.entity_type, target.entity_id, target.slot, position)
+
+
+def _map_outcomes(
+    pool: ThreadPoolExecutor | None, step: Callable[[_A], _R], arguments: Sequence[_A]
+) -> list[_R | Exception]:
+    """Each argument's :func:`_outcome`, on the pool's threads when there is one."""
+    if pool is None:
+        return [_outcome(step, argument) for argument in arguments]
+    return list(pool.map(lambda argument: _outcome(step, argument), arguments))
+
+
+def _slot_params(target: AttachTo) -> dict[str, Any]:
+    entity_type, entity_id, slot, position = _slot_of(target)
+    return {"b_type": entity_type, "b_entity": entity_id, "b_slot": slot, "b_position": position}
+
+
+def _distinct_slots(batch: Sequence[_Prepared]) -> bool:
+    slots = [_slot_of(p.target) for p in batch if p.target is not None]
+    return len(slots) == len(set(slots))
 
 
 class MediaResourceService:
@@ -361,20 +416,39 @@ class MediaResourceService:
         if len(items) <= 1:
             return [self.ingest(media, target) for media, target in items]
 
-        def prepare(item: tuple[MediaInput, AttachTo]) -> _Prepared | IngestResult:
+        # Bytes seen twice in one batch: the first (the leader) is promoted and recorded with
+        # the batch; the others wait for it and then match it as a plain hit. Promoting both
+        # would make the batch's transaction trip over its own unique content hash.
+        def verify(item: tuple[MediaInput, AttachTo]) -> _Verified | IngestResult:
             media, target = item
             if media.media_resource_id is not None:
                 return self._attach_existing(media.media_resource_id, target)
             assert media.url is not None
-            return self._prepare(self.urls.key_from_url(media.url, prefix="temp/"), target, media)
+            key = self.urls.key_from_url(media.url, prefix="temp/")
+            return self._verify_upload(key, target, media)
 
-        outcomes: list[_Prepared | IngestResult | Exception] = []
         workers = min(max(concurrency, 1), len(items))
-        if workers == 1:
-            outcomes = [_outcome(prepare, item) for item in items]
-        else:
-            with ThreadPoolExecutor(workers) as pool:
-                outcomes = list(pool.map(lambda item: _outcome(prepare, item), items))
+        pool = ThreadPoolExecutor(workers) if workers > 1 else None
+        try:
+            outcomes: list[_Prepared | _Verified | IngestResult | Exception]
+            outcomes = list(_map_outcomes(pool, verify, items))
+            leaders: dict[tuple[str, int], int] = {}
+            for i, outcome in enumerate(outcomes):
+                if isinstance(outcome, _Verified):
+                    leaders.setdefault((outcome.md5, outcome.size), i)
+            known = self._known_many([md5 for md5, _ in leaders])
+
+            def match(i: int) -> _Prepared:
+                verified = outcomes[i]
+                assert isinstance(verified, _Verified)
+                return self._match(verified, items[i][1], known=known.get(verified.md5, []))
+
+            order = list(leaders.values())
+            for i, matched in zip(order, _map_outcomes(pool, match, order), strict=True):
+                outcomes[i] = matched
+        finally:
+            if pool is not None:
+                pool.shutdown()
         pending = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Prepared)]
         if pending:
             try:
@@ -383,6 +457,9 @@ class MediaResourceService:
                 recorded = [None] * len(pending)  # settled one by one below
             for (i, prepared), result in zip(pending, recorded, strict=True):
                 outcomes[i] = result if result is not None else _outcome(self._finish, prepared)
+        for i, outcome in enumerate(outcomes):
+            if isinstance(outcome, _Verified):  # a follower: its leader is recorded now
+                outcomes[i] = _outcome(self._finish_follower, (outcome, items[i][1]))
         for outcome in outcomes:
             if isinstance(outcome, Exception):
                 raise outcome
@@ -502,7 +579,7 @@ class MediaResourceService:
                 hints.width, hints.height, metadata.dominant_color, metadata.color_profile
             )
         failpoints.hit("ingest.hashed")
-        return _Verified(key, size, md5, sha, kind, metadata, payload)
+        return _Verified(key, size, md5, sha, kind, metadata, payload, info)
 
     def _rewrite(
         self, key: str, data: bytes, kind: Sniffed
@@ -540,15 +617,22 @@ class MediaResourceService:
         self, key: str, target: AttachTo | None, hints: MediaInput | None
     ) -> _Prepared | IngestResult:
         """Every step before the write: verify, look up by hash, confirm a hit or promote."""
+        verified = self._verify_upload(key, target, hints)
+        if isinstance(verified, IngestResult):
+            return verified
+        return self._match(verified, target)
+
+    def _verify_upload(
+        self, key: str, target: AttachTo | None, hints: MediaInput | None
+    ) -> _Verified | IngestResult:
+        """Verify ``key``; if it is gone because an earlier attempt took it, what it became."""
         try:
-            verified = self._verify(key, hints)
+            return self._verify(key, hints)
         except UploadMissingError:
-            # A retry after the upload was promoted and removed: answer what it became.
             done = self._previously_ingested(key, target)
             if done is not None:
                 return done
             raise
-        return self._match(verified, target)
 
     def _match(
         self,
@@ -556,6 +640,7 @@ class MediaResourceService:
         target: AttachTo | None,
         *,
         promoted: _Prepared | None = None,
+        known: list[_Known] | None = None,
     ) -> _Prepared:
         """Find the resource holding these bytes (a hit) or promote them (a miss).
 
@@ -564,7 +649,7 @@ class MediaResourceService:
         skipped it). Different bytes behind the same MD5 become a resource of their own,
         with the next ``collision_rank``. ``promoted``: a copy made on an earlier attempt.
         """
-        candidates = self._known(verified)
+        candidates = self._known(verified) if known is None else known
         rank = 0
         if candidates:
             if verified.sha256 is None:
@@ -586,6 +671,10 @@ class MediaResourceService:
         canonical = self._promote(verified, resource_id)  # the copy exists before any row
         return _Prepared(verified, target, resource_id, canonical, rank)
 
+    def _finish_follower(self, follower: tuple[_Verified, AttachTo]) -> IngestResult:
+        verified, target = follower
+        return self._finish(self._match(verified, target))
+
     def _finish(self, prepared: _Prepared) -> IngestResult:
         """Record one prepared ingest, settling what changed since it was prepared."""
         for _ in range(4):
@@ -601,9 +690,20 @@ class MediaResourceService:
 
     def _known(self, verified: _Verified) -> list[_Known]:
         """One read: the resources with the same MD5 (one, but for collisions)."""
+        return self._known_many([verified.md5]).get(verified.md5, [])
+
+    def _known_many(self, md5s: list[str]) -> dict[str, list[_Known]]:
+        """One read for a whole batch: the resources holding each MD5, by rank."""
+        if not md5s:
+            return {}
         with self.db.read_connection() as conn:
-            rows = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).all()
-        return [_Known(r.id, r.storage_key, r.sha256, r.collision_rank) for r in rows]
+            rows = conn.execute(_KNOWN_BY_HASHES, {"b_md5s": md5s}).all()
+        known: dict[str, list[_Known]] = {}
+        for r in rows:
+            known.setdefault(r.content_hash, []).append(
+                _Known(r.id, r.storage_key, r.sha256, r.collision_rank)
+            )
+        return known
 
     def _fill_sha256(self, resource_id: uuid.UUID, sha256: str) -> None:
         with self.db.session() as session:
@@ -631,13 +731,19 @@ class MediaResourceService:
                 raise ConflictError(f"{canonical} does not hold the verified bytes")
             failpoints.hit("ingest.verified")
             return canonical
-        copied = self.store.copy(
-            verified.key,
-            canonical,
-            content_type=verified.kind.content_type,
-            cache_control=IMMUTABLE,
-            if_absent=True,
-        )
+        try:
+            copied = self.store.copy(
+                verified.key,
+                canonical,
+                content_type=verified.kind.content_type,
+                cache_control=IMMUTABLE,
+                if_absent=True,
+                source_info=verified.source,
+            )
+        except PreconditionFailedError as exc:
+            if exc.key != verified.key:
+                raise
+            raise ConflictError(f"{verified.key} changed while it was ingested") from None
         failpoints.hit("ingest.copied")
         if copied.md5 != verified.md5:
             # The copy's answer does not prove its bytes (no plain-MD5 ETag): look.
@@ -662,10 +768,13 @@ class MediaResourceService:
             outbox_rows.clear()
             stale.clear()
             results: list[IngestResult | None] = []
-            for prepared in batch:
-                result, keys = self._record_one(session, prepared, recheck=attempts > 1)
-                results.append(result)
-                stale.extend(keys)
+            if attempts == 1 and len(batch) > 1 and _distinct_slots(batch):
+                results = self._record_many(session, batch, stale)
+            else:
+                for prepared in batch:
+                    result, keys = self._record_one(session, prepared, recheck=attempts > 1)
+                    results.append(result)
+                    stale.extend(keys)
             if stale:
                 rows = enqueue(session, stale, "ingested", not_before=lease)
                 outbox_rows.extend((row.id, row.storage_key) for row in rows)
@@ -676,6 +785,84 @@ class MediaResourceService:
         failpoints.hit("ingest.committed")
         self._drain(outbox_rows, unreferenceable(stale))
         return results
+
+    def _record_many(
+        self, session: Session, batch: list[_Prepared], stale: list[str]
+    ) -> list[IngestResult | None]:
+        """:meth:`_record_one` for a whole batch, each statement run once for all of it.
+
+        The batch's slots are distinct, so the order among its items does not matter. New
+        resources go in with one multi-row INSERT per table: a race with another ingest
+        shows as an IntegrityError, and the retry then records item by item, looking first.
+        """
+        results: list[IngestResult | None] = [None] * len(batch)
+        fresh: list[tuple[int, _Prepared, MediaResource]] = []
+        for i, prepared in enumerate(batch):
+            if prepared.canonical is None:  # a hit: the winner is looked up in this write
+                results[i], keys = self._record_one(session, prepared, recheck=False)
+                stale.extend(keys)
+                continue
+            resource = self._new_resource(
+                prepared.resource_id, prepared.canonical, prepared.verified
+            )
+            resource.collision_rank = prepared.collision_rank
+            if prepared.target is not None:
+                resource.detached_at = None  # attached in this same transaction
+            fresh.append((i, prepared, resource))
+        if not fresh:
+            return results
+        conn = session.connection()
+        conn.execute(_INSERT_RESOURCE, [_columns(resource) for _, _, resource in fresh])
+        conn.execute(
+            _INSERT_INGESTION,
+            [
+                {
+                    "source_key": prepared.verified.key,
+                    "media_resource_id": resource.id,
+                    "created_at": resource.created_at,
+                }
+                for _, prepared, resource in fresh
+            ],
+        )
+        targets = [p.target for _, p, _ in fresh if p.target is not None]
+        taken = self._taken_slots(session, targets)
+        new_attachments: list[MediaResourceAttachment] = []
+        for i, prepared, resource in fresh:
+            target = prepared.target
+            attachment: MediaResourceAttachment | None = None
+            if target is not None and _slot_of(target) in taken:
+                attachment = self._attach(session, resource, target)  # a replacement
+            elif target is not None:
+                attachment = self._new_attachment(resource.id, target)
+                new_attachments.append(attachment)
+            results[i] = IngestResult(resource, attachment, created=True)
+            stale.append(prepared.verified.key)
+        if new_attachments:
+            conn.execute(_INSERT_ATTACHMENT, [_columns(a) for a in new_attachments])
+        claims = [
+            {"b_key": prepared.verified.key, "b_now": self.clock(), "b_resource": resource.id}
+            for _, prepared, resource in fresh
+            if prepared.verified.key.startswith("temp/")
+        ]
+        if claims:
+            conn.execute(_CLAIM_INTENT, claims)
+        return results
+
+    @staticmethod
+    def _taken_slots(
+        session: Session, targets: list[AttachTo]
+    ) -> set[tuple[str, uuid.UUID, str, int]]:
+        """Which of these slots already hold an attachment: one query for all of them."""
+        if not targets:
+            return set()
+        rows = session.connection().execute(
+            _SLOTS_OF_ENTITIES,
+            {
+                "b_types": sorted({t.entity_type for t in targets}),
+                "b_entities": list({t.entity_id for t in targets}),
+            },
+        )
+        return {(r.entity_type, r.entity_id, r.slot, r.position) for r in rows}
 
     def _record_one(
         self, session: Session, prepared: _Prepared, *, recheck: bool
@@ -692,7 +879,10 @@ class MediaResourceService:
             winner, same_source = self._winner(session, prepared)
         if winner is not None:
             if not same_source:
-                session.add(MediaIngestion(source_key=key, media_resource_id=winner.id))
+                session.connection().execute(
+                    _INSERT_INGESTION,
+                    {"source_key": key, "media_resource_id": winner.id, "created_at": self.clock()},
+                )
             attachment = self._attach(session, winner, target) if target else None
             self._claim_intent(session, key, winner.id)
             stale = [key] if canonical is None else [key, canonical]
@@ -713,7 +903,7 @@ class MediaResourceService:
                 "created_at": resource.created_at,
             },
         )
-        attachment = self._attach_new(session, resource, target) if target else None
+        attachment = self._attach(session, resource, target) if target else None
         self._claim_intent(session, key, resource.id)
         return IngestResult(resource, attachment, created=True), [key]
 
@@ -805,38 +995,37 @@ class MediaResourceService:
     def _attach(
         self, session: Session, resource: MediaResource, target: AttachTo
     ) -> MediaResourceAttachment:
-        """Put ``resource`` in the slot; a different resource already there is replaced."""
-        position_match = (
-            MediaResourceAttachment.position.is_(None)
-            if target.position is None
-            else MediaResourceAttachment.position == target.position
-        )
-        current = session.scalar(
-            select(MediaResourceAttachment).where(
-                MediaResourceAttachment.entity_type == target.entity_type,
-                MediaResourceAttachment.entity_id == target.entity_id,
-                MediaResourceAttachment.slot == target.slot,
-                position_match,
-            )
-        )
+        """Put ``resource`` in the slot; a different resource already there is replaced.
+
+        Core statements on the session's connection, as on the rest of the ingest path: the
+        returned attachment is not tracked by the session (nothing is left to flush).
+        """
+        conn = session.connection()
+        current = conn.execute(_SLOT_HOLDER, _slot_params(target)).first()
         if current is not None and current.media_resource_id == resource.id:
-            resource.detached_at = None
-            return current
+            self._mark_attached(session, resource)
+            existing = session.get(MediaResourceAttachment, current.id)
+            assert existing is not None
+            return existing
         if current is not None:
-            previous = current.media_resource_id
             # A plain DELETE: a concurrent replacement may have removed the row already.
-            session.execute(
-                delete(MediaResourceAttachment)
-                .where(MediaResourceAttachment.id == current.id)
-                .execution_options(synchronize_session=False)
-            )
-            session.expunge(current)
-            self._mark_if_detached(session, previous)
+            conn.execute(_DELETE_ATTACHMENT, {"b_id": current.id})
+            self._mark_if_detached(session, current.media_resource_id)
         attachment = self._new_attachment(resource.id, target)
-        session.add(attachment)
-        resource.detached_at = None
-        session.flush()
+        conn.execute(_INSERT_ATTACHMENT, _columns(attachment))
+        self._mark_attached(session, resource)
         return attachment
+
+    @staticmethod
+    def _mark_attached(session: Session, resource: MediaResource) -> None:
+        """Clear ``detached_at`` in the database and on the object, without a flush."""
+        if resource.detached_at is None:
+            return
+        session.connection().execute(_CLEAR_DETACHED, {"b_id": resource.id})
+        if sa_inspect(resource).persistent:
+            set_committed_value(resource, "detached_at", None)
+        else:
+            resource.detached_at = None
 
     def _new_attachment(self, resource_id: uuid.UUID, target: AttachTo) -> MediaResourceAttachment:
         return MediaResourceAttachment(
@@ -848,28 +1037,6 @@ class MediaResourceService:
             position=target.position,
             created_at=self.clock(),
         )
-
-    def _attach_new(
-        self, session: Session, resource: MediaResource, target: AttachTo
-    ) -> MediaResourceAttachment:
-        """Attach a resource created in this transaction: plain INSERTs when the slot is free."""
-        conn = session.connection()
-        slot = {
-            "b_type": target.entity_type,
-            "b_entity": target.entity_id,
-            "b_slot": target.slot,
-            "b_position": -1 if target.position is None else target.position,
-        }
-        occupied = conn.execute(_SLOT_TAKEN, slot).scalar()
-        if occupied is not None:  # a replacement: the general path
-            loaded = session.get(MediaResource, resource.id)
-            assert loaded is not None
-            attachment = self._attach(session, loaded, target)
-            resource.detached_at = None
-            return attachment
-        attachment = self._new_attachment(resource.id, target)
-        conn.execute(_INSERT_ATTACHMENT, _columns(attachment))
-        return attachment
 
     def _mark_if_detached(self, session: Session, resource_id: uuid.UUID) -> None:
         remaining = session.scalar(
