@@ -60,7 +60,12 @@ _STALE_TMP_SECONDS = 3600
 _MAX_SEGMENT_BYTES = 254  # NAME_MAX (255) less the trailing dot every object file carries
 
 
-def _fsync_dir(path: Path) -> None:
+def _unlink(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
+
+
+def _fsync_dir(path: str) -> None:
     with contextlib.suppress(OSError):
         fd = os.open(path, os.O_RDONLY)
         try:
@@ -83,6 +88,9 @@ class LocalStore(SignedUrlMixin):
             folder.mkdir(parents=True, exist_ok=True)
         self._real_objects = Path(os.path.realpath(self.objects))
         self._real_objects_str = str(self._real_objects)
+        self._objects_str, self._meta_str, self._tmp_str = map(
+            str, (self.objects, self.meta, self.tmp)
+        )
         self.signer = signer
         self._clean_stale_tmp()
 
@@ -98,8 +106,10 @@ class LocalStore(SignedUrlMixin):
                     os.unlink(entry.path)
 
     # -- paths -----------------------------------------------------------------------------
+    # Paths are plain strings inside the store: pathlib's object per join costs more than the
+    # file system calls themselves on the ingest path.
 
-    def _path(self, key: str) -> tuple[str, Path]:
+    def _path(self, key: str) -> tuple[str, str]:
         key = validate_key(key)
         if len(key) > _MAX_SEGMENT_BYTES // 4 and any(
             len(segment.encode("utf-8")) > _MAX_SEGMENT_BYTES for segment in key.split("/")
@@ -109,11 +119,12 @@ class LocalStore(SignedUrlMixin):
             raise InvalidKeyError(
                 key, f"a path segment over {_MAX_SEGMENT_BYTES} bytes (local disk limit)"
             )
+        path = f"{self._objects_str}/{key}."
         if self._has_symlink(key):  # rare: only then is the full resolution needed
-            real = Path(os.path.realpath(self.objects / f"{key}."))
+            real = Path(os.path.realpath(path))
             if not real.is_relative_to(self._real_objects) or real == self._real_objects:
                 raise InvalidKeyError(key, "resolves outside the storage root")
-        return key, self.objects / f"{key}."
+        return key, path
 
     def _has_symlink(self, key: str) -> bool:
         """Whether a component of the key's path below ``objects/`` is a symlink.
@@ -133,23 +144,28 @@ class LocalStore(SignedUrlMixin):
                 return True
         return False
 
-    def _meta_path(self, key: str) -> Path:
+    def _meta_path(self, key: str) -> str:
         digest = hashlib.sha256(key.encode("utf-8")).hexdigest()
-        return self.meta / digest[:2] / digest
+        return f"{self._meta_str}/{digest[:2]}/{digest}"
+
+    def _tmp_path(self, suffix: str = "") -> str:
+        return f"{self._tmp_str}/{uuid.uuid4().hex}{suffix}"
 
     def _read_meta(self, key: str, size: int) -> dict[str, object]:
         try:
-            meta = json.loads(self._meta_path(key).read_text("utf-8"))
+            with open(self._meta_path(key), encoding="utf-8") as handle:
+                meta = json.loads(handle.read())
         except (OSError, ValueError):
             return {}
         # A sidecar from an interrupted overwrite describes other bytes: ignore it.
         return meta if isinstance(meta, dict) and meta.get("size") == size else {}
 
-    def _info(self, key: str, path: Path) -> ObjectInfo:
-        try:
-            st = path.stat()
-        except (FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFoundError(key) from None
+    def _info(self, key: str, path: str, st: os.stat_result | None = None) -> ObjectInfo:
+        if st is None:
+            try:
+                st = os.stat(path)
+            except (FileNotFoundError, NotADirectoryError):
+                raise ObjectNotFoundError(key) from None
         if not stat.S_ISREG(st.st_mode):
             raise ObjectNotFoundError(key)
         meta = self._read_meta(key, st.st_size)
@@ -165,8 +181,8 @@ class LocalStore(SignedUrlMixin):
 
     # -- writes ----------------------------------------------------------------------------
 
-    def _write_tmp(self, body: Body) -> tuple[Path, Md5Counter]:
-        tmp = self.tmp / uuid.uuid4().hex
+    def _write_tmp(self, body: Body) -> tuple[str, Md5Counter]:
+        tmp = self._tmp_path()
         counter = Md5Counter()
         try:
             with open(tmp, "wb") as out:
@@ -176,27 +192,31 @@ class LocalStore(SignedUrlMixin):
                 out.flush()
                 os.fsync(out.fileno())
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise
         return tmp, counter
 
     def _write_meta(self, key: str, meta: dict[str, object]) -> None:
         target = self._meta_path(key)
-        if not target.parent.is_dir():
-            target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.tmp / f"{uuid.uuid4().hex}.json"
-        tmp.write_text(json.dumps(meta), "utf-8")
-        os.replace(tmp, target)
+        tmp = self._tmp_path(".json")
+        with open(tmp, "w", encoding="utf-8") as out:
+            out.write(json.dumps(meta))
+        try:
+            os.replace(tmp, target)
+        except FileNotFoundError:  # its bucket folder is missing: made once, then reused
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            os.replace(tmp, target)
 
     def _commit(
-        self, key: str, path: Path, tmp: Path, meta: dict[str, object], *, if_absent: bool
+        self, key: str, path: str, tmp: str, meta: dict[str, object], *, if_absent: bool
     ) -> None:
         """Move a finished temp file to its key: the single step that publishes the object."""
+        parent = os.path.dirname(path)
         try:
-            if not path.parent.is_dir():
-                path.parent.mkdir(parents=True, exist_ok=True)
+            if not os.path.isdir(parent):
+                os.makedirs(parent, exist_ok=True)
         except (FileExistsError, NotADirectoryError):
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise InvalidKeyError(key, "a stray file under the data folder blocks it") from None
         # The sidecar goes first; it names the size, so it is ignored until the bytes match.
         self._write_meta(key, meta)
@@ -207,13 +227,13 @@ class LocalStore(SignedUrlMixin):
                 except FileExistsError:
                     raise PreconditionFailedError(key) from None
                 finally:
-                    tmp.unlink(missing_ok=True)
+                    _unlink(tmp)
             else:
                 os.replace(tmp, path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise
-        _fsync_dir(path.parent)
+        _fsync_dir(parent)
 
     def put(
         self,
@@ -225,7 +245,7 @@ class LocalStore(SignedUrlMixin):
         if_absent: bool = False,
     ) -> PutResult:
         key, path = self._path(key)
-        if if_absent and path.exists():
+        if if_absent and os.path.exists(path):
             raise PreconditionFailedError(key)
         tmp, counter = self._write_tmp(body)
         meta: dict[str, object] = {
@@ -249,7 +269,7 @@ class LocalStore(SignedUrlMixin):
     ) -> ObjectInfo:
         source, source_path = self._path(source)
         destination, dest_path = self._path(destination)
-        if if_absent and dest_path.exists():
+        if if_absent and os.path.exists(dest_path):
             raise PreconditionFailedError(destination)
         linked = self._link_copy(source, source_path)
         if linked is not None:
@@ -261,7 +281,7 @@ class LocalStore(SignedUrlMixin):
                 tmp, counter = self._write_tmp(src)
             etag, size = counter.etag, counter.size
         if source_info is not None and source_info.etag not in (None, etag):
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise PreconditionFailedError(source, SOURCE_CHANGED)
         replace_meta = content_type is not None or cache_control is not None
         meta: dict[str, object] = {
@@ -282,7 +302,7 @@ class LocalStore(SignedUrlMixin):
             )
         return self._info(destination, dest_path)
 
-    def _link_copy(self, key: str, path: Path) -> tuple[Path, ObjectInfo] | None:
+    def _link_copy(self, key: str, path: str) -> tuple[str, ObjectInfo] | None:
         """A zero-copy copy: a second hard link to the source's inode, as a temp file.
 
         Safe because no object file is ever written in place (every write is a new file
@@ -290,7 +310,7 @@ class LocalStore(SignedUrlMixin):
         only if the key still names the linked inode afterwards; otherwise, or when the
         filesystem refuses links, the caller copies the bytes.
         """
-        tmp = self.tmp / uuid.uuid4().hex
+        tmp = self._tmp_path()
         try:
             os.link(path, tmp)
         except FileNotFoundError:
@@ -298,13 +318,14 @@ class LocalStore(SignedUrlMixin):
         except OSError:
             return None
         try:
-            info = self._info(key, path)
-            linked, current = tmp.stat(), path.stat()
+            linked = os.stat(tmp)
+            info = self._info(key, path, linked)  # the linked inode's size
+            current = os.stat(path)
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             raise
         if (linked.st_ino, linked.st_dev) != (current.st_ino, current.st_dev) or not info.etag:
-            tmp.unlink(missing_ok=True)
+            _unlink(tmp)
             return None
         # A copy is a new object, as on S3: its last-modified is now, so grace periods that
         # protect fresh objects (the orphan scan's) start at the copy. The source shares the
@@ -315,22 +336,22 @@ class LocalStore(SignedUrlMixin):
     def delete(self, key: str) -> None:
         key, path = self._path(key)
         try:
-            path.unlink()
+            os.unlink(path)
         except FileNotFoundError:
             pass
         except NotADirectoryError:
             return
-        self._meta_path(key).unlink(missing_ok=True)
-        self._prune_empty_parents(path.parent, self.objects)
+        _unlink(self._meta_path(key))
+        self._prune_empty_parents(os.path.dirname(path), self._objects_str)
 
     @staticmethod
-    def _prune_empty_parents(folder: Path, stop: Path) -> None:
-        while folder != stop and folder.is_relative_to(stop):
+    def _prune_empty_parents(folder: str, stop: str) -> None:
+        while folder != stop and folder.startswith(f"{stop}/"):
             try:
-                folder.rmdir()
+                os.rmdir(folder)
             except OSError:
                 return
-            folder = folder.parent
+            folder = os.path.dirname(folder)
 
     # -- reads -----------------------------------------------------------------------------
 
