@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaDeletionOutbox, MediaResource, utcnow
-from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.adapters.stores import ObjectStore, S3Store
 from sartiq_storage.core.errors import UnsupportedMediaError
 from sartiq_storage.services.media.service import MediaResourceService
 from tests.services.conftest import product, upload
@@ -140,3 +140,34 @@ def test_in_batch_duplicates_wait_for_their_leader(
     media_keys = sorted(o.key for o in mstore.list("media/"))
     assert media_keys == sorted(r.resource.storage_key for r in results[:2])
     assert not list(mstore.list("temp/"))
+
+
+def test_on_s3_an_ingest_reads_once_and_copies_pinned(
+    db: Database, s3_store: S3Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per upload: one ranged GET to verify, then the copy, pinned to the ETag that GET saw.
+    No HEAD of the source (the GET told its size), and on a generic S3 (moto here) no HEAD of
+    the destination either: its key is a fresh UUID's, and that check could not be atomic."""
+    from sartiq_storage.core.urls import UrlResolver
+    from tests.services.conftest import CDN
+
+    assert s3_store.flavor == "generic"
+    looked: list[str] = []
+    for name in ("head", "exists"):
+        original = getattr(s3_store, name)
+        monkeypatch.setattr(
+            s3_store, name, lambda key, _f=original, _n=name: looked.append(_n) or _f(key)
+        )
+    pins: list[bytes | None] = []
+    s3_store._client.meta.events.register(
+        "before-send.s3.CopyObject",
+        lambda request, **_: pins.append(request.headers.get("x-amz-copy-source-if-match")),
+    )
+    media = MediaResourceService(db, s3_store, UrlResolver(CDN), inline_enrichment=False)
+    items = [(upload(s3_store, image_bytes(seed=s)), product()) for s in (46, 47, 48)]
+    results = media.ingest_all(items)
+    media.close()
+    assert [r.created for r in results] == [True, True, True]
+    assert looked == []
+    assert len(pins) == 3
+    assert all(pin and len(pin.strip(b'"')) == 32 for pin in pins)

@@ -164,6 +164,9 @@ class ObjectStore(ABC):
     """One bucket (or data folder) of objects addressed by validated keys."""
 
     kind: str = "abstract"
+    atomic_create_only_copy: bool = True
+    """Whether ``copy(if_absent=True)`` is one atomic request. Where it is not (a generic S3
+    such as MinIO or moto), it costs a HEAD first, and a concurrent writer can still race it."""
 
     @property
     @abstractmethod

@@ -134,6 +134,7 @@ class S3Store(ObjectStore):
         self.endpoint_url = endpoint_url
         self.max_attempts = max(1, max_attempts)
         self.flavor: Flavor = flavor or detect_flavor(endpoint_url)
+        self.atomic_create_only_copy = self.flavor != "generic"
         boto_region = "us-east-1" if region == "auto" and self.flavor == "aws" else region
         self._client: S3Client = boto3.client(
             "s3",

@@ -127,6 +127,7 @@ class Healer:
                     content_type=resource.content_type,
                     cache_control=IMMUTABLE,
                     if_absent=True,
+                    source_info=info,  # the bytes just hashed, not whatever is there later
                 )
             return source
         return None

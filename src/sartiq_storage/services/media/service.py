@@ -737,7 +737,9 @@ class MediaResourceService:
                 canonical,
                 content_type=verified.kind.content_type,
                 cache_control=IMMUTABLE,
-                if_absent=True,
+                # The key is a fresh UUID's, so create-only is defence in depth: worth a
+                # header, not an extra request that a concurrent writer could still race.
+                if_absent=self.store.atomic_create_only_copy,
                 source_info=verified.source,
             )
         except PreconditionFailedError as exc:
