@@ -104,7 +104,7 @@ def test_a_referenced_key_is_never_deleted(
     from sartiq_storage.services.media.deletions import enqueue
 
     with db.session() as session:
-        ids = [row.id for row in enqueue(session, [made.resource.storage_key], "bogus")]
+        ids = [row_id for row_id, _ in enqueue(session, [made.resource.storage_key], "bogus")]
     report = media.deletions.drain(ids)
     assert report.kept_referenced == [made.resource.storage_key]
     assert mstore.exists(made.resource.storage_key)

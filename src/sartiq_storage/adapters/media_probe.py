@@ -153,15 +153,34 @@ def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
     return replace(metadata, dominant_color=dominant)
 
 
-def probe_image_header(prefix: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
+HEADER_LOADERS = {
+    "jpg": "jpegload_buffer",
+    "png": "pngload_buffer",
+    "gif": "gifload_buffer",
+    "webp": "webpload_buffer",
+    "avif": "heifload_buffer",
+    "heic": "heifload_buffer",
+    "tiff": "tiffload_buffer",
+}
+"""The loader for each sniffed type: called directly, libvips does not guess again (a fifth
+of a header read went to asking every loader whether the bytes were its own)."""
+
+
+def probe_image_header(
+    prefix: bytes, *, max_pixels: int = MAX_PIXELS, extension: str | None = None
+) -> MediaMetadata:
     """Dimensions and colour profile from the first bytes of an image, without decoding it.
 
-    Raises :class:`MediaProbeError` when the prefix does not hold the whole header (the
-    caller then reads the full object) and :class:`DecompressionBombError` as
-    :func:`probe_image` does.
+    ``extension``: the type sniffed from the bytes; its loader alone reads them. Raises
+    :class:`MediaProbeError` when the prefix does not hold the whole header (the caller then
+    reads the full object) and :class:`DecompressionBombError` as :func:`probe_image` does.
     """
+    loader = HEADER_LOADERS.get(extension or "")
     try:
-        image = pyvips.Image.new_from_buffer(prefix, "", access="sequential", fail=False)
+        if loader is None:
+            image = pyvips.Image.new_from_buffer(prefix, "", access="sequential", fail=False)
+        else:
+            image = getattr(pyvips.Image, loader)(prefix, access="sequential", fail=False)
         return _describe(image, max_pixels=max_pixels)
     except pyvips.Error as exc:
         raise MediaProbeError(f"header not readable: {str(exc).splitlines()[0]}") from None

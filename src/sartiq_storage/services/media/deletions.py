@@ -83,38 +83,30 @@ _KEY_STATUS = union_all(
 
 def enqueue(
     session: Session, keys: Iterable[str], reason: str, *, not_before: datetime | None = None
-) -> list[MediaDeletionOutbox]:
+) -> list[tuple[uuid.UUID, str]]:
     """Record deletions inside the caller's transaction; they run after it commits.
 
     ``not_before`` in the future leases the rows to the caller, who deletes right after its
-    commit; the worker takes them only if that never happens (a crash).
+    commit; the worker takes them only if that never happens (a crash). Returns each row's
+    ``(id, storage_key)``: the handle :meth:`DeletionQueue.delete_now` takes.
     """
     now = utcnow()
-    rows = [
-        MediaDeletionOutbox(
-            id=uuid.uuid4(),
-            storage_key=key,
-            reason=reason,
-            created_at=now,
-            not_before=not_before or now,
-        )
-        for key in dict.fromkeys(keys)
-    ]
-    if rows:  # one INSERT, not a flush of the unit of work
+    handles = [(uuid.uuid4(), key) for key in dict.fromkeys(keys)]
+    if handles:  # one INSERT, not a flush of the unit of work
         session.connection().execute(
             _INSERT_OUTBOX,
             [
                 {
-                    "id": r.id,
-                    "storage_key": r.storage_key,
-                    "reason": r.reason,
-                    "created_at": r.created_at,
-                    "not_before": r.not_before,
+                    "id": row_id,
+                    "storage_key": key,
+                    "reason": reason,
+                    "created_at": now,
+                    "not_before": not_before or now,
                 }
-                for r in rows
+                for row_id, key in handles
             ],
         )
-    return rows
+    return handles
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,6 +204,11 @@ _SLOT_HOLDER = select(_ATTACHMENTS.c.id, _ATTACHMENTS.c.media_resource_id).where
     func.coalesce(_ATTACHMENTS.c.position, -1) == bindparam("b_position"),
 )
 _DELETE_ATTACHMENT = delete(_ATTACHMENTS).where(_ATTACHMENTS.c.id == bindparam("b_id"))
+_FILL_SHA256 = (
+    update(_RESOURCES)
+    .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.sha256.is_(None))
+    .values(sha256=bindparam("b_sha"))
+)
 _CLEAR_DETACHED = (
     update(_RESOURCES)
     .where(_RESOURCES.c.id == bindparam("b_id"), _RESOURCES.c.detached_at.is_not(None))
@@ -263,6 +268,8 @@ class _Prepared:
     canonical: str | None
     """The promoted copy on a miss; None on a hit."""
     collision_rank: int = 0
+    sha256_fills: tuple[tuple[uuid.UUID, str], ...] = ()
+    """SHA-256s of existing resources computed while matching: saved with the record."""
 
 
 def _slot_of(target: AttachTo) -> tuple[str, uuid.UUID, str, int]:
@@ -550,7 +557,9 @@ class MediaResourceService:
         # the header gives dimensions and profile at a fraction of a decode.
         if (not full or not self.inline_enrichment) and kind.resource_type == "IMAGE":
             try:
-                metadata = probe_image_header(data, max_pixels=self.max_pixels)
+                metadata = probe_image_header(
+                    data, max_pixels=self.max_pixels, extension=kind.extension
+                )
             except DecompressionBombError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
             except MediaProbeError:
@@ -593,7 +602,9 @@ class MediaResourceService:
             if self.inline_enrichment:
                 metadata = probe(rewritten, "IMAGE", max_pixels=self.max_pixels)
             else:
-                metadata = probe_image_header(rewritten, max_pixels=self.max_pixels)
+                metadata = probe_image_header(
+                    rewritten, max_pixels=self.max_pixels, extension=new_kind.extension
+                )
         except MediaProbeError as exc:
             raise UnsupportedMediaError(f"{key}: {exc}") from None
         return rewritten, new_kind, metadata
@@ -651,6 +662,7 @@ class MediaResourceService:
         """
         candidates = self._known(verified) if known is None else known
         rank = 0
+        fills: list[tuple[uuid.UUID, str]] = []
         if candidates:
             if verified.sha256 is None:
                 verified = replace(verified, sha256=self._sha256_of(verified.key))
@@ -658,18 +670,22 @@ class MediaResourceService:
                 theirs = candidate.sha256
                 if theirs is None:
                     theirs = self._sha256_of(candidate.storage_key)
-                    self._fill_sha256(candidate.resource_id, theirs)
+                    fills.append((candidate.resource_id, theirs))
                 if theirs == verified.sha256:
                     canonical = None if promoted is None else promoted.canonical
                     resource_id = uuid.uuid4() if promoted is None else promoted.resource_id
-                    return _Prepared(verified, target, resource_id, canonical, candidate.rank)
+                    return _Prepared(
+                        verified, target, resource_id, canonical, candidate.rank, tuple(fills)
+                    )
             rank = max(candidate.rank for candidate in candidates) + 1
             logger.warning("MD5 collision on %s: different bytes, new resource", verified.md5)
         if promoted is not None and promoted.canonical is not None:
-            return replace(promoted, verified=verified, collision_rank=rank)
+            return replace(
+                promoted, verified=verified, collision_rank=rank, sha256_fills=tuple(fills)
+            )
         resource_id = uuid.uuid4()
         canonical = self._promote(verified, resource_id)  # the copy exists before any row
-        return _Prepared(verified, target, resource_id, canonical, rank)
+        return _Prepared(verified, target, resource_id, canonical, rank, tuple(fills))
 
     def _finish_follower(self, follower: tuple[_Verified, AttachTo]) -> IngestResult:
         verified, target = follower
@@ -704,14 +720,6 @@ class MediaResourceService:
                 _Known(r.id, r.storage_key, r.sha256, r.collision_rank)
             )
         return known
-
-    def _fill_sha256(self, resource_id: uuid.UUID, sha256: str) -> None:
-        with self.db.session() as session:
-            session.execute(
-                update(MediaResource)
-                .where(MediaResource.id == resource_id, MediaResource.sha256.is_(None))
-                .values(sha256=sha256)
-            )
 
     def _promote(self, verified: _Verified, resource_id: uuid.UUID) -> str:
         """Create-only server-side copy to the canonical key, confirmed before any row."""
@@ -769,6 +777,10 @@ class MediaResourceService:
             attempts += 1
             outbox_rows.clear()
             stale.clear()
+            # First, so that the winner checks below can tell these resources apart.
+            fills = [{"b_id": rid, "b_sha": sha} for p in batch for rid, sha in p.sha256_fills]
+            if fills:
+                session.connection().execute(_FILL_SHA256, fills)
             results: list[IngestResult | None] = []
             if attempts == 1 and len(batch) > 1 and _distinct_slots(batch):
                 results = self._record_many(session, batch, stale)
@@ -778,8 +790,7 @@ class MediaResourceService:
                     results.append(result)
                     stale.extend(keys)
             if stale:
-                rows = enqueue(session, stale, "ingested", not_before=lease)
-                outbox_rows.extend((row.id, row.storage_key) for row in rows)
+                outbox_rows.extend(enqueue(session, stale, "ingested", not_before=lease))
             failpoints.hit("ingest.before_commit")
             return results
 
@@ -1122,10 +1133,7 @@ class MediaResourceService:
             )
             if getattr(result, "rowcount", 0) != 1:
                 return False
-            outbox_rows.extend(
-                (row.id, row.storage_key)
-                for row in enqueue(session, [resource.storage_key], "orphan")
-            )
+            outbox_rows.extend(enqueue(session, [resource.storage_key], "orphan"))
             return True
 
         try:
