@@ -8,8 +8,9 @@ import pytest
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaResource
-from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore
-from sartiq_storage.core.errors import UnsupportedMediaError
+from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectInfo, ObjectStore
+from sartiq_storage.adapters.stores.base import SOURCE_CHANGED
+from sartiq_storage.core.errors import PreconditionFailedError, UnsupportedMediaError
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.hashing import stream_digests
 from sartiq_storage.services.media.heal import Healer
@@ -138,3 +139,37 @@ def test_stream_digests(tmp_path, size: int) -> None:  # type: ignore[no-untyped
         "md5": hashlib.md5(data).hexdigest(),
         "sha256": hashlib.sha256(data).hexdigest(),
     }
+
+
+class _SourceSwappedStore(MemoryStore):
+    """Once ``swapped``, every pinned copy finds its source changed since it was read."""
+
+    swapped = False
+
+    def copy(self, source: str, destination: str, **kw: object) -> ObjectInfo:  # type: ignore[override]
+        if self.swapped and kw.get("source_info") is not None:
+            raise PreconditionFailedError(source, SOURCE_CHANGED)
+        return super().copy(source, destination, **kw)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("swapped", [False, True], ids=["restored", "source-changed"])
+def test_heal_restores_a_lost_object_only_from_the_bytes_it_hashed(
+    db: Database, swapped: bool
+) -> None:
+    """A canonical object gone, its upload still there: heal copies it back, pinned to the
+    bytes it checked. If the upload changed in between, nothing is copied and the resource is
+    reported, not the whole run aborted."""
+    store = _SourceSwappedStore()
+    media = MediaResourceService(db, store, UrlResolver(CDN), drain_after_commit=False)
+    made = media.ingest(upload(store, image_bytes(seed=91)), product())
+    media.close()
+    store.delete(made.resource.storage_key)
+    store.swapped = swapped
+    result = Healer(db, store).heal([made.resource.id], dry_run=False)
+    assert store.exists(made.resource.storage_key) is not swapped
+    if swapped:
+        assert [u["problem"] for u in result.unfixable] == [
+            f"object {made.resource.storage_key} is missing"
+        ]
+    else:
+        assert result.fixed[0]["fix"].startswith("object restored from temp/")

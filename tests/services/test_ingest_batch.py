@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import time
+import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
+import pyvips
 from sqlalchemy import func, select
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaDeletionOutbox, MediaResource, utcnow
 from sartiq_storage.adapters.stores import ObjectStore, S3Store
 from sartiq_storage.core.errors import UnsupportedMediaError
-from sartiq_storage.services.media.service import MediaResourceService
+from sartiq_storage.services.media.service import AttachTo, MediaResourceService
 from tests.services.conftest import product, upload
 from tests.support.media import image_bytes
 
@@ -171,3 +174,114 @@ def test_on_s3_an_ingest_reads_once_and_copies_pinned(
     assert looked == []
     assert len(pins) == 3
     assert all(pin and len(pin.strip(b'"')) == 32 for pin in pins)
+
+
+def test_a_follower_never_takes_a_slot_from_a_later_item(
+    db: Database, mstore: ObjectStore, media: MediaResourceService
+) -> None:
+    """(A → S), (A again → T), (B → T): in item order T ends with B, as item by item."""
+    from sartiq_storage.adapters.db.models import MediaResourceAttachment
+
+    entity = uuid.uuid4()
+    a, b = image_bytes(seed=72), image_bytes(seed=73)
+    s_slot, t_slot = AttachTo("PRODUCT", entity, "cover"), AttachTo("PRODUCT", entity, "back")
+    results = media.ingest_all(
+        [(upload(mstore, a), s_slot), (upload(mstore, a), t_slot), (upload(mstore, b), t_slot)]
+    )
+    with db.session() as session:
+        held = session.scalar(
+            select(MediaResourceAttachment.media_resource_id).where(
+                MediaResourceAttachment.entity_id == entity, MediaResourceAttachment.slot == "back"
+            )
+        )
+        returned = results[2].attachment
+        assert returned is not None
+        assert session.get(MediaResourceAttachment, returned.id) is not None
+    assert held == results[2].resource.id
+
+
+def test_the_same_upload_twice_in_a_batch_past_the_header(
+    db: Database, mstore: ObjectStore
+) -> None:
+    """Deferred enrichment reads only the header, so the second item cannot hash the upload
+    after the first took it (and its source was deleted): it is answered by the first."""
+    from sartiq_storage.core.urls import UrlResolver
+    from sartiq_storage.services.media.service import HEADER_BYTES
+    from tests.services.conftest import CDN
+
+    noise = pyvips.Image.gaussnoise(400, 400, sigma=60).cast("uchar")
+    data = bytes(noise.bandjoin([noise, noise]).write_to_buffer(".png"))
+    assert len(data) > HEADER_BYTES
+    media = MediaResourceService(db, mstore, UrlResolver(CDN), inline_enrichment=False)
+    same = upload(mstore, data)
+    first, second = media.ingest_all([(same, product()), (same, product())])
+    media.close()
+    assert first.resource.id == second.resource.id
+    assert second.attachment is not None
+    assert _count(db, MediaResource) == 1
+
+
+def test_reattaching_while_a_concurrent_detach_commits(
+    db: Database, mstore: ObjectStore, media: MediaResourceService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot held this resource when looked at, and a detach committed before its row was
+    read (PostgreSQL's read committed allows it): the slot is free, so attach anew."""
+    from sqlalchemy import delete
+    from sqlalchemy.orm import Session
+
+    from sartiq_storage.adapters.db.models import MediaResourceAttachment
+    from sartiq_storage.services.media.service import MediaInput
+
+    if not db.is_postgres:
+        pytest.skip("SQLite writers hold the database lock: no detach can commit in between")
+    target = product()
+    first = media.ingest(upload(mstore, image_bytes(seed=81)), target)
+    assert first.attachment is not None
+    gone = first.attachment.id
+    original_get = Session.get
+
+    def get_after_a_detach(self: Session, entity: Any, ident: Any, **kw: Any) -> Any:
+        if entity is MediaResourceAttachment and ident == gone:
+            with db.engine.begin() as other:  # another connection: commits at once
+                other.execute(
+                    delete(MediaResourceAttachment).where(MediaResourceAttachment.id == gone)
+                )
+        return original_get(self, entity, ident, **kw)
+
+    monkeypatch.setattr(Session, "get", get_after_a_detach)
+    again = media.ingest(MediaInput(media_resource_id=first.resource.id), target)
+    monkeypatch.undo()
+    assert again.attachment is not None
+    assert again.attachment.id != gone
+    with db.session() as session:
+        assert session.get(MediaResourceAttachment, again.attachment.id) is not None
+
+
+def test_the_ack_retry_delay_stays_capped_however_long_the_outage(
+    db: Database, mstore: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Thousands of failed flushes (hours of a database outage) still arm a timer, capped."""
+    from sartiq_storage.services.media import deletions
+
+    delays: list[float] = []
+
+    class _Timer:
+        def __init__(self, delay: float, *_: object) -> None:
+            delays.append(delay)
+            self.daemon = False
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(deletions.threading, "Timer", _Timer)
+    queue = deletions.DeletionQueue(db, mstore)
+    for failures in (0, 3, 5000):
+        queue._failed_flushes = failures
+        queue._acks.clear()
+        with queue._acks_lock:
+            queue._pend([uuid.uuid4()])
+    assert delays == [
+        deletions.ACK_MAX_AGE_SECONDS,
+        deletions.ACK_MAX_AGE_SECONDS * 8,
+        deletions.ACK_RETRY_CAP_SECONDS,
+    ]

@@ -365,8 +365,8 @@ class LocalStore(SignedUrlMixin):
             handle: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by the stream
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ObjectNotFoundError(key) from None
-        try:
-            info = self._info(key, path)
+        try:  # the open file's own size and date, even if the key is replaced meanwhile
+            info = self._info(key, path, os.fstat(handle.fileno()))
             lo, hi = resolve_range(info.size, start, end)
         except BaseException:
             handle.close()

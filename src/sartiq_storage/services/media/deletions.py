@@ -191,7 +191,8 @@ class DeletionQueue:
         its database gone) is not kept alive, retrying forever, by its own timer.
         """
         if not self._acks:
-            delay = min(ACK_MAX_AGE_SECONDS * 2**self._failed_flushes, ACK_RETRY_CAP_SECONDS)
+            backoff = 2 ** min(self._failed_flushes, 8)
+            delay = min(ACK_MAX_AGE_SECONDS * backoff, ACK_RETRY_CAP_SECONDS)
             timer = threading.Timer(delay, _flush_quietly, (weakref.ref(self),))
             timer.daemon = True
             timer.start()
@@ -211,7 +212,8 @@ class DeletionQueue:
                 self._failed_flushes += 1
                 self._pend(ids)  # kept, and a flush armed again if none is
             raise
-        self._failed_flushes = 0
+        with self._acks_lock:
+            self._failed_flushes = 0
 
     def delete_now(
         self, rows: list[tuple[object, str]], status: KeyStatus | None = None

@@ -22,7 +22,7 @@ from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaIngestion, MediaResource, ResourceType
 from sartiq_storage.adapters.media_probe import MediaProbeError, probe
 from sartiq_storage.adapters.stores import ObjectStore
-from sartiq_storage.core.errors import ObjectNotFoundError
+from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _PAGE = 200
@@ -114,21 +114,27 @@ class Healer:
             if source == resource.storage_key:
                 continue
             try:
-                info = self.store.head(source)
+                with self.store.get(source) as stream:  # one read: the bytes and their ETag
+                    info, data = stream.info, stream.read()
             except ObjectNotFoundError:
                 continue
-            digest = hashlib.md5(self.store.get_bytes(source), usedforsecurity=False).hexdigest()
+            digest = hashlib.md5(data, usedforsecurity=False).hexdigest()
             if info.size != resource.file_size or digest != resource.content_hash:
                 continue
             if not dry_run:
-                self.store.copy(
-                    source,
-                    resource.storage_key,
-                    content_type=resource.content_type,
-                    cache_control=IMMUTABLE,
-                    if_absent=True,
-                    source_info=info,  # the bytes just hashed, not whatever is there later
-                )
+                try:
+                    self.store.copy(
+                        source,
+                        resource.storage_key,
+                        content_type=resource.content_type,
+                        cache_control=IMMUTABLE,
+                        if_absent=True,
+                        source_info=info,  # the bytes just hashed, not whatever is there now
+                    )
+                except PreconditionFailedError as exc:
+                    if exc.key != source:
+                        raise
+                    continue  # the source changed since it was hashed: not a copy of ours
             return source
         return None
 

@@ -292,6 +292,18 @@ def _slot_params(target: AttachTo) -> dict[str, Any]:
     return {"b_type": entity_type, "b_entity": entity_id, "b_slot": slot, "b_position": position}
 
 
+def _follower_slot_reused(
+    outcomes: Sequence[object], items: Sequence[tuple[MediaInput, AttachTo]]
+) -> bool:
+    """Whether an item after a follower (a ``_Verified`` left to match its leader once the
+    batch is recorded) targets the follower's slot, which recording it last would steal."""
+    last = {_slot_of(target): i for i, (_, target) in enumerate(items)}
+    return any(
+        isinstance(outcome, _Verified) and last[_slot_of(items[i][1])] > i
+        for i, outcome in enumerate(outcomes)
+    )
+
+
 def _distinct_slots(batch: Sequence[_Prepared]) -> bool:
     slots = [_slot_of(p.target) for p in batch if p.target is not None]
     return len(slots) == len(set(slots))
@@ -457,6 +469,14 @@ class MediaResourceService:
             if pool is not None:
                 pool.shutdown()
         pending = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Prepared)]
+        if _follower_slot_reused(outcomes, items):
+            # A follower recorded last would take a slot from a later item: keep item order.
+            for i, outcome in enumerate(outcomes):
+                if isinstance(outcome, _Prepared):
+                    outcomes[i] = _outcome(self._finish, outcome)
+                elif isinstance(outcome, _Verified):
+                    outcomes[i] = _outcome(self._finish_follower, (outcome, items[i][1]))
+            pending = []
         if pending:
             try:
                 recorded = self._record([o for _, o in pending])
@@ -689,7 +709,14 @@ class MediaResourceService:
 
     def _finish_follower(self, follower: tuple[_Verified, AttachTo]) -> IngestResult:
         verified, target = follower
-        return self._finish(self._match(verified, target))
+        try:
+            return self._finish(self._match(verified, target))
+        except ObjectNotFoundError:
+            # The same upload twice in one batch: the leader took it and its source is gone.
+            done = self._previously_ingested(verified.key, target)
+            if done is None:
+                raise
+            return done
 
     def _finish(self, prepared: _Prepared) -> IngestResult:
         """Record one prepared ingest, settling what changed since it was prepared."""
@@ -1016,10 +1043,11 @@ class MediaResourceService:
         conn = session.connection()
         current = conn.execute(_SLOT_HOLDER, _slot_params(target)).first()
         if current is not None and current.media_resource_id == resource.id:
-            self._mark_attached(session, resource)
             existing = session.get(MediaResourceAttachment, current.id)
-            assert existing is not None
-            return existing
+            if existing is not None:
+                self._mark_attached(session, resource)
+                return existing
+            current = None  # detached by a concurrent call since the look: the slot is free
         if current is not None:
             # A plain DELETE: a concurrent replacement may have removed the row already.
             conn.execute(_DELETE_ATTACHMENT, {"b_id": current.id})
