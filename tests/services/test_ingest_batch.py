@@ -285,3 +285,16 @@ def test_the_ack_retry_delay_stays_capped_however_long_the_outage(
         deletions.ACK_MAX_AGE_SECONDS * 8,
         deletions.ACK_RETRY_CAP_SECONDS,
     ]
+
+
+def test_a_batch_longer_than_an_in_list_is_looked_up_in_chunks(
+    db: Database, mstore: ObjectStore, media: MediaResourceService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hash lookups and slot checks split their IN lists (bound parameters are capped)."""
+    from sartiq_storage.services.media import service
+
+    monkeypatch.setattr(service, "_IN_LIST_MAX", 3)
+    first = media.ingest_all([(upload(mstore, image_bytes(seed=s)), product()) for s in range(8)])
+    again = media.ingest_all([(upload(mstore, image_bytes(seed=s)), product()) for s in range(8)])
+    assert [r.created for r in first] == [True] * 8
+    assert [r.resource.id for r in again] == [r.resource.id for r in first]

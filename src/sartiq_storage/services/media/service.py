@@ -186,6 +186,8 @@ _KNOWN_BY_HASH = (
     .where(_RESOURCES.c.content_hash == bindparam("b_md5"))
     .order_by(_RESOURCES.c.collision_rank)
 )
+_IN_LIST_MAX = 500
+"""Values per expanded IN list: SQLite and PostgreSQL cap a statement's bound parameters."""
 _KNOWN_BY_HASHES = (
     select(
         _RESOURCES.c.content_hash,
@@ -737,15 +739,14 @@ class MediaResourceService:
 
     def _known_many(self, md5s: list[str]) -> dict[str, list[_Known]]:
         """One read for a whole batch: the resources holding each MD5, by rank."""
-        if not md5s:
-            return {}
-        with self.db.read_connection() as conn:
-            rows = conn.execute(_KNOWN_BY_HASHES, {"b_md5s": md5s}).all()
         known: dict[str, list[_Known]] = {}
-        for r in rows:
-            known.setdefault(r.content_hash, []).append(
-                _Known(r.id, r.storage_key, r.sha256, r.collision_rank)
-            )
+        with self.db.read_connection() as conn:
+            for start in range(0, len(md5s), _IN_LIST_MAX):  # bound parameters are limited
+                chunk = md5s[start : start + _IN_LIST_MAX]
+                for r in conn.execute(_KNOWN_BY_HASHES, {"b_md5s": chunk}):
+                    known.setdefault(r.content_hash, []).append(
+                        _Known(r.id, r.storage_key, r.sha256, r.collision_rank)
+                    )
         return known
 
     def _promote(self, verified: _Verified, resource_id: uuid.UUID) -> str:
@@ -893,16 +894,16 @@ class MediaResourceService:
         session: Session, targets: list[AttachTo]
     ) -> set[tuple[str, uuid.UUID, str, int]]:
         """Which of these slots already hold an attachment: one query for all of them."""
-        if not targets:
-            return set()
-        rows = session.connection().execute(
-            _SLOTS_OF_ENTITIES,
-            {
-                "b_types": sorted({t.entity_type for t in targets}),
-                "b_entities": list({t.entity_id for t in targets}),
-            },
-        )
-        return {(r.entity_type, r.entity_id, r.slot, r.position) for r in rows}
+        types = sorted({t.entity_type for t in targets})
+        entities = list({t.entity_id for t in targets})
+        taken: set[tuple[str, uuid.UUID, str, int]] = set()
+        for start in range(0, len(entities), _IN_LIST_MAX):  # bound parameters are limited
+            rows = session.connection().execute(
+                _SLOTS_OF_ENTITIES,
+                {"b_types": types, "b_entities": entities[start : start + _IN_LIST_MAX]},
+            )
+            taken.update((r.entity_type, r.entity_id, r.slot, r.position) for r in rows)
+        return taken
 
     def _record_one(
         self, session: Session, prepared: _Prepared, *, recheck: bool
