@@ -78,3 +78,33 @@ def test_a_location_alone_is_removed_without_turning_the_image(db: Database) -> 
     stored = store.get_bytes(result.resource.storage_key)
     assert not [f for f in fields(stored) if "GPS" in f]
     assert pyvips.Image.new_from_buffer(stored, "").width == 80
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    chunks, position = [], 8
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        chunks.append((data[position + 4 : position + 8], data[position : position + 12 + length]))
+        position += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "deferred"])
+def test_a_png_location_after_the_pixels_is_removed_too(db: Database, inline: bool) -> None:
+    """libvips reads PNG metadata only up to the image data: an ``eXIf`` chunk moved after
+    ``IDAT`` (as some encoders and any attacker can) was stored and served as uploaded."""
+    chunks = _png_chunks(phone_photo(".png", orientation=1))
+    exif = [chunk for kind, chunk in chunks if kind == b"eXIf"]
+    assert exif  # the fixture's location, in an eXIf chunk before the pixels
+    body = [chunk for kind, chunk in chunks if kind not in (b"eXIf", b"IEND")]
+    iend = [chunk for kind, chunk in chunks if kind == b"IEND"]
+    moved = b"\x89PNG\r\n\x1a\n" + b"".join(body + exif + iend)
+    assert not [f for f in fields(moved) if "GPS" in f]  # libvips does not see it
+    store = MemoryStore()
+    media = MediaResourceService(db, store, UrlResolver(CDN), inline_enrichment=inline)
+    result = media.ingest(upload(store, moved), product())
+    stored = store.get_bytes(result.resource.storage_key)
+    assert b"eXIf" not in [kind for kind, _ in _png_chunks(stored)]
+    assert b"GPS" not in stored
+    assert result.resource.content_hash == hashlib.md5(stored).hexdigest()
+    assert pyvips.Image.new_from_buffer(stored, "").width == 80

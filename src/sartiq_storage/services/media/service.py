@@ -53,6 +53,7 @@ from sartiq_storage.adapters.media_probe import (
     DecompressionBombError,
     MediaMetadata,
     MediaProbeError,
+    png_metadata_after_pixels,
     probe,
     probe_image_header,
     rewrite_image,
@@ -593,6 +594,11 @@ class MediaResourceService:
                 metadata = probe(data, kind.resource_type, max_pixels=self.max_pixels)
             except MediaProbeError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
+        if kind.extension == "png" and not metadata.needs_rewrite:
+            if not full:
+                data, full = self._read(key), True
+            if png_metadata_after_pixels(data):  # unseen by libvips: it may hold a location
+                metadata = replace(metadata, has_location=True)
         payload: bytes | None = None
         if kind.resource_type == "IMAGE" and metadata.needs_rewrite:
             if not full:
