@@ -316,9 +316,44 @@ def test_copy_pinned_to_the_source_seen(store: ObjectStore) -> None:
     store.put("temp/pinned", b"second, other bytes")
     if isinstance(store, S3Store):
         assert sent == [f'"{info.etag}"'.encode()]
-        return
+        return  # moto ignores the header: test_s3_pinned_copy_refused_as_s3_and_r2_refuse_it
     with pytest.raises(PreconditionFailedError) as caught:
         store.copy("temp/pinned", "media/p2/file.bin", if_absent=True, source_info=info)
     assert caught.value.key == "temp/pinned"
     with pytest.raises(ObjectNotFoundError):
         store.head("media/p2/file.bin")
+
+
+def test_s3_pinned_copy_refused_as_s3_and_r2_refuse_it(s3_endpoint: str, s3_bucket: str) -> None:
+    """Behind a proxy that answers ``x-amz-copy-source-if-match`` as S3 and R2 do: a copy
+    pinned to an ETag the source no longer has is a ``PreconditionFailedError`` naming the
+    source, and nothing is written."""
+    from tests.support.fault_proxy import fault_proxy
+    from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
+
+    with fault_proxy(s3_endpoint, lambda *_: None, conditional_copy=True) as (endpoint, _):
+        store = S3Store(
+            bucket=s3_bucket,
+            endpoint_url=endpoint,
+            access_key_id=TEST_KEY_ID,
+            secret_access_key=TEST_SECRET,
+            region="us-east-1",
+            max_attempts=1,
+        )
+        try:
+            store.put("temp/swapped", b"first")
+            seen = store.head("temp/swapped")
+            kept = store.copy("temp/swapped", "media/s1/file.bin", source_info=seen)
+            assert kept.size == 5
+            store.put("temp/swapped", b"other bytes")
+            with pytest.raises(PreconditionFailedError) as caught:
+                store.copy(
+                    "temp/swapped",
+                    "media/s2/file.bin",
+                    content_type="image/png",
+                    source_info=seen,
+                )
+            assert caught.value.key == "temp/swapped"
+            assert not store.exists("media/s2/file.bin")
+        finally:
+            store.close()

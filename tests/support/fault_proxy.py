@@ -18,7 +18,9 @@ request sequence. ``delete_errors`` makes a ``DeleteObjects`` call fail for chos
 S3 does: HTTP 200 with a per-key ``<Error>`` entry, those keys left in place.
 ``conditional_copy`` answers CopyObject's create-only headers the way S3 (``If-None-Match: *``)
 and R2 (``cf-copy-destination-if-none-match: *``) do, which moto does not: 412 when the
-destination exists (checked with a HEAD, so only sound for one client at a time).
+destination exists (checked with a HEAD, so only sound for one client at a time). It also
+answers ``x-amz-copy-source-if-match`` as both do (moto ignores it): 412 when the source's
+ETag is another.
 """
 
 from __future__ import annotations
@@ -136,15 +138,18 @@ class FaultProxy:
         self._client = httpx.Client(base_url=upstream, timeout=60)
         self._s3: Any = None
 
-    def _exists(self, bucket: str, key: str) -> bool:
-        """A signed HEAD straight to moto (it refuses anonymous requests)."""
+    def _etag(self, bucket: str, key: str) -> str | None:
+        """A signed HEAD straight to moto (it refuses anonymous requests): the ETag, unquoted,
+        or None when there is no such object."""
         if self._s3 is None:
             self._s3 = moto_client(self.upstream, "fault-proxy", "fault-proxy")
         try:
-            self._s3.head_object(Bucket=bucket, Key=key)
+            return str(self._s3.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
         except ClientError:
-            return False
-        return True
+            return None
+
+    def _exists(self, bucket: str, key: str) -> bool:
+        return self._etag(bucket, key) is not None
 
     def _next(self) -> int:
         with self._lock:
@@ -307,6 +312,12 @@ class FaultProxy:
                 lower = {k.lower(): v for k, v in headers.items()}
                 if "x-amz-copy-source" not in lower:
                     return False
+                pinned = lower.get("x-amz-copy-source-if-match")
+                if pinned is not None:
+                    source = unquote(lower["x-amz-copy-source"]).lstrip("/").split("?")[0]
+                    source_bucket, _, source_key = source.partition("/")
+                    if proxy._etag(source_bucket, source_key) != pinned.strip('"'):
+                        return True
                 create_only = "*" in (
                     lower.get("if-none-match"),
                     lower.get("cf-copy-destination-if-none-match"),
