@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 import tomllib
 from collections.abc import Iterator
@@ -19,6 +16,7 @@ from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.interfaces.web import STATIC_DIR
 from sartiq_storage.services.context import build_context
 from tests.support.moto_server import free_port
+from tests.support.serve_process import get_once_up, serve_process
 
 ROOT = Path(__file__).parents[2]
 
@@ -100,15 +98,7 @@ def test_every_data_file_is_package_data() -> None:
 
 def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "300"},
-    )
-    try:
+    with serve_process(tmp_path, port) as proc:
         assert proc.stdout is not None
         link = ""
         deadline = time.monotonic() + 30
@@ -118,18 +108,9 @@ def test_serve_prints_a_console_link_that_signs_in(tmp_path: Path) -> None:
                 link = line.removeprefix("console: ").strip()
         page, _, token = link.partition("#token=")
         assert page == f"http://127.0.0.1:{port}/console/"
-        for _ in range(100):
-            try:
-                answer = httpx.get(page, timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert answer.status_code == 200
+        assert get_once_up(page).status_code == 200
         signed_in = httpx.get(
             f"http://127.0.0.1:{port}/api/v1/media-resources",
             headers={"Authorization": f"Bearer {token}"},
         )
         assert signed_in.status_code == 200
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

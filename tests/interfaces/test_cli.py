@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.support.moto_server import free_port
+from tests.support.serve_process import get_once_up, serve_process
 
 CLI = [sys.executable, "-m", "sartiq_storage.interfaces.cli"]
 
@@ -117,15 +118,7 @@ def test_invalid_settings_are_a_clear_error() -> None:
 
 def test_serve_prints_its_address_and_answers(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "300"},
-    )
-    try:
+    with serve_process(tmp_path, port) as proc:
         assert proc.stdout is not None
         lines: list[str] = []
         deadline = time.monotonic() + 30
@@ -137,41 +130,19 @@ def test_serve_prints_its_address_and_answers(tmp_path: Path) -> None:
         printed = "".join(lines)
         assert f"http://127.0.0.1:{port}" in printed
         token = lines[-1].strip()
-        for _ in range(100):
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        health = get_once_up(f"http://127.0.0.1:{port}/healthz")
         assert health.json()["backend"] == "local"
         assert token.count(".") == 2
         assert (tmp_path / "data" / "secrets.json").exists()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_serve_compute_only(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [*CLI, "serve", "--port", str(port), "--app", "compute"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        cwd=tmp_path,
-    )
-    try:
+    with serve_process(tmp_path, port, "--app", "compute"):
         base = f"http://127.0.0.1:{port}"
-        for _ in range(150):
-            try:
-                listed = httpx.get(f"{base}/api/v1/storage/images", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        listed = get_once_up(f"{base}/api/v1/storage/images", attempts=150)
         assert listed.status_code == 200
         assert httpx.get(f"{base}/files/media/x/file.png", timeout=5).status_code == 404
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def test_serve_rejects_unknown_app() -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
-import httpx
 import lakefs
 
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.services.context import datasets_credentials_for
 from tests.support.moto_server import free_port
+from tests.support.serve_process import get_once_up, serve_process
 
 
 def test_credentials_are_generated_once_and_only_for_the_embedded_default(tmp_path: Path) -> None:
@@ -33,15 +30,7 @@ def test_credentials_are_generated_once_and_only_for_the_embedded_default(tmp_pa
 
 def test_serve_prints_the_lakefs_endpoint_and_keys(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=tmp_path,
-        env={**os.environ, "COLUMNS": "300"},
-    )
-    try:
+    with serve_process(tmp_path, port) as proc:
         assert proc.stdout is not None
         printed: dict[str, str] = {}
         deadline = time.monotonic() + 30
@@ -53,12 +42,7 @@ def test_serve_prints_the_lakefs_endpoint_and_keys(tmp_path: Path) -> None:
             elif label.startswith("lakeFS-compatible API"):
                 printed["endpoint"] = line.split("API:", 1)[1].strip()
         assert printed["endpoint"] == f"http://127.0.0.1:{port}/lakefs/api/v1"
-        for _ in range(100):
-            try:
-                httpx.get(f"{printed['endpoint']}/healthcheck", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+        get_once_up(f"{printed['endpoint']}/healthcheck")
         client = lakefs.Client(
             host=printed["endpoint"],
             username=printed["access key id"],
@@ -66,6 +50,3 @@ def test_serve_prints_the_lakefs_endpoint_and_keys(tmp_path: Path) -> None:
         )
         repo = lakefs.repository("served", client=client).create("local://datasets/served")
         assert [b.id for b in repo.branches()] == ["main"]
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)

@@ -1,0 +1,45 @@
+"""``sartiq-storage serve`` in a child process, as an operator starts it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+SERVE = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+
+
+@contextmanager
+def serve_process(cwd: Path, port: int, *options: str) -> Iterator[subprocess.Popen[str]]:
+    """The service on ``port`` with its embedded defaults under ``cwd``; its output (stdout
+    and stderr together) can be read line by line. Stopped when the block ends."""
+    proc = subprocess.Popen(
+        [*SERVE, "--port", str(port), *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "COLUMNS": "300"},
+    )
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def get_once_up(url: str, *, attempts: int = 100) -> httpx.Response:
+    """GET ``url`` as soon as the server accepts connections (polling every 0.1 s); the last
+    attempt's error is raised if it never does."""
+    for _ in range(attempts - 1):
+        try:
+            return httpx.get(url, timeout=1)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return httpx.get(url, timeout=1)
