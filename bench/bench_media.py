@@ -19,7 +19,7 @@ import pyvips
 from bench.harness import MB, Result, ensure_repo_on_path
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
-from sartiq_storage.adapters.stores import LocalStore, ObjectStore, S3Store
+from sartiq_storage.adapters.stores import LocalStore, ObjectStore
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.hashing import stream_digests
 from sartiq_storage.services.media.service import (
@@ -246,7 +246,7 @@ def _md5_case(label: str, store: ObjectStore, size: int) -> Result:
 
 def run(quick: bool) -> list[Result]:
     ensure_repo_on_path()
-    from tests.support.moto_server import moto_client, moto_server
+    from tests.support.moto_server import moto_client, moto_server, moto_store
 
     count = 40 if quick else 1000
     s3_count = 20 if quick else 200
@@ -286,13 +286,7 @@ def run(quick: bool) -> list[Result]:
             bucket = f"bench-{uuid.uuid4().hex[:12]}"
             client = moto_client(endpoint, "bench", "bench")
             client.create_bucket(Bucket=bucket)
-            s3 = S3Store(
-                bucket=bucket,
-                endpoint_url=endpoint,
-                access_key_id="bench",
-                secret_access_key="bench",
-                region="us-east-1",
-            )
+            s3 = moto_store(endpoint, bucket, "bench", "bench")
 
             def s3_copy(src: str, dst: str) -> None:
                 client.copy_object(

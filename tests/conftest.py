@@ -15,7 +15,7 @@ from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore,
 from sartiq_storage.core.signing import UrlSigner
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.db import postgres_database, sqlite_database
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_server
+from tests.support.moto_server import moto_client, moto_server, moto_store
 
 _STARTED = time.time()
 
@@ -62,13 +62,7 @@ def s3_bucket(s3_endpoint: str) -> str:
 
 @pytest.fixture
 def s3_store(s3_endpoint: str, s3_bucket: str) -> Iterator[S3Store]:
-    store = S3Store(
-        bucket=s3_bucket,
-        endpoint_url=s3_endpoint,
-        access_key_id=TEST_KEY_ID,
-        secret_access_key=TEST_SECRET,
-        region="us-east-1",
-    )
+    store = moto_store(s3_endpoint, s3_bucket)
     yield store
     store.close()
 

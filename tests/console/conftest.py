@@ -23,12 +23,12 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services import lifecycle
 from sartiq_storage.services.context import StorageContext, build_context
-from tests.conftest import TEST_KEY_ID, TEST_SECRET, make_bucket
+from tests.conftest import make_bucket
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.browser import chromium
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
-from tests.support.moto_server import free_port
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
 
 ARTIFACTS = CONSOLE_SCREENSHOTS
 """Screenshots of every step (gitignored); the run's summary prints where."""

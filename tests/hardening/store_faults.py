@@ -55,9 +55,7 @@ from sartiq_storage.core.errors import (
     StorageError,
 )
 from tests.support.fault_proxy import FaultPlan, FaultProxy, fault_proxy
-from tests.support.moto_server import TEST_KEY_ID as KEY_ID
-from tests.support.moto_server import TEST_SECRET as SECRET
-from tests.support.moto_server import moto_client
+from tests.support.moto_server import moto_client, moto_store
 
 FLAVORS: tuple[Literal["generic", "aws", "r2"], ...] = ("generic", "aws", "r2")
 OPS: dict[str, float] = {
@@ -179,15 +177,8 @@ def _md5(data: bytes) -> str:
 
 
 def _store(endpoint: str, bucket: str, flavor: str, timeout: float) -> S3Store:
-    return S3Store(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        access_key_id=KEY_ID,
-        secret_access_key=SECRET,
-        region="us-east-1",
-        flavor=flavor,  # type: ignore[arg-type]
-        connect_timeout=timeout,
-        read_timeout=timeout,
+    return moto_store(
+        endpoint, bucket, flavor=flavor, connect_timeout=timeout, read_timeout=timeout
     )
 
 
@@ -499,7 +490,7 @@ def run(
     report = Report(config)
     with _moto(endpoint) as moto, ExitStack() as stack:
         bucket = f"faults-{config.seed}-{random.randrange(16**8):08x}"
-        moto_client(moto, KEY_ID, SECRET).create_bucket(Bucket=bucket)
+        moto_client(moto).create_bucket(Bucket=bucket)
         workers: list[Worker] = []
         for number in range(config.workers):
             plan = FaultPlan(config.fault_rate, config.seed * 1000 + number, config.kinds)

@@ -35,25 +35,13 @@ from sartiq_storage.services.media.deletions import (
     DeletionQueue,
     enqueue,
 )
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.hardening.store_faults import FAULT_KINDS_USED, RunConfig, run
 from tests.support.db import sqlite_database
 from tests.support.fault_proxy import fault_proxy
-from tests.support.moto_server import moto_client
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_store
 
 CI_OPS = 1000
 """Bounded for CI (about 30 s on two shared cores); the long run takes ``--ops 10000``."""
-
-
-def _store(endpoint: str, bucket: str, **kw: Any) -> S3Store:
-    return S3Store(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        access_key_id=TEST_KEY_ID,
-        secret_access_key=TEST_SECRET,
-        region="us-east-1",
-        **kw,
-    )
 
 
 # -- the mixed run -------------------------------------------------------------------------
@@ -167,7 +155,7 @@ def test_per_key_delete_failures_become_exactly_those_dead_letters_then_drain(
     s3_endpoint: str, s3_bucket: str, database: Database
 ) -> None:
     random.seed(20260801)  # the jitter draws: reproducible
-    direct = _store(s3_endpoint, s3_bucket)
+    direct = moto_store(s3_endpoint, s3_bucket)
     keys = [f"temp/dl/{i:02d}_1706000000_photo.png" for i in range(24)]
     for key in keys:
         direct.put(key, key.encode(), content_type="image/png")
@@ -188,7 +176,7 @@ def test_per_key_delete_failures_become_exactly_those_dead_letters_then_drain(
         return "InternalError" if key in failing else None
 
     with fault_proxy(s3_endpoint, decide, delete_errors=refuse) as (url, proxy):
-        store = _store(url, s3_bucket)
+        store = moto_store(url, s3_bucket)
         queue = DeletionQueue(database, store)
         with database.session() as session:
             enqueue(session, keys, "test")
@@ -272,7 +260,7 @@ def test_an_etag_is_an_md5_only_when_it_is_plain_32_hex(etag: str | None, md5: s
 
 
 def test_s3_reports_md5_for_single_part_objects_only(s3_endpoint: str, s3_bucket: str) -> None:
-    store = _store(s3_endpoint, s3_bucket)
+    store = moto_store(s3_endpoint, s3_bucket)
     part = b"p" * (5 * 1024 * 1024)
     client = moto_client(s3_endpoint)
     upload = client.create_multipart_upload(Bucket=s3_bucket, Key="e/multi")

@@ -34,17 +34,15 @@ import pytest
 from sqlalchemy import func, select
 
 from sartiq_storage.adapters.db.models import MediaResource
-from sartiq_storage.adapters.stores import S3Store
 from sartiq_storage.core import signing
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
-from tests.support.moto_server import free_port
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_store
 
 SECRET = "upload-refusals-secret-0123456789abcdef"
 PRESIGN = "/api/v1/uploads/presigned-url"
@@ -282,13 +280,7 @@ def test_moto_presigned_put_conformance(s3_endpoint: str, s3_bucket: str) -> Non
     upload to another key, which S3, R2 and MinIO refuse (signature mismatch). So on moto only
     write-once is a real refusal; the embedded target refuses all five.
     """
-    store = S3Store(
-        bucket=s3_bucket,
-        endpoint_url=s3_endpoint,
-        access_key_id=TEST_KEY_ID,
-        secret_access_key=TEST_SECRET,
-        region="us-east-1",
-    )
+    store = moto_store(s3_endpoint, s3_bucket)
 
     def presign(key: str) -> tuple[str, dict[str, str]]:
         req = store.presign_put(key, content_type="image/png", content_length=5, expires_in=60)

@@ -17,8 +17,8 @@ from sartiq_storage.core.policies import cache_control_for, presign_expiry
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.support.media import image_bytes
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
 
 SECRET = "compute-tests-secret-0123456789abcdef"
 

@@ -20,10 +20,10 @@ from sartiq_storage.services import lifecycle, maintenance
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS
 from sartiq_storage.services.orphans import OrphanScanner
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.interfaces.test_media_api import browser_upload, ingest
 from tests.support.faulty_store import FaultyStore
 from tests.support.media import image_bytes
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
 
 PROTECTED = [
     ("GET", "/api/v1/operations/dead-letters"),

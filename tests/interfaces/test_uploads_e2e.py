@@ -17,11 +17,10 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import build_context
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
-from tests.support.moto_server import free_port
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
 
 SECRET = "e2e-secret-of-a-sensible-length-0123456789"
 

@@ -14,8 +14,8 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.interfaces.cli.lifecycle import lifecycle_app
 from sartiq_storage.services.context import build_context
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.lifecycle.seed import Seeded, keys, local_ager, seed
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
 
 runner = CliRunner()
 

@@ -329,17 +329,10 @@ def test_s3_pinned_copy_refused_as_s3_and_r2_refuse_it(s3_endpoint: str, s3_buck
     pinned to an ETag the source no longer has is a ``PreconditionFailedError`` naming the
     source, and nothing is written."""
     from tests.support.fault_proxy import fault_proxy
-    from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
+    from tests.support.moto_server import moto_store
 
     with fault_proxy(s3_endpoint, lambda *_: None, conditional_copy=True) as (endpoint, _):
-        store = S3Store(
-            bucket=s3_bucket,
-            endpoint_url=endpoint,
-            access_key_id=TEST_KEY_ID,
-            secret_access_key=TEST_SECRET,
-            region="us-east-1",
-            max_attempts=1,
-        )
+        store = moto_store(endpoint, s3_bucket, max_attempts=1)
         try:
             store.put("temp/swapped", b"first")
             seen = store.head("temp/swapped")

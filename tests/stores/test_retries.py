@@ -9,23 +9,14 @@ import pytest
 
 from sartiq_storage.adapters.stores import S3Store
 from sartiq_storage.core.errors import PreconditionFailedError, StoreUnavailableError
-from tests.conftest import TEST_KEY_ID, TEST_SECRET
 from tests.support.fault_proxy import fault_proxy
+from tests.support.moto_server import moto_store
 
 
 def _store(
     endpoint: str, bucket: str, attempts: int = 5, flavor: str | None = None, timeout: float = 5
 ) -> S3Store:
-    return S3Store(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        access_key_id=TEST_KEY_ID,
-        secret_access_key=TEST_SECRET,
-        region="us-east-1",
-        max_attempts=attempts,
-        read_timeout=timeout,
-        flavor=flavor,  # type: ignore[arg-type]
-    )
+    return moto_store(endpoint, bucket, max_attempts=attempts, read_timeout=timeout, flavor=flavor)
 
 
 @pytest.mark.parametrize("fault", ["503", "500"])

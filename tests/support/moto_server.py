@@ -9,10 +9,12 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import httpx
+
+from sartiq_storage.adapters.stores import S3Store
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -30,6 +32,25 @@ def moto_client(endpoint: str, key_id: str = TEST_KEY_ID, secret: str = TEST_SEC
         aws_access_key_id=key_id,
         aws_secret_access_key=secret,
         region_name="us-east-1",
+    )
+
+
+def moto_store(
+    endpoint: str,
+    bucket: str,
+    key_id: str = TEST_KEY_ID,
+    secret: str = TEST_SECRET,
+    **options: Any,
+) -> S3Store:
+    """Our S3 adapter on ``bucket`` at moto's server (or a proxy in front of it);
+    ``options`` go to :class:`S3Store` (``max_attempts``, ``flavor``, timeouts…)."""
+    return S3Store(
+        bucket=bucket,
+        endpoint_url=endpoint,
+        access_key_id=key_id,
+        secret_access_key=secret,
+        region="us-east-1",
+        **options,
     )
 
 
