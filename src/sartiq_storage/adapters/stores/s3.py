@@ -90,6 +90,12 @@ def _boto_error_code(exc: ClientError) -> tuple[str, int]:
     return str(error.get("Code", "")), int(status)
 
 
+def _precondition_failed(exc: ClientError) -> bool:
+    """A 412: a condition of the request (create-only, a pinned source) did not hold."""
+    code, status = _boto_error_code(exc)
+    return status == 412 or code == "PreconditionFailed"
+
+
 def _seekable(body: Body) -> bool:
     seekable = getattr(body, "seekable", None)
     return bool(seekable is not None and seekable())
@@ -385,8 +391,7 @@ class S3Store(ObjectStore):
 
     def _source_changed(self, exc: ClientError, source: str, seen: ObjectInfo) -> bool:
         """After a 412 on a copy pinned to the source's ETag: whether that pin failed."""
-        code, status = _boto_error_code(exc)
-        if not (status == 412 or code == "PreconditionFailed"):
+        if not _precondition_failed(exc):
             return False
         try:
             return self.head(source).etag != seen.etag
@@ -399,9 +404,8 @@ class S3Store(ObjectStore):
         """After a 412 on a *repeated* create-only copy: the destination, when it holds the
         source's bytes (an earlier attempt of this call made it, its answer lost); else None.
         """
-        code, status = _boto_error_code(exc)
         attempts = int(exc.response.get("ResponseMetadata", {}).get("RetryAttempts", 0) or 0)
-        if attempts == 0 or not (status == 412 or code == "PreconditionFailed"):
+        if attempts == 0 or not _precondition_failed(exc):
             return None
         try:
             info = self.head(destination)

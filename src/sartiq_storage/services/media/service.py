@@ -177,16 +177,6 @@ _INSERT_ATTACHMENT = insert(_ATTACHMENTS)
 _INGESTED_AS = select(_INGESTIONS.c.media_resource_id).where(
     _INGESTIONS.c.source_key == bindparam("b_key")
 )
-_KNOWN_BY_HASH = (
-    select(
-        _RESOURCES.c.id,
-        _RESOURCES.c.storage_key,
-        _RESOURCES.c.sha256,
-        _RESOURCES.c.collision_rank,
-    )
-    .where(_RESOURCES.c.content_hash == bindparam("b_md5"))
-    .order_by(_RESOURCES.c.collision_rank)
-)
 _IN_LIST_MAX = 500
 """Values per expanded IN list: SQLite and PostgreSQL cap a statement's bound parameters."""
 _KNOWN_BY_HASHES = (
@@ -472,23 +462,20 @@ class MediaResourceService:
             if pool is not None:
                 pool.shutdown()
         pending = [(i, o) for i, o in enumerate(outcomes) if isinstance(o, _Prepared)]
-        if _follower_slot_reused(outcomes, items):
-            # A follower recorded last would take a slot from a later item: keep item order.
-            for i, outcome in enumerate(outcomes):
-                if isinstance(outcome, _Prepared):
-                    outcomes[i] = _outcome(self._finish, outcome)
-                elif isinstance(outcome, _Verified):
-                    outcomes[i] = _outcome(self._finish_follower, (outcome, items[i][1]))
-            pending = []
-        if pending:
+        if pending and not _follower_slot_reused(outcomes, items):
             try:
                 recorded = self._record([o for _, o in pending])
             except (_Unconfirmed, ConflictError):
                 recorded = [None] * len(pending)  # settled one by one below
-            for (i, prepared), result in zip(pending, recorded, strict=True):
-                outcomes[i] = result if result is not None else _outcome(self._finish, prepared)
+            for (i, _), result in zip(pending, recorded, strict=True):
+                if result is not None:
+                    outcomes[i] = result
+        # The rest, one by one in item order: followers (their leader is recorded now), and
+        # every item when a follower recorded last would take a slot from a later item.
         for i, outcome in enumerate(outcomes):
-            if isinstance(outcome, _Verified):  # a follower: its leader is recorded now
+            if isinstance(outcome, _Prepared):
+                outcomes[i] = _outcome(self._finish, outcome)
+            elif isinstance(outcome, _Verified):
                 outcomes[i] = _outcome(self._finish_follower, (outcome, items[i][1]))
         for outcome in outcomes:
             if isinstance(outcome, Exception):
@@ -974,7 +961,7 @@ class MediaResourceService:
         resource_id = conn.execute(_INGESTED_AS, {"b_key": verified.key}).scalar()
         if resource_id is not None:
             return session.get(MediaResource, resource_id), True
-        rows = conn.execute(_KNOWN_BY_HASH, {"b_md5": verified.md5}).all()
+        rows = conn.execute(_KNOWN_BY_HASHES, {"b_md5s": [verified.md5]}).all()
         for row in rows:
             if row.sha256 is None or verified.sha256 is None:
                 raise _Unconfirmed()
