@@ -28,7 +28,7 @@ from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.browser import chromium
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_settings
 
 ARTIFACTS = CONSOLE_SCREENSHOTS
 """Screenshots of every step (gitignored); the run's summary prints where."""
@@ -98,11 +98,7 @@ def service(
             data,
             port,
             STORAGE_BACKEND="s3",
-            R2_ENDPOINT_URL=endpoint,
-            R2_BUCKET_NAME=bucket,
-            R2_ACCESS_KEY_ID=TEST_KEY_ID,
-            R2_SECRET_ACCESS_KEY=TEST_SECRET,
-            R2_REGION="us-east-1",
+            **moto_settings(endpoint, bucket),
             WEB_APP_ORIGINS=["http://localhost:3000", origin],
         )
     else:

@@ -42,7 +42,7 @@ from sartiq_storage.services.context import StorageContext, build_context
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_store
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_settings, moto_store
 
 SECRET = "upload-refusals-secret-0123456789abcdef"
 PRESIGN = "/api/v1/uploads/presigned-url"
@@ -106,11 +106,7 @@ def on_moto(
     with _serve(
         monkeypatch,
         tmp_path,
-        R2_ENDPOINT_URL=s3_endpoint,
-        R2_BUCKET_NAME=s3_bucket,
-        R2_ACCESS_KEY_ID=TEST_KEY_ID,
-        R2_SECRET_ACCESS_KEY=TEST_SECRET,
-        R2_REGION="us-east-1",
+        **moto_settings(s3_endpoint, s3_bucket),
     ) as service:
         yield service
 

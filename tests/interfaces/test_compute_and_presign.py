@@ -18,7 +18,7 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
 from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
+from tests.support.moto_server import moto_settings
 
 SECRET = "compute-tests-secret-0123456789abcdef"
 
@@ -123,11 +123,7 @@ def test_r2_backend_prefixes_and_redirects(
     client, context = _make(
         monkeypatch,
         tmp_path,
-        R2_ENDPOINT_URL=s3_endpoint,
-        R2_BUCKET_NAME=s3_bucket,
-        R2_ACCESS_KEY_ID=TEST_KEY_ID,
-        R2_SECRET_ACCESS_KEY=TEST_SECRET,
-        R2_REGION="us-east-1",
+        **moto_settings(s3_endpoint, s3_bucket),
         CDN_URL="https://media.example.test",
     )
     with client:

@@ -23,7 +23,7 @@ from sartiq_storage.services.orphans import OrphanScanner
 from tests.interfaces.test_media_api import browser_upload, ingest
 from tests.support.faulty_store import FaultyStore
 from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
+from tests.support.moto_server import moto_settings
 
 PROTECTED = [
     ("GET", "/api/v1/operations/dead-letters"),
@@ -203,11 +203,8 @@ def test_lifecycle_drift_on_a_bucket(
 ) -> None:
     monkeypatch.setenv("STORAGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("AUTH_JWT_SECRET", "operations-api-secret-0123456789abcdef")
-    monkeypatch.setenv("R2_ENDPOINT_URL", s3_endpoint)
-    monkeypatch.setenv("R2_BUCKET_NAME", s3_bucket)
-    monkeypatch.setenv("R2_ACCESS_KEY_ID", TEST_KEY_ID)
-    monkeypatch.setenv("R2_SECRET_ACCESS_KEY", TEST_SECRET)
-    monkeypatch.setenv("R2_REGION", "us-east-1")
+    for name, value in moto_settings(s3_endpoint, s3_bucket).items():
+        monkeypatch.setenv(name, value)
     settings = load_settings()
     context = build_context(settings, migrate=True)
     try:

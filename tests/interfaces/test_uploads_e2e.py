@@ -20,7 +20,7 @@ from sartiq_storage.services.context import build_context
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_settings
 
 SECRET = "e2e-secret-of-a-sensible-length-0123456789"
 
@@ -37,11 +37,8 @@ def service(
         endpoint = request.getfixturevalue("s3_endpoint")
         bucket = request.getfixturevalue("s3_bucket")
         public_read(endpoint, bucket, TEST_KEY_ID, TEST_SECRET)  # `mc anonymous set download`
-        monkeypatch.setenv("R2_ENDPOINT_URL", endpoint)
-        monkeypatch.setenv("R2_BUCKET_NAME", bucket)
-        monkeypatch.setenv("R2_ACCESS_KEY_ID", TEST_KEY_ID)
-        monkeypatch.setenv("R2_SECRET_ACCESS_KEY", TEST_SECRET)
-        monkeypatch.setenv("R2_REGION", "us-east-1")
+        for name, value in moto_settings(endpoint, bucket).items():
+            monkeypatch.setenv(name, value)
     context = build_context(load_settings(), migrate=True)
     with live_server(create_app(context=context), port) as base:
         yield base, {"Authorization": f"Bearer {issue_token(SECRET, 'webapp')}"}

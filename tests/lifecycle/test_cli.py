@@ -15,7 +15,7 @@ from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.interfaces.cli.lifecycle import lifecycle_app
 from sartiq_storage.services.context import build_context
 from tests.lifecycle.seed import Seeded, keys, local_ager, seed
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
+from tests.support.moto_server import moto_settings
 
 runner = CliRunner()
 
@@ -38,11 +38,7 @@ def embedded_seeded() -> tuple[LocalStore, Seeded]:
 @pytest.fixture
 def s3_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str, s3_bucket: str) -> str:
     for name, value in {
-        "R2_ENDPOINT_URL": s3_endpoint,
-        "R2_ACCESS_KEY_ID": TEST_KEY_ID,
-        "R2_SECRET_ACCESS_KEY": TEST_SECRET,
-        "R2_BUCKET_NAME": s3_bucket,
-        "R2_REGION": "us-east-1",
+        **moto_settings(s3_endpoint, s3_bucket),
         "AUTH_JWT_SECRET": "cli-test-secret",
         "ENVIRONMENT": "staging",
         "WEB_APP_ORIGINS": "https://staging.sartiq.com",

@@ -54,6 +54,17 @@ def moto_store(
     )
 
 
+def moto_settings(endpoint: str, bucket: str) -> dict[str, str]:
+    """The settings that point the service's R2 backend at ``bucket`` on moto's server."""
+    return {
+        "R2_ENDPOINT_URL": endpoint,
+        "R2_BUCKET_NAME": bucket,
+        "R2_ACCESS_KEY_ID": TEST_KEY_ID,
+        "R2_SECRET_ACCESS_KEY": TEST_SECRET,
+        "R2_REGION": "us-east-1",
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
