@@ -298,3 +298,31 @@ def test_a_batch_longer_than_an_in_list_is_looked_up_in_chunks(
     again = media.ingest_all([(upload(mstore, image_bytes(seed=s)), product()) for s in range(8)])
     assert [r.created for r in first] == [True] * 8
     assert [r.resource.id for r in again] == [r.resource.id for r in first]
+
+
+def test_an_upload_swapped_after_its_check_is_a_conflict_and_leaves_nothing(
+    db: Database, mstore: ObjectStore
+) -> None:
+    """The copy is pinned to the ETag verify read: other bytes put there meanwhile are not
+    promoted. The ingest is refused as a conflict (409 over HTTP), with no row and no
+    object in ``media/``, and the upload stays for a retry."""
+    from sartiq_storage.adapters.stores import MemoryStore
+    from sartiq_storage.core.errors import ConflictError
+    from sartiq_storage.core.urls import UrlResolver
+    from tests.services.conftest import CDN
+
+    class _SwappedBeforeTheCopy(MemoryStore):
+        def copy(self, source: str, destination: str, **kw: Any) -> Any:
+            self.put(source, image_bytes(seed=99))  # another PUT lands just before the copy
+            return super().copy(source, destination, **kw)
+
+    store = _SwappedBeforeTheCopy()
+    media = MediaResourceService(db, store, UrlResolver(CDN))
+    item = upload(store, image_bytes(seed=98))
+    assert item.url is not None
+    with pytest.raises(ConflictError, match="changed while it was ingested"):
+        media.ingest(item, product())
+    media.close()
+    assert _count(db, MediaResource) == 0
+    assert list(store.list("media/")) == []
+    assert len(list(store.list("temp/"))) == 1
