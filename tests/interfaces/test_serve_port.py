@@ -6,15 +6,12 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.support.moto_server import free_port
-from tests.support.serve_process import get_once_up, serve_process
-
-ENTRY_POINT = str(Path(sys.executable).with_name("sartiq-storage"))
+from tests.support.serve_process import ENTRY_POINT, get_once_up, serve_process
 
 
 def run_serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -13,6 +13,8 @@ from pathlib import Path
 import httpx
 
 SERVE = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+ENTRY_POINT = str(Path(sys.executable).with_name("sartiq-storage"))
+"""The installed ``sartiq-storage`` command (the console script beside this Python)."""
 
 
 @contextmanager
