@@ -43,7 +43,7 @@ from sartiq_storage.core.tokens import issue_token
 from tests.hardening.media_invariants import check_media_invariants, media_rows
 from tests.support.buckets import public_read
 from tests.support.db import postgres_database, url_for_processes
-from tests.support.media import image_bytes
+from tests.support.media import image_bytes, ingest_body
 from tests.support.moto_server import (
     TEST_KEY_ID,
     TEST_SECRET,
@@ -51,7 +51,7 @@ from tests.support.moto_server import (
     moto_settings,
     moto_store,
 )
-from tests.support.serve_process import ENTRY_POINT, kill_hard, serve_process
+from tests.support.serve_process import ENTRY_POINT, kill_hard, serve_process, stop
 
 SERVES = 3
 WORKERS = 2
@@ -100,15 +100,6 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def _stop(proc: subprocess.Popen[Any]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
-
 def _wait_up(base: str, server: subprocess.Popen[str]) -> None:
     """Until ``serve`` answers; its own output if it exits first (a failed migration)."""
     while server.poll() is None:
@@ -145,7 +136,7 @@ def cluster(tmp_path: Path, endpoint: str, bucket: str, db: Database) -> Iterato
         for i in range(WORKERS):
             env_i = {**env, "STORAGE_DATA_DIR": str(tmp_path / f"worker{i}")}
             proc = _worker(env_i, tmp_path / f"worker{i}.log")
-            stack.callback(_stop, proc)
+            stack.callback(stop, proc)
             workers.append(proc)
         bases = [f"http://127.0.0.1:{port}" for port in ports]
         for base, server in zip(bases, serves, strict=True):
@@ -197,14 +188,7 @@ def _ingest(
     c: Cluster, server: int, content: int, data: bytes, slot: tuple[uuid.UUID, str, int | None]
 ) -> Acked:
     file_url = _upload(c, server, data)
-    entity, name, position = slot
-    body = {
-        "media": {"url": file_url},
-        "entity_type": "PRODUCT",
-        "entity_id": str(entity),
-        "slot": name,
-        "position": position,
-    }
+    body = ingest_body(file_url, *slot)
     # Ingested through the next server: never the one that presigned.
     answer = c.request(
         server + 1, "POST", "/api/v1/media-resources/ingest", headers=c.auth, json=body

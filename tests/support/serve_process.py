@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -39,16 +40,21 @@ def serve_process(
     try:
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            kill_hard(proc)
+        stop(proc)
         if proc.stdout is not None:
             proc.stdout.close()
 
 
-def kill_hard(proc: subprocess.Popen[str]) -> None:
+def stop(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM (a clean stop), then :func:`kill_hard` if it has not stopped in ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_hard(proc)
+
+
+def kill_hard(proc: subprocess.Popen[Any]) -> None:
     """``kill -9`` of the process and everything in its group (granian's workers)."""
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
