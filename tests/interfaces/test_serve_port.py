@@ -11,21 +11,28 @@ from pathlib import Path
 import pytest
 
 from tests.support.moto_server import free_port
-from tests.support.serve_process import ENTRY_POINT, get_once_up, serve_process
+from tests.support.serve_process import ENTRY_POINT, get_once_up, kill_hard, serve_process
 
 
 def run_serve(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """``sartiq-storage serve`` through the installed entry point; a serve that starts
-    anyway (the old behaviour) is stopped by the timeout and fails the test."""
-    return subprocess.run(
+    anyway (the old behaviour) is stopped, with its granian workers, after 60 s and fails
+    the test."""
+    proc = subprocess.Popen(
         [ENTRY_POINT, "serve", *args],
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
         cwd=cwd,
         env={**os.environ, "COLUMNS": "300"},
-        timeout=60,
-        check=False,
+        start_new_session=True,
     )
+    try:
+        stdout, stderr = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        kill_hard(proc)
+        raise AssertionError(f"serve {' '.join(args)} started instead of refusing") from None
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
 def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> None:
