@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 
 from sartiq_storage.adapters.db.engine import Database
-from sartiq_storage.adapters.db.migrate import current_revision, head_revision, upgrade
+from sartiq_storage.adapters.db.migrate import (
+    current_revision,
+    head_revision,
+    migration_lock_key,
+    upgrade,
+)
 from sartiq_storage.adapters.db.models import Base
-from tests.support.db import postgres_database
+from tests.support.db import postgres_database, url_for_processes
+from tests.support.serve_process import ENTRY_POINT
 
 
 def _check(db: Database) -> None:
@@ -155,3 +165,44 @@ def test_rebuilding_a_table_on_sqlite_keeps_every_referencing_row(tmp_path: Path
         assert conn.execute(text("SELECT collision_rank FROM media_resources")).scalar() == 0
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     db.dispose()
+
+
+def test_concurrent_upgrades_on_postgres_take_turns() -> None:
+    """A `db upgrade` (as `serve` and `worker` run at start) waits for the advisory lock that
+    another migrating process holds, instead of creating the same tables at the same time
+    (which failed all but one of several processes started together on an empty database:
+    ``duplicate key value violates unique constraint "pg_type_typname_nsp_index"``)."""
+    with postgres_database(create_tables=False) as db:
+        with db.engine.connect() as holder:
+            schema = holder.exec_driver_sql("SELECT current_schema()").scalar_one()
+            key = migration_lock_key(schema)
+            holder.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            holder.commit()
+            upgrade_process = subprocess.Popen(
+                [ENTRY_POINT, "db", "upgrade"],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "DATABASE_URL": url_for_processes(db)},
+            )
+            try:
+                waiting = 0
+                while not waiting and upgrade_process.poll() is None:
+                    waiting = holder.execute(
+                        text(
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND objid = :k AND NOT granted"
+                        ),
+                        {"k": key},
+                    ).scalar_one()
+                    holder.commit()
+                    time.sleep(0.05)
+                # It waited for the lock; the old code migrated past it and exited.
+                assert waiting == 1, upgrade_process.communicate()
+                assert current_revision(db) is None
+            finally:
+                holder.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                holder.commit()
+                _, errors = upgrade_process.communicate(timeout=120)
+        assert upgrade_process.returncode == 0, errors
+        assert current_revision(db) == head_revision()

@@ -281,3 +281,24 @@ def test_conversion_time_budget() -> None:
     big = pyvips.Image.gaussnoise(3000, 3000).cast("uchar").write_to_buffer(".png")
     with pytest.raises(ConversionTimeout):
         convert(bytes(big), "avif", timeout=0.001)
+
+
+def test_derivative_of_a_deleted_source_is_404_from_every_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Two apps on one store stand for two `serve` processes: each has converted (and
+    served) the source; once it is deleted through one, neither serves its derivative.
+    (The multi-process proof on PostgreSQL and S3: tests/hardening/test_several_hosts.py.)"""
+    url = "/files/media/gone/file.png?type=webp"
+    env = {"STORAGE_SERVICE_URL": "http://testserver"}
+    with _client(monkeypatch, tmp_path, **env) as one, _client(monkeypatch, tmp_path, **env) as two:
+        _context(one).store.put(
+            "media/gone/file.png", image_bytes("png", 30, 30), content_type="image/png"
+        )
+        for client in (one, two):
+            assert client.get(url, follow_redirects=True).status_code == 200
+        _context(one).store.delete("media/gone/file.png")
+        for client in (one, two):
+            response = client.get(url, follow_redirects=True)
+            assert response.status_code == 404
+            assert "detail" in response.json()

@@ -13,7 +13,7 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
-from tests.support.media import image_bytes
+from tests.support.media import image_bytes, ingest_body
 
 
 @pytest.fixture
@@ -50,14 +50,7 @@ def ingest(
     position: int | None = None,
 ):  # type: ignore[no-untyped-def]
     return client.post(
-        "/api/v1/media-resources/ingest",
-        json={
-            "media": {"url": url},
-            "entity_type": "PRODUCT",
-            "entity_id": str(entity),
-            "slot": slot,
-            "position": position,
-        },
+        "/api/v1/media-resources/ingest", json=ingest_body(url, entity, slot, position)
     )
 
 

@@ -30,6 +30,15 @@ def sqlite_database(folder: Path) -> Iterator[Database]:
         db.dispose()
 
 
+def url_for_processes(db: Database) -> str:
+    """A ``DATABASE_URL`` that puts another process (``serve``, ``worker``, the CLI) on the
+    same PostgreSQL schema as ``db``."""
+    with db.engine.connect() as conn:
+        schema = conn.exec_driver_sql("SELECT current_schema()").scalar_one()
+    url = db.engine.url.set(query={"options": f"-csearch_path={schema}"})
+    return url.render_as_string(hide_password=False)
+
+
 @contextmanager
 def postgres_database(*, create_tables: bool = True) -> Iterator[Database]:
     url = postgres_url()

@@ -1,8 +1,11 @@
-"""Real image and video bytes, made with the real codecs (pyvips, PyAV)."""
+"""Real image and video bytes, made with the real codecs (pyvips, PyAV), and the HTTP body
+that ingests an upload."""
 
 from __future__ import annotations
 
 import io
+import uuid
+from typing import Any
 
 import av
 import pyvips
@@ -49,3 +52,17 @@ def mp4_bytes(width: int = 64, height: int = 48, frames: int = 20, rate: int = 1
         for packet in stream.encode():
             container.mux(packet)
     return buffer.getvalue()
+
+
+def ingest_body(
+    url: str, entity: uuid.UUID, slot: str = "cover_image", position: int | None = None
+) -> dict[str, Any]:
+    """``POST /api/v1/media-resources/ingest``'s JSON: the upload at ``url`` attached to a
+    product's ``slot`` (a single slot when ``position`` is None)."""
+    return {
+        "media": {"url": url},
+        "entity_type": "PRODUCT",
+        "entity_id": str(entity),
+        "slot": slot,
+        "position": position,
+    }

@@ -2,36 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 SERVE = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+ENTRY_POINT = str(Path(sys.executable).with_name("sartiq-storage"))
+"""The installed ``sartiq-storage`` command (the console script beside this Python)."""
 
 
 @contextmanager
-def serve_process(cwd: Path, port: int, *options: str) -> Iterator[subprocess.Popen[str]]:
-    """The service on ``port`` with its embedded defaults under ``cwd``; its output (stdout
-    and stderr together) can be read line by line. Stopped when the block ends."""
+def serve_process(
+    cwd: Path, port: int, *options: str, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[str]]:
+    """The service on ``port`` with its embedded defaults under ``cwd`` (and ``env`` over the
+    environment); its output (stdout and stderr together) can be read line by line. It runs
+    in its own process group, so :func:`kill_hard` takes granian's workers down with it, as a
+    host that dies would. Stopped when the block ends."""
     proc = subprocess.Popen(
         [*SERVE, "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "300"},
+        env={**os.environ, "COLUMNS": "300", **(env or {})},
+        start_new_session=True,
     )
     try:
         yield proc
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        stop(proc)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+def stop(proc: subprocess.Popen[Any], timeout: float = 15) -> None:
+    """SIGTERM (a clean stop), then :func:`kill_hard` if it has not stopped in ``timeout``."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        kill_hard(proc)
+
+
+def kill_hard(proc: subprocess.Popen[Any]) -> None:
+    """``kill -9`` of the process and everything in its group (granian's workers)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def get_once_up(url: str, *, attempts: int = 100) -> httpx.Response:

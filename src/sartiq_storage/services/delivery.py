@@ -25,12 +25,11 @@ from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import Environment, Settings
 from sartiq_storage.core.errors import InvalidMediaInputError, MediaNotFoundError
 from sartiq_storage.core.keys import ZONE_PREFIXES, Zone
-from sartiq_storage.core.policies import IMMUTABLE, cache_control_for
+from sartiq_storage.core.policies import IMMUTABLE
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.core.validation import validate_key
 
 DERIVED_ROUTE = "/_storage/derived"
-_KNOWN_MAX = 100_000
 DERIVED_PREFIX = "derived/"
 TYPES = (*FORMATS, "auto")
 _SAFE = "/-._~!$&'()*+,;=:@"
@@ -81,7 +80,6 @@ class DeliveryService:
         self.max_pixels = max_pixels
         self.timeout = timeout
         self._slots = threading.BoundedSemaphore(concurrency)
-        self._known: dict[tuple[str, str], str] = {}
         self.local_conversion = settings.ENVIRONMENT is Environment.development or settings.embedded
         self.cloudflare = (
             not self.local_conversion and settings.CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED
@@ -116,33 +114,27 @@ class DeliveryService:
         tag = (source.etag or f"{source.size}-{int(source.last_modified.timestamp())}")[:64]
         return f"{DERIVED_PREFIX}{fmt}/{tag}/{source.key}.{EXTENSIONS[fmt]}"
 
-    def forget(self, path: str, fmt: str) -> None:
-        """Drop a remembered derivative (it was removed from the store)."""
-        self._known.pop((path, fmt), None)
+    def derivative_for(self, path: str, fmt: str) -> tuple[ObjectInfo, str]:
+        """The source as the store has it now, and the key its ``fmt`` derivative has.
 
-    def derive(self, path: str, fmt: str) -> str:
-        """Make (once) and return the key of ``path`` converted to ``fmt``.
-
-        Sources whose zone never changes an object under its key (``media/``, legacy
-        ``images/``…) are remembered in process, so a cached derivative costs no extra
-        store call; anything else is HEADed each time, so a changed source is re-derived.
+        The source is HEADed on every request, never remembered in the process: with several
+        processes (or hosts) serving one store, a source deleted through one of them must be
+        a 404 through every one, and an answer remembered in one process cannot know that.
+        A missing source raises ``ObjectNotFoundError`` (404) even when its derivative is
+        still in the store.
         """
         if fmt not in FORMATS:
             raise InvalidMediaInputError(f"format must be one of {', '.join(FORMATS)}")
-        path = _servable(path)
-        remembered = self._known.get((path, fmt))
-        if remembered is not None:
-            return remembered
-        source = self.store.head(path)
+        source = self.store.head(_servable(path))
+        return source, self.derivative_key(source, fmt)
+
+    def make(self, source: ObjectInfo, fmt: str) -> str:
+        """Convert ``source`` to ``fmt`` and store it, unless the derivative exists already
+        (another request, or another process, made it); returns the derivative's key."""
         key = self.derivative_key(source, fmt)
-        if not self.store.exists(key):
-            with self._slots:
-                if not self.store.exists(key):
-                    data = self.store.get_bytes(source.key)
-                    out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
-                    self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
-        if cache_control_for(path) == IMMUTABLE:
-            if len(self._known) >= _KNOWN_MAX:
-                self._known.pop(next(iter(self._known)))
-            self._known[(path, fmt)] = key
+        with self._slots:
+            if not self.store.exists(key):
+                data = self.store.get_bytes(source.key)
+                out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
+                self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
         return key

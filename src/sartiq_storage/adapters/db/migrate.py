@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import zlib
+
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
 
 from sartiq_storage.adapters.db.engine import Database
 
@@ -20,8 +23,31 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def migration_lock_key(schema: str) -> int:
+    """The PostgreSQL advisory lock that serialises migrations of ``schema`` (the worker's
+    job locks are named the same way)."""
+    return zlib.crc32(f"sartiq-storage:migrations:{schema}".encode())
+
+
+def _serialise(connection: Connection) -> None:
+    """On PostgreSQL, wait for any other process migrating the same schema.
+
+    Several ``serve`` processes (and workers) started together on an empty database would
+    otherwise all create the same tables and types at once, and all but one fail
+    (``duplicate key value violates unique constraint "pg_type_typname_nsp_index"``). The
+    lock is transaction-scoped: released by the commit (or by the connection dropping if the
+    process dies), after which the next process finds the schema at head and does nothing.
+    """
+    if connection.dialect.name != "postgresql":
+        return  # SQLite: BEGIN IMMEDIATE already makes one writer at a time
+    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    connection.execute(
+        text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(schema)}
+    )
+
+
 def upgrade(database: Database, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` (idempotent).
+    """Bring the schema to ``revision`` (idempotent; concurrent callers take turns).
 
     On SQLite, a migration that rebuilds a table (``batch_alter_table``) drops the old one;
     with foreign keys on, that drop would first run the ``ON DELETE`` actions of every
@@ -37,6 +63,7 @@ def upgrade(database: Database, revision: str = "head") -> None:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
+                _serialise(connection)
                 config.attributes["connection"] = connection
                 command.upgrade(config, revision)
                 if sqlite:

@@ -57,6 +57,38 @@ def _context() -> StorageContext:
     return build_context(load_settings())
 
 
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port out of range or already listened on, before anything is served.
+
+    granian binds with ``SO_REUSEPORT``: a second ``serve`` on a busy port would start
+    silently and share it with the first (the kernel spreading connections over both). A
+    probe bound without that option fails on a port anyone listens on, so the busy port
+    is one clear error instead.
+    """
+    import errno
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise CliError(f"--port must be between 1 and 65535, not {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise CliError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not busy
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} on {host} is already in use (another serve?); "
+                    "stop it or pick another --port"
+                ) from None
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
@@ -80,6 +112,7 @@ def serve(
     if app_name not in (*APPS, "all"):
         raise CliError(f"--app must be backend, compute or all, not {app_name!r}")
     apps = APPS if app_name == "all" else (app_name,)
+    _check_port_free(host, port)
     shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
     os.environ["SARTIQ_SERVE_APPS"] = ",".join(apps)

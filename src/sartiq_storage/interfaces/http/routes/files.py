@@ -49,22 +49,25 @@ async def files(  # documents the contract; interfaces/http/fast_files.py serves
     DERIVED_ROUTE + "/{fmt}/{file_path:key}", methods=["GET", "HEAD"], include_in_schema=False
 )
 async def derived(fmt: str, file_path: str, request: Request, context: ContextDep) -> Response:
-    """A converted image, made once and cached; immutable, with ETag and ranges."""
+    """A converted image, made once and cached; immutable, with ETag and ranges.
+
+    The source is HEADed first (a deleted source is a 404 from every process); the
+    derivative, keyed by the source's ETag, is then served straight away, and made only when
+    the store does not have it (first request, or swept since).
+    """
     try:
-        key = await run_in_threadpool(context.delivery.derive, file_path, fmt)
+        source, key = await run_in_threadpool(context.delivery.derivative_for, file_path, fmt)
+        try:
+            return await _serve_derivative(context, request, key)
+        except ObjectNotFoundError:
+            await run_in_threadpool(context.delivery.make, source, fmt)
+            return await _serve_derivative(context, request, key)
     except DecompressionBombError as exc:
         raise HTTPException(422, str(exc)) from None
     except ConversionTimeout as exc:
         raise HTTPException(503, str(exc)) from None
     except MediaProbeError as exc:
         raise HTTPException(415, str(exc)) from None
-    try:
-        return await _serve_derivative(context, request, key)
-    except ObjectNotFoundError:
-        # The derivative was swept since it was remembered: make it again, once.
-        context.delivery.forget(file_path, fmt)
-        key = await run_in_threadpool(context.delivery.derive, file_path, fmt)
-        return await _serve_derivative(context, request, key)
 
 
 async def _serve_derivative(context: StorageContext, request: Request, key: str) -> Response:
