@@ -11,7 +11,7 @@ import heapq
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Literal
 
@@ -60,6 +60,7 @@ from sartiq_storage.core.datasets.ranges import (
     record_to_entry,
 )
 from sartiq_storage.core.errors import PreconditionFailedError
+from sartiq_storage.services import failpoints
 from sartiq_storage.services.datasets import gc as gc_module
 from sartiq_storage.services.datasets.blobs import Blobs, namespace_key
 from sartiq_storage.services.datasets.committed import Change, CommittedStore, Within
@@ -640,66 +641,66 @@ class NativeDatasetEngine:
                 cur.commit_id, _new_token(), (cur.staging_token, *cur.sealed_tokens)
             )
 
-        record = self._update_branch(r, branch, seal)
-        sealed = set(record.sealed_tokens)
-        changes = self.staging.changes(record.sealed_tokens)
-        base_id = record.commit_id
-        while True:
-            head = self.refs.commit(r, base_id)
+        self._update_branch(r, branch, seal)
+        # Every round starts from the branch record as it is now, as lakeFS's commit does
+        # (graveler.Commit: the changes are read from the sealed tokens inside the branch
+        # update). A change list read before another process committed would put its older
+        # values back over that process's acknowledged writes.
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            record, raw = self._branch(r, branch)
+            head = self.refs.commit(r, record.commit_id)
+            changes = self.staging.changes(record.sealed_tokens)
             tree = self.committed.apply_changes(r.namespace_key, head.meta_range_id, changes)
+            failpoints.hit("datasets.commit.before_head_moves")
             if tree == head.meta_range_id and not allow_empty:
-                self._drop_sealed(r, branch, sealed)
-                raise NoChanges(f"no changes to commit on {branch!r}")
-            commit = self._store_commit(
-                r,
-                parents=(head.id,),
-                meta_range_id=tree,
-                message=message,
-                committer=committer,
-                metadata=metadata,
-                date=date,
-            )
+                # Nothing left: the sealed changes are no-ops, or another process's commit
+                # took them along (lakeFS answers "no changes" too).
+                emptied = BranchRecord(record.commit_id, record.staging_token, ())
+                if self._swap_branch(r, branch, raw, emptied, record.sealed_tokens):
+                    raise NoChanges(f"no changes to commit on {branch!r}")
+            else:
+                commit = self._store_commit(
+                    r,
+                    parents=(head.id,),
+                    meta_range_id=tree,
+                    message=message,
+                    committer=committer,
+                    metadata=metadata,
+                    date=date,
+                )
+                moved = BranchRecord(commit.id, record.staging_token, ())
+                if self._swap_branch(r, branch, raw, moved, record.sealed_tokens):
+                    return commit
+            time.sleep(min(0.001 * 2**attempt, 0.05))
+        raise TooManyRetries(f"branch {branch!r} kept changing; try again")
 
-            try:
-                self._advance(r, branch, head.id, commit.id, sealed)
-            except _Moved as moved:
-                base_id = moved.record.commit_id  # another process committed: rebase onto it
-                continue
-            for token in sealed:
-                self.staging.drop(token)
-            return commit
-
-    def _advance(
+    def _swap_branch(
         self,
         r: RepoRecord,
         branch: str,
-        expected: str,
-        new: str,
-        sealed: Collection[str] = (),
-    ) -> None:
-        """Move the head from ``expected`` to ``new`` (compare-and-set), dropping ``sealed``
-        tokens it absorbed; raises :class:`_Moved` when another writer moved it first."""
+        expected: bytes,
+        new: BranchRecord,
+        absorbed: Sequence[str],
+    ) -> bool:
+        """Replace the branch record if it is still exactly ``expected`` (any seal, commit or
+        reset since makes the caller rebuild); on success drop the staging tokens ``new``
+        absorbed."""
+        if not self.kv.set_if(r.partition, f"branches/{branch}", new.encode(), expected):
+            return False
+        for token in absorbed:
+            self.staging.drop(token)
+        return True
+
+    def _advance(self, r: RepoRecord, branch: str, expected: str, new: str) -> None:
+        """Move the head from ``expected`` to ``new`` (compare-and-set), staging untouched;
+        raises :class:`_Moved` when another writer moved it first."""
 
         def step(cur: BranchRecord) -> BranchRecord:
             if cur.commit_id != expected:
                 raise _Moved(cur)
-            remaining = tuple(t for t in cur.sealed_tokens if t not in sealed)
-            return BranchRecord(new, cur.staging_token, remaining)
+            return BranchRecord(new, cur.staging_token, cur.sealed_tokens)
 
         self._update_branch(r, branch, step)
-
-    def _drop_sealed(self, r: RepoRecord, branch: str, sealed: set[str]) -> None:
-        self._update_branch(
-            r,
-            branch,
-            lambda cur: BranchRecord(
-                cur.commit_id,
-                cur.staging_token,
-                tuple(t for t in cur.sealed_tokens if t not in sealed),
-            ),
-        )
-        for token in sealed:
-            self.staging.drop(token)
 
     def _commit_tree(
         self,
