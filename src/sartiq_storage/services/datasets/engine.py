@@ -51,6 +51,7 @@ from sartiq_storage.core.datasets.names import (
     validate_repository_name,
     validate_tag_name,
 )
+from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.ranges import (
     EMPTY_METARANGE_BYTES,
     EMPTY_METARANGE_ID,
@@ -126,7 +127,11 @@ class NativeDatasetEngine:
         *,
         cache_ranges: int = 512,
         clock: Callable[[], float] = time.time,
+        reserved_prefixes: Sequence[str] = RESERVED_PREFIXES,
     ) -> None:
+        """``reserved_prefixes``: where no repository may live (the content zones and any
+        prefix the service writes; ``open_engine`` adds the lifecycle policy's)."""
+        self.reserved_prefixes = tuple(reserved_prefixes)
         self.kv = kv
         self.store = store
         self.committed = CommittedStore(store, cache_ranges=cache_ranges)
@@ -292,19 +297,16 @@ class NativeDatasetEngine:
         validate_repository_name(name)
         validate_branch_name(default_branch)
         ns = namespace_key(self.store, storage_namespace)
-        for _key, data in self.kv.scan(GRAVELER, prefix="repos/"):
-            other = RepoRecord.decode(data)
-            if other.repository.name == name:
-                raise AlreadyExists(f"repository {name!r} already exists")
-            if (
-                ns == other.namespace_key
-                or ns.startswith(other.namespace_key + "/")
-                or (other.namespace_key.startswith(ns + "/"))
-            ):
-                raise AlreadyExists(
-                    f"storage namespace {storage_namespace!r} overlaps repository "
-                    f"{other.repository.name!r}"
-                )
+        others = list(self._repo_records())
+        if any(r.repository.name == name for r in others):
+            raise AlreadyExists(f"repository {name!r} already exists")
+        problem = namespace_conflict(
+            ns,
+            reserved=self.reserved_prefixes,
+            repositories=((r.repository.name, r.namespace_key) for r in others),
+        )
+        if problem is not None:
+            raise InvalidArgument(problem)
         repository = Repository(name, storage_namespace, default_branch, self._now(), read_only)
         record = RepoRecord(repository, ns, uuid.uuid4().hex[:12])
         with suppress(PreconditionFailedError):
@@ -331,6 +333,28 @@ class NativeDatasetEngine:
         if not self.kv.set_if(GRAVELER, f"repos/{name}", record.encode(), None):
             raise AlreadyExists(f"repository {name!r} already exists")
         return repository
+
+    def _repo_records(self) -> Iterator[RepoRecord]:
+        for _key, data in self.kv.scan(GRAVELER, prefix="repos/"):
+            yield RepoRecord.decode(data)
+
+    def namespace_conflicts(self) -> list[tuple[str, str]]:
+        """``(repository, why)`` for every existing repository whose namespace overlaps a
+        content zone or another repository (made before that was refused): what
+        ``datasets check`` and ``serve`` report."""
+        records = list(self._repo_records())
+        out = []
+        for record in records:
+            problem = namespace_conflict(
+                record.namespace_key,
+                reserved=self.reserved_prefixes,
+                repositories=(
+                    (o.repository.name, o.namespace_key) for o in records if o is not record
+                ),
+            )
+            if problem is not None:
+                out.append((record.repository.name, problem))
+        return out
 
     def get_repository(self, name: str) -> Repository:
         return self._repo(name).repository
