@@ -22,6 +22,7 @@ import pytest
 from sartiq_storage.adapters.datasets.kv import SqlKV
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
+from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
 from sartiq_storage.adapters.stores import open_store
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, is_dataset_object
@@ -101,6 +102,23 @@ def test_prefixes_the_lifecycle_policy_expires_are_reserved_too(tmp_path: Path) 
         with pytest.raises(InvalidArgument, match="'scratch/'"):
             engine.create_repository("dsx", "scratch/dsx")
         engine.create_repository("dsx", "datasets/dsx")  # a permanent prefix deletes nothing
+    finally:
+        engine.close()
+
+
+@pytest.mark.parametrize(
+    "namespace",
+    ["s3://content-bucket/media", "s3://content-bucket/compute/x", "s3://content-bucket"],
+)
+def test_the_real_lakefs_client_refuses_zones_of_the_content_bucket(namespace: str) -> None:
+    """With ``LAKEFS_ENDPOINT`` a real lakeFS stores the data; in the platform's own bucket
+    it is refused before any request (the endpoint here listens nowhere)."""
+    engine = LakeFSEngine(
+        f"http://127.0.0.1:{free_port()}/api/v1", "key", "secret", content_bucket="content-bucket"
+    )
+    try:
+        with pytest.raises(InvalidArgument, match="content"):
+            engine.create_repository("dsx", namespace)
     finally:
         engine.close()
 
