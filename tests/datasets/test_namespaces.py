@@ -44,6 +44,7 @@ INSIDE_ZONES = [
     "local://_storage",
     "media/datasets/x",
     "local://compute/ds/",
+    "local://Media/x",
 ]
 # Repositories made inside zones before the check existed: what the cleaners must spare.
 LEGACY = {"inmedia": "local://media", "incompute": "compute", "inderived": "local://derived"}

@@ -27,8 +27,10 @@ _TREE = re.compile(r"(?:^|/)_meta/(?:meta)?ranges/[0-9a-f]{64}$")
 
 
 def overlaps(a: str, b: str) -> bool:
-    """Whether two key prefixes share keys: equal, or one a folder of the other."""
-    a, b = a.strip("/"), b.strip("/")
+    """Whether two key prefixes share keys: equal, or one a folder of the other. Compared
+    case-folded: on a case-insensitive disk (the embedded store on macOS) ``Media/`` is
+    ``media/``."""
+    a, b = a.strip("/").casefold(), b.strip("/").casefold()
     return a == b or a.startswith(b + "/") or b.startswith(a + "/")
 
 
