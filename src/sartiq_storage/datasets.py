@@ -40,7 +40,9 @@ from sartiq_storage.core.datasets.model import (
     Repository,
     Tag,
 )
+from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES
 from sartiq_storage.core.datasets.protocol import DatasetStore
+from sartiq_storage.core.lifecycle import policy_for
 from sartiq_storage.services.datasets import NativeDatasetEngine
 
 __all__ = [
@@ -83,7 +85,18 @@ def open_engine(settings: Settings, *, migrate: bool = True) -> NativeDatasetEng
     database = Database.from_url(settings.database_url)
     if migrate:
         upgrade(database)
-    return NativeDatasetEngine(SqlKV(database, owns_database=True), open_store(settings))
+    return NativeDatasetEngine(
+        SqlKV(database, owns_database=True),
+        open_store(settings),
+        reserved_prefixes=reserved_prefixes(settings),
+    )
+
+
+def reserved_prefixes(settings: Settings) -> tuple[str, ...]:
+    """Where no repository may live: the content zones, and every prefix the lifecycle
+    policy expires (a sweep would delete a repository's objects there)."""
+    expiring = (rule.prefix for rule in policy_for(settings).expiring)
+    return tuple(dict.fromkeys((*RESERVED_PREFIXES, *expiring)))
 
 
 def _conforms(engine: NativeDatasetEngine) -> DatasetStore:

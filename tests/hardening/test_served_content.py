@@ -13,6 +13,7 @@ was signed at presign time, which is always an image or video type.
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -230,3 +231,92 @@ def test_presign_refuses_active_content_types(embedded: StorageContext) -> None:
     for content_type in ("text/html", "image/svg+xml", "application/xhtml+xml", "text/xml"):
         assert asyncio.run(run(content_type)).status == 422, content_type
     assert asyncio.run(run("image/png")).status == 200
+
+
+# -- active content: HTML, SVG, XML, JavaScript --------------------------------------------
+
+ACTIVE = {
+    "page.html": "text/html",
+    "page.xhtml": "application/xhtml+xml; charset=utf-8",
+    "drawing.svg": "image/svg+xml",
+    "feed.xml": "text/xml",
+    "app.js": "text/javascript",
+}
+SCRIPT = b"<html><body><script>document.title='ran'</script></body></html>"
+
+
+def _basic(context: StorageContext) -> tuple[str, str]:
+    pair = f"{context.datasets_access_key_id}:{context.datasets_secret_access_key}"
+    return ("authorization", "Basic " + base64.b64encode(pair.encode()).decode())
+
+
+def _stored_bytes_headers_hold(reply: Reply, what: str, *, attachment: bool) -> None:
+    assert reply.status in (200, 206), (what, reply.status, reply.body[:200])
+    _nosniff(reply, what)
+    assert reply.header("content-security-policy") == "sandbox; default-src 'none'", what
+    disposition = reply.header("content-disposition")
+    if attachment:
+        assert (disposition or "").startswith("attachment;"), (what, disposition)
+    else:
+        assert disposition is None, (what, disposition)
+
+
+def test_every_route_serving_stored_bytes_sandboxes_and_attaches_active_content(
+    embedded: StorageContext,
+) -> None:
+    """An HTML, XHTML, SVG, XML or JavaScript object is an attachment, sandboxed and
+    ``nosniff``, on every route that returns stored bytes: the lakeFS API's getObject, the
+    compute storage, the embedded public and presigned GETs; a PNG there (and a derivative)
+    stays inline, still sandboxed."""
+    app = make_app(embedded)
+    lakefs = "/lakefs/api/v1/repositories/site/refs/main/objects?path="
+    media = "media/0b8f3c1e-6d1a-4f7e-9a57-3d1f0b2c4e5b/"
+
+    async def run() -> list[tuple[str, Reply, bool]]:
+        created = await request(
+            app,
+            "POST",
+            b"/lakefs/api/v1/repositories",
+            headers=[_basic(embedded), ("content-type", "application/json")],
+            body=b'{"name": "site", "storage_namespace": "local://datasets/site"}',
+        )
+        assert created.status == 201, created.body
+        got: list[tuple[str, Reply, bool]] = []
+        for name, content_type in {**ACTIVE, "photo.png": "image/png"}.items():
+            active = name in ACTIVE
+            body = SCRIPT if active else image_bytes("png")
+            put = await request(
+                app,
+                "POST",
+                f"/lakefs/api/v1/repositories/site/branches/main/objects?path={name}".encode(),
+                headers=[_basic(embedded), ("content-type", content_type)],
+                body=body,
+            )
+            assert put.status == 201, put.body
+            embedded.store.put(f"compute/site/{name}", body, content_type=content_type)
+            embedded.store.put(f"{media}{name}", body, content_type=content_type)
+            signed = _local(embedded.store.presign_get(f"{media}{name}", expires_in=60).url)
+            targets = [
+                ("GET", f"{lakefs}{name}", [_basic(embedded)]),
+                ("HEAD", f"{lakefs}{name}", [_basic(embedded)]),
+                ("GET", f"{lakefs}{name}", [_basic(embedded), ("range", "bytes=0-5")]),
+                ("GET", f"/api/v1/storage/images/site/{name}", []),
+                ("HEAD", f"/api/v1/storage/images/site/{name}", []),
+                ("GET", f"/_storage/public/{media}{name}", []),
+                ("HEAD", f"/_storage/public/{media}{name}", []),
+                ("GET", signed, []),
+            ]
+            for method, target, headers in targets:
+                reply = await request(app, method, to_wire(target), headers=headers)
+                got.append((f"{method} {target}", reply, active))
+        derived = await request(app, "GET", to_wire(f"/_storage/derived/webp/{MEDIA}"))
+        got.append(("derivative", derived, False))
+        return got
+
+    answers = asyncio.run(run())
+    assert len(answers) == 6 * 8 + 1
+    for what, reply, active in answers:
+        _stored_bytes_headers_hold(reply, what, attachment=active)
+    page = next(r for w, r, _a in answers if w.startswith("GET /lakefs") and "page.html" in w)
+    assert page.body == SCRIPT  # served as stored, only never as a page of this origin
+    assert page.header("content-disposition") == "attachment; filename*=UTF-8''page.html"

@@ -35,6 +35,7 @@ from sartiq_storage.core.datasets.model import (
     Repository,
     Tag,
 )
+from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.protocol import Data, DiffMode, ResetType
 
 PAGE = 1000
@@ -186,7 +187,14 @@ class LakeFSEngine:
         namespace_prefix: str = "",
         import_poll_seconds: float = 0.2,
         import_timeout_seconds: float = 3600.0,
+        content_bucket: str | None = None,
+        reserved_prefixes: Sequence[str] = RESERVED_PREFIXES,
     ) -> None:
+        """``content_bucket``: the platform's own bucket; a namespace in it may not overlap
+        ``reserved_prefixes`` (the content zones), where our cleaners would delete lakeFS's
+        objects."""
+        self._content_bucket = content_bucket
+        self._reserved = tuple(reserved_prefixes)
         config = lakefs_sdk.Configuration(
             host=endpoint.rstrip("/"), username=access_key_id, password=secret_access_key
         )
@@ -250,6 +258,22 @@ class LakeFSEngine:
             return storage_namespace
         return f"{self._prefix}/{storage_namespace.lstrip('/')}"
 
+    def _check_namespace(self, namespace: str) -> None:
+        """Refuse a namespace in the content bucket that overlaps a content zone."""
+        scheme, _, rest = namespace.partition("://")
+        bucket, _, prefix = rest.partition("/")
+        if self._content_bucket is None or scheme not in ("s3", "r2"):
+            return
+        if bucket != self._content_bucket:
+            return
+        problem = (
+            namespace_conflict(prefix, reserved=self._reserved)
+            if prefix.strip("/")
+            else f"storage namespace {namespace!r} is the whole content bucket"
+        )
+        if problem is not None:
+            raise e.InvalidArgument(problem)
+
     # -- repositories ------------------------------------------------------------------------
 
     def create_repository(
@@ -261,9 +285,11 @@ class LakeFSEngine:
         read_only: bool = False,
         committer: str = "sartiq-storage",
     ) -> Repository:
+        namespace = self._namespace(storage_namespace)
+        self._check_namespace(namespace)
         creation = lakefs_sdk.RepositoryCreation(
             name=name,
-            storage_namespace=self._namespace(storage_namespace),
+            storage_namespace=namespace,
             default_branch=default_branch,
             read_only=read_only,
             sample_data=False,

@@ -102,6 +102,7 @@ def open_datasets(settings: Settings) -> DatasetStore:
     """A real lakeFS when ``LAKEFS_ENDPOINT`` is set, else the native engine."""
     if settings.LAKEFS_ENDPOINT:
         from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
+        from sartiq_storage.datasets import reserved_prefixes
 
         if not settings.LAKEFS_ACCESS_KEY_ID or settings.LAKEFS_SECRET_ACCESS_KEY is None:
             raise ConfigurationError(
@@ -112,6 +113,8 @@ def open_datasets(settings: Settings) -> DatasetStore:
             settings.LAKEFS_ACCESS_KEY_ID,
             settings.LAKEFS_SECRET_ACCESS_KEY.get_secret_value(),
             namespace_prefix=settings.DATASETS_NAMESPACE_PREFIX,
+            content_bucket=settings.R2_BUCKET_NAME,
+            reserved_prefixes=reserved_prefixes(settings),
         )
     from sartiq_storage.datasets import open_engine
 

@@ -29,10 +29,13 @@ from sartiq_storage.adapters.bucket_config import (
 )
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import UploadIntent
+from sartiq_storage.adapters.image_convert import EXTENSIONS
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore, S3Store
 from sartiq_storage.adapters.stores.base import DeleteFailure
+from sartiq_storage.core.datasets.namespaces import is_dataset_object
 from sartiq_storage.core.keys import Retention, Zone, classify, retention_for
 from sartiq_storage.core.lifecycle import LifecyclePolicy, Rule, expires_at
+from sartiq_storage.services.delivery import DERIVED_PREFIX
 
 BATCH: Final = 1000
 """Keys per delete (S3's ``DeleteObjects`` limit) and per intent query."""
@@ -320,7 +323,29 @@ def _safe_to_expire(policy: LifecyclePolicy, rule: Rule, key: str) -> bool:
     if governing is None or governing.expire_days != rule.expire_days:
         return False
     zone = classify(key)
-    return zone is Zone.unknown or retention_for(zone) is Retention.temporary
+    if not (zone is Zone.unknown or retention_for(zone) is Retention.temporary):
+        return False
+    return _shaped_as_ours(key)
+
+
+def _shaped_as_ours(key: str) -> bool:
+    """Defence in depth: never a dataset repository's blob or tree file (which a repository
+    made inside a zone before namespaces were checked would hold), and under ``derived/``
+    only the derivatives the service writes (``derived/{fmt}/{tag}/{source key}.{ext}``).
+    ``temp/`` and ``compute/`` hold whatever clients upload, as R2's rules see them."""
+    if is_dataset_object(key):
+        return False
+    if not key.startswith(DERIVED_PREFIX):
+        return True
+    fmt, _, rest = key[len(DERIVED_PREFIX) :].partition("/")
+    tag, _, source = rest.partition("/")
+    extension = EXTENSIONS.get(fmt)
+    return (
+        extension is not None
+        and bool(tag)
+        and source.endswith(f".{extension}")
+        and classify(source) is not Zone.unknown
+    )
 
 
 def sweep(

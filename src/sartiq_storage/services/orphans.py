@@ -25,12 +25,14 @@ from sqlalchemy import select
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaResource, utcnow
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.core.errors import InvalidKeyError
+from sartiq_storage.core.keys import MediaKey, parse_key
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media.deletions import enqueue
 from sartiq_storage.services.media.service import MediaResourceService
 
 SCANNED_PREFIXES = ("media/", "images/", "shooting_looks/")
-"""Where rows point. Only ``media/`` objects without a row are ours to delete."""
+"""Where rows point. Only ``media/{uuid}/file.{ext}`` objects without a row are ours to delete."""
 SAMPLE = 100
 _PAGE = 1000
 
@@ -46,6 +48,9 @@ class OrphanReport:
     orphan_bytes: int = 0
     orphan_objects_too_young: int = 0
     orphan_object_sample: list[str] = field(default_factory=list)
+    foreign_objects: int = 0
+    """Objects under ``media/`` not shaped ``media/{uuid}/file.{ext}``: no ingest wrote them
+    (a dataset repository made there, say), so they are never taken for orphans."""
     missing_objects: int = 0
     missing_object_sample: list[dict[str, str]] = field(default_factory=list)
     unattached_resources: int = 0
@@ -77,6 +82,14 @@ def _rows(db: Database, prefix: str) -> Iterator[tuple[str, uuid.UUID]]:
             return
         yield from page
         after = page[-1][0]
+
+
+def _is_media_object(key: str) -> bool:
+    """Whether ``key`` is ``media/{uuid}/file.{ext}``, the only shape ingest writes."""
+    try:
+        return isinstance(parse_key(key), MediaKey)
+    except InvalidKeyError:
+        return False
 
 
 def merge(
@@ -124,6 +137,9 @@ class OrphanScanner:
                 if row is not None:
                     report.rows_scanned += 1
                 if obj is not None and row is None and prefix == "media/":
+                    if not _is_media_object(obj.key):
+                        report.foreign_objects += 1  # not ours: never deleted
+                        continue
                     if obj.last_modified > cutoff:
                         report.orphan_objects_too_young += 1
                         continue

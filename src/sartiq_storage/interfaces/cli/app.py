@@ -22,7 +22,7 @@ from sartiq_storage.core.keys import parse_key
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.interfaces.cli import operations
-from sartiq_storage.interfaces.cli.datasets import datasets_app
+from sartiq_storage.interfaces.cli.datasets import datasets_app, warn_about_dataset_namespaces
 from sartiq_storage.services.context import StorageContext, build_context
 
 app = typer.Typer(
@@ -135,6 +135,7 @@ def serve(
         out.print(f"  secret access key: {context.datasets_secret_access_key}", highlight=False)
     elif context.datasets_access_key_id is None:
         out.print("  closed: set DATASETS_ACCESS_KEY_ID and DATASETS_SECRET_ACCESS_KEY to open it")
+    warn_about_dataset_namespaces(context)
     context.close()
     sys.stdout.flush()
     Granian(

@@ -7,12 +7,13 @@ when ``LAKEFS_ENDPOINT`` is set). Tables for people by default, ``--json`` for s
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,6 +26,10 @@ from sartiq_storage.core.datasets.model import CommonPrefix, Entry, GcRules
 from sartiq_storage.core.datasets.protocol import DatasetStore, DiffMode
 from sartiq_storage.core.filenames import content_type_for_extension
 
+if TYPE_CHECKING:
+    from sartiq_storage.services.context import StorageContext
+
+logger = logging.getLogger("sartiq_storage.datasets")
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
@@ -123,6 +128,44 @@ def repo_list(as_json: JsonOption = False) -> None:
     engine = _engine()
     rows = list(_all_pages(lambda after: engine.list_repositories(after=after, amount=1000)))
     _emit(rows, ["name", "default_branch", "storage_namespace", "creation_date"], as_json)
+
+
+def namespace_conflicts(engine: DatasetStore) -> list[tuple[str, str]] | None:
+    """``(repository, why)`` for repositories inside a content zone or another repository's
+    namespace; None when the engine is a real lakeFS (its storage is not ours to judge)."""
+    from sartiq_storage.services.datasets import NativeDatasetEngine
+
+    if not isinstance(engine, NativeDatasetEngine):
+        return None
+    return engine.namespace_conflicts()
+
+
+def warn_about_dataset_namespaces(context: StorageContext) -> None:
+    """At ``serve``'s start: one warning log line per overlapping repository."""
+    if context.settings.LAKEFS_ENDPOINT:
+        return  # a real lakeFS: nothing of ours to check, and no call to it at start
+    for name, why in namespace_conflicts(context.datasets) or []:
+        logger.warning("dataset repository %r: %s (run 'sartiq-storage datasets check')", name, why)
+
+
+@datasets_app.command("check")
+def datasets_check(as_json: JsonOption = False) -> None:
+    """Report repositories whose storage namespace overlaps a content zone or another
+    repository (exit 1 if any): the orphan scan or the sweep could take their objects."""
+    found = namespace_conflicts(_engine())
+    rows = [{"repository": name, "problem": why} for name, why in found or []]
+    if as_json:
+        print(json.dumps(rows, indent=2))
+    elif found is None:
+        out.print("datasets live on a real lakeFS: nothing to check here")
+    elif not rows:
+        out.print("every repository's storage namespace is its own, outside the content zones")
+    else:
+        for row in rows:
+            err.print(f"[red]overlap:[/red] {row['repository']}: {row['problem']}", highlight=False)
+    if rows:
+        # Not typer.Exit: run with standalone_mode=False, Click returns its code, not exits.
+        raise SystemExit(1)
 
 
 def _all_pages(fetch: Any) -> Iterator[Any]:

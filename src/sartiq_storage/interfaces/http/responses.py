@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 from fastapi import HTTPException
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
@@ -15,6 +16,32 @@ NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
 """On every object this service serves: an image or a video needs no script, and a legacy SVG
 or an upload's bytes must not get one on this origin (tests/hardening/test_browser_scripts.py)."""
+
+_INLINE_TYPES = frozenset(
+    {"text/plain", "text/csv", "application/json", "application/octet-stream"}
+)
+_INLINE_FAMILIES = ("image/", "video/", "audio/")
+
+
+def is_passive(content_type: str | None) -> bool:
+    """Whether a browser may show this type inline: images (not SVG), video, audio, plain
+    text, CSV, JSON. Everything else (HTML, SVG, XML, JavaScript, PDF, unknown types) is a
+    document or program that could act, so it goes out as an attachment."""
+    media = (content_type or "application/octet-stream").split(";")[0].strip().lower()
+    if media.endswith(("+xml", "/xml")) or "svg" in media:
+        return False
+    return media in _INLINE_TYPES or media.startswith(_INLINE_FAMILIES)
+
+
+def stored_bytes_headers(content_type: str | None, key: str) -> dict[str, str]:
+    """The headers every answer carrying stored bytes gets, on every route and API (media,
+    compute storage, the embedded store, derivatives, the lakeFS API): ``nosniff``, the
+    sandbox, and ``Content-Disposition: attachment`` unless the type is passive."""
+    headers = {**NOSNIFF, **SANDBOX}
+    if not is_passive(content_type):
+        name = key.rstrip("/").rsplit("/", 1)[-1] or "download"
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(name, safe='')}"
+    return headers
 
 
 def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -55,10 +82,10 @@ async def object_response(
 ) -> Response:
     """Serve ``key`` from ``store``: 304 on a matching ETag, 206 for a range, else 200.
 
-    Every answer is ``nosniff`` and sandboxed (:data:`SANDBOX`), whatever the object.
+    Every answer carries :func:`stored_bytes_headers`, whatever the object.
     """
     info = await run_in_threadpool(store.head, key)
-    headers = {**NOSNIFF, **SANDBOX, "Accept-Ranges": "bytes"}
+    headers = {**stored_bytes_headers(info.content_type, key), "Accept-Ranges": "bytes"}
     if info.etag:
         headers["ETag"] = f'"{info.etag}"'
     headers["Cache-Control"] = cache_control or info.cache_control or "no-cache"

@@ -11,7 +11,7 @@ import heapq
 import threading
 import time
 import uuid
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from typing import Literal
 
@@ -51,6 +51,7 @@ from sartiq_storage.core.datasets.names import (
     validate_repository_name,
     validate_tag_name,
 )
+from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.ranges import (
     EMPTY_METARANGE_BYTES,
     EMPTY_METARANGE_ID,
@@ -60,6 +61,7 @@ from sartiq_storage.core.datasets.ranges import (
     record_to_entry,
 )
 from sartiq_storage.core.errors import PreconditionFailedError
+from sartiq_storage.services import failpoints
 from sartiq_storage.services.datasets import gc as gc_module
 from sartiq_storage.services.datasets.blobs import Blobs, namespace_key
 from sartiq_storage.services.datasets.committed import Change, CommittedStore, Within
@@ -125,7 +127,11 @@ class NativeDatasetEngine:
         *,
         cache_ranges: int = 512,
         clock: Callable[[], float] = time.time,
+        reserved_prefixes: Sequence[str] = RESERVED_PREFIXES,
     ) -> None:
+        """``reserved_prefixes``: where no repository may live (the content zones and any
+        prefix the service writes; ``open_engine`` adds the lifecycle policy's)."""
+        self.reserved_prefixes = tuple(reserved_prefixes)
         self.kv = kv
         self.store = store
         self.committed = CommittedStore(store, cache_ranges=cache_ranges)
@@ -291,19 +297,16 @@ class NativeDatasetEngine:
         validate_repository_name(name)
         validate_branch_name(default_branch)
         ns = namespace_key(self.store, storage_namespace)
-        for _key, data in self.kv.scan(GRAVELER, prefix="repos/"):
-            other = RepoRecord.decode(data)
-            if other.repository.name == name:
-                raise AlreadyExists(f"repository {name!r} already exists")
-            if (
-                ns == other.namespace_key
-                or ns.startswith(other.namespace_key + "/")
-                or (other.namespace_key.startswith(ns + "/"))
-            ):
-                raise AlreadyExists(
-                    f"storage namespace {storage_namespace!r} overlaps repository "
-                    f"{other.repository.name!r}"
-                )
+        others = list(self._repo_records())
+        if any(r.repository.name == name for r in others):
+            raise AlreadyExists(f"repository {name!r} already exists")
+        problem = namespace_conflict(
+            ns,
+            reserved=self.reserved_prefixes,
+            repositories=((r.repository.name, r.namespace_key) for r in others),
+        )
+        if problem is not None:
+            raise InvalidArgument(problem)
         repository = Repository(name, storage_namespace, default_branch, self._now(), read_only)
         record = RepoRecord(repository, ns, uuid.uuid4().hex[:12])
         with suppress(PreconditionFailedError):
@@ -330,6 +333,28 @@ class NativeDatasetEngine:
         if not self.kv.set_if(GRAVELER, f"repos/{name}", record.encode(), None):
             raise AlreadyExists(f"repository {name!r} already exists")
         return repository
+
+    def _repo_records(self) -> Iterator[RepoRecord]:
+        for _key, data in self.kv.scan(GRAVELER, prefix="repos/"):
+            yield RepoRecord.decode(data)
+
+    def namespace_conflicts(self) -> list[tuple[str, str]]:
+        """``(repository, why)`` for every existing repository whose namespace overlaps a
+        content zone or another repository (made before that was refused): what
+        ``datasets check`` and ``serve`` report."""
+        records = list(self._repo_records())
+        out = []
+        for record in records:
+            problem = namespace_conflict(
+                record.namespace_key,
+                reserved=self.reserved_prefixes,
+                repositories=(
+                    (o.repository.name, o.namespace_key) for o in records if o is not record
+                ),
+            )
+            if problem is not None:
+                out.append((record.repository.name, problem))
+        return out
 
     def get_repository(self, name: str) -> Repository:
         return self._repo(name).repository
@@ -640,66 +665,66 @@ class NativeDatasetEngine:
                 cur.commit_id, _new_token(), (cur.staging_token, *cur.sealed_tokens)
             )
 
-        record = self._update_branch(r, branch, seal)
-        sealed = set(record.sealed_tokens)
-        changes = self.staging.changes(record.sealed_tokens)
-        base_id = record.commit_id
-        while True:
-            head = self.refs.commit(r, base_id)
+        self._update_branch(r, branch, seal)
+        # Every round starts from the branch record as it is now, as lakeFS's commit does
+        # (graveler.Commit: the changes are read from the sealed tokens inside the branch
+        # update). A change list read before another process committed would put its older
+        # values back over that process's acknowledged writes.
+        for attempt in range(MAX_CAS_ATTEMPTS):
+            record, raw = self._branch(r, branch)
+            head = self.refs.commit(r, record.commit_id)
+            changes = self.staging.changes(record.sealed_tokens)
             tree = self.committed.apply_changes(r.namespace_key, head.meta_range_id, changes)
+            failpoints.hit("datasets.commit.before_head_moves")
             if tree == head.meta_range_id and not allow_empty:
-                self._drop_sealed(r, branch, sealed)
-                raise NoChanges(f"no changes to commit on {branch!r}")
-            commit = self._store_commit(
-                r,
-                parents=(head.id,),
-                meta_range_id=tree,
-                message=message,
-                committer=committer,
-                metadata=metadata,
-                date=date,
-            )
+                # Nothing left: the sealed changes are no-ops, or another process's commit
+                # took them along (lakeFS answers "no changes" too).
+                emptied = BranchRecord(record.commit_id, record.staging_token, ())
+                if self._swap_branch(r, branch, raw, emptied, record.sealed_tokens):
+                    raise NoChanges(f"no changes to commit on {branch!r}")
+            else:
+                commit = self._store_commit(
+                    r,
+                    parents=(head.id,),
+                    meta_range_id=tree,
+                    message=message,
+                    committer=committer,
+                    metadata=metadata,
+                    date=date,
+                )
+                moved = BranchRecord(commit.id, record.staging_token, ())
+                if self._swap_branch(r, branch, raw, moved, record.sealed_tokens):
+                    return commit
+            time.sleep(min(0.001 * 2**attempt, 0.05))
+        raise TooManyRetries(f"branch {branch!r} kept changing; try again")
 
-            try:
-                self._advance(r, branch, head.id, commit.id, sealed)
-            except _Moved as moved:
-                base_id = moved.record.commit_id  # another process committed: rebase onto it
-                continue
-            for token in sealed:
-                self.staging.drop(token)
-            return commit
-
-    def _advance(
+    def _swap_branch(
         self,
         r: RepoRecord,
         branch: str,
-        expected: str,
-        new: str,
-        sealed: Collection[str] = (),
-    ) -> None:
-        """Move the head from ``expected`` to ``new`` (compare-and-set), dropping ``sealed``
-        tokens it absorbed; raises :class:`_Moved` when another writer moved it first."""
+        expected: bytes,
+        new: BranchRecord,
+        absorbed: Sequence[str],
+    ) -> bool:
+        """Replace the branch record if it is still exactly ``expected`` (any seal, commit or
+        reset since makes the caller rebuild); on success drop the staging tokens ``new``
+        absorbed."""
+        if not self.kv.set_if(r.partition, f"branches/{branch}", new.encode(), expected):
+            return False
+        for token in absorbed:
+            self.staging.drop(token)
+        return True
+
+    def _advance(self, r: RepoRecord, branch: str, expected: str, new: str) -> None:
+        """Move the head from ``expected`` to ``new`` (compare-and-set), staging untouched;
+        raises :class:`_Moved` when another writer moved it first."""
 
         def step(cur: BranchRecord) -> BranchRecord:
             if cur.commit_id != expected:
                 raise _Moved(cur)
-            remaining = tuple(t for t in cur.sealed_tokens if t not in sealed)
-            return BranchRecord(new, cur.staging_token, remaining)
+            return BranchRecord(new, cur.staging_token, cur.sealed_tokens)
 
         self._update_branch(r, branch, step)
-
-    def _drop_sealed(self, r: RepoRecord, branch: str, sealed: set[str]) -> None:
-        self._update_branch(
-            r,
-            branch,
-            lambda cur: BranchRecord(
-                cur.commit_id,
-                cur.staging_token,
-                tuple(t for t in cur.sealed_tokens if t not in sealed),
-            ),
-        )
-        for token in sealed:
-            self.staging.drop(token)
 
     def _commit_tree(
         self,

@@ -28,6 +28,7 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
     Pagination,
     PathList,
 )
+from sartiq_storage.interfaces.http.responses import stored_bytes_headers
 
 router = authed_router()
 META_PREFIX = "x-lakefs-meta-"
@@ -121,11 +122,13 @@ def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
 
 
 def _object_headers(entry: Entry) -> dict[str, str]:
+    """As on every route that serves stored bytes: this API shares the console's origin."""
     return {
         "ETag": f'"{entry.checksum}"',
         "Last-Modified": formatdate(entry.mtime, usegmt=True),
         "Accept-Ranges": "bytes",
         "Content-Type": entry.content_type or "application/octet-stream",
+        **stored_bytes_headers(entry.content_type, entry.path),
     }
 
 

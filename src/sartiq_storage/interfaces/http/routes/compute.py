@@ -12,7 +12,11 @@ from starlette.responses import RedirectResponse, Response
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import ObjectNotFoundError, UploadTooLargeError
 from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
-from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
+from sartiq_storage.interfaces.http.responses import (
+    NOSNIFF,
+    object_response,
+    stored_bytes_headers,
+)
 from sartiq_storage.services.compute import API_ROUTE
 
 router = APIRouter(prefix=API_ROUTE, tags=["compute storage"])
@@ -73,7 +77,7 @@ async def head_image(path: str, context: ContextDep) -> Response:
         headers={
             "Content-Length": str(info.size),
             "Content-Type": info.content_type or "application/octet-stream",
-            **NOSNIFF,
+            **stored_bytes_headers(info.content_type, key),
         },
     )
 
