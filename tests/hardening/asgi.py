@@ -24,6 +24,7 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
+from tests.support.error_bodies import report
 
 ASGIApp = Callable[..., Awaitable[None]]
 
@@ -105,6 +106,7 @@ async def request(
 
     await app(scope, receive, send)
     reply.body = b"".join(chunks)
+    report(reply.status, reply.body, f"{method} {target!r}")
     return reply
 
 
