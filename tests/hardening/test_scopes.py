@@ -73,11 +73,11 @@ def context(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> StorageContext:
     return make_context(monkeypatch, tmp_path)
 
 
-def _operations(context: StorageContext) -> dict[tuple[str, str], bool]:
-    """(method, path) → whether the OpenAPI document says it needs a token."""
+def _operations(context: StorageContext) -> dict[tuple[str, str], list[dict[str, list[str]]]]:
+    """(method, path) → the security requirement the OpenAPI document gives it."""
     schema = make_app(context).openapi()
     return {
-        (method.upper(), path): bool(operation.get("security"))
+        (method.upper(), path): operation.get("security", [])
         for path, operations in schema["paths"].items()
         for method, operation in operations.items()
     }
@@ -106,6 +106,9 @@ def test_every_operation_needs_its_scope(context: StorageContext) -> None:
             if scope == PUBLIC:
                 problems.append(f"{method} {path}: needs a token, should be public")
                 continue
+            documented = [{"HTTPBearer": [] if scope == ANY else [scope]}]
+            if secured != documented:
+                problems.append(f"{method} {path}: documented as {secured}, not {documented}")
             if scope == ANY:
                 lacking = issue_token(context.jwt_secret, "walker", scopes=[])
                 reply = await _call(app, method, path, lacking)

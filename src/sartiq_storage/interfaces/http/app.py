@@ -12,6 +12,7 @@ from starlette.types import Receive, Scope, Send
 
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
+from sartiq_storage.interfaces.http.auth import document_scopes
 from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.gate import BodyGate
@@ -95,6 +96,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(observability.router)
     app.include_router(embedded.router)
+    document_scopes(app)  # each operation's bearer scope in the OpenAPI document
     if "backend" in apps:
         app.fast = FastFiles(context)
         app.include_router(files.router)  # documents /files in the OpenAPI schema

@@ -8,9 +8,9 @@ the body gate (``interfaces/http/gate.py``), before any request body is read.
 from __future__ import annotations
 
 import logging
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 from starlette.datastructures import Headers
@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
 from sartiq_storage.core.tokens import Caller, TokenError, verify_token
+from sartiq_storage.interfaces.http.gate import flat_routes, guards_of
 from sartiq_storage.services.context import StorageContext
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,29 @@ class BearerGuard:
         except HTTPException as exc:
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         return None
+
+
+def document_scopes(app: FastAPI) -> None:
+    """Name each operation's scope in the OpenAPI document: its bearer security requirement
+    lists it (OpenAPI 3.1 allows role names there for any scheme)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for route in flat_routes(app.router.routes):
+            guard = next((g for g in guards_of(route) if isinstance(g, BearerGuard)), None)
+            if guard is None or guard.scope is None:
+                continue
+            operations = schema["paths"].get(getattr(route, "path_format", ""), {})
+            for method in getattr(route, "methods", None) or ():
+                operation = operations.get(method.lower())
+                if operation is not None:
+                    operation["security"] = [{"HTTPBearer": [guard.scope]}]
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 CallerDep = Annotated[Caller, Depends(BearerGuard(None))]

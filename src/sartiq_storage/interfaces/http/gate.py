@@ -67,7 +67,7 @@ def _detail(message: str) -> dict[str, str]:
     return {"detail": message}
 
 
-def _guards_of(route: BaseRoute) -> tuple[Guard, ...]:
+def guards_of(route: BaseRoute) -> tuple[Guard, ...]:
     """The route's dependencies (and theirs) that are guards, in the order FastAPI runs them."""
     found: list[Guard] = []
     dependant = getattr(route, "dependant", None)
@@ -80,7 +80,7 @@ def _guards_of(route: BaseRoute) -> tuple[Guard, ...]:
     return tuple(found)
 
 
-def _flat_routes(routes: list[BaseRoute]) -> list[Any]:
+def flat_routes(routes: list[BaseRoute]) -> list[Any]:
     """The routes in the router's order; FastAPI ≥ 0.16x keeps included routers as one entry
     each, whose routes are its ``effective_route_contexts()`` (each with ``matches`` and the
     ``dependant`` the route runs, router dependencies included)."""
@@ -118,7 +118,7 @@ class BodyGate:
         if rule is None:
             endpoint = getattr(route, "endpoint", None)
             limit = getattr(endpoint, "__body_limit__", self.json_limit)
-            rule = self._rules[id(route)] = _Rule(_guards_of(route), limit)
+            rule = self._rules[id(route)] = _Rule(guards_of(route), limit)
         return rule
 
     def _rule_for(self, scope: Scope) -> _Rule | None:
@@ -127,7 +127,7 @@ class BodyGate:
         A path no route takes, or a method the route does not take (a 404 or 405 that reads
         no body), gets no guard and the JSON limit.
         """
-        for route in _flat_routes(scope["app"].router.routes):
+        for route in flat_routes(scope["app"].router.routes):
             match, _ = route.matches(scope)
             if match is Match.FULL:
                 original = getattr(route, "original_route", route)
