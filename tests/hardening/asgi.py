@@ -63,13 +63,14 @@ async def request(
     *,
     headers: Iterable[tuple[str, str]] = (),
     body: bytes = b"",
+    http_version: str = "1.1",
 ) -> Reply:
     """One request through ``app``; ``target`` is the raw path plus optional ``?query``."""
     raw_path, _, query = target.partition(b"?")
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
+        "http_version": http_version,
         "method": method,
         "scheme": "http",
         "path": unquote(raw_path.decode("ascii")),

@@ -25,7 +25,7 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.gate import MAX_JSON_BODY_BYTES, MULTIPART_SLACK_BYTES
 from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import make_app, make_context
+from tests.hardening.asgi import make_app, make_context, request
 from tests.hardening.routes import fill, mutating
 from tests.support.moto_server import free_port
 from tests.support.serve_process import get_once_up, serve_process
@@ -247,3 +247,19 @@ def test_a_running_serve_answers_before_the_body_arrives(tmp_path: Path) -> None
         assert str(MAX_JSON_BODY_BYTES) in payload["detail"]
         status, payload = _answer(port, head("Authorization: Bearer \xff\r\n", 10), b"{}" * 5)
         assert (status, payload["detail"]) == (401, "invalid token")
+
+
+def test_an_http2_body_without_a_length_is_capped_too(context: StorageContext) -> None:
+    """HTTP/2 may send a body with neither Content-Length nor chunked encoding."""
+    app = make_app(context)
+    big = b"[" + b"1," * (MAX_JSON_BODY_BYTES // 2) + b"1]"
+    token = ("authorization", f"Bearer {issue_token(context.jwt_secret, 'backend')}")
+    try:
+        reply = _run(
+            request(app, "POST", b"/api/v1/tags/", headers=[token], body=big, http_version="2")
+        )
+        refused = _run(request(app, "POST", b"/api/v1/tags/", body=big, http_version="2"))
+    finally:
+        context.close()
+    assert reply.status == 413
+    assert refused.status == 401

@@ -91,11 +91,12 @@ def flat_routes(routes: list[BaseRoute]) -> list[Any]:
     return flat
 
 
-def _has_body(headers: Headers) -> bool:
+def _may_have_body(scope: Scope, headers: Headers) -> bool:
+    """HTTP/1 announces a body (a length or chunks); HTTP/2 and 3 may send one unannounced."""
     length = headers.get("content-length")
-    return "transfer-encoding" in headers or (
-        length is not None and length.strip() not in ("0", "")
-    )
+    if length is not None:
+        return length.strip() != "0"
+    return "transfer-encoding" in headers or not scope.get("http_version", "1.1").startswith("1")
 
 
 class BodyGate:
@@ -142,7 +143,7 @@ class BodyGate:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        if not _has_body(headers):
+        if not _may_have_body(scope, headers):
             await self.app(scope, receive, send)
             return
         rule = self._rule_for(scope)
