@@ -112,14 +112,16 @@ class BodyGate:
         self.app = app
         self.json_limit = json_limit
         self.error_body = error_body
-        self._rules: dict[int, _Rule] = {}
+        self._rules: dict[int, tuple[Any, _Rule]] = {}
+        """By route id; the route is kept with its rule, so its id is never reused."""
 
     def _rule(self, route: Any) -> _Rule:
-        rule = self._rules.get(id(route))
-        if rule is None:
-            endpoint = getattr(route, "endpoint", None)
-            limit = getattr(endpoint, "__body_limit__", self.json_limit)
-            rule = self._rules[id(route)] = _Rule(guards_of(route), limit)
+        known = self._rules.get(id(route))
+        if known is not None:
+            return known[1]
+        endpoint = getattr(route, "endpoint", None)
+        rule = _Rule(guards_of(route), getattr(endpoint, "__body_limit__", self.json_limit))
+        self._rules[id(route)] = (route, rule)
         return rule
 
     def _rule_for(self, scope: Scope) -> _Rule | None:
