@@ -15,6 +15,7 @@ from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore,
 from sartiq_storage.core.signing import UrlSigner
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.db import postgres_database, sqlite_database
+from tests.support.error_bodies import watching_httpx
 from tests.support.moto_server import moto_client, moto_server, moto_store
 
 _STARTED = time.time()
@@ -40,6 +41,15 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_internals_in_error_bodies() -> Iterator[None]:
+    """Fail a test that received an error answer quoting the database, the driver or a
+    traceback (``tests/support/error_bodies.py``)."""
+    with watching_httpx() as watch:
+        yield
+    assert watch.found == [], "an answer carries internals:\n" + "\n".join(watch.found)
 
 
 @pytest.fixture(scope="session")

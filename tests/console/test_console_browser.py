@@ -14,10 +14,18 @@ import pytest
 from playwright.sync_api import expect
 
 from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
+from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS
 from sartiq_storage.services.orphans import OrphanScanner
-from tests.console.conftest import DESKTOP, PHONE, ConsolePage, Service, upload_through_api
+from tests.console.conftest import (
+    DESKTOP,
+    JWT_SECRET,
+    PHONE,
+    ConsolePage,
+    Service,
+    upload_through_api,
+)
 from tests.support.media import image_bytes
 
 pytestmark = pytest.mark.browser
@@ -227,4 +235,33 @@ def test_operations_retry_and_dataset_views(seeded: Service, open_console: Opene
 
     page.click('.segmented button[data-mode="refs"]')
     expect(page.locator("#repo-panel")).to_contain_text("relabel")
+    console.assert_no_errors()
+
+
+def test_the_console_shows_only_what_its_token_allows(
+    seeded: Service, open_console: Opener
+) -> None:
+    reader = issue_token(JWT_SECRET, "viewer", scopes=["media:read"])
+    console = open_console(seeded, "scopes")
+    page = console.page
+    console.sign_in(reader)
+    # Media only: no upload, operations or datasets tab; it opens on the media grid.
+    expect(page.locator(".tabs a:visible")).to_have_count(1)
+    expect(page.locator('.tabs a[data-tab="media"]')).to_be_visible()
+    expect(page.locator("#view-media")).to_be_visible()
+    expect(page.locator("#who")).to_have_text("signed in as viewer")
+    expect(page.locator("#media-grid .tile li.attachment").first).to_be_visible()
+    expect(page.locator("#media-grid button", has_text="Detach")).to_have_count(0)
+    page.goto(seeded.base + "/console/#/operations")  # a view it may not see: back to media
+    expect(page.locator("#view-media")).to_be_visible()
+    expect(page.locator("#view-operations")).to_be_hidden()
+    console.shot("1-media-read-only")
+
+    # A compute server's token has nothing to show here.
+    page.click("#signout")
+    page.fill("#token-input", issue_token(JWT_SECRET, "compute-1", scopes=["compute"]))
+    page.click("#signin-button")
+    expect(page.locator("#signin-error")).to_contain_text("allows none of the console's sections")
+    expect(page.locator("#app")).to_be_hidden()
+    console.shot("2-compute-token")
     console.assert_no_errors()

@@ -24,6 +24,7 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
+from tests.support.error_bodies import report
 
 ASGIApp = Callable[..., Awaitable[None]]
 
@@ -62,13 +63,14 @@ async def request(
     *,
     headers: Iterable[tuple[str, str]] = (),
     body: bytes = b"",
+    http_version: str = "1.1",
 ) -> Reply:
     """One request through ``app``; ``target`` is the raw path plus optional ``?query``."""
     raw_path, _, query = target.partition(b"?")
     scope: dict[str, Any] = {
         "type": "http",
         "asgi": {"version": "3.0", "spec_version": "2.3"},
-        "http_version": "1.1",
+        "http_version": http_version,
         "method": method,
         "scheme": "http",
         "path": unquote(raw_path.decode("ascii")),
@@ -105,6 +107,7 @@ async def request(
 
     await app(scope, receive, send)
     reply.body = b"".join(chunks)
+    report(reply.status, reply.body, f"{method} {target!r}")
     return reply
 
 

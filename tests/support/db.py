@@ -40,7 +40,9 @@ def url_for_processes(db: Database) -> str:
 
 
 @contextmanager
-def postgres_database(*, create_tables: bool = True) -> Iterator[Database]:
+def postgres_schema_url() -> Iterator[str]:
+    """A SQLAlchemy URL whose connections use a fresh schema, dropped afterwards (skips the
+    test when PostgreSQL is not configured)."""
     url = postgres_url()
     if url is None:
         pytest.skip(f"PostgreSQL tests need {PG_ENV} (CI sets it; see .ci/run)")
@@ -48,13 +50,22 @@ def postgres_database(*, create_tables: bool = True) -> Iterator[Database]:
     admin = Database.from_url(url, pool_size=1, max_overflow=0)
     with admin.engine.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    db = Database.from_url(url, connect_args={"options": f"-csearch_path={schema}"})
+    separator = "&" if "?" in url else "?"
     try:
-        if create_tables:
-            Base.metadata.create_all(db.engine)
-        yield db
+        yield f"{url}{separator}options=-csearch_path%3D{schema}"
     finally:
-        db.dispose()
         with admin.engine.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+@contextmanager
+def postgres_database(*, create_tables: bool = True) -> Iterator[Database]:
+    with postgres_schema_url() as url:
+        db = Database.from_url(url)
+        try:
+            if create_tables:
+                Base.metadata.create_all(db.engine)
+            yield db
+        finally:
+            db.dispose()

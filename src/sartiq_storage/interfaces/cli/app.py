@@ -19,7 +19,7 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.filenames import content_type_for_extension
 from sartiq_storage.core.keys import parse_key
-from sartiq_storage.core.tokens import issue_token
+from sartiq_storage.core.tokens import SCOPES, UnknownScopeError, check_scopes, issue_token
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.interfaces.cli import operations
 from sartiq_storage.interfaces.cli.datasets import datasets_app, warn_about_dataset_namespaces
@@ -153,10 +153,25 @@ def serve(
 def token(
     subject: Annotated[str, typer.Option("--sub", help="Who the token names.")] = "dev",
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 7 * 24 * 3600,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help=f"What the token may do; repeat it. One of: {', '.join(SCOPES)}. "
+            "None given: every scope.",
+        ),
+    ] = None,
 ) -> None:
     """Print a bearer token signed with AUTH_JWT_SECRET (or the embedded default's)."""
+    scopes = None if scope is None else [s for v in scope for s in v.replace(",", " ").split()]
+    try:
+        scopes = None if scopes is None else sorted(check_scopes(scopes))
+    except UnknownScopeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from None
     context = _context()
-    out.print(issue_token(context.jwt_secret, subject, ttl_seconds=ttl), soft_wrap=True)
+    out.print(
+        issue_token(context.jwt_secret, subject, ttl_seconds=ttl, scopes=scopes), soft_wrap=True
+    )
 
 
 @db_app.command("upgrade")

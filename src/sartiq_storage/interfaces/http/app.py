@@ -12,8 +12,10 @@ from starlette.types import Receive, Scope, Send
 
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
+from sartiq_storage.interfaces.http.auth import document_scopes
 from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
+from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX, create_lakefs_app
 from sartiq_storage.interfaces.http.routes import (
     compute,
@@ -25,6 +27,7 @@ from sartiq_storage.interfaces.http.routes import (
     observability,
     operations,
     tags,
+    token,
     uploads,
 )
 from sartiq_storage.interfaces.web import install_console
@@ -87,11 +90,13 @@ def create_app(
 
     app = StorageApp(title="sartiq-storage", version=__version__, lifespan=lifespan)
     app.state.context = context
+    app.add_middleware(BodyGate)  # auth before any body, capped bodies; inside CORS
     _add_cors(app, context)
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(observability.router)
     app.include_router(embedded.router)
+    document_scopes(app)  # each operation's bearer scope in the OpenAPI document
     if "backend" in apps:
         app.fast = FastFiles(context)
         app.include_router(files.router)  # documents /files in the OpenAPI schema
@@ -100,6 +105,7 @@ def create_app(
         app.include_router(tags.router)
         app.include_router(operations.router)
         app.include_router(datasets.router)
+        app.include_router(token.router)
         install_console(app)  # the operators' page over the routes above (docs/console.md)
     if "compute" in apps:
         app.include_router(compute.router)

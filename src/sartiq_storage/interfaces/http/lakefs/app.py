@@ -9,6 +9,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from sartiq_storage import __version__
+from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.lakefs import meta, objects, refs, versions
 from sartiq_storage.interfaces.http.lakefs.errors import install_lakefs_errors
 from sartiq_storage.services.context import StorageContext
@@ -26,6 +27,7 @@ def create_lakefs_app(context: StorageContext) -> FastAPI:
         description="The subset of lakeFS's /api/v1 that the official SDKs use.",
     )
     app.state.context = context
+    app.add_middleware(BodyGate, error_body=lambda message: {"message": message})
     install_lakefs_errors(app)
     app.include_router(meta.public)
     for module in (meta, refs, versions, objects):

@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.datasets.protocol import DatasetStore
+from sartiq_storage.interfaces.http.gate import MULTIPART_SLACK_BYTES, body_limit
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, Path, authed_router, clamp
 from sartiq_storage.interfaces.http.lakefs.errors import error
@@ -33,6 +34,8 @@ from sartiq_storage.interfaces.http.responses import stored_bytes_headers
 router = authed_router()
 META_PREFIX = "x-lakefs-meta-"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
+MAX_OBJECT_BYTES = 5 * 1024**3
+"""The largest object one upload takes: S3's (and so lakeFS's) single PUT limit."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 
@@ -55,6 +58,7 @@ async def _spool(request: Request) -> IO[bytes]:
 
 
 @router.post("/repositories/{repository}/branches/{branch}/objects", status_code=201)
+@body_limit(MAX_OBJECT_BYTES + MULTIPART_SLACK_BYTES)
 async def upload_object(
     repository: str,
     branch: str,

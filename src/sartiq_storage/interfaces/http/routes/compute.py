@@ -11,7 +11,8 @@ from starlette.responses import RedirectResponse, Response
 
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import ObjectNotFoundError, UploadTooLargeError
-from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.auth import ComputeDep, ContextDep
+from sartiq_storage.interfaces.http.gate import MULTIPART_SLACK_BYTES, body_limit
 from sartiq_storage.interfaces.http.responses import (
     NOSNIFF,
     object_response,
@@ -20,6 +21,8 @@ from sartiq_storage.interfaces.http.responses import (
 from sartiq_storage.services.compute import API_ROUTE
 
 router = APIRouter(prefix=API_ROUTE, tags=["compute storage"])
+CallerDep = ComputeDep
+"""Every route here that takes a token needs the ``compute`` scope."""
 
 
 class ImagePublic(BaseModel):
@@ -83,6 +86,7 @@ async def head_image(path: str, context: ContextDep) -> Response:
 
 
 @router.post("/{path:key}", status_code=201)
+@body_limit(MAX_UPLOAD_BYTES + MULTIPART_SLACK_BYTES)
 async def post_image(
     path: str,
     context: ContextDep,

@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from sartiq_storage.core.datasets.errors import DatasetError
 from sartiq_storage.core.datasets.model import Commit, CommonPrefix, Entry
-from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.auth import ContextDep, DatasetsReadDep
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -113,7 +113,7 @@ class ObjectListing(BaseModel):
 
 @router.get("/repositories")
 async def list_repositories(
-    context: ContextDep, caller: CallerDep, after: str = "", amount: Amount = 100
+    context: ContextDep, caller: DatasetsReadDep, after: str = "", amount: Amount = 100
 ) -> list[RepositoryPublic]:
     repos = await _run(lambda: context.datasets.list_repositories(after=after, amount=amount))
     return [
@@ -130,7 +130,7 @@ async def list_repositories(
 
 @router.get("/repositories/{repo}/refs")
 async def list_refs(
-    repo: Repo, context: ContextDep, caller: CallerDep, amount: Amount = 1000
+    repo: Repo, context: ContextDep, caller: DatasetsReadDep, amount: Amount = 1000
 ) -> RefsPublic:
     """Branches and tags, each with the commit it points at."""
 
@@ -151,7 +151,7 @@ async def commit_log(
     repo: Repo,
     ref: Ref,
     context: ContextDep,
-    caller: CallerDep,
+    caller: DatasetsReadDep,
     after: str = "",
     amount: Amount = 50,
 ) -> list[CommitPublic]:
@@ -166,7 +166,7 @@ async def diff(
     left: Ref,
     right: Ref,
     context: ContextDep,
-    caller: CallerDep,
+    caller: DatasetsReadDep,
     mode: Literal["three_dot", "two_dot"] = "three_dot",
     prefix: str = "",
     after: str = "",
@@ -189,7 +189,7 @@ async def list_objects(
     repo: Repo,
     ref: Ref,
     context: ContextDep,
-    caller: CallerDep,
+    caller: DatasetsReadDep,
     prefix: str = "",
     delimiter: Annotated[str, Query(max_length=1)] = "/",
     after: str = "",

@@ -18,6 +18,7 @@ from sartiq_storage.core.signing import OBJECT_ROUTE, SignatureError, UrlSigner
 from sartiq_storage.core.urls import PUBLIC_ROUTE
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.interfaces.http.auth import ContextDep
+from sartiq_storage.interfaces.http.gate import body_limit
 from sartiq_storage.interfaces.http.responses import object_response
 from sartiq_storage.services.context import StorageContext
 
@@ -32,6 +33,7 @@ def _signer(context: StorageContext) -> UrlSigner:
 
 
 @router.put(OBJECT_ROUTE + "{key:key}")
+@body_limit(MAX_UPLOAD_BYTES)
 async def signed_put(key: str, request: Request, context: ContextDep) -> Response:
     key = validate_key(key)
     try:

@@ -8,7 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
-from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.auth import (
+    ContextDep,
+    MediaReadDep,
+    MediaWriteDep,
+    OpsDep,
+)
 from sartiq_storage.interfaces.http.schemas import (
     AttachmentPublic,
     HealBody,
@@ -40,7 +45,7 @@ def _ingest_response(context: StorageContext, result: IngestResult) -> IngestRes
 
 
 @router.post("/ingest", status_code=201)
-async def ingest(body: IngestBody, context: ContextDep, caller: CallerDep) -> IngestResponse:
+async def ingest(body: IngestBody, context: ContextDep, caller: MediaWriteDep) -> IngestResponse:
     """Turn an uploaded temp URL (or an existing resource id) into an attachment."""
     media = MediaInput(
         url=body.media.url,
@@ -55,7 +60,7 @@ async def ingest(body: IngestBody, context: ContextDep, caller: CallerDep) -> In
 
 @router.post("/ingest-storage-key", status_code=201)
 async def ingest_storage_key(
-    body: IngestStorageKeyBody, context: ContextDep, caller: CallerDep
+    body: IngestStorageKeyBody, context: ContextDep, caller: MediaWriteDep
 ) -> IngestResponse:
     """Take an object already in the bucket (a ``compute/`` result…) into the media system."""
     target = None
@@ -71,7 +76,7 @@ async def ingest_storage_key(
 
 
 @router.post("/heal")
-async def heal(body: HealBody, context: ContextDep, caller: CallerDep) -> HealReport:
+async def heal(body: HealBody, context: ContextDep, caller: OpsDep) -> HealReport:
     """Repair missing objects (from known sources) and missing metadata; report the rest."""
     healer = Healer(context.db, context.store)
     result = await run_in_threadpool(healer.heal, body.media_resource_ids, dry_run=body.dry_run)
@@ -86,7 +91,7 @@ async def heal(body: HealBody, context: ContextDep, caller: CallerDep) -> HealRe
 @router.get("")
 async def list_media_resources(
     context: ContextDep,
-    caller: CallerDep,
+    caller: MediaReadDep,
     entity_type: Annotated[str | None, Query(pattern=r"^[A-Z][A-Z0-9_]{0,63}$")] = None,
     entity_id: uuid.UUID | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -109,7 +114,7 @@ async def list_media_resources(
 
 @router.get("/{media_resource_id}")
 async def get_media_resource(
-    media_resource_id: uuid.UUID, context: ContextDep, caller: CallerDep
+    media_resource_id: uuid.UUID, context: ContextDep, caller: MediaReadDep
 ) -> MediaResourceDetail:
     resource = await run_in_threadpool(context.media.get, media_resource_id)
     attachments = await run_in_threadpool(context.media.attachments_of, media_resource_id)
@@ -124,7 +129,7 @@ async def patch_media_resource(
     media_resource_id: uuid.UUID,
     body: MediaResourceMetadataUpdate,
     context: ContextDep,
-    caller: CallerDep,
+    caller: MediaWriteDep,
 ) -> MediaResourcePublic:
     """Fill only fields that are still null; fields already set are silently kept."""
     values = body.model_dump(exclude_unset=True)
@@ -134,7 +139,7 @@ async def patch_media_resource(
 
 @router.delete("/attachments/{attachment_id}", status_code=204)
 async def delete_attachment(
-    attachment_id: uuid.UUID, context: ContextDep, caller: CallerDep
+    attachment_id: uuid.UUID, context: ContextDep, caller: MediaWriteDep
 ) -> Response:
     """Detach; the resource and its object stay (they may be shared)."""
     await run_in_threadpool(context.media.detach, attachment_id)
@@ -150,14 +155,14 @@ def _tags(tags: list) -> MediaResourceTagsPublic:  # type: ignore[type-arg]
 
 @router.get("/{media_resource_id}/tags/")
 async def get_tags(
-    media_resource_id: uuid.UUID, context: ContextDep, caller: CallerDep
+    media_resource_id: uuid.UUID, context: ContextDep, caller: MediaReadDep
 ) -> MediaResourceTagsPublic:
     return _tags(await run_in_threadpool(context.tags.tags_of, media_resource_id))
 
 
 @router.post("/{media_resource_id}/tags/")
 async def add_tags(
-    media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: CallerDep
+    media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: MediaWriteDep
 ) -> MediaResourceTagsPublic:
     """Assign tags, keeping those already assigned."""
     return _tags(await run_in_threadpool(context.tags.assign, media_resource_id, body.tag_ids))
@@ -165,7 +170,7 @@ async def add_tags(
 
 @router.put("/{media_resource_id}/tags/")
 async def set_tags(
-    media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: CallerDep
+    media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: MediaWriteDep
 ) -> MediaResourceTagsPublic:
     """Replace the resource's tags with exactly these."""
     return _tags(await run_in_threadpool(context.tags.replace, media_resource_id, body.tag_ids))
@@ -173,6 +178,6 @@ async def set_tags(
 
 @router.delete("/{media_resource_id}/tags/")
 async def remove_tags(
-    media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: CallerDep
+    media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: MediaWriteDep
 ) -> MediaResourceTagsPublic:
     return _tags(await run_in_threadpool(context.tags.remove, media_resource_id, body.tag_ids))

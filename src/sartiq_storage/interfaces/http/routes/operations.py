@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.auth import ContextDep, OpsDep
 from sartiq_storage.interfaces.http.schemas import Strict
 from sartiq_storage.services.operations import (
     dead_letters,
@@ -65,7 +65,7 @@ class OrphanReportPublic(BaseModel):
 @router.get("/dead-letters")
 async def list_dead_letters(
     context: ContextDep,
-    caller: CallerDep,
+    caller: OpsDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> DeadLetterList:
     """Failed deletions, oldest first."""
@@ -89,7 +89,7 @@ async def list_dead_letters(
 
 @router.post("/dead-letters/retry")
 async def retry_dead_letters(
-    context: ContextDep, caller: CallerDep, body: RetryBody | None = None
+    context: ContextDep, caller: OpsDep, body: RetryBody | None = None
 ) -> RetryReport:
     """Retry now, whatever the schedule (exhausted letters included); success removes them."""
     keys = body.storage_keys if body is not None else None
@@ -100,12 +100,12 @@ async def retry_dead_letters(
 
 
 @router.get("/orphans")
-async def orphan_report(context: ContextDep, caller: CallerDep) -> OrphanReportPublic:
+async def orphan_report(context: ContextDep, caller: OpsDep) -> OrphanReportPublic:
     """The last orphan scan (``sartiq-storage orphans scan`` or the worker's)."""
     return OrphanReportPublic(report=await run_in_threadpool(last_orphan_report, context.db))
 
 
 @router.get("/lifecycle")
-async def lifecycle(context: ContextDep, caller: CallerDep) -> dict[str, Any]:
+async def lifecycle(context: ContextDep, caller: OpsDep) -> dict[str, Any]:
     """The bucket's lifecycle and CORS rules against the policy (``lifecycle plan --json``)."""
     return await run_in_threadpool(lifecycle_drift, context)

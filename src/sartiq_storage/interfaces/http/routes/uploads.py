@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from sartiq_storage.interfaces.http.auth import CallerDep, ContextDep
+from sartiq_storage.interfaces.http.auth import ContextDep, UploadsDep
 from sartiq_storage.interfaces.http.schemas import Strict
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
@@ -31,7 +31,7 @@ class PresignResponse(BaseModel):
 
 @router.post("/presigned-url")
 async def presigned_url(
-    body: PresignBody, context: ContextDep, caller: CallerDep
+    body: PresignBody, context: ContextDep, caller: UploadsDep
 ) -> PresignResponse:
     """A presigned PUT into ``temp/``; the returned ``file_url`` is what ingestion takes."""
     upload = await run_in_threadpool(

@@ -15,6 +15,7 @@ const $ = (selector, root = document) => root.querySelector(selector);
 
 const state = {
   token: null,
+  scopes: [],
   config: null,
   view: null,
   uploadQueue: [],
@@ -280,8 +281,9 @@ function signOut(message) {
 
 async function signIn(token) {
   state.token = token.trim().replace(/^Bearer\s+/i, "");
+  let info;
   try {
-    await api("api/v1/media-resources", { query: { limit: 1 } }); // 401 unless the token is good
+    info = await api("api/v1/token"); // 401 unless the token is good; what it may do
   } catch (error) {
     if (!(error instanceof ApiError && error.status === 401)) {
       state.token = null;
@@ -289,9 +291,18 @@ async function signIn(token) {
     }
     return false;
   }
+  state.scopes = info.scopes;
+  if (!Object.keys(VIEWS).some(allowed)) {
+    state.token = null;
+    const scopes = info.scopes.length ? info.scopes.join(", ") : "none";
+    showSignIn(`This token allows none of the console's sections (its scopes: ${scopes}).`);
+    return false;
+  }
   sessionStorage.setItem(TOKEN_KEY, state.token);
+  for (const tab of document.querySelectorAll(".tabs a")) tab.hidden = !allowed(tab.dataset.tab);
+  $("#view-uploaded").hidden = !allowed("media");
   const who = claims(state.token);
-  $("#who").textContent = who.sub ? `signed in as ${who.sub}` : "signed in";
+  $("#who").textContent = `signed in as ${info.subject}`;
   $("#who").title = who.exp ? `token valid until ${when(who.exp)}` : "";
   $("#signin").hidden = true;
   $("#app").hidden = false;
@@ -301,17 +312,27 @@ async function signIn(token) {
 
 // --- views and routing ------------------------------------------------------------------
 
+// Each view shows only to a token with the scopes its calls need (a token without a scope
+// claim has them all: GET /api/v1/token says).
 const VIEWS = {
-  upload: { title: "Upload", load: () => {} },
-  media: { title: "Media", load: (params) => openMedia(params) },
-  operations: { title: "Operations", load: () => loadOperations() },
-  datasets: { title: "Datasets", load: () => loadDatasets() },
+  upload: { title: "Upload", needs: ["uploads", "media:write"], load: () => {} },
+  media: { title: "Media", needs: ["media:read"], load: (params) => openMedia(params) },
+  operations: { title: "Operations", needs: ["ops"], load: () => loadOperations() },
+  datasets: { title: "Datasets", needs: ["datasets:read"], load: () => loadDatasets() },
 };
+
+function may(scope) {
+  return state.scopes.includes(scope);
+}
+
+function allowed(view) {
+  return VIEWS[view].needs.every(may);
+}
 
 function route() {
   if (!state.token) return;
   const [, name = "upload", query = ""] = location.hash.match(/^#\/(\w+)\??(.*)$/) ?? [];
-  const view = VIEWS[name] ? name : "upload";
+  const view = VIEWS[name] && allowed(name) ? name : Object.keys(VIEWS).find(allowed);
   state.view = view;
   for (const key of Object.keys(VIEWS)) $(`#view-${key}`).hidden = key !== view;
   for (const tab of document.querySelectorAll(".tabs a")) {
@@ -605,11 +626,11 @@ function attachmentItems(resource, attachments, onChange) {
   return attachments.map((a) => h("li", { class: "attachment", dataset: { attachmentId: a.id } },
     h("span", { class: "where", title: `${a.entity_type} ${a.entity_id} · ${a.slot}${a.position === null ? "" : ` #${a.position}`}` },
       h("b", {}, a.entity_type), ` · ${short(a.entity_id)} · ${a.slot}${a.position === null ? "" : ` #${a.position}`}`),
-    confirmButton("Detach", "Confirm", async () => {
+    may("media:write") ? confirmButton("Detach", "Confirm", async () => {
       await api(`api/v1/media-resources/attachments/${a.id}`, { method: "DELETE" });
       toast(`Detached from ${a.entity_type} ${short(a.entity_id)} (${a.slot})`);
       await onChange();
-    })));
+    }) : null));
 }
 
 function tagChips(tags) {
