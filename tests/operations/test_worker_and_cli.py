@@ -94,7 +94,7 @@ def test_operator_commands(tmp_path: Path) -> None:
     assert json.loads(scan.stdout)["applied"] is False
     assert _cli(tmp_path, "heal", "--json").returncode == 0
     letters = _cli(tmp_path, "deadletters", "list", "--json")
-    assert json.loads(letters.stdout) == []
+    assert json.loads(letters.stdout) == {"items": [], "total": 0}
     refused = _cli(tmp_path, "deadletters", "purge")
     assert refused.returncode == 1
     assert "--yes" in refused.stderr

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -24,9 +23,7 @@ from sartiq_storage.core.datasets.errors import InvalidArgument
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry, GcRules
 from sartiq_storage.core.datasets.protocol import DatasetStore, DiffMode
 from sartiq_storage.core.filenames import content_type_for_extension
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
+from sartiq_storage.interfaces.cli.output import err, out
 
 datasets_app = typer.Typer(
     help="Versioned datasets: repositories, branches, commits, merges (lakeFS semantics).",
