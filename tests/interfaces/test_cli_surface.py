@@ -4,6 +4,7 @@ its output piped (not a terminal): exit codes, JSON shapes, whole keys, refusals
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
-from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
+from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, MediaResource, utcnow
 from sartiq_storage.adapters.stores import LocalStore
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.keys import parse_key
@@ -20,6 +22,7 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
 from tests.support.cli import sartiq
+from tests.support.media import image_bytes
 
 LONG = "media/" + "a-very-long-folder-name-" * 4 + "/" + "file-with-a-long-name-" * 3 + ".png"
 
@@ -188,3 +191,56 @@ def test_keys_build_refusals_are_one_line(args: tuple[str, ...], message: str) -
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert result.stderr.startswith("error:")
+
+
+def test_legacy_migrate_names_every_key_it_does_not_attach(context: StorageContext) -> None:
+    seed_key = "images/products/abc123/product_abc123_SKU001_d4e5f6_cover.webp"
+    context.store.put(seed_key, image_bytes("webp", seed=7), content_type="image/webp")
+    context.store.put("images/temp/temp_f6.png", image_bytes(seed=8), content_type="image/png")
+
+    dry = sartiq("legacy", "migrate")
+    assert dry.returncode == 0, dry.stderr
+    assert f"not attached: {seed_key}: PRODUCT id 'abc123' is not a UUID" in dry.stdout
+    assert "skipped: images/temp/temp_f6.png: legacy_temp keys name no entity" in dry.stdout
+
+    applied = sartiq("legacy", "migrate", "--apply", "--json")
+    assert applied.returncode == 0, applied.stderr
+    report = json.loads(applied.stdout)
+    assert (report["registered"], report["unattached"], report["skipped"]) == (1, 1, 1)
+    with context.db.session() as session:
+        resource = session.scalars(select(MediaResource)).one()
+    assert resource.storage_key == seed_key
+    assert resource.protected
+
+
+def test_datasets_dates_and_head_refs(tmp_path: Path) -> None:
+    def ok(*args: str) -> str:
+        result = sartiq("datasets", *args)
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+        return result.stdout
+
+    ok("repo", "create", "garments")
+    listed = ok("repo", "list")
+    assert re.search(r"20\d\d-\d\d-\d\d \d\d:\d\d:\d\d UTC", listed), listed
+    assert isinstance(json.loads(ok("repo", "list", "--json"))[0]["creation_date"], int)
+
+    label = tmp_path / "label.json"
+    for text in ("dress", "skirt"):
+        label.write_text(text)
+        ok("upload", "garments", "main", str(label))
+        ok("commit", "garments", "main", "-m", text)
+    assert ok("cat", "garments", "HEAD", "label.json") == "skirt"
+    assert ok("cat", "garments", "HEAD~1", "label.json") == "dress"
+    assert ok("cat", "garments", "main^", "label.json") == "dress"
+    assert ok("cat", "garments", "HEAD@", "label.json") == "skirt"
+
+    assert "reverted HEAD on main" in ok("revert", "garments", "main", "HEAD")
+    assert ok("cat", "garments", "main", "label.json") == "dress"
+    log = json.loads(ok("log", "garments", "HEAD", "--json"))
+    assert [c["message"] for c in log][:3] == [log[0]["message"], "skirt", "dress"]
+    ok("reset", "garments", "main", "--to", "HEAD~2")
+    assert ok("cat", "garments", "main", "label.json") == "dress"
+    assert json.loads(ok("log", "garments", "main", "--json"))[0]["message"] == "dress"
+    missing = sartiq("datasets", "cat", "garments", "nope~1", "label.json")
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr

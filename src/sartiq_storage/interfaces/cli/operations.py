@@ -259,6 +259,20 @@ def legacy_migrate(
             apply=apply, limit=limit, progress=lambda n: bar.advance(task, n)
         )
     maintenance.record(context.db, "legacy", report.as_dict(), applied=apply, started_at=started)
-    _print_report("legacy migration" + ("" if apply else " (dry run)"), report.as_dict(), as_json)
+    data = report.as_dict()
+    listed = {name: data.pop(name) for name in ("skipped_keys", "unattached_keys", "failed_keys")}
+    if as_json:
+        _print_report("", {**data, **listed}, as_json=True)
+    else:
+        _print_report("legacy migration" + ("" if apply else " (dry run)"), data, as_json=False)
+        for name, label, count in (
+            ("unattached_keys", "not attached", report.unattached),
+            ("skipped_keys", "skipped", report.skipped),
+            ("failed_keys", "failed", report.failed),
+        ):
+            for item in listed[name]:
+                out.print(f"{label}: {item['key']}: {item['reason']}", highlight=False)
+            if count > len(listed[name]):
+                out.print(f"{label}: … and {count - len(listed[name])} more", highlight=False)
     if report.failed:
         raise typer.Exit(1)
