@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, MediaResource, utcnow
+from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, MediaResource
 from sartiq_storage.adapters.stores import LocalStore
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.keys import parse_key
@@ -22,6 +22,7 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
 from tests.support.cli import sartiq
+from tests.support.dead_letters import add_dead_letter
 from tests.support.media import image_bytes
 
 LONG = "media/" + "a-very-long-folder-name-" * 4 + "/" + "file-with-a-long-name-" * 3 + ".png"
@@ -43,18 +44,7 @@ def stuck_dead_letter(context: StorageContext) -> tuple[str, Path]:
     blocker = store.objects / f"{key}."
     blocker.mkdir(parents=True)
     (blocker / "inside").write_bytes(b"x")
-    now = utcnow()
-    with context.db.session() as session:
-        session.add(
-            MediaDeletionDeadLetter(
-                storage_key=key,
-                error_message="first failure",
-                attempts=3,
-                created_at=now,
-                last_attempted_at=now,
-                next_attempt_at=now + timedelta(hours=1),
-            )
-        )
+    add_dead_letter(context.db, key, attempts=3, error="first failure", due_in=timedelta(hours=1))
     return key, blocker
 
 

@@ -19,7 +19,8 @@ from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.filenames import content_type_for_extension
 from sartiq_storage.core.keys import Zone, classify, parse_key
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.interfaces.cli import keys, operations
+from sartiq_storage.interfaces.cli import keys as key_commands
+from sartiq_storage.interfaces.cli import operations
 from sartiq_storage.interfaces.cli.datasets import datasets_app
 from sartiq_storage.interfaces.cli.lifecycle import lifecycle_app
 from sartiq_storage.interfaces.cli.output import err, out
@@ -172,10 +173,10 @@ def keys_explain(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Parse a key: its zone, entity, ids, retention and public URL."""
-    keys.show_key(key, as_json)
+    key_commands.show_key(key, as_json)
 
 
-keys_app.command("build")(keys.build)
+keys_app.command("build")(key_commands.build)
 
 
 @app.command("ls")
