@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.cli import ENTRY_POINT
 from tests.support.moto_server import free_port
 from tests.support.serve_process import get_once_up, serve_process
 
-CLI = [sys.executable, "-m", "sartiq_storage.interfaces.cli"]
+CLI = [str(ENTRY_POINT)]  # the installed `sartiq-storage`, as an operator runs it
 
 
 def run_cli(
