@@ -231,6 +231,8 @@ def test_datasets_dates_and_head_refs(tmp_path: Path) -> None:
     ok("reset", "garments", "main", "--to", "HEAD~2")
     assert ok("cat", "garments", "main", "label.json") == "dress"
     assert json.loads(ok("log", "garments", "main", "--json"))[0]["message"] == "dress"
+    ok("repo", "create", "shots", "--default-branch", "trunk")
+    assert "Repository created" in ok("log", "shots")  # no ref: the default branch, not main
     missing = sartiq("datasets", "cat", "garments", "nope~1", "label.json")
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr

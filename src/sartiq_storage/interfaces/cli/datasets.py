@@ -373,7 +373,9 @@ def commit(
 @datasets_app.command("log")
 def log(
     repo: Annotated[str, typer.Argument()],
-    ref: Annotated[str, typer.Argument()] = "main",
+    ref: Annotated[
+        str, typer.Argument(help="Where to start; default: the default branch.")
+    ] = "HEAD",
     amount: Annotated[int, typer.Option(help="How many commits.", min=1, max=1000)] = 20,
     path: Annotated[list[str], typer.Option("--path", help="Only commits changing it.")] = [],  # noqa: B006
     prefix: Annotated[list[str], typer.Option("--prefix", help="Only commits under it.")] = [],  # noqa: B006
