@@ -233,6 +233,7 @@ def test_datasets_dates_and_head_refs(tmp_path: Path) -> None:
     assert json.loads(ok("log", "garments", "main", "--json"))[0]["message"] == "dress"
     ok("repo", "create", "shots", "--default-branch", "trunk")
     assert "Repository created" in ok("log", "shots")  # no ref: the default branch, not main
+    assert "created branch dev" in ok("branch", "create", "shots", "dev")  # from trunk
     missing = sartiq("datasets", "cat", "garments", "nope~1", "label.json")
     assert missing.returncode == 1
     assert "Traceback" not in missing.stderr

@@ -163,7 +163,10 @@ def _all_pages(fetch: Any) -> Iterator[Any]:
 def branch_create(
     repo: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Argument()],
-    source: Annotated[str, typer.Option("--source", "-s", help="Ref to branch from.")] = "main",
+    source: Annotated[
+        str,
+        typer.Option("--source", "-s", help="Ref to branch from (default: the default branch)."),
+    ] = "HEAD",
 ) -> None:
     """Create a branch (O(1): a pointer, no data copied)."""
     branch = _engine().create_branch(repo, name, _ref(source, repo=repo))
