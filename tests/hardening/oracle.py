@@ -62,9 +62,7 @@ class KeyOracle:
         self.store = LocalStore(root)
         self.objects = os.path.realpath(self.store.objects)
         self.urls = UrlResolver(BASE)
-        self.compute = ComputeStorage(
-            self.store, self.urls, served_by_api=False, service_url="http://x"
-        )
+        self.compute = ComputeStorage(self.store, self.urls, served_by_api=False)
         self.accepted = 0
         self.refused = 0
 

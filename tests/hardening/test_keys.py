@@ -225,8 +225,8 @@ def _routes(context: StorageContext, path: str) -> list[tuple[str, str, list[tup
         ("GET", f"/_storage/objects/{path}?expires=9999999999&sig=00", []),
         ("PUT", f"/_storage/objects/{path}?expires=9999999999&sig=00", []),
         ("GET", f"/_storage/derived/webp/{path}", []),
-        ("GET", f"/api/v1/storage/images/{path}", []),
-        ("HEAD", f"/api/v1/storage/images/{path}", []),
+        ("GET", f"/api/v1/storage/images/{path}", auth),
+        ("HEAD", f"/api/v1/storage/images/{path}", auth),
         ("DELETE", f"/api/v1/storage/images/{path}", auth),
     ]
 

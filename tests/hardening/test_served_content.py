@@ -110,9 +110,14 @@ async def _all_answers(app: FastAPI, context: StorageContext) -> list[tuple[str,
         b"Content-Type: image/png\r\n\r\n" + image_bytes("png") + b"\r\n--b--\r\n",
     )
     assert compute.status == 201, compute.body
-    await ask("GET", "/api/v1/storage/images/generations/t1/result_0.png")
-    await ask("HEAD", "/api/v1/storage/images/generations/t1/result_0.png")
-    await ask("GET", "/api/v1/storage/images/generations/t1/result_0.png", [("range", "bytes=1-3")])
+    token = bearer(context)  # the compute storage API reads with a token too
+    await ask("GET", "/api/v1/storage/images/generations/t1/result_0.png", [token])
+    await ask("HEAD", "/api/v1/storage/images/generations/t1/result_0.png", [token])
+    await ask(
+        "GET",
+        "/api/v1/storage/images/generations/t1/result_0.png",
+        [token, ("range", "bytes=1-3")],
+    )
     return got
 
 
@@ -143,7 +148,12 @@ def test_nosniff_on_production_redirects(monkeypatch: pytest.MonkeyPatch, tmp_pa
         return [
             await request(app, "GET", to_wire(f"/files/{MEDIA}")),
             await request(app, "GET", to_wire(f"/files/{MEDIA}?type=avif")),
-            await request(app, "GET", b"/api/v1/storage/images/generations/t1/result_0.webp"),
+            await request(
+                app,
+                "GET",
+                b"/api/v1/storage/images/generations/t1/result_0.webp",
+                headers=[bearer(context)],
+            ),
         ]
 
     try:

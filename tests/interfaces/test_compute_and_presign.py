@@ -59,22 +59,27 @@ def test_disk_backend_round_trip(disk: tuple[TestClient, StorageContext]) -> Non
     assert posted.status_code == 201, posted.text
     body = posted.json()
     assert body["path"] == "generations/task789/result_0.webp"
-    assert (
-        body["url"] == "http://testserver/api/v1/storage/images/generations/task789/result_0.webp"
+    # The URL is public (the embedded store's CDN stand-in); the API itself takes a token.
+    assert body["url"] == (
+        "http://testserver/_storage/public/compute/generations/task789/result_0.webp"
     )
     info = context.store.head("compute/generations/task789/result_0.webp")
     assert info.cache_control == "public, max-age=31536000, immutable"
     assert info.content_type == "image/webp"
-    got = client.get(body["url"])
-    assert got.content == data
-    assert client.head(body["url"]).status_code == 200
-    assert client.head("/api/v1/storage/images/generations/none.webp").status_code == 404
+    assert client.get(body["url"]).content == data
+    api = "/api/v1/storage/images/generations/task789/result_0.webp"
+    assert client.get(api, headers=AUTH).content == data
+    assert client.head(api, headers=AUTH).status_code == 200
+    assert (
+        client.head("/api/v1/storage/images/generations/none.webp", headers=AUTH).status_code == 404
+    )
     listed = client.get(
-        "/api/v1/storage/images", params={"prefix": "generations/", "limit": 100}
+        "/api/v1/storage/images", params={"prefix": "generations/", "limit": 100}, headers=AUTH
     ).json()
     assert [i["path"] for i in listed["images"]] == ["generations/task789/result_0.webp"]
-    assert client.delete(body["url"], headers=AUTH).status_code == 204
-    assert client.head(body["url"]).status_code == 404
+    assert listed["images"][0]["url"] == body["url"]
+    assert client.delete(api, headers=AUTH).status_code == 204
+    assert client.head(api, headers=AUTH).status_code == 404
 
 
 def test_library_helper_writes_the_platform_layout(disk: tuple[TestClient, StorageContext]) -> None:
@@ -94,7 +99,7 @@ def test_traversal_refused(disk: tuple[TestClient, StorageContext], path: str) -
     assert list(disk[1].store.list("")) == []
 
 
-def test_writes_need_a_token_reads_do_not(disk: tuple[TestClient, StorageContext]) -> None:
+def test_reads_and_writes_need_a_token(disk: tuple[TestClient, StorageContext]) -> None:
     client, _ = disk
     assert (
         client.post(
@@ -103,7 +108,16 @@ def test_writes_need_a_token_reads_do_not(disk: tuple[TestClient, StorageContext
         == 401
     )
     assert client.delete("/api/v1/storage/images/a.webp").status_code == 401
-    assert client.get("/api/v1/storage/images").status_code == 200
+    # The platform's compute storage API is under HTTPBearer: reads too.
+    for method, path in [
+        ("GET", "/api/v1/storage/images"),
+        ("GET", "/api/v1/storage/images/a.webp"),
+        ("HEAD", "/api/v1/storage/images/a.webp"),
+    ]:
+        refused = client.request(method, path)
+        assert refused.status_code == 401, (method, path)
+        assert refused.headers["www-authenticate"] == "Bearer"
+    assert client.get("/api/v1/storage/images", headers=AUTH).status_code == 200
 
 
 def test_non_images_refused(disk: tuple[TestClient, StorageContext]) -> None:
@@ -136,7 +150,9 @@ def test_r2_backend_prefixes_and_redirects(
         assert posted["url"] == "https://media.example.test/compute/generations/t1/result_0.webp"
         assert context.store.exists("compute/generations/t1/result_0.webp")
         redirect = client.get(
-            "/api/v1/storage/images/generations/t1/result_0.webp", follow_redirects=False
+            "/api/v1/storage/images/generations/t1/result_0.webp",
+            headers=AUTH,
+            follow_redirects=False,
         )
         assert redirect.status_code == 302
         assert redirect.headers["location"] == posted["url"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
+from sartiq_storage.adapters.db.models import utcnow
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.lifecycle import policy_for
 from sartiq_storage.core.tokens import issue_token
@@ -21,6 +21,7 @@ from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS
 from sartiq_storage.services.orphans import OrphanScanner
 from tests.interfaces.test_media_api import browser_upload, ingest
+from tests.support.dead_letters import add_dead_letter
 from tests.support.faulty_store import FaultyStore
 from tests.support.media import image_bytes
 from tests.support.moto_server import moto_settings
@@ -59,18 +60,7 @@ def dead_letter(context: StorageContext, *, attempts: int = 1, stored: bool = Tr
     key = f"media/{uuid.uuid4()}/file.png"
     if stored:
         context.store.put(key, io.BytesIO(b"\x89PNG orphan"), content_type="image/png")
-    now = utcnow()
-    with context.db.session() as session:
-        session.add(
-            MediaDeletionDeadLetter(
-                storage_key=key,
-                error_message="InternalError: injected",
-                attempts=attempts,
-                created_at=now,
-                last_attempted_at=now,
-                next_attempt_at=now + timedelta(hours=6),
-            )
-        )
+    add_dead_letter(context.db, key, attempts=attempts)
     return key
 
 
@@ -154,18 +144,7 @@ def test_a_letter_for_a_key_in_use_is_kept_and_forgotten(
     url = browser_upload(client, context, image_bytes("png", 20, 20))
     resource = ingest(client, url, uuid.uuid4()).json()["media_resource"]
     key = f"media/{resource['id']}/file.png"
-    now = utcnow()
-    with context.db.session() as session:
-        session.add(
-            MediaDeletionDeadLetter(
-                storage_key=key,
-                error_message="x",
-                attempts=1,
-                created_at=now,
-                last_attempted_at=now,
-                next_attempt_at=now,
-            )
-        )
+    add_dead_letter(context.db, key, error="x", due_in=timedelta(0))
     report = client.post("/api/v1/operations/dead-letters/retry").json()
     assert report["kept_referenced"] == [key]
     assert context.store.exists(key)

@@ -41,20 +41,28 @@ def test_migration(db: Database, lstore: ObjectStore) -> None:
     migration = LegacyMigration(media)
 
     dry = migration.run()
-    assert (dry.would_migrate, dry.skipped, dry.registered) == (4, 2, 0)
+    assert (dry.would_migrate, dry.skipped, dry.unattached, dry.registered) == (5, 1, 1, 0)
     assert dry.by_entity == {"PRODUCT": 2, "SUBJECT": 1, "SHOOTING_LOOK": 1}
+    # Every key that is not migrated whole is named, with its reason.
+    assert [k["key"] for k in dry.skipped_keys] == ["images/temp/temp_f6.png"]
+    assert "no entity" in dry.skipped_keys[0]["reason"]
+    assert [k["key"] for k in dry.unattached_keys] == [
+        "images/products/abc123/product_abc123_SKU_e5_cover.jpg"
+    ]
+    assert "'abc123' is not a UUID" in dry.unattached_keys[0]["reason"]
     with db.session() as session:
         assert session.scalar(select(func.count()).select_from(MediaResource)) == 0
 
     first = migration.run(apply=True, limit=3)  # stop part-way…
     rest = migration.run(apply=True)  # …and resume
     assert rest.already_migrated == first.registered + first.deduplicated
-    assert first.registered + rest.registered == 3
+    assert first.registered + rest.registered == 4  # abc123's object too, unattached
     assert first.deduplicated + rest.deduplicated == 1
     with db.session() as session:
         resources = list(session.scalars(select(MediaResource)))
         attachments = list(session.scalars(select(MediaResourceAttachment)))
-    assert len(resources) == 3
+    assert len(resources) == 4
+    assert len({a.media_resource_id for a in attachments}) == 3
     assert all(r.protected for r in resources)
     assert all(r.storage_key.startswith(("images/", "shooting_looks/")) for r in resources)
     covers = sorted(
@@ -66,7 +74,7 @@ def test_migration(db: Database, lstore: ObjectStore) -> None:
     assert {a.slot for a in attachments} == {"cover_image", "outfit_image"}
 
     again = migration.run(apply=True)
-    assert (again.registered, again.deduplicated, again.already_migrated) == (0, 0, 4)
+    assert (again.registered, again.deduplicated, again.already_migrated) == (0, 0, 5)
     for key in keys:
         assert lstore.exists(key)  # legacy objects stay where /files serves them
 

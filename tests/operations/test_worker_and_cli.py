@@ -6,7 +6,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,10 +21,11 @@ from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.service import AttachTo, MediaInput
 from sartiq_storage.services.worker import Worker
+from tests.support.cli import ENTRY_POINT
 from tests.support.faulty_store import FaultyStore
 from tests.support.media import image_bytes
 
-CLI = [sys.executable, "-m", "sartiq_storage.interfaces.cli"]
+CLI = [str(ENTRY_POINT)]  # the installed `sartiq-storage`, as an operator runs it
 
 
 @pytest.fixture
@@ -94,7 +94,7 @@ def test_operator_commands(tmp_path: Path) -> None:
     assert json.loads(scan.stdout)["applied"] is False
     assert _cli(tmp_path, "heal", "--json").returncode == 0
     letters = _cli(tmp_path, "deadletters", "list", "--json")
-    assert json.loads(letters.stdout) == []
+    assert json.loads(letters.stdout) == {"items": [], "total": 0}
     refused = _cli(tmp_path, "deadletters", "purge")
     assert refused.returncode == 1
     assert "--yes" in refused.stderr

@@ -4,8 +4,10 @@ The platform's two implementations, behind one class:
 
 * on R2/S3 (``R2ImageStorage``) every path is prefixed with ``compute/`` automatically and
   public URLs are CDN URLs;
-* on the embedded store (``DiskImageStorage``) the objects sit in the data folder and public
-  URLs point at this service's ``GET /api/v1/storage/images/{path}``.
+* on the embedded store (``DiskImageStorage``) the objects sit in the data folder and
+  ``GET /api/v1/storage/images/{path}`` answers the bytes. That route takes a bearer token,
+  so public URLs point where the embedded store serves the bucket as a CDN would
+  (``/_storage/public/compute/…``), not at the API: a URL in an answer opens for anyone.
 
 Callers pass paths relative to the compute workspace (``generations/task789/result_0.webp``).
 """
@@ -14,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
@@ -31,7 +32,6 @@ from sartiq_storage.core.validation import validate_key, validate_prefix
 
 PREFIX = "compute/"
 API_ROUTE = "/api/v1/storage/images"
-_SAFE = "/-._~!$&'()*+,;=:@"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +50,11 @@ class ComputeStorage:
         urls: UrlResolver,
         *,
         served_by_api: bool,
-        service_url: str,
         max_size: int = MAX_UPLOAD_BYTES,
     ) -> None:
         self.store = store
         self.urls = urls
         self.served_by_api = served_by_api
-        self.service_url = service_url.rstrip("/")
         self.max_size = max_size
 
     @property
@@ -73,10 +71,8 @@ class ComputeStorage:
         return PREFIX + relative
 
     def public_url(self, path: str) -> str:
-        key = self.key_for(path)
-        if self.served_by_api:
-            return f"{self.service_url}{API_ROUTE}/{quote(key[len(PREFIX) :], safe=_SAFE)}"
-        return self.urls.public_url(key)
+        """The CDN URL on R2/S3, the embedded store's public route otherwise."""
+        return self.urls.public_url(self.key_for(path))
 
     def save(self, path: str, data: bytes) -> StoredImage:
         """Store an image or video the compute server produced."""

@@ -142,9 +142,7 @@ def build_context(settings: Settings, *, migrate: bool = False) -> StorageContex
         tags=TagService(db),
         uploads=UploadService(db, store, urls, require_size=settings.STORAGE_REQUIRE_UPLOAD_SIZE),
         delivery=DeliveryService(settings, store, urls),
-        compute=ComputeStorage(
-            store, urls, served_by_api=settings.embedded, service_url=settings.service_url
-        ),
+        compute=ComputeStorage(store, urls, served_by_api=settings.embedded),
         datasets_access_key_id=key_id,
         datasets_secret_access_key=key_secret,
         datasets_credentials_generated=key_generated,

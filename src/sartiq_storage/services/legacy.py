@@ -12,6 +12,13 @@ so a resource can be registered and attached without anyone re-uploading anythin
   position, so nothing is dropped;
 * a key already migrated is skipped (``media_ingestions`` remembers it), so a run can stop and
   resume anywhere, and a second run changes nothing;
+* an entity id that is not a UUID (``images/products/abc123/…``: the attachments table holds
+  UUIDs) still gets its object registered, protected and deduplicated, but no attachment:
+  the report lists it under ``unattached`` with the reason, so it can be attached by its
+  resource id once the entity's UUID is known;
+* keys that name no entity (legacy temp images, layouts no pattern matches) are skipped, and
+  every skipped key is reported with its reason (up to ``LISTED`` of each kind; the counts
+  are always complete);
 * a dry run (the default) only parses and counts; it reads no object.
 """
 
@@ -46,7 +53,8 @@ from sartiq_storage.core.keys import (
 from sartiq_storage.services.media.service import AttachTo, MediaResourceService
 
 PREFIXES = ("images/", "shooting_looks/")
-SAMPLE = 50
+LISTED = 1000
+"""Keys listed per kind (skipped, unattached, failed) in a report; counts are never capped."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,11 +101,14 @@ class MigrationReport:
     registered: int = 0
     deduplicated: int = 0
     would_migrate: int = 0
+    unattached: int = 0
+    """Registered (or, in a dry run, to be registered) without an attachment."""
     skipped: int = 0
     failed: int = 0
     by_entity: dict[str, int] = field(default_factory=dict)
-    skipped_sample: list[dict[str, str]] = field(default_factory=list)
-    failed_sample: list[dict[str, str]] = field(default_factory=list)
+    skipped_keys: list[dict[str, str]] = field(default_factory=list)
+    unattached_keys: list[dict[str, str]] = field(default_factory=list)
+    failed_keys: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -129,8 +140,8 @@ class LegacyMigration:
 
     def _skip(self, report: MigrationReport, key: str, reason: str) -> None:
         report.skipped += 1
-        if len(report.skipped_sample) < SAMPLE:
-            report.skipped_sample.append({"key": key, "reason": reason})
+        if len(report.skipped_keys) < LISTED:
+            report.skipped_keys.append({"key": key, "reason": reason})
 
     def _one(self, key: str, report: MigrationReport, apply: bool) -> None:
         try:
@@ -142,16 +153,26 @@ class LegacyMigration:
         if target is None:
             self._skip(report, key, f"{parsed.entity_type} keys name no entity to attach to")
             return
+        entity_id: uuid.UUID | None
         try:
             entity_id = uuid.UUID(target.entity_id)
         except ValueError:
-            self._skip(report, key, f"entity id {target.entity_id!r} is not a UUID")
-            return
+            entity_id = None
         with self.db.session() as session:
             if session.get(MediaIngestion, key) is not None:
                 report.already_migrated += 1
                 return
-        report.by_entity[target.entity_type] = report.by_entity.get(target.entity_type, 0) + 1
+        if entity_id is None:
+            report.unattached += 1
+            if len(report.unattached_keys) < LISTED:
+                reason = (
+                    f"{target.entity_type} id {target.entity_id!r} is not a UUID: "
+                    f"{'registered' if apply else 'to be registered'} without an attachment"
+                )
+                report.unattached_keys.append({"key": key, "reason": reason})
+        else:
+            entity = target.entity_type
+            report.by_entity[entity] = report.by_entity.get(entity, 0) + 1
         if not apply:
             report.would_migrate += 1
             return
@@ -159,15 +180,17 @@ class LegacyMigration:
             created = self._migrate(key, target.entity_type, entity_id, target.slot)
         except (MediaError, StorageError) as exc:
             report.failed += 1
-            if len(report.failed_sample) < SAMPLE:
-                report.failed_sample.append({"key": key, "error": str(exc)})
+            if len(report.failed_keys) < LISTED:
+                report.failed_keys.append({"key": key, "reason": str(exc)})
             return
         if created:
             report.registered += 1
         else:
             report.deduplicated += 1
 
-    def _migrate(self, key: str, entity_type: str, entity_id: uuid.UUID, slot: str) -> bool:
+    def _migrate(self, key: str, entity_type: str, entity_id: uuid.UUID | None, slot: str) -> bool:
+        """Register ``key`` in place (or reuse the resource with its bytes) and, when the
+        entity id is a UUID, attach it; True when a resource was created."""
         verified = self.media._verify(key, None)
         service = self.media
 
@@ -184,6 +207,8 @@ class LegacyMigration:
                 session.add(resource)
                 session.flush()
             session.add(MediaIngestion(source_key=key, media_resource_id=resource.id))
+            if entity_id is None:
+                return created
             attached, position = self._free_position(
                 session, entity_type, entity_id, slot, resource.id
             )

@@ -8,10 +8,10 @@ same way.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 
 from sartiq_storage.adapters.db.engine import Database
@@ -20,29 +20,40 @@ from sartiq_storage.core.lifecycle import policy_for
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.lifecycle import drift_lines, plan
-from sartiq_storage.services.media.deletions import (
-    MAX_AUTOMATIC_ATTEMPTS,
-    DeletionQueue,
-    DrainReport,
-)
+from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS, DeletionQueue
 
 _FAR_FUTURE = timedelta(days=3650)
 """``retry_now`` evaluates the schedule this far ahead: every letter is due."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeadLetter:
+class DeadLetter(BaseModel):
+    """One failed deletion, as both the CLI's ``--json`` and the HTTP API show it."""
+
     storage_key: str
     attempts: int
-    exhausted: bool
-    """Past its automatic retries: only an operator's retry (or purge) moves it now."""
+    exhausted: bool = Field(description="Past its automatic retries: only a manual retry runs")
     error_message: str
     created_at: datetime
     last_attempted_at: datetime
     next_attempt_at: datetime
 
 
-def dead_letters(db: Database, *, limit: int | None = 500) -> tuple[list[DeadLetter], int]:
+class DeadLetterList(BaseModel):
+    """``deadletters list --json`` and ``GET /api/v1/operations/dead-letters``."""
+
+    items: list[DeadLetter]
+    total: int
+
+
+class RetryReport(BaseModel):
+    """``deadletters retry --json`` and ``POST /api/v1/operations/dead-letters/retry``."""
+
+    deleted: list[str]
+    kept_referenced: list[str] = Field(description="Still used by a resource: kept, letter gone")
+    failed: dict[str, str] = Field(description="Still failing (rescheduled), with the error")
+
+
+def dead_letters(db: Database, *, limit: int | None = 500) -> DeadLetterList:
     """The oldest ``limit`` dead letters (all when None), and how many there are in all."""
     with db.session() as session:
         total = session.scalar(select(func.count()).select_from(MediaDeletionDeadLetter)) or 0
@@ -63,15 +74,19 @@ def dead_letters(db: Database, *, limit: int | None = 500) -> tuple[list[DeadLet
             )
             for row in rows
         ]
-    return letters, total
+    return DeadLetterList(items=letters, total=total)
 
 
-def retry_now(queue: DeletionQueue, keys: Sequence[str] | None = None) -> DrainReport:
+def retry_now(queue: DeletionQueue, keys: Sequence[str] | None = None) -> RetryReport:
     """Retry dead letters now, whatever their schedule: the named ones, or all of them
     (exhausted letters included). Success removes a letter; failure reschedules it."""
     if keys:
-        return queue.retry_dead_letters(keys=list(keys), limit=max(len(keys), 1))
-    return queue.retry_dead_letters(include_exhausted=True, due_before=utcnow() + _FAR_FUTURE)
+        report = queue.retry_dead_letters(keys=list(keys), limit=max(len(keys), 1))
+    else:
+        report = queue.retry_dead_letters(include_exhausted=True, due_before=utcnow() + _FAR_FUTURE)
+    return RetryReport(
+        deleted=report.deleted, kept_referenced=report.kept_referenced, failed=report.failed
+    )
 
 
 def last_orphan_report(db: Database) -> dict[str, Any] | None:

@@ -11,18 +11,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.filenames import content_type_for_extension
-from sartiq_storage.core.keys import parse_key
+from sartiq_storage.core.keys import Zone, classify, parse_key
 from sartiq_storage.core.tokens import SCOPES, UnknownScopeError, check_scopes, issue_token
-from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.interfaces.cli import keys as key_commands
 from sartiq_storage.interfaces.cli import operations
 from sartiq_storage.interfaces.cli.datasets import datasets_app, warn_about_dataset_namespaces
+from sartiq_storage.interfaces.cli.lifecycle import lifecycle_app
+from sartiq_storage.interfaces.cli.output import err, out
 from sartiq_storage.services.context import StorageContext, build_context
 
 app = typer.Typer(
@@ -42,15 +43,20 @@ app.add_typer(operations.orphans_app, name="orphans")
 app.add_typer(operations.deadletters_app, name="deadletters")
 app.add_typer(operations.legacy_app, name="legacy")
 app.add_typer(datasets_app, name="datasets")
+app.add_typer(lifecycle_app, name="lifecycle")
 app.command("heal")(operations.heal)
 app.command("worker")(operations.worker)
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
     """A failure to report as one line and exit 1."""
+
+
+def _refuse_legacy(key: str, verb: str) -> None:
+    """Legacy layouts are read-only: the platform's old services still serve them."""
+    zone = classify(key)
+    if zone in (Zone.legacy_images, Zone.legacy_shooting_looks):
+        raise CliError(f"{key}: {zone.value} keys are read-only (legacy layouts are never {verb})")
 
 
 def _context() -> StorageContext:
@@ -216,19 +222,10 @@ def keys_explain(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """Parse a key: its zone, entity, ids, retention and public URL."""
-    settings = load_settings()
-    parsed = parse_key(key)
-    fields: dict[str, object] = dict(parsed.as_dict())
-    fields["key"] = parsed.key
-    fields["public_url"] = UrlResolver.from_settings(settings).public_url(parsed.key)
-    if as_json:
-        out.print_json(json.dumps(fields, default=str))
-        return
-    table = Table("field", "value", show_header=False)
-    table.columns[1].overflow = "fold"
-    for name, value in fields.items():
-        table.add_row(name, "" if value is None else str(value))
-    out.print(table)
+    key_commands.show_key(key, as_json)
+
+
+keys_app.command("build")(key_commands.build)
 
 
 @app.command("ls")
@@ -267,8 +264,7 @@ def put_object(
     if not source.is_file():
         raise CliError(f"no such file: {source}")
     parsed = parse_key(key)
-    if parsed.zone.value in ("legacy_images", "legacy_shooting_looks"):
-        raise CliError(f"{parsed.zone.value} keys are read-only: legacy layouts are never written")
+    _refuse_legacy(parsed.key, "written")
     context = _context()
     kind = content_type or content_type_for_extension(source.suffix)
     with source.open("rb") as handle:
@@ -304,7 +300,10 @@ def get_object(
 def remove_objects(
     keys: Annotated[list[str], typer.Argument(help="Keys to delete.")],
 ) -> None:
-    """Delete objects (a missing object counts as deleted)."""
+    """Delete objects (a missing object counts as deleted). Legacy images/ and shooting_looks/
+    keys are refused: they are read-only, and nothing is deleted when one is named."""
+    for key in keys:
+        _refuse_legacy(key, "deleted")
     context = _context()
     failures = context.store.delete_many(keys)
     for failure in failures:
@@ -317,7 +316,11 @@ def remove_objects(
 def main() -> None:
     """Console entry point: run the app, turning known errors into one line and exit 1."""
     try:
-        app(standalone_mode=False)
+        # Without standalone mode Click returns a command's `typer.Exit(code)` instead of
+        # exiting with it: pass it on, or every "exit 1" would leave as 0.
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and not isinstance(code, bool):
+            sys.exit(code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:

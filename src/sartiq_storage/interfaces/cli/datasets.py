@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
@@ -25,13 +24,12 @@ from sartiq_storage.core.datasets.errors import InvalidArgument
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry, GcRules
 from sartiq_storage.core.datasets.protocol import DatasetStore, DiffMode
 from sartiq_storage.core.filenames import content_type_for_extension
+from sartiq_storage.interfaces.cli.output import err, out
 
 if TYPE_CHECKING:
     from sartiq_storage.services.context import StorageContext
 
 logger = logging.getLogger("sartiq_storage.datasets")
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 datasets_app = typer.Typer(
     help="Versioned datasets: repositories, branches, commits, merges (lakeFS semantics).",
@@ -71,13 +69,19 @@ def _emit(rows: Sequence[Any], columns: Sequence[str], as_json: bool, title: str
     table = Table(*columns, title=title or None)
     for row in rows:
         data = _plain(row)
-        table.add_row(*(_cell(data.get(c)) for c in columns))
+        table.add_row(*(_cell(data.get(c), date=c in _EPOCH_COLUMNS) for c in columns))
     out.print(table)
 
 
-def _cell(value: Any) -> str:
+_EPOCH_COLUMNS = frozenset({"creation_date", "date", "mtime"})
+"""Unix seconds in lakeFS's model: shown as UTC dates in tables (``--json`` keeps numbers)."""
+
+
+def _cell(value: Any, *, date: bool = False) -> str:
     if value is None:
         return ""
+    if date and isinstance(value, int) and not isinstance(value, bool):
+        return _when(value)
     if isinstance(value, dict):
         return ", ".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, list):
@@ -86,7 +90,25 @@ def _cell(value: Any) -> str:
 
 
 def _when(seconds: int) -> str:
-    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _ref(ref: str, branch: str | None = None, *, repo: str | None = None) -> str:
+    """A ref expression as lakeFS takes it, plus git's ``HEAD``.
+
+    lakeFS resolves ``main``, tags, commit ids and prefixes, ``~N``/``^N`` and a trailing ``@``
+    or ``$``, but has no ``HEAD``. Here ``HEAD`` (with any modifiers: ``HEAD~1``, ``HEAD^2``,
+    ``HEAD@``) stands for the branch the command works on, or, in a command without one, the
+    repository's default branch, as ``HEAD`` names the checked-out branch in git. Everything
+    else goes to the engine unchanged, so both engines answer the same way.
+    """
+    if ref != "HEAD" and not ref.startswith(("HEAD~", "HEAD^", "HEAD@", "HEAD$")):
+        return ref
+    if branch is None:
+        if repo is None:  # pragma: no cover - every caller passes one of them
+            raise InvalidArgument("HEAD needs a branch or a repository")
+        branch = _engine().get_repository(repo).default_branch
+    return branch + ref[len("HEAD") :]
 
 
 def _pairs(values: Sequence[str]) -> dict[str, str]:
@@ -185,10 +207,13 @@ def _all_pages(fetch: Any) -> Iterator[Any]:
 def branch_create(
     repo: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Argument()],
-    source: Annotated[str, typer.Option("--source", "-s", help="Ref to branch from.")] = "main",
+    source: Annotated[
+        str,
+        typer.Option("--source", "-s", help="Ref to branch from (default: the default branch)."),
+    ] = "HEAD",
 ) -> None:
     """Create a branch (O(1): a pointer, no data copied)."""
-    branch = _engine().create_branch(repo, name, source)
+    branch = _engine().create_branch(repo, name, _ref(source, repo=repo))
     out.print(f"created branch {branch.name} at {branch.commit_id[:12]}")
 
 
@@ -283,7 +308,11 @@ def list_objects(
     after = ""
     while True:
         page = engine.list_objects(
-            repo, ref, prefix=prefix, delimiter="" if recursive else "/", after=after
+            repo,
+            _ref(ref, repo=repo),
+            prefix=prefix,
+            delimiter="" if recursive else "/",
+            after=after,
         )
         for item in page.items:
             if isinstance(item, CommonPrefix):
@@ -315,7 +344,7 @@ def cat(
     path: Annotated[str, typer.Argument()],
 ) -> None:
     """Write one object at a ref to standard output."""
-    for chunk in _engine().get_object(repo, ref, path):
+    for chunk in _engine().get_object(repo, _ref(ref, repo=repo), path):
         sys.stdout.buffer.write(chunk)
     sys.stdout.buffer.flush()
 
@@ -329,6 +358,7 @@ def download(
 ) -> None:
     """Download an object, or every object under a prefix, at a ref."""
     engine = _engine()
+    ref = _ref(ref, repo=repo)
     if not path.endswith("/"):
         _download_one(engine, repo, ref, path, destination)
         out.print(f"wrote {destination}")
@@ -390,7 +420,9 @@ def commit(
 @datasets_app.command("log")
 def log(
     repo: Annotated[str, typer.Argument()],
-    ref: Annotated[str, typer.Argument()] = "main",
+    ref: Annotated[
+        str, typer.Argument(help="Where to start; default: the default branch.")
+    ] = "HEAD",
     amount: Annotated[int, typer.Option(help="How many commits.", min=1, max=1000)] = 20,
     path: Annotated[list[str], typer.Option("--path", help="Only commits changing it.")] = [],  # noqa: B006
     prefix: Annotated[list[str], typer.Option("--prefix", help="Only commits under it.")] = [],  # noqa: B006
@@ -399,7 +431,12 @@ def log(
 ) -> None:
     """History from a ref, newest first."""
     commits = _engine().log(
-        repo, ref, amount=amount, objects=path, prefixes=prefix, first_parent=first_parent
+        repo,
+        _ref(ref, repo=repo),
+        amount=amount,
+        objects=path,
+        prefixes=prefix,
+        first_parent=first_parent,
     )
     if as_json:
         print(json.dumps([_plain(c) for c in commits], indent=2))
@@ -433,10 +470,17 @@ def diff(
     after = ""
     while True:
         if right is None:
-            page = engine.diff_uncommitted(repo, left, prefix=prefix, after=after)
+            page = engine.diff_uncommitted(repo, _ref(left, repo=repo), prefix=prefix, after=after)
         else:
             mode: DiffMode = "two_dot" if two_dot else "three_dot"
-            page = engine.diff(repo, left, right, mode=mode, prefix=prefix, after=after)
+            page = engine.diff(
+                repo,
+                _ref(left, repo=repo),
+                _ref(right, repo=repo),
+                mode=mode,
+                prefix=prefix,
+                after=after,
+            )
         rows.extend(page)
         if len(page) < 1000:
             break
@@ -461,7 +505,7 @@ def merge(
         raise InvalidArgument("--strategy must be source-wins or dest-wins")
     result = _engine().merge(
         repo,
-        source,
+        _ref(source, destination),
         destination,
         message=message,
         committer=committer,
@@ -482,7 +526,9 @@ def revert(
     committer: Committer = "sartiq-storage",
 ) -> None:
     """Make a commit that undoes another."""
-    result = _engine().revert(repo, branch, ref, parent_number=parent, committer=committer)
+    result = _engine().revert(
+        repo, branch, _ref(ref, branch), parent_number=parent, committer=committer
+    )
     out.print(f"reverted {ref} on {branch}: {result.id[:12]}")
 
 
@@ -506,7 +552,7 @@ def reset(
     if to is not None:
         if path or prefix:
             raise InvalidArgument("--to moves the whole branch: drop --path/--prefix")
-        moved = engine.hard_reset(repo, branch, to, force=force, actor="cli")
+        moved = engine.hard_reset(repo, branch, _ref(to, branch), force=force, actor="cli")
         out.print(f"{branch} now at {moved.commit_id[:12]} (undo with the reflog)")
         return
     if path and prefix:
@@ -544,7 +590,7 @@ def tag_create(
     ref: Annotated[str, typer.Argument(help="What the tag names.")],
 ) -> None:
     """Tag a commit (immutable)."""
-    tag = _engine().create_tag(repo, name, ref)
+    tag = _engine().create_tag(repo, name, _ref(ref, repo=repo))
     out.print(f"tagged {tag.commit_id[:12]} as {tag.name}")
 
 

@@ -20,6 +20,7 @@ from rich.table import Table
 
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.core.lifecycle import LifecyclePolicy, policy_for
+from sartiq_storage.interfaces.cli.output import err, out
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.lifecycle import (
     Plan,
@@ -36,8 +37,6 @@ lifecycle_app = typer.Typer(
     no_args_is_help=True,
 )
 
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 

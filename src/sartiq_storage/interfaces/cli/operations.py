@@ -10,22 +10,19 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from sqlalchemy import delete
 
 from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
 from sartiq_storage.core.config import load_settings
+from sartiq_storage.interfaces.cli.output import err, out
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.heal import Healer
 from sartiq_storage.services.operations import dead_letters, retry_now
 from sartiq_storage.services.orphans import OrphanScanner
 from sartiq_storage.services.worker import Worker
-
-out = Console()
-err = Console(stderr=True, soft_wrap=True)
 
 orphans_app = typer.Typer(
     help="Find what the bucket and the database disagree on.", no_args_is_help=True
@@ -121,47 +118,47 @@ def heal(
 
 
 @deadletters_app.command("list")
-def deadletters_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def deadletters_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The HTTP API's JSON: {items, total}.")
+    ] = False,
+) -> None:
     """Failed deletions, oldest first."""
     context = _context()
-    letters, _total = dead_letters(context.db, limit=None)
-    rows: list[dict[str, str]] = [
-        {
-            "storage_key": letter.storage_key,
-            "attempts": str(letter.attempts),
-            "error_message": letter.error_message,
-            "created_at": letter.created_at.isoformat(),
-            "last_attempted_at": letter.last_attempted_at.isoformat(),
-            "next_attempt_at": letter.next_attempt_at.isoformat(),
-        }
-        for letter in letters
-    ]
+    letters = dead_letters(context.db, limit=None)
     if as_json:
-        print(json.dumps(rows, indent=2))
+        print(letters.model_dump_json(indent=2))
         return
     table = Table("storage key", "attempts", "next attempt", "error")
-    for row in rows:
+    for letter in letters.items:
         table.add_row(
-            row["storage_key"],
-            str(row["attempts"]),
-            row["next_attempt_at"],
-            row["error_message"][:80],
+            letter.storage_key,
+            str(letter.attempts) + (" (exhausted)" if letter.exhausted else ""),
+            letter.next_attempt_at.isoformat(timespec="seconds"),
+            letter.error_message,
         )
     out.print(table)
-    out.print(f"{len(rows)} dead letter(s)")
+    out.print(f"{letters.total} dead letter(s)")
 
 
 @deadletters_app.command("retry")
 def deadletters_retry(
     keys: Annotated[list[str] | None, typer.Argument(help="Storage keys; none: all.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="The HTTP API's JSON report.")] = False,
 ) -> None:
-    """Retry now, whatever the schedule (exhausted letters included)."""
+    """Retry now, whatever the schedule (exhausted letters included); exit 1 while any
+    still fails."""
     context = _context()
     report = retry_now(context.media.deletions, keys)
-    out.print(
-        f"deleted {len(report.deleted)}, still failing {len(report.failed)}, "
-        f"kept (in use) {len(report.kept_referenced)}"
-    )
+    if as_json:
+        print(report.model_dump_json(indent=2))
+    else:
+        for key, error in report.failed.items():
+            err.print(f"[red]still failing[/red] {key}: {error}", highlight=False)
+        out.print(
+            f"deleted {len(report.deleted)}, still failing {len(report.failed)}, "
+            f"kept (in use) {len(report.kept_referenced)}"
+        )
     if report.failed:
         raise typer.Exit(1)
 
@@ -262,6 +259,20 @@ def legacy_migrate(
             apply=apply, limit=limit, progress=lambda n: bar.advance(task, n)
         )
     maintenance.record(context.db, "legacy", report.as_dict(), applied=apply, started_at=started)
-    _print_report("legacy migration" + ("" if apply else " (dry run)"), report.as_dict(), as_json)
+    data = report.as_dict()
+    listed = {name: data.pop(name) for name in ("skipped_keys", "unattached_keys", "failed_keys")}
+    if as_json:
+        _print_report("", {**data, **listed}, as_json=True)
+    else:
+        _print_report("legacy migration" + ("" if apply else " (dry run)"), data, as_json=False)
+        for name, label, count in (
+            ("unattached_keys", "not attached", report.unattached),
+            ("skipped_keys", "skipped", report.skipped),
+            ("failed_keys", "failed", report.failed),
+        ):
+            for item in listed[name]:
+                out.print(f"{label}: {item['key']}: {item['reason']}", highlight=False)
+            if count > len(listed[name]):
+                out.print(f"{label}: … and {count - len(listed[name])} more", highlight=False)
     if report.failed:
         raise typer.Exit(1)

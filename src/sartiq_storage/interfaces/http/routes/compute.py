@@ -1,4 +1,8 @@
-"""``/api/v1/storage/images``: the compute server's storage API (``platform.md`` §6)."""
+"""``/api/v1/storage/images``: the compute server's storage API (``platform.md`` §6).
+
+Every route takes the bearer token, reads included, as the platform's ``HTTPBearer`` does;
+what anyone may open is the ``url`` each answer carries (the CDN, or ``/_storage/public`` on
+the embedded store)."""
 
 from __future__ import annotations
 
@@ -40,6 +44,7 @@ class ImageList(BaseModel):
 @router.get("")
 async def list_images(
     context: ContextDep,
+    caller: CallerDep,
     prefix: str = "",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ImageList:
@@ -52,7 +57,9 @@ async def list_images(
 
 
 @router.get("/{path:key}")
-async def get_image(path: str, request: Request, context: ContextDep) -> Response:
+async def get_image(
+    path: str, request: Request, context: ContextDep, caller: CallerDep
+) -> Response:
     """R2: 302 to the CDN. Embedded store: the bytes themselves."""
     compute = context.compute
     key = compute.key_for(path)
@@ -68,7 +75,7 @@ async def get_image(path: str, request: Request, context: ContextDep) -> Respons
 
 
 @router.head("/{path:key}")
-async def head_image(path: str, context: ContextDep) -> Response:
+async def head_image(path: str, context: ContextDep, caller: CallerDep) -> Response:
     """200 with the size and type, or 404. (Its own route: one OpenAPI operation id each.)"""
     key = context.compute.key_for(path)
     try:

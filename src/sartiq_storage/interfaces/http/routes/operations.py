@@ -7,7 +7,6 @@ as the CLI's ``deadletters``, ``orphans scan`` and ``lifecycle check``, read thr
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -17,6 +16,8 @@ from starlette.concurrency import run_in_threadpool
 from sartiq_storage.interfaces.http.auth import ContextDep, OpsDep
 from sartiq_storage.interfaces.http.schemas import Strict
 from sartiq_storage.services.operations import (
+    DeadLetterList,
+    RetryReport,
     dead_letters,
     last_orphan_report,
     lifecycle_drift,
@@ -26,21 +27,6 @@ from sartiq_storage.services.operations import (
 router = APIRouter(prefix="/api/v1/operations", tags=["operations"])
 
 
-class DeadLetterPublic(BaseModel):
-    storage_key: str
-    attempts: int
-    exhausted: bool = Field(description="Past its automatic retries: only a manual retry runs")
-    error_message: str
-    created_at: datetime
-    last_attempted_at: datetime
-    next_attempt_at: datetime
-
-
-class DeadLetterList(BaseModel):
-    items: list[DeadLetterPublic]
-    total: int
-
-
 class RetryBody(Strict):
     storage_keys: list[str] | None = Field(
         default=None,
@@ -48,12 +34,6 @@ class RetryBody(Strict):
         max_length=1000,
         description="These letters only (at least one); omitted: all of them",
     )
-
-
-class RetryReport(BaseModel):
-    deleted: list[str]
-    kept_referenced: list[str] = Field(description="Still used by a resource: kept, letter gone")
-    failed: dict[str, str] = Field(description="Still failing (rescheduled), with the error")
 
 
 class OrphanReportPublic(BaseModel):
@@ -69,22 +49,7 @@ async def list_dead_letters(
     limit: Annotated[int, Query(ge=1, le=1000)] = 200,
 ) -> DeadLetterList:
     """Failed deletions, oldest first."""
-    letters, total = await run_in_threadpool(dead_letters, context.db, limit=limit)
-    return DeadLetterList(
-        items=[
-            DeadLetterPublic(
-                storage_key=letter.storage_key,
-                attempts=letter.attempts,
-                exhausted=letter.exhausted,
-                error_message=letter.error_message,
-                created_at=letter.created_at,
-                last_attempted_at=letter.last_attempted_at,
-                next_attempt_at=letter.next_attempt_at,
-            )
-            for letter in letters
-        ],
-        total=total,
-    )
+    return await run_in_threadpool(dead_letters, context.db, limit=limit)
 
 
 @router.post("/dead-letters/retry")
@@ -93,10 +58,7 @@ async def retry_dead_letters(
 ) -> RetryReport:
     """Retry now, whatever the schedule (exhausted letters included); success removes them."""
     keys = body.storage_keys if body is not None else None
-    report = await run_in_threadpool(retry_now, context.media.deletions, keys)
-    return RetryReport(
-        deleted=report.deleted, kept_referenced=report.kept_referenced, failed=report.failed
-    )
+    return await run_in_threadpool(retry_now, context.media.deletions, keys)
 
 
 @router.get("/orphans")
