@@ -186,8 +186,7 @@ def datasets_check(as_json: JsonOption = False) -> None:
         for row in rows:
             err.print(f"[red]overlap:[/red] {row['repository']}: {row['problem']}", highlight=False)
     if rows:
-        # Not typer.Exit: run with standalone_mode=False, Click returns its code, not exits.
-        raise SystemExit(1)
+        raise typer.Exit(1)
 
 
 def _all_pages(fetch: Any) -> Iterator[Any]:
