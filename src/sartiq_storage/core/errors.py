@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Self
+
 
 class StorageError(Exception):
     """Base of every error this package raises on purpose."""
@@ -34,7 +37,60 @@ class PreconditionFailedError(StorageError):
 
 
 class StoreUnavailableError(StorageError):
-    """The store failed after retries (throttling, 5xx, connection trouble)."""
+    """The store failed after retries (throttling, 5xx, connection trouble).
+
+    ``str()`` is one short line safe to show any caller: no endpoint, bucket or client dump
+    (obstore's errors are kilobytes of Rust debug output naming both). The full text is kept
+    in :attr:`cause` for the server's log and for the adapters' retry decisions.
+    """
+
+    def __init__(self, reason: str = "request failed", *, cause: str | None = None) -> None:
+        self.reason = reason
+        self.cause = cause if cause is not None else reason
+        super().__init__(f"object store unavailable: {reason}")
+
+    @classmethod
+    def from_cause(cls, cause: BaseException | str, action: str | None = None) -> Self:
+        """The error for a client failure, its reason reduced to what a caller may see."""
+        text = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        reason = store_failure_reason(text)
+        return cls(f"{action}: {reason}" if action else reason, cause=text)
+
+
+_STORE_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), reason)
+    for pattern, reason in (
+        (
+            r"connection refused|ConnectionRefused|Connect(ion)?Error|connect error",
+            "connection refused",
+        ),
+        (r"timed? ?out|Timeout", "timed out"),
+        (
+            r"dns error|lookup address|name or service not known|nodename|getaddrinfo",
+            "host name not resolved",
+        ),
+        (
+            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Forbidden|\b403\b",
+            "access denied (check the credentials)",
+        ),
+        (r"NoSuchBucket", "bucket not found"),
+        (r"SlowDown|throttl|TooManyRequests|\b429\b", "throttled"),
+        (r"connection (reset|closed)|broken pipe|IncompleteBody|incomplete", "connection lost"),
+    )
+)
+_STATUS = re.compile(r"(?:status(?: code)?|HTTP)[:= ]+(?:StatusCode\()?([45]\d\d)\b", re.IGNORECASE)
+
+
+def store_failure_reason(text: str) -> str:
+    """A short, safe reason for a store client's failure text ("connection refused",
+    "timed out", "HTTP 503"…), never the text itself."""
+    for pattern, reason in _STORE_FAILURES:
+        if pattern.search(text):
+            return reason
+    status = _STATUS.search(text)
+    if status is not None:
+        return f"HTTP {status.group(1)}"
+    return "request failed"
 
 
 class ConfigurationError(StorageError):

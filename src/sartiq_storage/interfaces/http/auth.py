@@ -8,6 +8,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from sartiq_storage.core.tokens import Caller, TokenError, verify_token
+from sartiq_storage.interfaces.http.middleware.access_log import record_caller
 from sartiq_storage.services.context import StorageContext
 
 _bearer = HTTPBearer(auto_error=False)
@@ -28,9 +29,11 @@ async def require_caller(
         raise HTTPException(401, "missing bearer token", headers=challenge)
     try:
         context: StorageContext = request.app.state.context
-        return verify_token(context.jwt_secret, credentials.credentials)
+        caller = verify_token(context.jwt_secret, credentials.credentials)
     except TokenError as exc:
         raise HTTPException(401, str(exc), headers=challenge) from None
+    record_caller(request.scope, caller.subject)  # named in the access log
+    return caller
 
 
 CallerDep = Annotated[Caller, Depends(require_caller)]

@@ -9,6 +9,7 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
 
 from sartiq_storage.core.datasets.protocol import DatasetStore
+from sartiq_storage.interfaces.http.middleware.access_log import record_caller
 from sartiq_storage.services.context import StorageContext
 
 USER_ID = "admin"
@@ -37,6 +38,7 @@ async def require_user(
     secret_ok = hmac.compare_digest(credentials.password.encode(), secret.encode())
     if not (key_ok and secret_ok):
         raise HTTPException(401, "error authenticating request", headers=_CHALLENGE)
+    record_caller(request.scope, credentials.username)  # the key id, named in the access log
     return USER_ID
 
 

@@ -1,0 +1,136 @@
+"""One structured log line per request, and the request id that ties it to the caller.
+
+Pure ASGI (not ``BaseHTTPMiddleware``): bodies stream through untouched and the ``/files``
+fast path pays a few microseconds (``docs/benchmarks.md``). It wraps the whole service, the
+fast path and the lakeFS sub-app included, so every answer, refusals and conflicts included,
+is logged with its method, path (signed-URL query values redacted), status, duration, request
+id and the caller's ``sub`` when the request was authenticated. A 5xx is logged at ERROR with
+the traceback of what caused it (the full cause of a store outage lives here, never in the
+answer).
+
+The request id is the caller's ``X-Request-ID`` when it is sane (1-128 characters of
+``[A-Za-z0-9._:/+=@-]``), else a new UUID; it is answered as ``X-Request-ID`` and error
+bodies carry it as ``request_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+from collections.abc import MutableMapping
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger("sartiq_storage.access")
+
+REQUEST_ID = "sartiq.request_id"
+CALLER = "sartiq.caller"
+ERROR = "sartiq.error"
+"""Keys this layer and the routes share in the ASGI scope (a mounted sub-app's scope is the
+same dict, so what a route records is seen here)."""
+
+_SANE_ID = re.compile(r"[A-Za-z0-9._:/+=@-]{1,128}", re.ASCII)
+_SECRET_PARAM = re.compile(r"sig|token|secret|credential|password|auth", re.IGNORECASE)
+_CONTROL = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F)}
+
+
+def request_id(scope: Scope) -> str | None:
+    """The id of the request ``scope`` belongs to (None outside this layer)."""
+    value = scope.get(REQUEST_ID)
+    return value if isinstance(value, str) else None
+
+
+def record_caller(scope: MutableMapping[str, Any], subject: str) -> None:
+    """Name the authenticated caller in the access log line."""
+    scope[CALLER] = subject
+
+
+def record_error(scope: MutableMapping[str, Any], exc: BaseException) -> None:
+    """Keep the exception behind a handled 5xx, for the access log line's traceback."""
+    scope[ERROR] = exc
+
+
+def _incoming_id(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            text = value.decode("latin-1")
+            return text if _SANE_ID.fullmatch(text) else None
+    return None
+
+
+def loggable_target(scope: Scope) -> str:
+    """The request target as received, signed-URL query values redacted, controls escaped
+    (a logged path cannot forge a line of its own)."""
+    raw = scope.get("raw_path")
+    path: str = raw.decode("latin-1") if raw else scope.get("root_path", "") + scope["path"]
+    query = scope.get("query_string", b"").decode("latin-1")
+    if query:
+        pieces = []
+        for piece in query.split("&"):
+            name, eq, _ = piece.partition("=")
+            pieces.append(f"{name}=REDACTED" if eq and _SECRET_PARAM.search(name) else piece)
+        path = f"{path}?{'&'.join(pieces)}"
+    return path.translate(_CONTROL)
+
+
+class AccessLog:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        rid = _incoming_id(scope) or uuid.uuid4().hex
+        scope[REQUEST_ID] = rid
+        target = loggable_target(scope)  # before a mount rewrites the scope's path
+        header = (b"x-request-id", rid.encode("latin-1"))
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", ()), header]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except BaseException as exc:
+            self._log(scope, target, status or 500, started, exc)
+            raise
+        self._log(scope, target, status, started, scope.get(ERROR))
+
+    @staticmethod
+    def _log(
+        scope: Scope, target: str, status: int, started: float, exc: BaseException | None
+    ) -> None:
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if not logger.isEnabledFor(level):
+            return
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        sub = scope.get(CALLER)
+        rid = scope[REQUEST_ID]
+        logger.log(
+            level,
+            "%s %s %d %.2fms request_id=%s sub=%s",
+            scope["method"],
+            target,
+            status,
+            duration_ms,
+            rid,
+            sub or "-",
+            exc_info=exc if status >= 500 and exc is not None else None,
+            extra={
+                "method": scope["method"],
+                "path": target,
+                "status": status,
+                "duration_ms": duration_ms,
+                "request_id": rid,
+                "sub": sub,
+            },
+        )
