@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,3 +44,33 @@ def get_once_up(url: str, *, attempts: int = 100) -> httpx.Response:
         except httpx.HTTPError:
             time.sleep(0.1)
     return httpx.get(url, timeout=1)
+
+
+class Output:
+    """The lines a child process prints, collected by a thread as they come (a test can wait
+    for one without blocking on a line that never arrives)."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._stream = proc.stdout
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._stream is not None
+        for line in self._stream:
+            self.lines.append(line.rstrip("\n"))
+
+    def wait_for(self, predicate: Callable[[str], bool], timeout: float = 30) -> str:
+        """The first line that satisfies ``predicate``, waiting up to ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            end = len(self.lines)  # appended only: what was checked stays checked
+            for line in self.lines[seen:end]:
+                if predicate(line):
+                    return line
+            seen = end
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no such line in:\n{chr(10).join(self.lines[-40:])}")
+            time.sleep(0.05)

@@ -60,25 +60,27 @@ class StoreUnavailableError(StorageError):
 _STORE_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), reason)
     for pattern, reason in (
+        (r"connection refused", "connection refused"),
         (
-            r"connection refused|ConnectionRefused|Connect(ion)?Error|connect error",
-            "connection refused",
+            r"ConnectError|Connect(ion)?Error|error trying to connect|could not connect",
+            "could not connect",
         ),
-        (r"timed? ?out|Timeout", "timed out"),
         (
             r"dns error|lookup address|name or service not known|nodename|getaddrinfo",
             "host name not resolved",
         ),
+        (r"timed out|\btime ?out\b", "timed out"),  # not obstore's "retry_timeout: 180s"
         (
-            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Forbidden|\b403\b",
+            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|status(?: code)?:? 403\b",
             "access denied (check the credentials)",
         ),
         (r"NoSuchBucket", "bucket not found"),
-        (r"SlowDown|throttl|TooManyRequests|\b429\b", "throttled"),
-        (r"connection (reset|closed)|broken pipe|IncompleteBody|incomplete", "connection lost"),
+        (r"SlowDown|TooManyRequests|status(?: code)?:? 429\b", "throttled"),
+        (r"connection (reset|closed)|broken pipe|IncompleteBody", "connection lost"),
     )
 )
-_STATUS = re.compile(r"(?:status(?: code)?|HTTP)[:= ]+(?:StatusCode\()?([45]\d\d)\b", re.IGNORECASE)
+_STATUS = re.compile(r"(?:status(?: code)?|HTTP)[:= ]+([45]\d\d)\b", re.IGNORECASE)
+"""obstore: "status code: 503", "status: 503"; boto3, as the S3 adapter words it: "HTTP 503"."""
 
 
 def store_failure_reason(text: str) -> str:

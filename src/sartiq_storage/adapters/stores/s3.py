@@ -102,6 +102,8 @@ def _seekable(body: Body) -> bool:
 
 
 _RETRIED = re.compile(r"after ([1-9][0-9]*) retries")
+_RANGE_REFUSED = re.compile(r"status(?: code)?: 416\b|InvalidRange")
+"""A 416 in obstore's error text (not any "416" in it: a bucket or port may hold one)."""
 
 
 def _answered(exc: StoreUnavailableError) -> bool:
@@ -502,7 +504,7 @@ class S3Store(ObjectStore):
                 lambda: obstore.get(self._store, key, options=options or None),  # type: ignore[arg-type]
             )
         except StoreUnavailableError as exc:
-            if "416" in exc.cause or "Range Not Satisfiable" in exc.cause:
+            if _RANGE_REFUSED.search(exc.cause):
                 raise ValueError(f"byte range {start}-{end} starts past the end") from None
             raise
         attrs = result.attributes
