@@ -23,7 +23,7 @@ from sartiq_storage.core.policies import IMMUTABLE
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.interfaces.http.middleware.access_log import loggable_target
-from sartiq_storage.interfaces.http.middleware.logs import configure_logging
+from sartiq_storage.interfaces.http.middleware.logs import configure_logging, reset_logging
 from sartiq_storage.services.context import build_context
 from tests.hardening.routes import fill
 from tests.support.moto_server import free_port
@@ -188,7 +188,7 @@ def test_text_log_lines_escape_what_a_path_could_forge(
         with TestClient(app) as client:
             client.get("/files/a%0Afake 200 line?X-Amz-Signature=abc&type=webp")
     finally:
-        logging.getLogger("sartiq_storage").handlers.clear()
+        reset_logging()
     (line,) = [x for x in capsys.readouterr().err.splitlines() if "sartiq_storage.access" in x]
     assert " INFO sartiq_storage.access GET /files/a%0Afake%20200%20line?" in line
     assert "X-Amz-Signature=REDACTED&type=webp 422 " in line  # unknown parameter

@@ -9,24 +9,64 @@ to the package's loggers: ``WARNING`` drops the access lines of answered request
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+import time
+from typing import Any, TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
 from sartiq_storage.core.config import Settings
+from sartiq_storage.interfaces.http.middleware import access_log
 
 ROOT = "sartiq_storage"
+ACCESS = access_log.logger.name
 _HANDLER_NAME = "sartiq-storage-stderr"
 
 
-def configure_logging(settings: Settings) -> None:
-    """Install one stderr handler on the package's logger (replacing an earlier one)."""
+class AccessLineWriter:
+    """An access line, written exactly as the handler's formatter would write it (same
+    timestamp, level, logger name, message and JSON keys) at a fraction of the cost."""
+
+    def __init__(self, stream: TextIO, as_json: bool) -> None:
+        self.stream = stream
+        self.as_json = as_json
+        self._second = -1
+        self._stamp = ""
+
+    def __call__(self, message: str, fields: dict[str, Any]) -> None:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._second = second
+            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+        stamp = f"{self._stamp},{int((now - second) * 1000):03d}"
+        if self.as_json:
+            record = {"time": stamp, "level": "INFO", "logger": ACCESS, "message": message}
+            line = json.dumps({**record, **fields})
+        else:
+            line = f"{stamp} INFO {ACCESS} {message}"
+        self.stream.write(line + "\n")
+
+
+def reset_logging() -> None:
+    """Undo :func:`configure_logging` (tests, benchmarks)."""
     package = logging.getLogger(ROOT)
     for handler in list(package.handlers):
         if handler.get_name() == _HANDLER_NAME:
             package.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    access_log.direct_writer = None
+
+
+def configure_logging(settings: Settings, stream: TextIO | None = None) -> None:
+    """Install one handler on the package's logger (replacing an earlier one): stderr, or
+    ``stream``."""
+    reset_logging()
+    package = logging.getLogger(ROOT)
+    stream = stream or sys.stderr
+    access_log.direct_writer = AccessLineWriter(stream, settings.LOG_FORMAT == "json")
+    handler = logging.StreamHandler(stream)
     handler.set_name(_HANDLER_NAME)
     if settings.LOG_FORMAT == "json":
         handler.setFormatter(
@@ -39,5 +79,11 @@ def configure_logging(settings: Settings) -> None:
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     package.addHandler(handler)
+    # The logging HOWTO's "Optimization": what a line never shows is not collected per record
+    # (the caller's frame, thread and process names). One access line per request stays cheap.
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     package.setLevel(settings.LOG_LEVEL)
     package.propagate = False

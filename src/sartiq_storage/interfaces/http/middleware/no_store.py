@@ -28,7 +28,10 @@ class NoStore:
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                for name, _ in headers:
+                    if name.lower() == b"cache-control":
+                        break
+                else:
                     headers.append(NO_STORE)
                     message = {**message, "headers": headers}
             await send(message)
