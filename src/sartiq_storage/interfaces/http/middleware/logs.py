@@ -13,7 +13,7 @@ import json
 import logging
 import sys
 import time
-from typing import Any, TextIO
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -35,7 +35,7 @@ class AccessLineWriter:
         self._second = -1
         self._stamp = ""
 
-    def __call__(self, message: str, fields: dict[str, Any]) -> None:
+    def __call__(self, line: access_log.AccessLine) -> None:
         now = time.time()
         second = int(now)
         if second != self._second:
@@ -43,11 +43,10 @@ class AccessLineWriter:
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         stamp = f"{self._stamp},{int((now - second) * 1000):03d}"
         if self.as_json:
-            record = {"time": stamp, "level": "INFO", "logger": ACCESS, "message": message}
-            line = json.dumps({**record, **fields})
+            record = {"time": stamp, "level": "INFO", "logger": ACCESS, "message": line.message()}
+            self.stream.write(json.dumps({**record, **line._asdict()}) + "\n")
         else:
-            line = f"{stamp} INFO {ACCESS} {message}"
-        self.stream.write(line + "\n")
+            self.stream.write(f"{stamp} INFO {ACCESS} {line.message()}\n")
 
 
 def reset_logging() -> None:
