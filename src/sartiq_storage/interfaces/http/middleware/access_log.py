@@ -24,7 +24,9 @@ import time
 from collections.abc import Callable, MutableMapping
 from typing import Any, NamedTuple
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from sartiq_storage.interfaces.http.middleware.base import HttpLayer
 
 logger = logging.getLogger("sartiq_storage.access")
 
@@ -112,14 +114,8 @@ def loggable_target(scope: Scope) -> str:
     return path.translate(_CONTROL) if _HAS_CONTROL.search(path) else path
 
 
-class AccessLog:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class AccessLog(HttpLayer):
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
         rid = _incoming_id(scope) or new_request_id()
         scope[REQUEST_ID] = rid

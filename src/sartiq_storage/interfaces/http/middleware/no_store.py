@@ -9,22 +9,17 @@ the ``/files`` 302 (the target's policy) and the console's files (``no-cache``).
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
+
+from sartiq_storage.interfaces.http.middleware.base import HttpLayer
 
 NO_STORE = (b"cache-control", b"no-store")
 
 
-class NoStore:
+class NoStore(HttpLayer):
     """Pure ASGI (no request objects, streaming untouched): only the start message changes."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_no_store(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
