@@ -29,6 +29,9 @@ median of three 4-second runs. Then the servers themselves compared on the bare 
 cached `?type=webp` conversion (`/_storage/derived/…`: HEAD the source, find the derivative,
 stream it with ETag and immutable caching) against Starlette's `StaticFiles` serving a file of
 the same size. Skipped, with a note, when `wrk` is not installed (`apt-get install wrk`).
+First, without a server: the `/files` 302 called in-process through the ASGI layers around
+the app (access log written to `/dev/null`, `no-store`, `X-Request-ID`) against the same call
+without them, interleaved, median of the rounds: what those layers cost per request.
 """
 
 DURATION = "4s"
