@@ -52,6 +52,7 @@ def test_every_json_answer_says_no_store_and_every_request_is_logged(
     monkeypatch.setenv("DATASETS_ACCESS_KEY_ID", KEY_ID)
     monkeypatch.setenv("DATASETS_SECRET_ACCESS_KEY", KEY_SECRET)
     monkeypatch.setenv("LOG_FORMAT", "json")
+    monkeypatch.setenv("LOG_LEVEL", "INFO")
     key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
     (tmp_path / "file.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
     put = subprocess.run(

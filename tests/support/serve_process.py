@@ -19,14 +19,18 @@ SERVE = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
 @contextmanager
 def serve_process(cwd: Path, port: int, *options: str) -> Iterator[subprocess.Popen[str]]:
     """The service on ``port`` with its embedded defaults under ``cwd``; its output (stdout
-    and stderr together) can be read line by line. Stopped when the block ends."""
+    and stderr together) can be read line by line. Stopped when the block ends.
+
+    ``LOG_LEVEL`` is ``WARNING`` unless the test sets it: a line per request into a pipe that
+    nobody reads would block the server after a few hundred requests (set ``LOG_LEVEL=INFO``
+    and read with :class:`Output` to see the access log)."""
     proc = subprocess.Popen(
         [*SERVE, "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         cwd=cwd,
-        env={**os.environ, "COLUMNS": "300"},
+        env={"LOG_LEVEL": "WARNING", **os.environ, "COLUMNS": "300"},
     )
     try:
         yield proc
