@@ -73,7 +73,7 @@ def _add_cors(app: Starlette, context: StorageContext) -> None:
         allow_origins=context.settings.WEB_APP_ORIGINS,
         allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Content-Length", "Content-Range"],
+        expose_headers=["ETag", "Content-Length", "Content-Range", "X-Request-ID"],
         max_age=3600,
     )
 
