@@ -16,6 +16,7 @@ from sartiq_storage.adapters.db.models import MediaResource, utcnow
 from sartiq_storage.adapters.stores import MemoryStore, ObjectInfo
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.lifecycle import policy_for
+from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services import lifecycle, maintenance
 from sartiq_storage.services.context import StorageContext, build_context
@@ -92,6 +93,14 @@ def test_down_when_the_database_does_not_answer(context: StorageContext, tmp_pat
         assert metrics.status_code == 200
         assert "sartiq_storage_database_up 0.0" in metrics.text
         assert 'sartiq_storage_health_status{status="down"} 1.0' in metrics.text
+        # A request that needs the database: one short 503 too, the cause in the log only.
+        token = issue_token(context.jwt_secret, "ops")
+        tags = client.get("/api/v1/tags/", headers={"Authorization": f"Bearer {token}"})
+        assert tags.status_code == 503
+        assert tags.json() == {
+            "detail": "database unavailable",
+            "request_id": tags.headers["x-request-id"],
+        }
 
 
 class _HeldStore(MemoryStore):

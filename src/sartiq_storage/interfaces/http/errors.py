@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -88,11 +89,22 @@ def install_error_handlers(app: Starlette) -> None:
 
     app.add_exception_handler(StoreUnavailableError, store_unavailable)
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 503, DATABASE_UNAVAILABLE)
+
+    for error_type in DATABASE_DOWN:
+        app.add_exception_handler(error_type, database_unavailable)
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         # Starlette's outermost handler: a bug answers JSON too, the traceback goes to the log.
         return server_error(request, exc, 500, "internal server error")
 
     app.add_exception_handler(Exception, unexpected)
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+"""The database did not answer (down, unreachable, locked): 503, like a store outage."""
+DATABASE_UNAVAILABLE = "database unavailable"
 
 
 def server_error(

@@ -16,7 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.errors import InvalidKeyError, StorageError, StoreUnavailableError
-from sartiq_storage.interfaces.http.errors import server_error
+from sartiq_storage.interfaces.http.errors import (
+    DATABASE_DOWN,
+    DATABASE_UNAVAILABLE,
+    server_error,
+)
 
 LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
     (e.MergeConflict, "conflict found"),
@@ -64,6 +68,9 @@ def install_lakefs_errors(app: FastAPI) -> None:
     async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
         return server_error(request, exc, 503, str(exc), "message")
 
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 503, DATABASE_UNAVAILABLE, "message")
+
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return server_error(request, exc, 500, "internal server error", "message")
 
@@ -84,6 +91,8 @@ def install_lakefs_errors(app: FastAPI) -> None:
     app.add_exception_handler(InvalidKeyError, invalid_key)
     app.add_exception_handler(StorageError, other_error)
     app.add_exception_handler(StoreUnavailableError, store_unavailable)
+    for error_type in DATABASE_DOWN:
+        app.add_exception_handler(error_type, database_unavailable)
     app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)
