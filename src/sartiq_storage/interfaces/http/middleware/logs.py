@@ -19,6 +19,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 from sartiq_storage.core.config import Settings
 from sartiq_storage.interfaces.http.middleware import access_log
+from sartiq_storage.interfaces.http.middleware.access_log import FIELDS, access_message
 
 ROOT = "sartiq_storage"
 ACCESS = access_log.logger.name
@@ -35,18 +36,29 @@ class AccessLineWriter:
         self._second = -1
         self._stamp = ""
 
-    def __call__(self, line: access_log.AccessLine) -> None:
+    def __call__(
+        self, method: str, path: str, status: int, duration_ms: float, rid: str, sub: str | None
+    ) -> None:
         now = time.time()
         second = int(now)
         if second != self._second:
             self._second = second
             self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
         stamp = f"{self._stamp},{int((now - second) * 1000):03d}"
+        message = access_message(method, path, status, duration_ms, rid, sub)
         if self.as_json:
-            record = {"time": stamp, "level": "INFO", "logger": ACCESS, "message": line.message()}
-            self.stream.write(json.dumps({**record, **line._asdict()}) + "\n")
+            line = json.dumps(
+                {
+                    "time": stamp,
+                    "level": "INFO",
+                    "logger": ACCESS,
+                    "message": message,
+                    **dict(zip(FIELDS, (method, path, status, duration_ms, rid, sub), strict=True)),
+                }
+            )
+            self.stream.write(line + "\n")
         else:
-            self.stream.write(f"{stamp} INFO {ACCESS} {line.message()}\n")
+            self.stream.write(f"{stamp} INFO {ACCESS} {message}\n")
 
 
 def reset_logging() -> None:
