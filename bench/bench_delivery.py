@@ -29,6 +29,9 @@ median of three 4-second runs. Then the servers themselves compared on the bare 
 cached `?type=webp` conversion (`/_storage/derived/…`: HEAD the source, find the derivative,
 stream it with ETag and immutable caching) against Starlette's `StaticFiles` serving a file of
 the same size. Skipped, with a note, when `wrk` is not installed (`apt-get install wrk`).
+First, without a server: the `/files` 302 called in-process through the ASGI layers around
+the app (access log written to `/dev/null`, `no-store`, `X-Request-ID`) against the same call
+without them, interleaved, median of the rounds: what those layers cost per request.
 """
 
 DURATION = "4s"
@@ -104,18 +107,83 @@ def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> I
             proc.kill()
 
 
+def _layers(quick: bool) -> Result:
+    """The ``/files`` 302 in-process, through the ASGI layers around the app (access log to
+    a discarded stream, no-store, X-Request-ID) and without them, interleaved: what the
+    layers cost, with no server or load generator in the way."""
+    import asyncio
+    import statistics
+
+    from tests.support.media import image_bytes
+
+    from sartiq_storage.core.config import load_settings
+    from sartiq_storage.interfaces.http.app import create_app
+    from sartiq_storage.interfaces.http.middleware.logs import configure_logging, reset_logging
+    from sartiq_storage.services.context import build_context
+
+    key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
+    with tempfile.TemporaryDirectory(prefix="bench-layers-") as tmp, open(os.devnull, "w") as sink:
+        settings = load_settings(STORAGE_DATA_DIR=Path(tmp), AUTH_JWT_SECRET=SECRET)
+        configure_logging(settings, sink)
+        context = build_context(settings, migrate=True)
+        context.store.put(key, image_bytes("png", 80, 60), content_type="image/png")
+        app = create_app(context=context)
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": f"/files/{key}",
+            "raw_path": f"/files/{key}".encode(),
+            "query_string": b"",
+            "headers": [(b"host", b"bench"), (b"accept", b"*/*")],
+        }
+
+        async def receive() -> dict[str, object]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: object) -> None:
+            return None
+
+        async def rate(entry: object, n: int) -> float:
+            started = time.perf_counter()
+            for _ in range(n):
+                await entry(dict(scope), receive, send)  # type: ignore[operator]
+            return n / (time.perf_counter() - started)
+
+        async def measure() -> tuple[float, float]:
+            n = 2_000 if quick else 20_000
+            with_layers, without = [], []
+            for _ in range(5 if quick else 9):  # interleaved, so drift hits both alike
+                with_layers.append(await rate(app, n))
+                without.append(await rate(app._dispatch, n))  # type: ignore[attr-defined]
+            return statistics.median(with_layers), statistics.median(without)
+
+        ours, bare = asyncio.run(measure())
+        context.close()
+        reset_logging()
+    return Result(
+        "delivery",
+        "in-process /files 302: with the ASGI layers vs without",
+        ours,
+        bare,
+        "req/s",
+        "access log (formatted, written to /dev/null), no-store, X-Request-ID; no server",
+    )
+
+
 def run(quick: bool) -> list[Result]:
     ensure_repo_on_path()
+    layers = _layers(quick)
+    print(f"delivery: {layers.case}: {layers.ours:,.0f} vs {layers.baseline:,.0f} req/s")
     if shutil.which("wrk") is None:
         print("delivery: wrk is not installed (apt-get install wrk); skipped")
-        return []
+        return [layers]
     global DURATION
     DURATION = "1s" if quick else "4s"
     from tests.support.media import image_bytes
 
     from sartiq_storage.adapters.stores import LocalStore
 
-    results: list[Result] = []
+    results: list[Result] = [layers]
     key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
     bare_rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="bench-delivery-") as tmp:

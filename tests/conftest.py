@@ -38,6 +38,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
             "ENVIRONMENT",
             "DATABASE_URL",
             "WEB_APP_ORIGINS",
+            "LOG_FORMAT",
+            "LOG_LEVEL",
         ):
             monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -193,6 +193,7 @@ def test_operations_retry_and_dataset_views(seeded: Service, open_console: Opene
 
     console.go("operations")
     expect(page.locator("#health-status")).to_have_text("degraded")  # an exhausted letter
+    expect(page.locator("#health-reasons")).to_contain_text("past their automatic retries")
     letter = page.locator("#deadletters-card li.letter")
     expect(letter).to_have_count(1)
     expect(letter).to_contain_text("injected while testing the console")

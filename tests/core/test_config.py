@@ -82,3 +82,13 @@ def test_secrets_never_show(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_web_app_origins_from_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WEB_APP_ORIGINS", "http://a.test, https://b.test/")
     assert load_settings().WEB_APP_ORIGINS == ["http://a.test", "https://b.test"]
+
+
+def test_log_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (load_settings().LOG_FORMAT, load_settings().LOG_LEVEL) == ("text", "INFO")
+    monkeypatch.setenv("LOG_FORMAT", "JSON")
+    monkeypatch.setenv("LOG_LEVEL", "warning")
+    assert (load_settings().LOG_FORMAT, load_settings().LOG_LEVEL) == ("json", "WARNING")
+    monkeypatch.setenv("LOG_FORMAT", "xml")
+    with pytest.raises(ConfigurationError, match="LOG_FORMAT"):
+        load_settings()

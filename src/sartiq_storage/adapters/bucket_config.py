@@ -52,7 +52,8 @@ def _is_managed(rule_id: str | None) -> bool:
 
 
 def _bucket_error(action: str, bucket: str, exc: Exception) -> StoreUnavailableError:
-    return StoreUnavailableError(f"{action} on bucket {bucket!r} failed: {exc}")
+    """The bucket stays out of the message (callers may see it); the log gets the cause."""
+    return StoreUnavailableError.from_cause(f"{action} on bucket {bucket!r} failed: {exc}", action)
 
 
 # --- lifecycle ----------------------------------------------------------------------------------

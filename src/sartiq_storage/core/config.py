@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlparse
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         default="datasets",
         description="Key prefix under which repositories get their storage namespaces",
     )
+    LOG_FORMAT: Literal["text", "json"] = Field(
+        default="text", description="Log lines as text, or one JSON object a line"
+    )
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="INFO logs every request; WARNING only failures"
+    )
     LAKEFS_ENDPOINT: str | None = Field(
         default=None, description="A real lakeFS server; when set the datasets use it"
     )
@@ -123,6 +129,15 @@ class Settings(BaseSettings):
     def _origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("LOG_FORMAT", "LOG_LEVEL", mode="before")
+    @classmethod
+    def _log_words(cls, value: object, info: Any) -> object:
+        if isinstance(value, str):
+            return (
+                value.strip().lower() if info.field_name == "LOG_FORMAT" else value.strip().upper()
+            )
         return value
 
     @field_validator("R2_BUCKET_NAME")

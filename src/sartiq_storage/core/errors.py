@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from typing import Self
+
 
 class StorageError(Exception):
     """Base of every error this package raises on purpose."""
@@ -34,7 +37,62 @@ class PreconditionFailedError(StorageError):
 
 
 class StoreUnavailableError(StorageError):
-    """The store failed after retries (throttling, 5xx, connection trouble)."""
+    """The store failed after retries (throttling, 5xx, connection trouble).
+
+    ``str()`` is one short line safe to show any caller: no endpoint, bucket or client dump
+    (obstore's errors are kilobytes of Rust debug output naming both). The full text is kept
+    in :attr:`cause` for the server's log and for the adapters' retry decisions.
+    """
+
+    def __init__(self, reason: str = "request failed", *, cause: str | None = None) -> None:
+        self.reason = reason
+        self.cause = cause if cause is not None else reason
+        super().__init__(f"object store unavailable: {reason}")
+
+    @classmethod
+    def from_cause(cls, cause: BaseException | str, action: str | None = None) -> Self:
+        """The error for a client failure, its reason reduced to what a caller may see."""
+        text = cause if isinstance(cause, str) else f"{type(cause).__name__}: {cause}"
+        reason = store_failure_reason(text)
+        return cls(f"{action}: {reason}" if action else reason, cause=text)
+
+
+_STORE_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), reason)
+    for pattern, reason in (
+        (r"connection refused", "connection refused"),
+        (
+            r"ConnectError|Connect(ion)?Error|error trying to connect|could not connect",
+            "could not connect",
+        ),
+        (
+            r"dns error|lookup address|name or service not known|nodename|getaddrinfo",
+            "host name not resolved",
+        ),
+        (r"timed out|\btime ?out\b", "timed out"),  # not obstore's "retry_timeout: 180s"
+        (
+            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|status(?: code)?:? 403\b",
+            "access denied (check the credentials)",
+        ),
+        (r"NoSuchBucket", "bucket not found"),
+        (r"SlowDown|TooManyRequests|status(?: code)?:? 429\b", "throttled"),
+        (r"connection (reset|closed)|broken pipe|IncompleteBody", "connection lost"),
+    )
+)
+_STATUS = re.compile(r"(?:status(?: code)?|HTTP)[:= ]+([45]\d\d)\b", re.IGNORECASE)
+"""obstore: "status code: 503", "status: 503"; boto3, as the S3 adapter words it: "HTTP 503"."""
+
+
+def store_failure_reason(text: str) -> str:
+    """A short, safe reason for a store client's failure text ("connection refused",
+    "timed out", "HTTP 503"…), never the text itself."""
+    for pattern, reason in _STORE_FAILURES:
+        if pattern.search(text):
+            return reason
+    status = _STATUS.search(text)
+    if status is not None:
+        return f"HTTP {status.group(1)}"
+    return "request failed"
 
 
 class ConfigurationError(StorageError):

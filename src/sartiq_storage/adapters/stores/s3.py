@@ -102,6 +102,8 @@ def _seekable(body: Body) -> bool:
 
 
 _RETRIED = re.compile(r"after ([1-9][0-9]*) retries")
+_RANGE_REFUSED = re.compile(r"status(?: code)?: 416\b|InvalidRange")
+"""A 416 in obstore's error text (not any "416" in it: a bucket or port may hold one)."""
 
 
 def _answered(exc: StoreUnavailableError) -> bool:
@@ -109,7 +111,7 @@ def _answered(exc: StoreUnavailableError) -> bool:
     obstore), or obstore already spent its own retries on the transport (an outage: our
     repeats on top would multiply them). What is left is a failure obstore does not repeat:
     a reset on a create-only PUT, a body cut mid-stream."""
-    message = str(exc)
+    message = exc.cause
     return "status code" in message or _RETRIED.search(message) is not None
 
 
@@ -210,16 +212,16 @@ class S3Store(ObjectStore):
         except (obx.AlreadyExistsError, obx.PreconditionError, FileExistsError):
             raise PreconditionFailedError(key) from None
         except (obx.BaseError, OSError) as exc:
-            raise StoreUnavailableError(f"{self.kind} error for {key!r}: {exc}") from exc
+            raise StoreUnavailableError.from_cause(exc) from exc
         except ClientError as exc:
             code, status = _boto_error_code(exc)
             if status == 404 or code in ("NoSuchKey", "NotFound", "404"):
                 raise ObjectNotFoundError(key) from None
             if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise PreconditionFailedError(key) from None
-            raise StoreUnavailableError(f"{self.kind} error for {key!r}: {code} {exc}") from exc
+            raise StoreUnavailableError.from_cause(f"HTTP {status} {code}: {exc}") from exc
         except BotoCoreError as exc:
-            raise StoreUnavailableError(f"{self.kind} error for {key!r}: {exc}") from exc
+            raise StoreUnavailableError.from_cause(exc) from exc
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -456,7 +458,8 @@ class S3Store(ObjectStore):
                 Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
             )
         except (ClientError, BotoCoreError) as exc:
-            return [DeleteFailure(k, f"batch delete failed: {exc}") for k in keys]
+            failure = StoreUnavailableError.from_cause(exc)
+            return [DeleteFailure(k, f"batch delete failed: {failure.reason}") for k in keys]
         # A 200 answer may still carry per-key errors; boto3 does not raise for them.
         return [
             DeleteFailure(str(e.get("Key", "")), f"{e.get('Code', '')}: {e.get('Message', '')}")
@@ -501,7 +504,7 @@ class S3Store(ObjectStore):
                 lambda: obstore.get(self._store, key, options=options or None),  # type: ignore[arg-type]
             )
         except StoreUnavailableError as exc:
-            if "416" in str(exc) or "Range Not Satisfiable" in str(exc):
+            if _RANGE_REFUSED.search(exc.cause):
                 raise ValueError(f"byte range {start}-{end} starts past the end") from None
             raise
         attrs = result.attributes
@@ -541,7 +544,7 @@ class S3Store(ObjectStore):
                     rest = obstore.get(self._store, key, options=options)  # type: ignore[arg-type]
             except (PreconditionFailedError, ObjectNotFoundError):
                 raise StoreUnavailableError(
-                    f"{self.kind} object {key!r} changed while it was being read"
+                    f"object {key!r} changed while it was being read"
                 ) from None
             stream = rest.stream(min_chunk_size=DEFAULT_CHUNK)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.applications import Starlette
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
@@ -17,6 +17,8 @@ from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX, create_lakefs_app
+from sartiq_storage.interfaces.http.middleware import install_layers
+from sartiq_storage.interfaces.http.middleware.logs import configure_logging
 from sartiq_storage.interfaces.http.routes import (
     compute,
     datasets,
@@ -46,8 +48,17 @@ class StorageApp(FastAPI):
     """
 
     fast: FastFiles | None = None
+    outer: ASGIApp | None = None
+
+    def wrap(self, layer: Callable[[ASGIApp], ASGIApp]) -> None:
+        """Put an ASGI layer around everything, the fast path and error answers included
+        (``add_middleware`` layers sit inside Starlette's 500 handler and miss ``/files``)."""
+        self.outer = layer(self.outer or self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await (self.outer or self._dispatch)(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             self.fast is not None
             and scope["type"] == "http"
@@ -65,7 +76,7 @@ def _add_cors(app: Starlette, context: StorageContext) -> None:
         allow_origins=context.settings.WEB_APP_ORIGINS,
         allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Content-Length", "Content-Range"],
+        expose_headers=["ETag", "Content-Length", "Content-Range", "X-Request-ID"],
         max_age=3600,
     )
 
@@ -93,6 +104,7 @@ def create_app(
     app.add_middleware(BodyGate)  # auth before any body, capped bodies; inside CORS
     _add_cors(app, context)
     install_error_handlers(app)
+    install_layers(app)  # no-store on dynamic answers, access log and X-Request-ID
     app.include_router(health.router)
     app.include_router(observability.router)
     app.include_router(embedded.router)
@@ -119,4 +131,6 @@ def app_from_environment() -> FastAPI:
     import os
 
     chosen = tuple(a for a in os.environ.get("SARTIQ_SERVE_APPS", ",".join(APPS)).split(",") if a)
-    return create_app(apps=chosen or APPS)
+    settings = load_settings()
+    configure_logging(settings)
+    return create_app(settings, apps=chosen or APPS)

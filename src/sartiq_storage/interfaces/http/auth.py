@@ -19,6 +19,7 @@ from starlette.types import Scope
 
 from sartiq_storage.core.tokens import Caller, TokenError, verify_token
 from sartiq_storage.interfaces.http.gate import flat_routes, guards_of
+from sartiq_storage.interfaces.http.middleware.access_log import record_caller
 from sartiq_storage.services.context import StorageContext
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,9 @@ class BearerGuard:
     ) -> Caller:
         # ``credentials`` declares the scheme in the OpenAPI; the header itself is checked.
         context: StorageContext = request.app.state.context
-        return authorize(context, request.headers.get("authorization"), self.scope)
+        caller = authorize(context, request.headers.get("authorization"), self.scope)
+        record_caller(request.scope, caller.subject)  # named in the access log
+        return caller
 
     def refuse(self, scope: Scope) -> Response | None:
         """For the body gate: the refusal this route would answer, or None to go on."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -19,6 +20,7 @@ from sartiq_storage.core.errors import (
 )
 from sartiq_storage.core.signing import SignatureError
 from sartiq_storage.core.urls import ForeignUrlError
+from sartiq_storage.interfaces.http.middleware.access_log import record_error, request_id
 
 _STATUS: list[tuple[type[Exception], int]] = [
     (InvalidKeyError, 400),
@@ -26,7 +28,6 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (ObjectNotFoundError, 404),
     (PreconditionFailedError, 412),
     (SignatureError, 403),
-    (StoreUnavailableError, 503),
 ]
 
 
@@ -79,6 +80,36 @@ def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
 
     async def storage_error(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=500)
+        return server_error(request, exc, 500, str(exc))
 
     app.add_exception_handler(StorageError, storage_error)
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 503, str(exc))
+
+    app.add_exception_handler(StoreUnavailableError, store_unavailable)
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 503, DATABASE_UNAVAILABLE)
+
+    for error_type in DATABASE_DOWN:
+        app.add_exception_handler(error_type, database_unavailable)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Starlette's outermost handler: a bug answers JSON too, the traceback goes to the log.
+        return server_error(request, exc, 500, "internal server error")
+
+    app.add_exception_handler(Exception, unexpected)
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+"""The database did not answer (down, unreachable, locked): 503, like a store outage."""
+DATABASE_UNAVAILABLE = "database unavailable"
+
+
+def server_error(
+    request: Request, exc: Exception, status: int, detail: str, key: str = "detail"
+) -> JSONResponse:
+    """A 5xx: a short ``detail`` and the request id; the cause goes to the access log."""
+    record_error(request.scope, exc)
+    return JSONResponse({key: detail, "request_id": request_id(request.scope)}, status)

@@ -15,6 +15,7 @@ from starlette.types import Scope
 
 from sartiq_storage.core.datasets.protocol import DatasetStore
 from sartiq_storage.interfaces.http.lakefs.errors import error
+from sartiq_storage.interfaces.http.middleware.access_log import record_caller
 from sartiq_storage.services.context import StorageContext
 
 USER_ID = "admin"
@@ -51,7 +52,10 @@ class BasicGuard:
         request: Request,
         credentials: Annotated[HTTPBasicCredentials | None, Depends(_basic)],
     ) -> str:
-        return _check(_context(request), credentials)
+        user = _check(_context(request), credentials)
+        assert credentials is not None  # _check refuses a request without them
+        record_caller(request.scope, credentials.username)  # the key id, in the access log
+        return user
 
     def refuse(self, scope: Scope) -> Response | None:
         """The 401 this request gets, or None; read from the headers alone (no body)."""

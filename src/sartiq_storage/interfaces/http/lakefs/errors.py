@@ -15,7 +15,12 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sartiq_storage.core.datasets import errors as e
-from sartiq_storage.core.errors import InvalidKeyError, StorageError
+from sartiq_storage.core.errors import InvalidKeyError, StorageError, StoreUnavailableError
+from sartiq_storage.interfaces.http.errors import (
+    DATABASE_DOWN,
+    DATABASE_UNAVAILABLE,
+    server_error,
+)
 
 LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
     (e.MergeConflict, "conflict found"),
@@ -58,7 +63,16 @@ def install_lakefs_errors(app: FastAPI) -> None:
         return error(400, f"invalid value: {exc}")
 
     async def other_error(request: Request, exc: Exception) -> JSONResponse:
-        return error(500, str(exc) or type(exc).__name__)
+        return server_error(request, exc, 500, str(exc) or type(exc).__name__, "message")
+
+    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 503, str(exc), "message")
+
+    async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 503, DATABASE_UNAVAILABLE, "message")
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        return server_error(request, exc, 500, "internal server error", "message")
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
@@ -76,5 +90,9 @@ def install_lakefs_errors(app: FastAPI) -> None:
     app.add_exception_handler(e.DatasetError, dataset_error)
     app.add_exception_handler(InvalidKeyError, invalid_key)
     app.add_exception_handler(StorageError, other_error)
+    app.add_exception_handler(StoreUnavailableError, store_unavailable)
+    for error_type in DATABASE_DOWN:
+        app.add_exception_handler(error_type, database_unavailable)
+    app.add_exception_handler(Exception, unexpected)
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, invalid_request)

@@ -10,30 +10,62 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from sartiq_storage.interfaces.http.auth import ContextDep
 from sartiq_storage.services.context import StorageContext
-from sartiq_storage.services.health import storage_health
+from sartiq_storage.services.health import StoreProbe, storage_health
 
 router = APIRouter(tags=["health"])
+STATUSES = ("ok", "degraded", "down")
 
 
-@router.get("/api/v1/storage/health")
-async def health(context: ContextDep) -> dict[str, Any]:
-    """Dead-letter depth, pending deletions, unclaimed uploads, the last scan and sweep."""
-    return await run_in_threadpool(storage_health, context)
+def store_probe(request: Request, context: StorageContext) -> StoreProbe:
+    """One probe per app, shared by the health route and the metrics, so both stay cheap."""
+    probe: StoreProbe | None = getattr(request.app.state, "store_probe", None)
+    if probe is None:
+        probe = request.app.state.store_probe = StoreProbe(context.store)
+    return probe
+
+
+@router.get(
+    "/api/v1/storage/health",
+    responses={503: {"description": "down: the store or the database does not answer"}},
+)
+async def health(request: Request, context: ContextDep) -> JSONResponse:
+    """``ok``, ``degraded`` or ``down`` (503) with the reasons; dead-letter depth, pending
+    deletions, unclaimed uploads, the last scan and sweep."""
+    body = await run_in_threadpool(storage_health, context, store_probe(request, context))
+    return JSONResponse(body, status_code=503 if body["status"] == "down" else 200)
 
 
 class StorageCollector(Collector):
-    """Reads the health figures at scrape time (no background thread, no stale cache)."""
+    """Reads the health figures at scrape time (no background thread; the store probe is
+    the health route's, remembered a few seconds)."""
 
-    def __init__(self, context: StorageContext) -> None:
+    def __init__(self, context: StorageContext, probe: StoreProbe) -> None:
         self.context = context
+        self.probe = probe
 
     def collect(self) -> Iterator[Any]:
-        health = storage_health(self.context)
+        health = storage_health(self.context, self.probe)
+        status = GaugeMetricFamily(
+            "sartiq_storage_health_status",
+            "1 for the current health status (ok, degraded, down), 0 for the others",
+            labels=["status"],
+        )
+        for name in STATUSES:
+            status.add_metric([name], 1.0 if health["status"] == name else 0.0)
+        yield status
         gauges = {
+            "sartiq_storage_store_up": (
+                health["store"]["up"],
+                "Whether the object store answered the last health probe",
+            ),
+            "sartiq_storage_database_up": (
+                health["database"]["up"],
+                "Whether the database answered",
+            ),
             "sartiq_storage_dead_letters": (
                 health["dead_letters"]["count"],
                 "Failed deletions waiting",
@@ -49,7 +81,11 @@ class StorageCollector(Collector):
             ),
             "sartiq_storage_temp_past_retention": (
                 health["temp_past_retention"],
-                "temp/ objects past retention at the last sweep",
+                "Objects past retention at the last sweep",
+            ),
+            "sartiq_storage_ttl_breaches": (
+                health["ttl_breaches"],
+                "Objects past retention still stored after the last sweep",
             ),
             "sartiq_storage_orphan_objects": (
                 health["orphans"]["objects"],
@@ -84,7 +120,7 @@ async def metrics(request: Request, context: ContextDep) -> Response:
     registry: CollectorRegistry | None = getattr(request.app.state, "metrics_registry", None)
     if registry is None:
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(StorageCollector(context))
+        registry.register(StorageCollector(context, store_probe(request, context)))
         request.app.state.metrics_registry = registry
     body = await run_in_threadpool(generate_latest, registry)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -836,11 +836,14 @@ function cardBody(id) {
 function renderHealth(health) {
   const letters = health.dead_letters;
   const sweep = health.last_sweep;
-  const good = health.status === "ok";
+  const badge = { ok: "badge ok", degraded: "badge warn" }[health.status] ?? "badge err";
   cardBody("health-card").replaceChildren(
     h("div", { class: "line" },
-      h("span", { class: good ? "badge ok" : "badge err", id: "health-status" }, health.status),
+      h("span", { class: badge, id: "health-status" }, health.status),
       h("span", { class: "muted small" }, `store: ${health.backend}`)),
+    (health.reasons ?? []).length
+      ? h("p", { class: "small", id: "health-reasons" }, health.reasons.join("; "))
+      : null,
     h("div", { class: "stats" },
       stat("dead letters", letters.count, letters.count > 0),
       stat("past automatic retries", letters.exhausted, letters.exhausted > 0),
