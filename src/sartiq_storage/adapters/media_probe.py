@@ -119,33 +119,6 @@ def _describe(image: pyvips.Image, *, max_pixels: int) -> MediaMetadata:
     )
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_METADATA_CHUNKS = (b"eXIf", b"iTXt", b"tEXt", b"zTXt")
-
-
-def png_metadata_after_pixels(data: bytes) -> bool:
-    """Whether a PNG carries EXIF or text chunks after its first ``IDAT``.
-
-    libvips reads a PNG's metadata only up to the image data, so a location placed after
-    it (where the format allows ancillary chunks too) is never seen, and the file would be
-    stored and served as uploaded. Walking the chunk headers decodes nothing.
-    """
-    if not data.startswith(_PNG_SIGNATURE):
-        return False
-    position, pixels_seen = len(_PNG_SIGNATURE), False
-    while position + 8 <= len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        kind = data[position + 4 : position + 8]
-        if kind == b"IEND":
-            return False
-        if kind == b"IDAT":
-            pixels_seen = True
-        elif pixels_seen and kind in _PNG_METADATA_CHUNKS:
-            return True
-        position += 12 + length  # length, type, data, CRC
-    return False
-
-
 REWRITE_SAVERS = {"jpg": ".jpg[Q=95]", "png": ".png", "webp": ".webp[Q=95]", "tiff": ".tif"}
 """Formats a rewritten image keeps; any other (HEIC, AVIF, GIF) is rewritten as JPEG."""
 
