@@ -102,6 +102,7 @@ def _ingest(folder: Path, image: str) -> Callable[[], str]:
 
 
 def _convert_burst(folder: Path) -> Callable[[], str]:
+    from sartiq_storage.adapters.vips import DECODES
     from sartiq_storage.core.config import load_settings
     from sartiq_storage.core.errors import DecodersBusyError
     from sartiq_storage.core.urls import UrlResolver
@@ -109,8 +110,11 @@ def _convert_burst(folder: Path) -> Callable[[], str]:
 
     _, store = _service(folder)
     store.put("media/big/file.png", (folder.parent / "big.png").read_bytes())  # type: ignore[attr-defined]
-    settings = load_settings(STORAGE_DATA_DIR=str(folder), STORAGE_DECODE_WAIT_SECONDS=0.0)
-    delivery = DeliveryService(settings, store, UrlResolver("https://cdn.test"))  # type: ignore[arg-type]
+    settings = load_settings(STORAGE_DATA_DIR=str(folder))
+    DECODES.configure(settings.STORAGE_MAX_CONCURRENT_DECODES, settings.STORAGE_DECODE_WAIT_SECONDS)
+    # A generous time budget: the memory is measured, not the 20-s budget of a loaded machine.
+    urls = UrlResolver("https://cdn.test")
+    delivery = DeliveryService(settings, store, urls, timeout=600)  # type: ignore[arg-type]
 
     def work() -> str:
         outcomes: list[str] = []
@@ -121,13 +125,17 @@ def _convert_burst(folder: Path) -> Callable[[], str]:
                 outcomes.append("made")
             except DecodersBusyError:
                 outcomes.append("503")
+            except Exception as exc:
+                outcomes.append(type(exc).__name__)
 
         threads = [threading.Thread(target=one) for _ in range(PARALLEL)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        return f"{outcomes.count('made')} converted, {outcomes.count('503')} answered 503"
+        others = [o for o in outcomes if o not in ("made", "503")]
+        made, busy = outcomes.count("made"), outcomes.count("503")
+        return f"{made} converted, {busy} answered 503" + (f", failed: {others}" if others else "")
 
     return work
 
@@ -261,9 +269,10 @@ def run(quick: bool) -> list[Result]:
             ours,
             base,
             "MB peak",
-            f"ours: {_note(got['convert-burst'])} (cap 2, no wait); baseline: plain pyvips on "
-            f"{PARALLEL} threads ({_note(got['plain-convert-burst'])}); PNG "
-            f"{sizes['big.png']:.1f} MB, decoded {decoded:.0f} MB",
+            f"ours: {_note(got['convert-burst'])} (cap 2, 5-s wait: the defaults); "
+            f"baseline: plain pyvips on {PARALLEL} threads "
+            f"({_note(got['plain-convert-burst'])}); PNG {sizes['big.png']:.1f} MB, "
+            f"decoded {decoded:.0f} MB",
         )
     )
     return rows
