@@ -23,7 +23,7 @@ from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
 TITLE = "Memory near the pixel limit"
 DESCRIPTION = """\
 Peak RSS growth of a process (MB, 10^6 bytes) while it ingests one image at the 100-megapixel
-limit (10,000 × 9,999 JPEG, about 20 MB, read from the local store, SQLite) or converts one
+limit (10,000 × 9,999 JPEG, about 28 MB, read from the local store, SQLite) or converts one
 100-megapixel PNG (`DeliveryService.derive`, the `?type=` path) eight times at once, each case
 in a fresh child process. **ours** is this service; **baseline** is plain pyvips doing the same
 image work in the same run (`new_from_buffer` + `autorot` + `jpegsave_buffer` for a rotation,
