@@ -7,13 +7,17 @@ segments after the scan, bytes after a file's end). The stored bytes themselves 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import random
+import struct
 
 import pytest
 import pyvips
 
 from sartiq_storage.adapters import image_metadata
 from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.media_probe import MediaProbeError
 from sartiq_storage.adapters.stores import MemoryStore
 from sartiq_storage.core.sniff import sniff
 from sartiq_storage.core.urls import UrlResolver
@@ -86,3 +90,27 @@ def test_a_structure_that_cannot_be_walked_is_cleaned_not_trusted() -> None:
     broken = CLEAN["png"]()[:-20]  # cut inside the image data
     assert image_metadata.findings(broken, "png")
     assert image_metadata.findings(b"II*\x00\xff\xff\xff\x7f", "tiff")
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_damaged_and_hostile_structures_never_crash_the_walk(case: Case) -> None:
+    """Flipped bytes, cuts and self-pointing offsets: a list of findings (or a clean refusal
+    when stripping), never another exception, never a hang."""
+    original = case.build()
+    rng = random.Random(case.name)
+    for _ in range(60):
+        data = bytearray(original)
+        for _ in range(rng.randint(1, 4)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            del data[rng.randrange(len(data)) :]
+        mutated = bytes(data)
+        assert isinstance(image_metadata.findings(mutated, case.extension), list)
+        if case.extension in image_metadata.STRIPPABLE:
+            with contextlib.suppress(MediaProbeError):
+                image_metadata.strip(mutated, case.extension)
+
+
+def test_an_exif_ifd_pointing_at_itself_is_a_finding() -> None:
+    ifd = struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, 8) + struct.pack("<I", 0)
+    assert image_metadata.exif_findings(b"II*\x00" + struct.pack("<I", 8) + ifd)

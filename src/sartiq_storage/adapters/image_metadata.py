@@ -72,6 +72,8 @@ _TIFF_TAGS = _HARMLESS_EXIF | frozenset(
 strips, tiles, compression, colour, ICC); any other is a finding."""
 _TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 _MAX_IFDS = 1024
+_MAX_VALUES = 1_000_000
+"""Strips or tiles of one image (a 100-megapixel image has about 10,000 rows)."""
 _SLACK = 3
 """Bytes between two referenced blocks that alignment explains (TIFF words are 2 bytes)."""
 
@@ -83,6 +85,7 @@ class _Tiff:
         self.data, self.allowed, self.file = data, allowed, file
         self.findings: list[str] = []
         self.covered: list[tuple[int, int]] = [(0, 8)]
+        self.seen: set[int] = set()
         order = data[:2]
         if order not in (b"II", b"MM") or len(data) < 8:
             raise ValueError("not a TIFF structure")
@@ -93,12 +96,8 @@ class _Tiff:
 
     def walk(self) -> list[str]:
         (first,) = self._u("I", 4)
-        seen: set[int] = set()
         offset, index = first, 0
         while offset and index < _MAX_IFDS:
-            if offset in seen:
-                raise ValueError("IFD loop")
-            seen.add(offset)
             following = self._ifd(offset, f"IFD{index}", self.allowed)
             if index == 1 and not self.file:
                 self.findings.append("EXIF thumbnail (IFD1)")
@@ -107,6 +106,9 @@ class _Tiff:
         return self.findings
 
     def _ifd(self, offset: int, name: str, allowed: frozenset[int]) -> int:
+        if offset in self.seen or len(self.seen) >= _MAX_IFDS:
+            raise ValueError("IFD loop")
+        self.seen.add(offset)
         (count,) = self._u("H", offset)
         self.covered.append((offset, offset + 2 + 12 * count + 4))
         strips: dict[int, list[int]] = {}
@@ -141,6 +143,8 @@ class _Tiff:
         fmt = {1: "B", 3: "H", 4: "I", 6: "b", 8: "h", 9: "i", 13: "I"}.get(kind)
         if fmt is None:
             return []
+        if n > _MAX_VALUES:
+            raise ValueError(f"{n} values in one tag")
         return list(self._u(f"{n}{fmt}", where))
 
     def _gaps(self) -> None:
@@ -471,6 +475,8 @@ def _heif_locations(data: bytes, start: int) -> dict[int, list[tuple[int, int]]]
 
     def read(size: int) -> int:
         nonlocal position
+        if position + size > len(data):
+            raise ValueError("iloc runs past the end")
         value = int.from_bytes(data[position : position + size], "big")
         position += size
         return value
