@@ -581,14 +581,15 @@ class MediaResourceService:
             except MediaProbeError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
         payload: bytes | None = None
+        scanned_only = False  # the whole image read for the metadata walk alone
         if kind.resource_type == "IMAGE":
             # Metadata can hide anywhere in the file, unseen by libvips: every byte is walked.
             if not full:
-                data, full = self._read(key), True
+                data, full, scanned_only = self._read(key), True, True
             if metadata.needs_rewrite or image_metadata.findings(data, kind.extension):
                 payload, kind, metadata = self._rewrite(key, data, kind, metadata)
                 data = payload  # the hash covers the bytes stored and served
-        if full:
+        if full and not (scanned_only and payload is None):  # else the ETag's MD5 stands
             md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
             sha: str | None = hashlib.sha256(data).hexdigest()
             size = len(data)
