@@ -11,6 +11,7 @@ import contextlib
 import hashlib
 import random
 import struct
+import uuid
 
 import pytest
 import pyvips
@@ -23,7 +24,7 @@ from sartiq_storage.core.sniff import sniff
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.service import MediaResourceService
 from tests.services.conftest import CDN, product, upload
-from tests.services.hiding_places import CASES, CLEAN, ICC, SECRET, Case
+from tests.services.hiding_places import CASES, CLEAN, ICC, SECRET, Case, saved
 
 _PERSONAL_FIELDS = ("exif-", "xmp-data", "iptc-data", "gif-comment", "png-comment")
 
@@ -114,3 +115,18 @@ def test_damaged_and_hostile_structures_never_crash_the_walk(case: Case) -> None
 def test_an_exif_ifd_pointing_at_itself_is_a_finding() -> None:
     ifd = struct.pack("<H", 1) + struct.pack("<HHII", 0x8769, 4, 1, 8) + struct.pack("<I", 0)
     assert image_metadata.exif_findings(b"II*\x00" + struct.pack("<I", 8) + ifd)
+
+
+def test_a_canonical_key_registered_in_place_is_cleaned_in_place(db: Database) -> None:
+    """``relocate=false`` keeps the key: the cleaned bytes replace the object, so the row's
+    MD5 and size are those of what is served."""
+    store = MemoryStore()
+    media = MediaResourceService(db, store, UrlResolver(CDN))
+    key = f"media/{uuid.uuid4()}/file.jpg"
+    store.put(key, saved(".jpg", gps=True), content_type="image/jpeg")
+    resource = media.ingest_from_storage_key(key, relocate=False).resource
+    stored = store.get_bytes(key)
+    assert SECRET not in stored
+    assert image_metadata.findings(stored, "jpg") == []
+    assert resource.content_hash == hashlib.md5(stored).hexdigest()
+    assert resource.file_size == len(stored)

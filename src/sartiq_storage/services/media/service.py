@@ -980,6 +980,13 @@ class MediaResourceService:
             raise UnsupportedMediaError(
                 f"{key.key} holds {verified.kind.content_type}, not .{key.extension}"
             )
+        if verified.payload is not None:  # registered in place: the cleaned bytes replace it
+            self.store.put(
+                key.key,
+                verified.payload,
+                content_type=verified.kind.content_type,
+                cache_control=IMMUTABLE,
+            )
 
         def work(session: Session) -> IngestResult:
             duplicate = session.scalar(
