@@ -123,7 +123,12 @@ def _describe(image: pyvips.Image, *, max_pixels: int) -> MediaMetadata:
     )
 
 
-REWRITE_SAVERS = {"jpg": ".jpg[Q=95]", "png": ".png", "webp": ".webp[Q=95]", "tiff": ".tif"}
+REWRITE_SAVERS = {
+    "jpg": ".jpg[Q=95]",
+    "png": ".png",
+    "webp": ".webp[Q=95]",
+    "tiff": ".tif[compression=deflate]",  # lossless; uncompressed would balloon an LZW upload
+}
 """Formats a rewritten image keeps; any other (HEIC, AVIF, GIF) is rewritten as JPEG."""
 
 
