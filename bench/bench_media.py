@@ -33,7 +33,8 @@ TITLE = "Media ingestion"
 DESCRIPTION = """\
 **Ingest throughput**: objects of 50 KB to 5 MB (noise JPEGs, so they do not compress),
 10 % of them byte-identical to an earlier one (dedup hits), ingested with
-`MediaResourceService` (read the header, sniff, read metadata with pyvips, look up by MD5,
+`MediaResourceService` (read the header, sniff, read metadata with pyvips, read the whole
+image and walk it for metadata (`adapters/image_metadata.py`), look up by MD5,
 create-only copy to `media/{id}/file.jpg` pinned to the ETag read, confirmed, one SQLite
 transaction with the resource, attachment, ingestion record and outbox row, then the
 post-commit delete of the upload), one `ingest` call per object, or `ingest_all` in batches

@@ -4,7 +4,9 @@
 * animated GIF/WebP stay animated when the target format can animate (GIF, WebP);
 * EXIF orientation is applied, ICC profiles are converted to sRGB, and metadata (EXIF, GPS,
   XMP) is stripped from the output;
-* a conversion that runs past its time budget is killed.
+* a conversion that runs past its time budget is killed;
+* it holds one of the process's decode slots (``STORAGE_MAX_CONCURRENT_DECODES``): when all
+  are busy past the wait, :class:`~sartiq_storage.core.errors.DecodersBusyError` (503).
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ from sartiq_storage.adapters.media_probe import (
     MAX_PIXELS,
     DecompressionBombError,
     MediaProbeError,
+    upright,
 )
-from sartiq_storage.adapters.vips import pyvips
+from sartiq_storage.adapters.vips import DECODES, pyvips
 
 FORMATS: dict[str, tuple[str, str]] = {
     "webp": (".webp[Q=82,effort=3]", "image/webp"),
@@ -72,21 +75,29 @@ def convert(
     if animated and (pages > MAX_FRAMES or header.width * page_height * pages > 4 * max_pixels):
         raise DecompressionBombError(f"animation of {pages} frames is over the frame budget")
     try:
-        if animated:
-            image = pyvips.Image.new_from_buffer(data, "", n=-1, access="sequential")
-        else:
-            image = pyvips.Image.new_from_buffer(data, "", access="sequential").autorot()
-            if "icc-profile-data" in image.get_fields():
-                image = image.icc_transform("srgb", embedded=True, intent="perceptual")
-            elif image.interpretation not in ("srgb", "b-w"):
-                image = image.colourspace("srgb")
-            if target == "jpeg" and image.hasalpha():
-                image = image.flatten(background=[255, 255, 255])
-        _kill_after(image, timeout)
-        suffix, _ = FORMATS[target]
-        return bytes(image.write_to_buffer(suffix, keep="none"))
+        with DECODES.held():
+            return _encode(data, target, animated=animated, timeout=timeout)
     except pyvips.Error as exc:
         message = str(exc).splitlines()[0]
         if "killed" in str(exc).lower() or "cancel" in str(exc).lower():
             raise ConversionTimeout(f"conversion took longer than {timeout:g} s") from None
         raise MediaProbeError(f"conversion failed: {message}") from None
+
+
+def _encode(data: bytes, target: str, *, animated: bool, timeout: float) -> bytes:
+    """The conversion itself: pixels stream from the decoder to the encoder where the target
+    allows it (JPEG, PNG); a rotation never holds the whole image (:func:`upright`)."""
+    suffix, _ = FORMATS[target]
+    if animated:
+        image = pyvips.Image.new_from_buffer(data, "", n=-1, access="sequential")
+        _kill_after(image, timeout)
+        return bytes(image.write_to_buffer(suffix, keep="none"))
+    with upright(data) as image:
+        if "icc-profile-data" in image.get_fields():
+            image = image.icc_transform("srgb", embedded=True, intent="perceptual")
+        elif image.interpretation not in ("srgb", "b-w"):
+            image = image.colourspace("srgb")
+        if target == "jpeg" and image.hasalpha():
+            image = image.flatten(background=[255, 255, 255])
+        _kill_after(image, timeout)
+        return bytes(image.write_to_buffer(suffix, keep="none"))

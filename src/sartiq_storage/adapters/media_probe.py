@@ -7,11 +7,15 @@ refused by its declared size), PyAV for videos.
 from __future__ import annotations
 
 import io
+import os
 import struct
+import tempfile
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
-from sartiq_storage.adapters.vips import pyvips
+from sartiq_storage.adapters.vips import DECODES, pyvips
 
 MAX_PIXELS = 100_000_000
 """Images larger than this (width × height, per frame) are refused before decoding."""
@@ -119,49 +123,65 @@ def _describe(image: pyvips.Image, *, max_pixels: int) -> MediaMetadata:
     )
 
 
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_PNG_METADATA_CHUNKS = (b"eXIf", b"iTXt", b"tEXt", b"zTXt")
-
-
-def png_metadata_after_pixels(data: bytes) -> bool:
-    """Whether a PNG carries EXIF or text chunks after its first ``IDAT``.
-
-    libvips reads a PNG's metadata only up to the image data, so a location placed after
-    it (where the format allows ancillary chunks too) is never seen, and the file would be
-    stored and served as uploaded. Walking the chunk headers decodes nothing.
-    """
-    if not data.startswith(_PNG_SIGNATURE):
-        return False
-    position, pixels_seen = len(_PNG_SIGNATURE), False
-    while position + 8 <= len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        kind = data[position + 4 : position + 8]
-        if kind == b"IEND":
-            return False
-        if kind == b"IDAT":
-            pixels_seen = True
-        elif pixels_seen and kind in _PNG_METADATA_CHUNKS:
-            return True
-        position += 12 + length  # length, type, data, CRC
-    return False
-
-
-REWRITE_SAVERS = {"jpg": ".jpg[Q=95]", "png": ".png", "webp": ".webp[Q=95]", "tiff": ".tif"}
+REWRITE_SAVERS = {
+    "jpg": ".jpg[Q=95]",
+    "png": ".png",
+    "webp": ".webp[Q=95]",
+    "tiff": ".tif[compression=deflate]",  # lossless; uncompressed would balloon an LZW upload
+}
 """Formats a rewritten image keeps; any other (HEIC, AVIF, GIF) is rewritten as JPEG."""
+
+
+IN_MEMORY_ROTATION = 64 * 1024 * 1024
+"""Decoded bytes above which a rotation goes through a tiled temporary file, not memory."""
+
+
+@contextmanager
+def upright(data: bytes) -> Iterator[pyvips.Image]:
+    """``data`` as an upright image whose pixels are never all in memory at once when big.
+
+    No rotation: a sequential load (pixels stream through). A rotation of more than
+    :data:`IN_MEMORY_ROTATION` decoded bytes: the pixels stream into a tiled TIFF in a
+    temporary folder, which libvips then reads tile by tile in the rotated order (a
+    100-megapixel rotation held 390 MB in memory, about 140 MB this way). Smaller ones rotate
+    in memory. The colour profile is kept; other metadata is not carried.
+    """
+    image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    fields = image.get_fields()
+    orientation = int(image.get("orientation")) if "orientation" in fields else 1
+    if orientation in (0, 1, 2):  # a mirror is row by row: sequential still
+        yield image.autorot() if orientation == 2 else image
+        return
+    decoded = image.width * image.height * image.bands * _SAMPLE_BYTES.get(image.format, 8)
+    if decoded <= IN_MEMORY_ROTATION:
+        yield pyvips.Image.new_from_buffer(data, "").autorot()
+        return
+    with tempfile.TemporaryDirectory(prefix="sartiq-rotate-") as folder:
+        path = os.path.join(folder, "pixels.tif")
+        image.tiffsave(path, tile=True, tile_width=256, tile_height=256, bigtiff=True, keep="none")
+        tiled = pyvips.Image.tiffload(path, access="random").copy()
+        tiled.set_type(pyvips.GValue.gint_type, "orientation", orientation)
+        if "icc-profile-data" in fields:
+            profile = image.get("icc-profile-data")
+            tiled.set_type(pyvips.GValue.blob_type, "icc-profile-data", profile)
+        yield tiled.autorot()
+
+
+_SAMPLE_BYTES = {"uchar": 1, "char": 1, "ushort": 2, "short": 2, "uint": 4, "int": 4, "float": 4}
 
 
 def rewrite_image(data: bytes, extension: str) -> bytes:
     """Upright, without GPS or any other EXIF/XMP/IPTC metadata, colour profile kept.
 
-    What the platform stores and serves for a photo that carried its location or relied on
+    What the platform stores and serves for a photo that carried its metadata or relied on
     an EXIF rotation: browsers and CDNs disagree on honouring the tag, and the location is
     the photographer's private data. ``extension`` is the upload's; the new bytes are in
-    the same format where :data:`REWRITE_SAVERS` has it, else JPEG.
+    the same format where :data:`REWRITE_SAVERS` has it, else JPEG. Holds a decode slot.
     """
+    saver = REWRITE_SAVERS.get(extension, ".jpg[Q=95]")
     try:
-        image = pyvips.Image.new_from_buffer(data, "").autorot()
-        saver = REWRITE_SAVERS.get(extension, ".jpg[Q=95]")
-        out = image.write_to_buffer(saver, keep="icc")
+        with DECODES.held(), upright(data) as image:
+            out = image.write_to_buffer(saver, keep="icc")
     except pyvips.Error as exc:
         raise MediaProbeError(f"image could not be rewritten: {str(exc).splitlines()[0]}") from None
     return bytes(out)
@@ -174,7 +194,8 @@ def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
         raise MediaProbeError(f"not a readable image: {str(exc).splitlines()[0]}") from None
     metadata = _describe(image, max_pixels=max_pixels)
     try:
-        dominant = _dominant_color(data)
+        with DECODES.held():
+            dominant = _dominant_color(data)
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
     return replace(metadata, dominant_color=dominant)

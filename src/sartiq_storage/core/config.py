@@ -86,6 +86,12 @@ class Settings(BaseSettings):
     STORAGE_REQUIRE_UPLOAD_SIZE: bool = Field(
         default=False, description="Strict uploads: presigning requires the file's size"
     )
+    STORAGE_MAX_CONCURRENT_DECODES: int = Field(
+        default=2, ge=1, le=64, description="Image decodes at once per process (memory bound)"
+    )
+    STORAGE_DECODE_WAIT_SECONDS: float = Field(
+        default=5.0, ge=0, le=300, description="Wait for a decode slot before answering 503"
+    )
     WEB_APP_ORIGINS: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["http://localhost:3000"]
     )

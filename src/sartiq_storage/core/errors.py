@@ -131,6 +131,14 @@ class MediaNotFoundError(MediaError, LookupError):
     status_code = 404
 
 
+class DecodersBusyError(MediaError):
+    """Every image decoder of this process is busy (the decode cap is reached): retry."""
+
+    status_code = 503
+    retry_after = 2
+    """Seconds, for the ``Retry-After`` header."""
+
+
 class ConflictError(MediaError):
     """The operation lost a race it could not resolve by retrying."""
 

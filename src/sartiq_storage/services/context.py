@@ -11,6 +11,7 @@ from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
 from sartiq_storage.adapters.local_secrets import load_or_create_secret
 from sartiq_storage.adapters.stores import ObjectStore, open_store, signer_for
+from sartiq_storage.adapters.vips import DECODES
 from sartiq_storage.core.config import Settings
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.signing import UrlSigner
@@ -124,6 +125,7 @@ def open_datasets(settings: Settings) -> DatasetStore:
 def build_context(settings: Settings, *, migrate: bool = False) -> StorageContext:
     """Everything wired from settings; ``migrate`` brings the schema up to date first."""
     secret, generated = jwt_secret_for(settings)
+    DECODES.configure(settings.STORAGE_MAX_CONCURRENT_DECODES, settings.STORAGE_DECODE_WAIT_SECONDS)
     db = Database.from_url(settings.database_url)
     if migrate:
         upgrade(db)

@@ -15,19 +15,20 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from sartiq_storage.adapters.image_convert import EXTENSIONS, FORMATS, convert
 from sartiq_storage.adapters.media_probe import MAX_PIXELS
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.adapters.vips import DECODES
 from sartiq_storage.core.config import Environment, Settings
 from sartiq_storage.core.errors import InvalidMediaInputError, MediaNotFoundError
 from sartiq_storage.core.keys import ZONE_PREFIXES, Zone
 from sartiq_storage.core.policies import IMMUTABLE
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.core.validation import validate_key
+from sartiq_storage.services import failpoints
 
 DERIVED_ROUTE = "/_storage/derived"
 DERIVED_PREFIX = "derived/"
@@ -71,7 +72,6 @@ class DeliveryService:
         urls: UrlResolver,
         *,
         max_pixels: int = MAX_PIXELS,
-        concurrency: int = 2,
         timeout: float = 20.0,
     ) -> None:
         self.settings = settings
@@ -79,7 +79,6 @@ class DeliveryService:
         self.urls = urls
         self.max_pixels = max_pixels
         self.timeout = timeout
-        self._slots = threading.BoundedSemaphore(concurrency)
         self.local_conversion = settings.ENVIRONMENT is Environment.development or settings.embedded
         self.cloudflare = (
             not self.local_conversion and settings.CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED
@@ -132,9 +131,12 @@ class DeliveryService:
         """Convert ``source`` to ``fmt`` and store it, unless the derivative exists already
         (another request, or another process, made it); returns the derivative's key."""
         key = self.derivative_key(source, fmt)
-        with self._slots:
-            if not self.store.exists(key):
-                data = self.store.get_bytes(source.key)
-                out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
-                self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
+        if not self.store.exists(key):
+            with DECODES.held():  # one of the process's decode slots, or a 503 once busy
+                if not self.store.exists(key):  # made while this one waited
+                    failpoints.hit("derive.converting")
+                    data = self.store.get_bytes(source.key)
+                    out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
+                    del data
+                    self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
         return key

@@ -66,7 +66,9 @@ def install_error_handlers(app: Starlette) -> None:
 
     async def media_error(request: Request, exc: Exception) -> JSONResponse:
         status = getattr(exc, "status_code", 422)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        retry = getattr(exc, "retry_after", None)
+        headers = {"Retry-After": str(retry)} if retry is not None else None
+        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
 
     app.add_exception_handler(MediaError, media_error)
 

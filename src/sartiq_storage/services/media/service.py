@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
+from sartiq_storage.adapters import image_metadata
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import (
     Base,
@@ -53,10 +54,8 @@ from sartiq_storage.adapters.media_probe import (
     DecompressionBombError,
     MediaMetadata,
     MediaProbeError,
-    png_metadata_after_pixels,
     probe,
     probe_image_header,
-    rewrite_image,
 )
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
@@ -616,18 +615,16 @@ class MediaResourceService:
                 metadata = probe(data, kind.resource_type, max_pixels=self.max_pixels)
             except MediaProbeError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
-        if kind.extension == "png" and not metadata.needs_rewrite:
-            if not full:
-                data, full = self._read(key), True
-            if png_metadata_after_pixels(data):  # unseen by libvips: it may hold a location
-                metadata = replace(metadata, has_location=True)
         payload: bytes | None = None
-        if kind.resource_type == "IMAGE" and metadata.needs_rewrite:
+        scanned_only = False  # the whole image read for the metadata walk alone
+        if kind.resource_type == "IMAGE":
+            # Metadata can hide anywhere in the file, unseen by libvips: every byte is walked.
             if not full:
-                data, full = self._read(key), True
-            payload, kind, metadata = self._rewrite(key, data, kind)
-            data = payload  # the hash covers the bytes stored and served
-        if full:
+                data, full, scanned_only = self._read(key), True, True
+            if metadata.needs_rewrite or image_metadata.findings(data, kind.extension):
+                payload, kind, metadata = self._rewrite(key, data, kind, metadata)
+                data = payload  # the hash covers the bytes stored and served
+        if full and not (scanned_only and payload is None):  # else the ETag's MD5 stands
             md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
             sha: str | None = hashlib.sha256(data).hexdigest()
             size = len(data)
@@ -641,11 +638,14 @@ class MediaResourceService:
         return _Verified(key, size, md5, sha, kind, metadata, payload, info)
 
     def _rewrite(
-        self, key: str, data: bytes, kind: Sniffed
+        self, key: str, data: bytes, kind: Sniffed, metadata: MediaMetadata
     ) -> tuple[bytes, Sniffed, MediaMetadata]:
-        """Store a photo upright and without its location (``docs/media.md``, privacy)."""
+        """Store a photo upright and without its metadata (``docs/media.md``, privacy)."""
         try:
-            rewritten = rewrite_image(data, kind.extension)
+            rotate = metadata.orientation not in (0, 1)
+            rewritten, reencoded = image_metadata.clean(data, kind.extension, rotate=rotate)
+            if not reencoded:  # the same encoded pixels: dimensions and colours are unchanged
+                return rewritten, kind, replace(metadata, has_location=False)
             new_kind = sniff(rewritten[:SNIFF_BYTES])
             if new_kind is None:
                 raise MediaProbeError("the rewritten image is not an accepted type")
@@ -1015,6 +1015,13 @@ class MediaResourceService:
         if verified.kind.extension != key.extension.lower():
             raise UnsupportedMediaError(
                 f"{key.key} holds {verified.kind.content_type}, not .{key.extension}"
+            )
+        if verified.payload is not None:  # registered in place: the cleaned bytes replace it
+            self.store.put(
+                key.key,
+                verified.payload,
+                content_type=verified.kind.content_type,
+                cache_control=IMMUTABLE,
             )
 
         def work(session: Session) -> IngestResult:
