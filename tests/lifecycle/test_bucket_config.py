@@ -1,7 +1,9 @@
-"""Lifecycle and CORS rules rendered from the policy, synced to moto's S3, and read back."""
+"""Lifecycle and CORS rules rendered from the policy, synced to each selected S3 server
+(moto, SeaweedFS), and read back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,8 +21,17 @@ from sartiq_storage.adapters.bucket_config import (
 from sartiq_storage.adapters.stores import S3Store
 from sartiq_storage.core.lifecycle import LifecyclePolicy, load_policy, parse_policy
 from sartiq_storage.services import lifecycle
+from tests.support.s3_servers import S3Server
 
 ORIGINS = ["https://app.sartiq.com", "http://localhost:3000"]
+
+
+@pytest.fixture
+def s3_store(s3_server: S3Server, server_bucket: str) -> Iterator[S3Store]:
+    """A fresh bucket on each selected S3 server in turn."""
+    store = s3_server.store(server_bucket)
+    yield store
+    store.close()
 
 
 def raw_rules(store: S3Store) -> list[dict[str, Any]]:
@@ -108,7 +119,7 @@ def test_cors_desired_rule() -> None:
     assert desired_cors([]) is None
 
 
-# --- against moto -------------------------------------------------------------------------------
+# --- against each S3 server ---------------------------------------------------------------------
 
 
 def test_fresh_bucket_plan_apply_check(s3_store: S3Store, dev_policy: LifecyclePolicy) -> None:

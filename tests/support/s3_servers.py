@@ -59,8 +59,13 @@ class S3Server:
         return moto_store(self.endpoint, bucket, **options)
 
     def settings(self, bucket: str) -> dict[str, str]:
-        """The settings that point the service's R2 backend at ``bucket`` here."""
-        return moto_settings(self.endpoint, bucket)
+        """The settings that point the service's R2 backend at ``bucket`` here. On SeaweedFS,
+        create-only copies as on AWS (``If-None-Match: *``, atomic there), as the README
+        advises a developer to run it."""
+        settings = moto_settings(self.endpoint, bucket)
+        if self.strict:
+            settings["STORAGE_S3_FLAVOR"] = "aws"
+        return settings
 
 
 _RUNNING: dict[str, S3Server] = {}
