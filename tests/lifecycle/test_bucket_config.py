@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from sartiq_storage.adapters.bucket_config import (
@@ -154,6 +155,33 @@ def test_fresh_bucket_plan_apply_check(s3_store: S3Store, dev_policy: LifecycleP
     again = lifecycle.apply(s3_store, dev_policy, ORIGINS)
     assert not again.lifecycle_written
     assert not again.cors_written
+
+
+def test_applied_cors_is_what_lets_the_web_app_upload(
+    s3_server: S3Server, s3_store: S3Store, dev_policy: LifecyclePolicy
+) -> None:
+    """A browser's preflight for a presigned PUT, before and after ``lifecycle apply``.
+    SeaweedFS (as S3) refuses it until the bucket has CORS rules, then allows the Web App's
+    origins only; moto answers every origin while the bucket has no rules."""
+
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(
+            f"{s3_server.endpoint}/{s3_store.bucket}/temp/x.png",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type,if-none-match",
+            },
+        )
+
+    app, other = ORIGINS[0], "https://elsewhere.example"
+    assert preflight(app).status_code == (403 if s3_server.strict else 200)
+    assert lifecycle.apply(s3_store, dev_policy, ORIGINS).cors_written
+    allowed = preflight(app)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == app
+    assert "etag" in allowed.headers["access-control-expose-headers"].lower()
+    assert preflight(other).status_code == 403
 
 
 def test_hand_edited_rule_is_drift_and_foreign_rule_is_kept(

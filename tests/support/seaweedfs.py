@@ -103,6 +103,8 @@ def _command(weed: Path, data: Path, config: Path, ports: dict[str, int]) -> lis
         "-master.telemetry=false",
         f"-s3.config={config}",
         "-volume.preStopSeconds=0",
+        # CORS only where a bucket has rules (as on S3), not the gateway-wide "*".
+        "-s3.allowedOrigins=http://bucket-cors-only.invalid",
         # Each bucket is a collection with volumes of its own: small objects stay in the filer
         # (no volume growth, about 0.2 s, on a bucket's first write), and volumes are capped
         # small so a run's many buckets never exhaust the volume slots.
