@@ -1,4 +1,5 @@
-"""Run moto's S3 server as a real process on 127.0.0.1, for tests and benchmarks."""
+"""Run moto's S3 server as a real process on 127.0.0.1, for tests and benchmarks; its
+client, store and settings helpers work against SeaweedFS too (the same test credentials)."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ tests' credentials (``TEST_KEY_ID``/``TEST_SECRET``, the same as moto's), so ``m
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import shutil
@@ -114,6 +115,13 @@ def _command(weed: Path, data: Path, config: Path, ports: dict[str, int]) -> lis
     ]
 
 
+def _die_with_the_tests() -> None:
+    """In the child: SIGTERM when the process that started it dies, even by SIGKILL, so no
+    ``weed`` outlives a killed test run (Linux ``PR_SET_PDEATHSIG``)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -140,6 +148,7 @@ def _start(weed: Path, root: Path) -> tuple[subprocess.Popen[bytes], str]:
         stderr=subprocess.STDOUT,
         cwd=root,
         start_new_session=True,  # a Ctrl-C in the terminal goes to pytest, which stops it
+        preexec_fn=_die_with_the_tests,
     )
     log.close()
     endpoint = f"http://127.0.0.1:{ports['s3.port']}"
