@@ -60,8 +60,17 @@ def weed_binary() -> Path | None:
 
 
 def unavailable() -> str | None:
-    """Why SeaweedFS cannot run here (the tests' skip reason), or None when it can."""
-    if weed_binary() is not None:
+    """Why SeaweedFS cannot run here (the tests' skip reason), or None when it can. Another
+    version than the pinned one is a reason too: the tests pin what 4.48 does."""
+    weed = weed_binary()
+    if weed is not None:
+        answer = subprocess.run(
+            [str(weed), "version"], capture_output=True, text=True, timeout=30, check=False
+        )
+        words = answer.stdout.split()
+        found = words[2] if len(words) > 2 and words[0] == "version" else answer.stdout.strip()
+        if found != VERSION:
+            return f"SeaweedFS: {weed} is version {found!r}, the tests pin {VERSION}"
         return None
     import platform
 
