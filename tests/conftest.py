@@ -1,10 +1,9 @@
-"""Shared fixtures: real moto server, fresh buckets, the three store backends."""
+"""Shared fixtures: real S3 servers (moto, SeaweedFS), fresh buckets, the store backends."""
 
 from __future__ import annotations
 
 import os
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,9 @@ from sartiq_storage.core.signing import UrlSigner
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.db import postgres_database, sqlite_database
 from tests.support.error_bodies import watching_httpx
-from tests.support.moto_server import moto_client, moto_server, moto_store
+from tests.support.moto_server import make_bucket, moto_server, moto_store
+from tests.support.s3_servers import S3Server, ServerName, register, selected_servers
+from tests.support.seaweedfs import seaweedfs_server, unavailable
 
 _STARTED = time.time()
 
@@ -54,17 +55,50 @@ def _no_internals_in_error_bodies() -> Iterator[None]:
     assert watch.found == [], "an answer carries internals:\n" + "\n".join(watch.found)
 
 
+try:
+    S3_SERVERS = selected_servers()
+    """The S3 servers that ``SARTIQ_TEST_S3`` selects (``tests/support/s3_servers.py``)."""
+except ValueError as exc:
+    raise pytest.UsageError(str(exc)) from None
+
+
 @pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
+def moto_endpoint() -> Iterator[str]:
     with moto_server() as endpoint:
+        register(S3Server("moto", endpoint))
         yield endpoint
 
 
-def make_bucket(endpoint: str) -> str:
-    name = f"test-{uuid.uuid4().hex[:20]}"
-    client = moto_client(endpoint)
-    client.create_bucket(Bucket=name)
-    return name
+@pytest.fixture(scope="session")
+def seaweedfs_endpoint() -> Iterator[str]:
+    """SeaweedFS, started once per session (per xdist worker); skipped where it cannot run."""
+    reason = unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    with seaweedfs_server() as endpoint:
+        register(S3Server("seaweedfs", endpoint))
+        yield endpoint
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(request: pytest.FixtureRequest) -> str:
+    """The S3 server of the suites that run on one: moto, or SeaweedFS when only it is
+    selected (``SARTIQ_TEST_S3=seaweedfs``)."""
+    name = "seaweedfs" if S3_SERVERS == ("seaweedfs",) else "moto"
+    return str(request.getfixturevalue(f"{name}_endpoint"))
+
+
+@pytest.fixture(params=S3_SERVERS)
+def s3_server(request: pytest.FixtureRequest) -> S3Server:
+    """Each selected S3 server in turn (``SARTIQ_TEST_S3``: moto, seaweedfs, both)."""
+    name: ServerName = request.param
+    return S3Server(name, str(request.getfixturevalue(f"{name}_endpoint")))
+
+
+@pytest.fixture
+def server_bucket(s3_server: S3Server) -> str:
+    """A fresh bucket on ``s3_server``."""
+    return make_bucket(s3_server.endpoint)
 
 
 @pytest.fixture
@@ -84,14 +118,20 @@ def signer() -> UrlSigner:
     return UrlSigner("test-signing-secret", "http://127.0.0.1:8000")
 
 
-@pytest.fixture(params=["memory", "local", "s3"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, signer: UrlSigner) -> ObjectStore:
-    """Each contract test runs once per backend."""
+@pytest.fixture(params=["memory", "local", *S3_SERVERS])
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, signer: UrlSigner
+) -> Iterator[ObjectStore]:
+    """Each contract test runs once per backend, S3 once per selected server."""
     if request.param == "memory":
-        return MemoryStore(signer=signer)
-    if request.param == "local":
-        return LocalStore(tmp_path / "store", signer=signer)
-    return request.getfixturevalue("s3_store")  # type: ignore[no-any-return]
+        yield MemoryStore(signer=signer)
+    elif request.param == "local":
+        yield LocalStore(tmp_path / "store", signer=signer)
+    else:
+        endpoint = str(request.getfixturevalue(f"{request.param}_endpoint"))
+        s3 = moto_store(endpoint, make_bucket(endpoint))
+        yield s3
+        s3.close()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

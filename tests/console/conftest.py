@@ -1,7 +1,8 @@
 """The console's browser tests: real headless Chromium (Debian's) driven by Playwright.
 
-One Chromium per test module, one live service per backend (the embedded store, and moto's S3
-server with CORS written by the project's own ``lifecycle apply`` code). Chromium missing is a
+One Chromium per test module, one live service per backend (the embedded store, and each
+selected S3 server, moto and SeaweedFS, with CORS written by the project's own
+``lifecycle apply`` code). Chromium missing is a
 failure, never a skip: ``./run test`` installs it.
 """
 
@@ -23,12 +24,12 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services import lifecycle
 from sartiq_storage.services.context import StorageContext, build_context
-from tests.conftest import make_bucket
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.browser import chromium
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_settings
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, make_bucket
+from tests.support.s3_servers import S3Server, selected_servers
 
 ARTIFACTS = CONSOLE_SCREENSHOTS
 """Screenshots of every step (gitignored); the run's summary prints where."""
@@ -82,29 +83,30 @@ def _settings(data: Path, port: int, **overrides: Any) -> Any:
     return load_settings(**values)
 
 
-@pytest.fixture(scope="module", params=["embedded", "moto"])
+@pytest.fixture(scope="module", params=["embedded", *selected_servers()])
 def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Service]:
-    """A live service on the embedded store, then on moto's S3 server."""
+    """A live service on the embedded store, then on each selected S3 server."""
     data = tmp_path_factory.mktemp(f"console-{request.param}")
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
-    if request.param == "moto":
-        endpoint = request.getfixturevalue("s3_endpoint")
-        bucket = make_bucket(endpoint)
-        public_read(endpoint, bucket, TEST_KEY_ID, TEST_SECRET)  # `mc anonymous set download`
+    if request.param != "embedded":
+        server = S3Server(request.param, request.getfixturevalue(f"{request.param}_endpoint"))
+        bucket = make_bucket(server.endpoint)
+        # `mc anonymous set download`
+        public_read(server.endpoint, bucket, TEST_KEY_ID, TEST_SECRET)
         settings = _settings(
             data,
             port,
             STORAGE_BACKEND="s3",
-            **moto_settings(endpoint, bucket),
+            **server.settings(bucket),
             WEB_APP_ORIGINS=["http://localhost:3000", origin],
         )
     else:
         settings = _settings(data, port)
     context = build_context(settings, migrate=True)
-    if request.param == "moto":
+    if request.param != "embedded":
         # The bucket's CORS (and lifecycle) rules, as `sartiq-storage lifecycle apply` writes them.
         applied = lifecycle.apply(context.store, policy_for(settings), settings.WEB_APP_ORIGINS)
         assert applied.cors_written

@@ -99,7 +99,7 @@ def test_upload_two_images_then_a_duplicate_and_a_refused_file(
     expect(refused.locator(".status")).to_contain_text("Refused file type: text/plain")
     console.shot("5-refused-type")
 
-    # The bucket's rules match the policy: on moto they were written by `lifecycle apply`.
+    # The bucket's rules match the policy: on S3 they were written by `lifecycle apply`.
     console.go("operations")
     expect(page.locator("#lifecycle-status")).to_have_text("in sync")
     console.shot("6-operations")

@@ -1,4 +1,5 @@
-"""Store faults: mixed operations through ``S3Store`` against moto behind a fault proxy.
+"""Store faults: mixed operations through ``S3Store`` against an S3 server (moto, or
+SeaweedFS with ``--server seaweedfs``) behind a fault proxy.
 
 Each worker owns a key prefix, an ``S3Store`` of its own and a :class:`FaultProxy` of its own
 with a seeded :class:`FaultPlan`, and runs its operations one at a time: the faults a worker
@@ -30,6 +31,7 @@ operation said and, for writes, against what a second, fault-free client reads b
 The long run (issue 8's figure) is a command; CI runs a bounded one (``test_store_faults.py``)::
 
     .venv/bin/python -m tests.hardening.store_faults --ops 10000 --fault-rate 0.2 --seed 8
+    .venv/bin/python -m tests.hardening.store_faults --server seaweedfs   # the strict server
 """
 
 from __future__ import annotations
@@ -456,13 +458,15 @@ def _show(value: bytes | None) -> str:
 
 
 @contextmanager
-def _moto(endpoint: str | None) -> Iterator[str]:
+def _server(endpoint: str | None, server: str = "moto") -> Iterator[str]:
+    """``endpoint``, or a server of its own started for the run (moto or SeaweedFS)."""
     if endpoint is not None:
         yield endpoint
         return
     from tests.support.moto_server import moto_server
+    from tests.support.seaweedfs import seaweedfs_server
 
-    with moto_server() as started:
+    with seaweedfs_server() if server == "seaweedfs" else moto_server() as started:
         yield started
 
 
@@ -482,13 +486,17 @@ shows the checks catch one)."""
 
 
 def run(
-    config: RunConfig, endpoint: str | None = None, store_factory: StoreFactory | None = None
+    config: RunConfig,
+    endpoint: str | None = None,
+    store_factory: StoreFactory | None = None,
+    server: str = "moto",
 ) -> Report:
-    """Run ``config.ops`` operations spread over the workers; start moto unless given."""
+    """Run ``config.ops`` operations spread over the workers; start ``server`` (moto or
+    SeaweedFS) unless an ``endpoint`` is given."""
     make = store_factory or _store
 
     report = Report(config)
-    with _moto(endpoint) as moto, ExitStack() as stack:
+    with _server(endpoint, server) as moto, ExitStack() as stack:
         bucket = f"faults-{config.seed}-{random.randrange(16**8):08x}"
         moto_client(moto).create_bucket(Bucket=bucket)
         workers: list[Worker] = []
@@ -546,6 +554,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--timeout", type=float, default=2.0, help="client read timeout (s)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--server", choices=("moto", "seaweedfs"), default="moto", help="the S3 server to run"
+    )
     args = parser.parse_args(argv)
     config = RunConfig(
         ops=args.ops,
@@ -554,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         timeout=args.timeout,
     )
-    report = run(config)
+    report = run(config, server=args.server)
     if args.json:
         print(json.dumps(asdict(report), indent=2, default=str))
     else:

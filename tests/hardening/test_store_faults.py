@@ -1,4 +1,5 @@
-"""Store faults (issue 8): S3Store against moto behind a fault-injecting proxy on 127.0.0.1.
+"""Store faults (issue 8): S3Store behind a fault-injecting proxy on 127.0.0.1, in front of
+each selected S3 server (moto, and SeaweedFS, which checks every signature the proxy forwards).
 
 * A bounded, seeded run of mixed operations at 20 % faults (500, 503 ``SlowDown``, resets
   mid-request, read timeouts, applied-but-lost answers, cut bodies) loses and duplicates
@@ -39,6 +40,7 @@ from tests.hardening.store_faults import FAULT_KINDS_USED, RunConfig, run
 from tests.support.db import sqlite_database
 from tests.support.fault_proxy import fault_proxy
 from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_store
+from tests.support.s3_servers import S3Server
 
 CI_OPS = 1000
 """Bounded for CI (about 30 s on two shared cores); the long run takes ``--ops 10000``."""
@@ -48,11 +50,11 @@ CI_OPS = 1000
 
 
 def test_mixed_operations_at_20_percent_faults_lose_and_duplicate_nothing(
-    s3_endpoint: str,
+    s3_server: S3Server,
 ) -> None:
     # A 3-s client timeout: a slow answer from a busy CI machine must not pass for a fault.
     config = RunConfig(ops=CI_OPS, fault_rate=0.2, seed=8, timeout=3.0)
-    report = run(config, endpoint=s3_endpoint)
+    report = run(config, endpoint=s3_server.endpoint)
     summary = report.summary()
     assert report.violations == [], summary
     assert not [k for k in report.errors if "UNTYPED" in k], summary
@@ -117,7 +119,7 @@ class _LeaksBotocore(S3Store):
     ids=["loses-a-write", "leaks-botocore"],
 )
 def test_the_checks_catch_a_store_that_breaks_the_rules(
-    s3_endpoint: str, mutant: type[S3Store], expected: str, config: RunConfig
+    s3_server: S3Server, mutant: type[S3Store], expected: str, config: RunConfig
 ) -> None:
     def factory(endpoint: str, bucket: str, flavor: str, timeout: float) -> S3Store:
         return mutant(
@@ -130,7 +132,7 @@ def test_the_checks_catch_a_store_that_breaks_the_rules(
             read_timeout=timeout,
         )
 
-    report = run(config, endpoint=s3_endpoint, store_factory=factory)
+    report = run(config, endpoint=s3_server.endpoint, store_factory=factory)
     assert any(expected in v for v in report.violations), report.summary()
 
 
@@ -152,10 +154,10 @@ def _letters(db: Database) -> dict[str, MediaDeletionDeadLetter]:
 
 
 def test_per_key_delete_failures_become_exactly_those_dead_letters_then_drain(
-    s3_endpoint: str, s3_bucket: str, database: Database
+    s3_server: S3Server, server_bucket: str, database: Database
 ) -> None:
     random.seed(20260801)  # the jitter draws: reproducible
-    direct = moto_store(s3_endpoint, s3_bucket)
+    direct = moto_store(s3_server.endpoint, server_bucket)
     keys = [f"temp/dl/{i:02d}_1706000000_photo.png" for i in range(24)]
     for key in keys:
         direct.put(key, key.encode(), content_type="image/png")
@@ -175,8 +177,8 @@ def test_per_key_delete_failures_become_exactly_those_dead_letters_then_drain(
     def refuse(key: str) -> str | None:
         return "InternalError" if key in failing else None
 
-    with fault_proxy(s3_endpoint, decide, delete_errors=refuse) as (url, proxy):
-        store = moto_store(url, s3_bucket)
+    with fault_proxy(s3_server.endpoint, decide, delete_errors=refuse) as (url, proxy):
+        store = moto_store(url, server_bucket)
         queue = DeletionQueue(database, store)
         with database.session() as session:
             enqueue(session, keys, "test")
@@ -259,16 +261,18 @@ def test_an_etag_is_an_md5_only_when_it_is_plain_32_hex(etag: str | None, md5: s
         assert md5_from_etag(normalize_etag(etag)) is None
 
 
-def test_s3_reports_md5_for_single_part_objects_only(s3_endpoint: str, s3_bucket: str) -> None:
-    store = moto_store(s3_endpoint, s3_bucket)
+def test_s3_reports_md5_for_single_part_objects_only(
+    s3_server: S3Server, server_bucket: str
+) -> None:
+    store = moto_store(s3_server.endpoint, server_bucket)
     part = b"p" * (5 * 1024 * 1024)
-    client = moto_client(s3_endpoint)
-    upload = client.create_multipart_upload(Bucket=s3_bucket, Key="e/multi")
+    client = moto_client(s3_server.endpoint)
+    upload = client.create_multipart_upload(Bucket=server_bucket, Key="e/multi")
     sent = client.upload_part(
-        Bucket=s3_bucket, Key="e/multi", UploadId=upload["UploadId"], PartNumber=1, Body=part
+        Bucket=server_bucket, Key="e/multi", UploadId=upload["UploadId"], PartNumber=1, Body=part
     )
     client.complete_multipart_upload(
-        Bucket=s3_bucket,
+        Bucket=server_bucket,
         Key="e/multi",
         UploadId=upload["UploadId"],
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": sent["ETag"]}]},
@@ -281,30 +285,3 @@ def test_s3_reports_md5_for_single_part_objects_only(s3_endpoint: str, s3_bucket
     assert store.head("e/single").md5 == _MD5
     assert {i.key: i.md5 for i in store.list("e/")} == {"e/multi": None, "e/single": _MD5}
     store.close()
-
-
-def test_what_moto_does_where_s3_and_r2_differ(s3_endpoint: str, s3_bucket: str) -> None:
-    """Pinned for the table in ``docs/reliability.md`` ("Where stores differ"): moto ignores
-    create-only headers on CopyObject (so the fault proxy answers them as S3 and R2 do),
-    reports a missing key as deleted in a batch, and keeps key bytes as sent (no NFC)."""
-    client = moto_client(s3_endpoint)
-    client.put_object(Bucket=s3_bucket, Key="d/src", Body=b"new")
-    client.put_object(Bucket=s3_bucket, Key="d/dst", Body=b"old")
-    client.copy_object(
-        Bucket=s3_bucket,
-        Key="d/dst",
-        CopySource={"Bucket": s3_bucket, "Key": "d/src"},
-        IfNoneMatch="*",
-    )
-    assert client.get_object(Bucket=s3_bucket, Key="d/dst")["Body"].read() == b"new"
-    answer = client.delete_objects(
-        Bucket=s3_bucket, Delete={"Objects": [{"Key": "d/missing"}], "Quiet": False}
-    )
-    assert [d["Key"] for d in answer["Deleted"]] == ["d/missing"]
-    assert not answer.get("Errors")
-    nfd = "d/cafe\u0301"
-    client.put_object(Bucket=s3_bucket, Key=nfd, Body=b"nfd")
-    listed = [
-        o["Key"] for o in client.list_objects_v2(Bucket=s3_bucket, Prefix="d/caf")["Contents"]
-    ]
-    assert listed == [nfd]

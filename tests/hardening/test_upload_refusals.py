@@ -8,11 +8,12 @@ store as it was. Each URL writes once, even when many PUTs race for it.
 
 Strict mode (``STORAGE_REQUIRE_UPLOAD_SIZE=true``) refuses a presign without ``size``; without
 strict mode an unsized upload over the limit is refused at ingest (413), on the embedded
-target and on an S3 bucket (moto) alike, and nothing is created.
+target and on an S3 bucket (moto, SeaweedFS) alike, and nothing is created.
 
-What moto's S3 server enforces on a presigned PUT is pinned here too (it enforces
-``If-None-Match: *``, which write-once URLs on S3 and R2 rely on, and not much else), so the
-table in ``docs/reliability.md`` stays true.
+On an S3 bucket the same refusals are the server's (Signature V4 binds type, length,
+``If-None-Match: *``, key and expiry): SeaweedFS enforces them all, as S3 and R2 do; moto
+enforces only ``If-None-Match: *``. Both are pinned, so the table in ``docs/reliability.md``
+stays true.
 """
 
 from __future__ import annotations
@@ -24,11 +25,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import botocore.auth
 import httpx
 import pytest
 from sqlalchemy import func, select
@@ -42,7 +45,8 @@ from sartiq_storage.services.context import StorageContext, build_context
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_settings, moto_store
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
+from tests.support.s3_servers import S3Server
 
 SECRET = "upload-refusals-secret-0123456789abcdef"
 PRESIGN = "/api/v1/uploads/presigned-url"
@@ -99,15 +103,12 @@ def embedded(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Servic
 
 
 @pytest.fixture
-def on_moto(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_endpoint: str, s3_bucket: str
+def on_s3(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, s3_server: S3Server, server_bucket: str
 ) -> Iterator[Service]:
-    public_read(s3_endpoint, s3_bucket, TEST_KEY_ID, TEST_SECRET)
-    with _serve(
-        monkeypatch,
-        tmp_path,
-        **moto_settings(s3_endpoint, s3_bucket),
-    ) as service:
+    """The service on a bucket of each selected S3 server (moto, SeaweedFS)."""
+    public_read(s3_server.endpoint, server_bucket, TEST_KEY_ID, TEST_SECRET)
+    with _serve(monkeypatch, tmp_path, **s3_server.settings(server_bucket)) as service:
         yield service
 
 
@@ -201,7 +202,16 @@ def test_upload_to_another_key_or_with_any_signed_field_changed_is_refused(
 
 
 def test_each_url_writes_once_when_puts_race(embedded: Service) -> None:
-    up = embedded.presign(size=5)
+    _each_url_writes_once_when_puts_race(embedded)
+
+
+def test_each_url_writes_once_when_puts_race_on_s3(on_s3: Service) -> None:
+    """On S3 the server's ``If-None-Match: *`` does it: one PUT wins on moto and SeaweedFS."""
+    _each_url_writes_once_when_puts_race(on_s3)
+
+
+def _each_url_writes_once_when_puts_race(service: Service) -> None:
+    up = service.presign(size=5)
     bodies = [f"b{i:04d}".encode() for i in range(8)]
     answers: list[int] = [0] * len(bodies)
     start = threading.Barrier(len(bodies))
@@ -219,7 +229,7 @@ def test_each_url_writes_once_when_puts_race(embedded: Service) -> None:
         thread.join()
     assert sorted(answers) == [200] + [412] * (len(bodies) - 1), answers
     winner = bodies[answers.index(200)]
-    assert embedded.context.store.get_bytes(embedded.key_of(up)) == winner
+    assert service.context.store.get_bytes(service.key_of(up)) == winner
 
 
 # -- strict mode, and the unsized upload over the limit --------------------------------------
@@ -241,11 +251,15 @@ def test_strict_mode_requires_size_end_to_end(
         assert service.resources() == 0
 
 
-@pytest.mark.parametrize("target", ["embedded", "on_moto"])
-def test_unsized_upload_over_the_limit_is_refused_at_ingest(
-    request: pytest.FixtureRequest, target: str
-) -> None:
-    service: Service = request.getfixturevalue(target)
+def test_unsized_upload_over_the_limit_is_refused_at_ingest(embedded: Service) -> None:
+    _unsized_upload_over_the_limit_is_refused_at_ingest(embedded)
+
+
+def test_unsized_upload_over_the_limit_is_refused_at_ingest_on_s3(on_s3: Service) -> None:
+    _unsized_upload_over_the_limit_is_refused_at_ingest(on_s3)
+
+
+def _unsized_upload_over_the_limit_is_refused_at_ingest(service: Service) -> None:
     data = image_bytes("png", 300, 200, seed=7)
     limit = len(data) - 1
     service.context.media.max_file_size = limit  # the ingest limit, set low to stay small
@@ -268,36 +282,62 @@ def test_unsized_upload_over_the_limit_is_refused_at_ingest(
     assert [i.key for i in service.context.store.list("media/")] == []
 
 
-# -- what moto's S3 server enforces on a presigned PUT ----------------------------------------
+# -- what each S3 server enforces on a presigned PUT from the service ------------------------
+
+_S3_CASES = ("type", "longer", "shorter", "no-if-none-match", "expired", "signature", "key")
+_NOT_ENFORCED_BY_MOTO = set(_S3_CASES)
+"""Observed on moto 5.2: it checks no signature, so none of these; only ``If-None-Match: *``,
+when sent, is enforced (a second PUT is a 412)."""
 
 
-def test_moto_presigned_put_conformance(s3_endpoint: str, s3_bucket: str) -> None:
-    """Pinned: moto 5.2 enforces ``If-None-Match: *`` (412), and accepts a wrong length and an
-    upload to another key, which S3, R2 and MinIO refuse (signature mismatch). So on moto only
-    write-once is a real refusal; the embedded target refuses all five.
-    """
-    store = moto_store(s3_endpoint, s3_bucket)
-
-    def presign(key: str) -> tuple[str, dict[str, str]]:
-        req = store.presign_put(key, content_type="image/png", content_length=5, expires_in=60)
-        signed = dict(parse_qsl(urlsplit(req.url).query))["X-Amz-SignedHeaders"].split(";")
-        assert {"content-type", "content-length", "if-none-match"} <= set(signed)
-        assert req.headers == {
-            "Content-Type": "image/png",
-            "Content-Length": "5",
-            "If-None-Match": "*",
-        }
-        return req.url, req.headers
-
-    url, headers = presign("m/once")
-    assert httpx.put(url, content=b"12345", headers=headers).status_code == 200
-    assert httpx.put(url, content=b"54321", headers=headers).status_code == 412  # enforced
-    assert store.get_bytes("m/once") == b"12345"
-    url, _ = presign("m/len")
-    plain = {"Content-Type": "image/png", "If-None-Match": "*"}
-    assert httpx.put(url, content=b"123456", headers=plain).status_code == 200  # not enforced
-    url, headers = presign("m/key")
-    moved = url.replace("/m/key?", "/m/elsewhere?")
-    assert httpx.put(moved, content=b"12345", headers=headers).status_code == 200  # not enforced
-    assert store.exists("m/elsewhere")
-    store.close()
+@pytest.mark.parametrize("case", _S3_CASES)
+def test_presigned_put_refusals_on_each_s3_server(
+    on_s3: Service, s3_server: S3Server, monkeypatch: pytest.MonkeyPatch, case: str
+) -> None:
+    """A URL from the service, on an S3 bucket, used with another Content-Type, a longer or
+    shorter body, without the signed ``If-None-Match: *``, after its expiry, with its
+    signature changed, or edited to another key: refused (403) and nothing written on
+    SeaweedFS, as on S3 and R2 (signature V4 binds all of it); on moto none is (pinned, so
+    the table in ``docs/reliability.md`` stays true)."""
+    if case == "expired":
+        # The signer's clock an hour back: the URL (valid for at most an hour) has expired
+        # on the server's clock, which no test can move.
+        earlier = datetime.now(UTC).replace(tzinfo=None) - timedelta(hours=1, minutes=1)
+        monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: earlier)
+    up = on_s3.presign(size=5)
+    monkeypatch.undo()
+    url, headers, key = up["upload_url"], dict(up["upload_headers"]), on_s3.key_of(up)
+    assert headers == {"Content-Type": "image/png", "Content-Length": "5", "If-None-Match": "*"}
+    body = b"12345"
+    written = key
+    if case == "type":
+        headers["Content-Type"] = "image/jpeg"
+    elif case == "longer":
+        body, headers["Content-Length"] = b"123456", "6"
+    elif case == "shorter":
+        body, headers["Content-Length"] = b"1234", "4"
+    elif case == "no-if-none-match":
+        del headers["If-None-Match"]
+    elif case == "signature":
+        signature = dict(parse_qsl(urlsplit(url).query))["X-Amz-Signature"]
+        url = _tamper(url, **{"X-Amz-Signature": signature[::-1]})
+    elif case == "key":
+        written = f"temp/{uuid.uuid4().hex}_1706000000_photo.png"
+        url = url.replace(f"/{key}?", f"/{written}?")
+    answer = httpx.put(url, content=body, headers=headers)
+    enforced = s3_server.strict or case not in _NOT_ENFORCED_BY_MOTO
+    store = on_s3.context.store
+    if enforced:
+        assert answer.status_code == 403, answer.text
+        assert [i.key for i in store.list("temp/")] == []  # nothing written
+    else:
+        assert answer.status_code == 200, answer.text
+        assert store.get_bytes(written) == body
+    if case == "expired":
+        return
+    # The URL as issued writes once: after a refusal it still works, then it is a 412.
+    issued = (up["upload_url"], up["upload_headers"])
+    if written != key or enforced:
+        assert httpx.put(issued[0], content=b"12345", headers=issued[1]).status_code == 200
+    again = httpx.put(issued[0], content=b"54321", headers=issued[1])
+    assert again.status_code == 412, again.text

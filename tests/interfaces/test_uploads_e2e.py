@@ -1,7 +1,8 @@
 """End to end with real HTTP: presign, PUT to upload_url, ingest, GET /files, follow it.
 
-Once against the embedded backend (the service is the upload target) and once against moto's
-S3 server (the bucket is), each through a real server on a loopback port.
+Once against the embedded backend (the service is the upload target) and once against each
+selected S3 server, moto and SeaweedFS (the bucket is), each through a real server on a
+loopback port.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from sartiq_storage.services.context import build_context
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
 from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, moto_settings
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, make_bucket
+from tests.support.s3_servers import S3Server, selected_servers
 
 SECRET = "e2e-secret-of-a-sensible-length-0123456789"
 
 
-@pytest.fixture(params=["embedded", "moto"])
+@pytest.fixture(params=["embedded", *selected_servers()])
 def service(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[str, dict[str, str]]]:
@@ -33,11 +35,13 @@ def service(
     monkeypatch.setenv("STORAGE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("STORAGE_SERVICE_URL", f"http://127.0.0.1:{port}")
     monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
-    if request.param == "moto":
-        endpoint = request.getfixturevalue("s3_endpoint")
-        bucket = request.getfixturevalue("s3_bucket")
-        public_read(endpoint, bucket, TEST_KEY_ID, TEST_SECRET)  # `mc anonymous set download`
-        for name, value in moto_settings(endpoint, bucket).items():
+    if request.param != "embedded":
+        server = S3Server(request.param, request.getfixturevalue(f"{request.param}_endpoint"))
+        bucket = make_bucket(server.endpoint)
+        public_read(
+            server.endpoint, bucket, TEST_KEY_ID, TEST_SECRET
+        )  # `mc anonymous set download`
+        for name, value in server.settings(bucket).items():
             monkeypatch.setenv(name, value)
     context = build_context(load_settings(), migrate=True)
     with live_server(create_app(context=context), port) as base:

@@ -1,9 +1,12 @@
-"""Lifecycle and CORS rules rendered from the policy, synced to moto's S3, and read back."""
+"""Lifecycle and CORS rules rendered from the policy, synced to each selected S3 server
+(moto, SeaweedFS), and read back."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 
 from sartiq_storage.adapters.bucket_config import (
@@ -19,8 +22,17 @@ from sartiq_storage.adapters.bucket_config import (
 from sartiq_storage.adapters.stores import S3Store
 from sartiq_storage.core.lifecycle import LifecyclePolicy, load_policy, parse_policy
 from sartiq_storage.services import lifecycle
+from tests.support.s3_servers import S3Server
 
 ORIGINS = ["https://app.sartiq.com", "http://localhost:3000"]
+
+
+@pytest.fixture
+def s3_store(s3_server: S3Server, server_bucket: str) -> Iterator[S3Store]:
+    """A fresh bucket on each selected S3 server in turn."""
+    store = s3_server.store(server_bucket)
+    yield store
+    store.close()
 
 
 def raw_rules(store: S3Store) -> list[dict[str, Any]]:
@@ -108,7 +120,7 @@ def test_cors_desired_rule() -> None:
     assert desired_cors([]) is None
 
 
-# --- against moto -------------------------------------------------------------------------------
+# --- against each S3 server ---------------------------------------------------------------------
 
 
 def test_fresh_bucket_plan_apply_check(s3_store: S3Store, dev_policy: LifecyclePolicy) -> None:
@@ -143,6 +155,33 @@ def test_fresh_bucket_plan_apply_check(s3_store: S3Store, dev_policy: LifecycleP
     again = lifecycle.apply(s3_store, dev_policy, ORIGINS)
     assert not again.lifecycle_written
     assert not again.cors_written
+
+
+def test_applied_cors_is_what_lets_the_web_app_upload(
+    s3_server: S3Server, s3_store: S3Store, dev_policy: LifecyclePolicy
+) -> None:
+    """A browser's preflight for a presigned PUT, before and after ``lifecycle apply``.
+    SeaweedFS (as S3) refuses it until the bucket has CORS rules, then allows the Web App's
+    origins only; moto answers every origin while the bucket has no rules."""
+
+    def preflight(origin: str) -> httpx.Response:
+        return httpx.options(
+            f"{s3_server.endpoint}/{s3_store.bucket}/temp/x.png",
+            headers={
+                "Origin": origin,
+                "Access-Control-Request-Method": "PUT",
+                "Access-Control-Request-Headers": "content-type,if-none-match",
+            },
+        )
+
+    app, other = ORIGINS[0], "https://elsewhere.example"
+    assert preflight(app).status_code == (403 if s3_server.strict else 200)
+    assert lifecycle.apply(s3_store, dev_policy, ORIGINS).cors_written
+    allowed = preflight(app)
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == app
+    assert "etag" in allowed.headers["access-control-expose-headers"].lower()
+    assert preflight(other).status_code == 403
 
 
 def test_hand_edited_rule_is_drift_and_foreign_rule_is_kept(

@@ -1,4 +1,5 @@
-"""``lifecycle plan|apply|check|sweep`` through Typer's runner, on the embedded store and moto."""
+"""``lifecycle plan|apply|check|sweep`` through Typer's runner, on the embedded store and on
+each selected S3 server (moto, SeaweedFS)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.interfaces.cli.lifecycle import lifecycle_app
 from sartiq_storage.services.context import build_context
 from tests.lifecycle.seed import Seeded, keys, local_ager, seed
-from tests.support.moto_server import moto_settings
+from tests.support.s3_servers import S3Server
 
 runner = CliRunner()
 
@@ -36,15 +37,15 @@ def embedded_seeded() -> tuple[LocalStore, Seeded]:
 
 
 @pytest.fixture
-def s3_env(monkeypatch: pytest.MonkeyPatch, s3_endpoint: str, s3_bucket: str) -> str:
+def s3_env(monkeypatch: pytest.MonkeyPatch, s3_server: S3Server, server_bucket: str) -> str:
     for name, value in {
-        **moto_settings(s3_endpoint, s3_bucket),
+        **s3_server.settings(server_bucket),
         "AUTH_JWT_SECRET": "cli-test-secret",
         "ENVIRONMENT": "staging",
         "WEB_APP_ORIGINS": "https://staging.sartiq.com",
     }.items():
         monkeypatch.setenv(name, value)
-    return s3_bucket
+    return server_bucket
 
 
 def test_embedded_plan_apply_check_say_sweep_enforces() -> None:

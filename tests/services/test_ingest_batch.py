@@ -18,6 +18,8 @@ from sartiq_storage.core.errors import UnsupportedMediaError
 from sartiq_storage.services.media.service import AttachTo, MediaResourceService
 from tests.services.conftest import product, upload
 from tests.support.media import image_bytes
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET
+from tests.support.s3_servers import S3Server
 
 
 def _count(db: Database, model: type) -> int:
@@ -326,3 +328,44 @@ def test_an_upload_swapped_after_its_check_is_a_conflict_and_leaves_nothing(
     assert _count(db, MediaResource) == 0
     assert list(store.list("media/")) == []
     assert len(list(store.list("temp/"))) == 1
+
+
+def test_on_s3_an_upload_swapped_after_its_check_is_a_conflict_and_leaves_nothing(
+    db: Database, s3_server: S3Server, server_bucket: str
+) -> None:
+    """The same swap on each S3 server: on SeaweedFS (as on S3 and R2) the server refuses
+    the copy pinned with ``x-amz-copy-source-if-match`` (412); moto ignores the pin and
+    copies the new bytes, and the check of the copy's MD5 refuses them. Either way a
+    conflict, no row, nothing left in ``media/``, the upload kept."""
+    from sartiq_storage.core.errors import ConflictError
+    from sartiq_storage.core.urls import UrlResolver
+    from tests.services.conftest import CDN
+
+    class _SwappedBeforeTheCopy(S3Store):
+        def copy(self, source: str, destination: str, **kw: Any) -> Any:
+            self.put(source, image_bytes(seed=97))  # another PUT lands just before the copy
+            return super().copy(source, destination, **kw)
+
+    store = _SwappedBeforeTheCopy(
+        bucket=server_bucket,
+        endpoint_url=s3_server.endpoint,
+        access_key_id=TEST_KEY_ID,
+        secret_access_key=TEST_SECRET,
+        region="us-east-1",
+    )
+    copies: list[int] = []
+    store.client.meta.events.register(
+        "after-call.s3.CopyObject",
+        lambda http_response, **_: copies.append(http_response.status_code),
+    )
+    media = MediaResourceService(db, store, UrlResolver(CDN), inline_enrichment=False)
+    item = upload(store, image_bytes(seed=96))
+    refusal = "changed while it was ingested" if s3_server.strict else "not hold the verified"
+    with pytest.raises(ConflictError, match=refusal):
+        media.ingest(item, product())
+    media.close()
+    assert copies == ([412] if s3_server.strict else [200])
+    assert _count(db, MediaResource) == 0
+    assert list(store.list("media/")) == []
+    assert len(list(store.list("temp/"))) == 1
+    store.close()

@@ -1,4 +1,4 @@
-"""Bucket set-up that a developer does by hand on MinIO, done on moto's server for tests."""
+"""Bucket set-up that a developer does by hand on MinIO, done on the test S3 servers."""
 
 from __future__ import annotations
 

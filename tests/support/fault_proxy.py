@@ -1,4 +1,9 @@
-"""An HTTP proxy on 127.0.0.1 that injects S3 faults in front of moto's server.
+"""An HTTP proxy on 127.0.0.1 that injects S3 faults in front of a test S3 server.
+
+It forwards each request as the client signed it, ``Host`` included (Signature V4 covers it,
+and a strict server such as SeaweedFS checks it); what it sends on its own (the HEADs of
+``conditional_copy``, a ``DeleteObjects`` whose body it rebuilt) it signs with the tests'
+credentials.
 
 ``decide(method, path, count)`` returns None to forward the request, or a fault name:
 
@@ -8,7 +13,7 @@
   nothing is forwarded;
 * ``"timeout"``: the request is read, then held for ``stall`` seconds (longer than the client's
   read timeout) and the connection closed; nothing is forwarded;
-* ``"lost"``: applied but lost. The request is forwarded and moto applies it, then the
+* ``"lost"``: applied but lost. The request is forwarded and the server applies it, then the
   connection is reset instead of answering: the client cannot tell it from a failure;
 * ``"truncate"``: forwarded and answered, but the answer's body is cut after half its
   declared length and the connection reset (a read must fail, never return short bytes).
@@ -17,14 +22,16 @@
 request sequence. ``delete_errors`` makes a ``DeleteObjects`` call fail for chosen keys the way
 S3 does: HTTP 200 with a per-key ``<Error>`` entry, those keys left in place.
 ``conditional_copy`` answers CopyObject's create-only headers the way S3 (``If-None-Match: *``)
-and R2 (``cf-copy-destination-if-none-match: *``) do, which moto does not: 412 when the
-destination exists (checked with a HEAD, so only sound for one client at a time). It also
-answers ``x-amz-copy-source-if-match`` as both do (moto ignores it): 412 when the source's
+and R2 (``cf-copy-destination-if-none-match: *``) do, which moto does not (and SeaweedFS
+does for the first only): 412 when the destination exists (checked with a HEAD, so only sound
+for one client at a time). It also answers ``x-amz-copy-source-if-match`` as both do (moto
+ignores it; SeaweedFS honours it, and checks again behind the proxy): 412 when the source's
 ETag is another.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import random
 import socket
@@ -41,9 +48,12 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
 
 import httpx
+from botocore.auth import S3SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.support.moto_server import moto_client
+from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client
 
 Decide = Callable[[str, str, int], str | None]
 DeleteErrors = Callable[[str], str | None]
@@ -67,12 +77,16 @@ _PRECONDITION = (
     b"specified did not hold</Message></Error>"
 )
 _HOP_BY_HOP = ("content-length", "transfer-encoding", "connection", "content-encoding")
-_BODY_DIGESTS = (
+_RESIGNED = (
+    "host",
     "content-length",
     "content-md5",
     "x-amz-sdk-checksum-algorithm",
     "x-amz-content-sha256",
+    "x-amz-date",
+    "authorization",
 )
+"""What a rebuilt body invalidates: its digests, length and the signature over them."""
 
 
 class FaultPlan:
@@ -139,10 +153,10 @@ class FaultProxy:
         self._s3: Any = None
 
     def _etag(self, bucket: str, key: str) -> str | None:
-        """A signed HEAD straight to moto (it refuses anonymous requests): the ETag, unquoted,
-        or None when there is no such object."""
+        """A HEAD straight to the server, signed with the tests' credentials: the ETag,
+        unquoted, or None when there is no such object."""
         if self._s3 is None:
-            self._s3 = moto_client(self.upstream, "fault-proxy", "fault-proxy")
+            self._s3 = moto_client(self.upstream, TEST_KEY_ID, TEST_SECRET)
         try:
             return str(self._s3.head_object(Bucket=bucket, Key=key)["ETag"]).strip('"')
         except ClientError:
@@ -199,23 +213,36 @@ class FaultProxy:
                 "</DeleteResult>"
             ).encode()
             return 200, {"Content-Type": "application/xml"}, doc
-        # The body changed: drop the digests that described the old one.
-        forward = {
-            k: v
-            for k, v in headers.items()
-            if k.lower() not in _BODY_DIGESTS and not k.lower().startswith("x-amz-checksum-")
-        }
         rebuilt = (
             '<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
             + "".join(f"<Object><Key>{escape(key)}</Key></Object>" for key in kept)
             + f"<Quiet>{quiet}</Quiet></Delete>"
+        ).encode()
+        answer = self._client.request(
+            "POST", path, content=rebuilt, headers=self._resign("POST", path, rebuilt, headers)
         )
-        answer = self._client.request("POST", path, content=rebuilt.encode(), headers=forward)
         content = answer.content
         if answer.status_code == 200 and errors:
             marker = b"</DeleteResult>"
             content = content.replace(marker, errors.encode() + marker)
         return answer.status_code, dict(answer.headers), content
+
+    def _resign(
+        self, method: str, path: str, body: bytes, headers: Mapping[str, str]
+    ) -> dict[str, str]:
+        """``headers`` for a body the proxy rebuilt: the old body's digests and signature
+        dropped, a Content-MD5 (DeleteObjects needs one) added, signed anew with the tests'
+        credentials for the upstream host."""
+        kept = {
+            k: v
+            for k, v in headers.items()
+            if k.lower() not in _RESIGNED and not k.lower().startswith("x-amz-checksum-")
+        }
+        md5 = hashlib.md5(body, usedforsecurity=False).digest()
+        kept["Content-MD5"] = base64.b64encode(md5).decode()
+        request = AWSRequest(method=method, url=self.upstream + path, data=body, headers=kept)
+        S3SigV4Auth(Credentials(TEST_KEY_ID, TEST_SECRET), "s3", "us-east-1").add_auth(request)
+        return dict(request.headers.items())
 
     def handler(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -278,9 +305,8 @@ class FaultProxy:
                     status, payload = _BODIES[fault]
                     self._answer(status, {"Content-Type": "application/xml"}, payload)
                     return
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")
-                }
+                # Host as the client sent it: Signature V4 covers it.
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "connection"}
                 query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
                 if self._copy_refused(headers):
                     status, answer_headers, content = 412, _XML, _PRECONDITION
@@ -297,7 +323,7 @@ class FaultProxy:
                         dict(answer.headers),
                         answer.content,
                     )
-                if fault == "lost":  # moto applied it; the client never hears so
+                if fault == "lost":  # the server applied it; the client never hears so
                     self._reset()
                     return
                 if fault == "truncate" and self.command != "HEAD" and len(content) > 1:

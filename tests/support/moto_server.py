@@ -1,4 +1,5 @@
-"""Run moto's S3 server as a real process on 127.0.0.1, for tests and benchmarks."""
+"""Run moto's S3 server as a real process on 127.0.0.1, for tests and benchmarks; its
+client, store and settings helpers work against SeaweedFS too (the same test credentials)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -63,6 +65,13 @@ def moto_settings(endpoint: str, bucket: str) -> dict[str, str]:
         "R2_SECRET_ACCESS_KEY": TEST_SECRET,
         "R2_REGION": "us-east-1",
     }
+
+
+def make_bucket(endpoint: str) -> str:
+    """A fresh, empty bucket on the test server at ``endpoint`` (moto or SeaweedFS)."""
+    name = f"test-{uuid.uuid4().hex[:20]}"
+    moto_client(endpoint).create_bucket(Bucket=name)
+    return name
 
 
 def free_port() -> int:

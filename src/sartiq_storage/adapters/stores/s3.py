@@ -96,6 +96,18 @@ def _precondition_failed(exc: ClientError) -> bool:
     return status == 412 or code == "PreconditionFailed"
 
 
+def _just_before(text: str) -> str:
+    """A ``start-after`` that lists ``text`` itself and all after it, but is no key and no
+    key's prefix: ``text`` with its last character one lower, then U+10FFFF (a non-character,
+    never in a key). Where one lower is no printable character, ``text`` less its last one."""
+    last = ord(text[-1]) - 1
+    if 0xD800 <= last <= 0xDFFF:
+        last = 0xD7FF
+    if last < 0x20:
+        return text[:-1]
+    return text[:-1] + chr(last) + "\U0010ffff"
+
+
 def _seekable(body: Body) -> bool:
     seekable = getattr(body, "seekable", None)
     return bool(seekable is not None and seekable())
@@ -553,29 +565,28 @@ class S3Store(ObjectStore):
         # obstore lists by path segments; S3 prefixes are plain strings. List the enclosing
         # "folder" from just before the prefix, and stop once past it (keys come sorted).
         folder = prefix[: prefix.rfind("/") + 1] if "/" in prefix else ""
-        offset = start_after
-        if prefix and prefix != folder:
-            floor = prefix[:-1] + chr(ord(prefix[-1]) - 1) + "\U0010ffff"
-            if 0xD800 <= ord(prefix[-1]) - 1 <= 0xDFFF:
-                floor = folder
-            offset = max(offset or "", floor) or None
+        floor = _just_before(prefix) if prefix and prefix != folder else None
         # A page that fails mid-way is asked for again from the last key seen, so a retry
         # neither repeats nor skips a key.
-        seen: str | None = None
+        after = start_after
         for attempt in range(1, self.max_attempts + 1):
-            resume = offset if seen is None else max(offset or "", seen)
+            # Never a key itself as ``start-after``: SeaweedFS 4.48 then skips the keys it
+            # prefixes ("p/ab/2" after "p/ab"). Ask from just before it and skip it here.
+            offset = max(floor or "", _just_before(after) if after else "") or None
             try:
                 with self._errors(prefix or "/"):
                     pages = obstore.list(
                         self._store,
                         prefix=folder.rstrip("/") or None,
-                        offset=resume,
+                        offset=offset,
                         chunk_size=_PAGE,
                     )
                     for page in pages:
                         for meta in page:
                             path = meta["path"]
-                            seen = path
+                            if after is not None and path <= after:
+                                continue
+                            after = path
                             if not path.startswith(prefix):
                                 if path > prefix:
                                     return
