@@ -78,7 +78,9 @@ def test_a_store_outage_is_one_short_503_a_down_health_and_one_cli_line(
 
             auth = {"Authorization": f"Bearer {issue_token(SECRET, 'outage')}"}
             failing = [
-                httpx.get(f"{base}/api/v1/storage/images", params={"prefix": "compute/"}),
+                httpx.get(
+                    f"{base}/api/v1/storage/images", params={"prefix": "compute/"}, headers=auth
+                ),
                 httpx.post(
                     f"{base}/api/v1/media-resources/ingest-storage-key",
                     headers=auth,
