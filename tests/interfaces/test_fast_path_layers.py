@@ -112,3 +112,18 @@ def test_fast_lines_go_through_logging_when_it_is_not_ours(
     assert record.request_id == reply.header("x-request-id")  # type: ignore[attr-defined]
     assert record.status == 302  # type: ignore[attr-defined]
     assert record.duration_ms == round(record.duration_ms, 2)  # type: ignore[attr-defined]
+
+
+def test_kept_redirects_answer_as_the_first_and_refusals_are_never_kept(
+    context: StorageContext,
+) -> None:
+    app = make_app(context)
+    targets = [f"/files/{KEY}", f"/files/{KEY}?type=webp", "/files/a/../b.png", "/files/temp/x.png"]
+
+    async def run() -> list[Reply]:
+        return [await request(app, "GET", t.encode()) for t in targets * 3]
+
+    replies = asyncio.run(run())
+    answers = [(r.status, r.header("location"), r.header("cache-control")) for r in replies]
+    assert [a[0] for a in answers[:4]] == [302, 302, 400, 404]
+    assert answers[:4] == answers[4:8] == answers[8:]

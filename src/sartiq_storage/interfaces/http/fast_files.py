@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from functools import lru_cache
 from logging import INFO
 from time import perf_counter
 from urllib.parse import parse_qsl
@@ -36,6 +37,10 @@ NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 Answer = tuple[int, list[tuple[bytes, bytes]], bytes]
 """Status, raw headers and body."""
+Target = tuple[bytes, bytes, bytes]
+"""A 302's Location, Cache-Control and Vary."""
+TARGETS_KEPT = 1024
+"""Redirects kept per process: a few MB at worst (a valid key is at most 1,024 bytes)."""
 
 
 class FastFiles:
@@ -45,6 +50,12 @@ class FastFiles:
     def __init__(self, context: StorageContext) -> None:
         self.context = context
         self.origins = {o.encode("latin-1") for o in context.settings.WEB_APP_ORIGINS}
+        self._kept_target = lru_cache(maxsize=TARGETS_KEPT)(self._no_accept_target)
+        """A redirect is pure computation on the path and type (key validation is half of a
+        302's cost); refusals raise, so they are never kept."""
+
+    def _no_accept_target(self, path: str, type_: str | None) -> Target:
+        return self._target(path, type_, None)
 
     def _cors(self, scope: Scope, headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
         origin = None
@@ -83,20 +94,29 @@ class FastFiles:
             accept = next(
                 (v.decode("latin-1") for n, v in scope["headers"] if n == b"accept"), None
             )
+        path = scope["path"][len(PREFIX) :]
         try:
-            target = self.context.delivery.redirect(scope["path"][len(PREFIX) :], type_, accept)
+            if accept is None:
+                location, cache_control, vary = self._kept_target(path, type_)
+            else:  # ?type=auto: negotiated per request, never kept
+                location, cache_control, vary = self._target(path, type_, accept)
         except InvalidKeyError as exc:
             return self._error(scope, 400, str(exc))
         except MediaError as exc:
             return self._error(scope, exc.status_code, str(exc))
         headers = [
-            (b"location", target.location.encode("latin-1")),
-            (b"cache-control", target.cache_control.encode("latin-1")),
+            (b"location", location),
+            (b"cache-control", cache_control),
             (b"content-length", b"0"),
             NOSNIFF,
         ]
-        self._cors(scope, headers, b"Accept, Origin" if target.vary else b"Origin")
+        self._cors(scope, headers, vary)
         return 302, headers, b""
+
+    def _target(self, path: str, type_: str | None, accept: str | None) -> Target:
+        target = self.context.delivery.redirect(path, type_, accept)
+        vary = b"Accept, Origin" if target.vary else b"Origin"
+        return target.location.encode("latin-1"), target.cache_control.encode("latin-1"), vary
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         status, headers, body = self.answer(scope)
