@@ -47,12 +47,14 @@ class FastFiles:
     """Called bare (:meth:`__call__`) when the app has no layers; :meth:`logged` does the
     layers' work too: ``X-Request-ID``, ``no-store`` on its errors, the access line."""
 
-    def __init__(self, context: StorageContext) -> None:
+    def __init__(self, context: StorageContext, kept: int = TARGETS_KEPT) -> None:
         self.context = context
         self.origins = {o.encode("latin-1") for o in context.settings.WEB_APP_ORIGINS}
-        self._kept_target = lru_cache(maxsize=TARGETS_KEPT)(self._no_accept_target)
+        self._kept_target = (
+            lru_cache(maxsize=kept)(self._no_accept_target) if kept else self._no_accept_target
+        )
         """A redirect is pure computation on the path and type (key validation is half of a
-        302's cost); refusals raise, so they are never kept."""
+        302's cost); refusals raise, so they are never kept. ``kept=0``: none (benchmarks)."""
 
     def _no_accept_target(self, path: str, type_: str | None) -> Target:
         return self._target(path, type_, None)
