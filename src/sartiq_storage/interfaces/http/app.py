@@ -54,8 +54,8 @@ class StorageApp(FastAPI):
     (``FastFiles.logged``)."""
 
     def wrap(self, layer: Callable[[ASGIApp], ASGIApp]) -> None:
-        """Put an ASGI layer around everything, the fast path and error answers included
-        (``add_middleware`` layers sit inside Starlette's 500 handler and miss ``/files``)."""
+        """Put an ASGI layer around everything, error answers included (``add_middleware``
+        layers sit inside Starlette's 500 handler); the fast path too unless ``fast_logged``."""
         self.outer = layer(self.outer or self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

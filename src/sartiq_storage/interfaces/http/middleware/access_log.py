@@ -1,12 +1,12 @@
 """One structured log line per request, and the request id that ties it to the caller.
 
-Pure ASGI (not ``BaseHTTPMiddleware``): bodies stream through untouched and the ``/files``
-fast path pays a few microseconds (``docs/benchmarks.md``). It wraps the whole service, the
-fast path and the lakeFS sub-app included, so every answer, refusals and conflicts included,
-is logged with its method, path (signed-URL query values redacted), status, duration, request
-id and the caller's ``sub`` when the request was authenticated. A 5xx is logged at ERROR with
-the traceback of what caused it (the full cause of a store outage lives here, never in the
-answer).
+Pure ASGI (not ``BaseHTTPMiddleware``): bodies stream through untouched. It wraps the whole
+service, the lakeFS sub-app included (the ``/files`` fast path does the same work itself,
+``FastFiles.logged``: a layer costs about what its answer costs), so every answer, refusals
+and conflicts included, is logged with its method, path (signed-URL query values redacted),
+status, duration, request id and the caller's ``sub`` when the request was authenticated.
+A 5xx is logged at ERROR with the traceback of what caused it (the full cause of a store
+outage lives here, never in the answer).
 
 The request id is the caller's ``X-Request-ID`` when it is sane (1-128 characters of
 ``[A-Za-z0-9._:/+=@-]``), else a new one (a random prefix per process and a counter); it is
