@@ -49,13 +49,25 @@ class StorageApp(FastAPI):
 
     fast: FastFiles | None = None
     outer: ASGIApp | None = None
+    fast_logged = False
+    """Set by ``install_layers``: the fast path skips the layers and does their work itself
+    (``FastFiles.logged``)."""
 
     def wrap(self, layer: Callable[[ASGIApp], ASGIApp]) -> None:
-        """Put an ASGI layer around everything, the fast path and error answers included
-        (``add_middleware`` layers sit inside Starlette's 500 handler and miss ``/files``)."""
+        """Put an ASGI layer around everything, error answers included (``add_middleware``
+        layers sit inside Starlette's 500 handler); the fast path too unless ``fast_logged``."""
         self.outer = layer(self.outer or self._dispatch)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            self.fast_logged
+            and self.fast is not None
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and scope["path"].startswith(FAST_PREFIX)
+        ):
+            await self.fast.logged(scope, receive, send)
+            return
         await (self.outer or self._dispatch)(scope, receive, send)
 
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:

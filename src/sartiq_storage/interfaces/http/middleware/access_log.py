@@ -1,12 +1,12 @@
 """One structured log line per request, and the request id that ties it to the caller.
 
-Pure ASGI (not ``BaseHTTPMiddleware``): bodies stream through untouched and the ``/files``
-fast path pays a few microseconds (``docs/benchmarks.md``). It wraps the whole service, the
-fast path and the lakeFS sub-app included, so every answer, refusals and conflicts included,
-is logged with its method, path (signed-URL query values redacted), status, duration, request
-id and the caller's ``sub`` when the request was authenticated. A 5xx is logged at ERROR with
-the traceback of what caused it (the full cause of a store outage lives here, never in the
-answer).
+Pure ASGI (not ``BaseHTTPMiddleware``): bodies stream through untouched. It wraps the whole
+service, the lakeFS sub-app included (the ``/files`` fast path does the same work itself,
+``FastFiles.logged``: a layer costs about what its answer costs), so every answer, refusals
+and conflicts included, is logged with its method, path (signed-URL query values redacted),
+status, duration, request id and the caller's ``sub`` when the request was authenticated.
+A 5xx is logged at ERROR with the traceback of what caused it (the full cause of a store
+outage lives here, never in the answer).
 
 The request id is the caller's ``X-Request-ID`` when it is sane (1-128 characters of
 ``[A-Za-z0-9._:/+=@-]``), else a new one (a random prefix per process and a counter); it is
@@ -27,6 +27,7 @@ from typing import Any
 from starlette.types import Message, Receive, Scope, Send
 
 from sartiq_storage.interfaces.http.middleware.base import HttpLayer
+from sartiq_storage.interfaces.http.middleware.no_store import add_no_store
 
 logger = logging.getLogger("sartiq_storage.access")
 
@@ -55,16 +56,28 @@ FIELDS = ("method", "path", "status", "duration_ms", "request_id", "sub")
 
 
 def access_message(
-    method: str, path: str, status: int, duration_ms: float, rid: str, sub: str | None
+    method: str,
+    path: str,
+    status: int,
+    duration_ms: float,
+    rid: str,
+    sub: str | None,
+    head: str = "",
+    tail: str = "",
 ) -> str:
-    """The text of an access line (its ``message``)."""
-    return f"{method} {path} {status} {duration_ms:.2f}ms request_id={rid} sub={sub or '-'}"
+    """The text of an access line (its ``message``), between ``head`` and ``tail`` (a text
+    line's timestamp and newline, built in the same step)."""
+    return (
+        f"{head}{method} {path} {status} {duration_ms:.2f}ms request_id={rid} sub={sub or '-'}"
+        f"{tail}"
+    )
 
 
 direct_writer: Callable[[str, str, int, float, str, str | None], None] | None = None
 """Set by :func:`~sartiq_storage.interfaces.http.middleware.logs.configure_logging`: writes an
 answered request's line as the installed formatter would, without building a ``LogRecord``
-(a third of the cost of a ``/files`` 302 otherwise, ``docs/benchmarks.md``). 5xx lines, and
+(a third of the cost of a ``/files`` 302 otherwise, ``docs/benchmarks.md``); the duration
+comes unrounded (the writer rounds it as the line shows it). 5xx lines, and
 every line when logging was not configured by us (a host application, the tests' caplog),
 go through :mod:`logging`."""
 
@@ -85,7 +98,8 @@ def record_error(scope: MutableMapping[str, Any], exc: BaseException) -> None:
     scope[ERROR] = exc
 
 
-def _incoming_id(scope: Scope) -> str | None:
+def incoming_id(scope: Scope) -> str | None:
+    """The caller's ``X-Request-ID`` when it is sane."""
     for name, value in scope["headers"]:
         if name == b"x-request-id":
             text = value.decode("latin-1")
@@ -105,13 +119,19 @@ def loggable_target(scope: Scope) -> str:
             name, eq, _ = piece.partition("=")
             pieces.append(f"{name}=REDACTED" if eq and _SECRET_PARAM.search(name) else piece)
         path = f"{path}?{'&'.join(pieces)}"
-    return path.translate(_CONTROL) if _HAS_CONTROL.search(path) else path
+    if path.isprintable() or not _HAS_CONTROL.search(path):  # isprintable: the cheap test
+        return path
+    return path.translate(_CONTROL)
 
 
 class AccessLog(HttpLayer):
+    """The access line, ``X-Request-ID`` and ``no-store``, in one layer: one closure and one
+    look at the start message per request (two layers cost ~1.5 µs more, ``docs/benchmarks.md``).
+    The ``/files`` fast path does the same work itself and skips this layer (``fast_files.py``)."""
+
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        rid = _incoming_id(scope) or new_request_id()
+        rid = incoming_id(scope) or new_request_id()
         scope[REQUEST_ID] = rid
         target = loggable_target(scope)  # before a mount rewrites the scope's path
         header = (b"x-request-id", rid.encode("latin-1"))
@@ -122,41 +142,53 @@ class AccessLog(HttpLayer):
             if message["type"] == "http.response.start":
                 status = message["status"]
                 headers = message.get("headers")
-                if type(headers) is list:  # in place, as Starlette's own middleware does
-                    headers.append(header)
-                else:
-                    message = {**message, "headers": [*(headers or ()), header]}
+                if type(headers) is not list:
+                    headers = list(headers or ())
+                    message = {**message, "headers": headers}
+                # In place, as Starlette's own middleware does (every response sends a list
+                # of its own).
+                add_no_store(headers)
+                headers.append(header)
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except asyncio.CancelledError:
-            self._log(scope, target, status or 499, started, None)  # the client went away
-            raise
+            log_answer(scope["method"], target, status or 499, started, rid, scope.get(CALLER))
+            raise  # the client went away
         except BaseException as exc:
-            self._log(scope, target, status or 500, started, exc)
+            log_answer(scope["method"], target, status or 500, started, rid, scope.get(CALLER), exc)
             raise
-        self._log(scope, target, status, started, scope.get(ERROR))
+        sub, error = scope.get(CALLER), scope.get(ERROR)
+        log_answer(scope["method"], target, status, started, rid, sub, error)
 
-    @staticmethod
-    def _log(
-        scope: Scope, target: str, status: int, started: float, exc: BaseException | None
-    ) -> None:
-        level = logging.ERROR if status >= 500 else logging.INFO
-        if not logger.isEnabledFor(level):
-            return
-        duration_ms = round((time.perf_counter() - started) * 1000, 2)
-        method, rid, sub = scope["method"], scope[REQUEST_ID], scope.get(CALLER)
-        if direct_writer is not None and level == logging.INFO:
-            direct_writer(method, target, status, duration_ms, rid, sub)
-            return
-        values = (method, target, status, duration_ms, rid, sub)
-        message = access_message(*values)
-        fields = dict(zip(FIELDS, values, strict=True))
-        logger.log(
-            level,
-            "%s",
-            message,
-            exc_info=exc if status >= 500 and exc is not None else None,
-            extra=fields,
-        )
+
+def log_answer(
+    method: str,
+    target: str,
+    status: int,
+    started: float,
+    rid: str,
+    sub: str | None,
+    exc: BaseException | None = None,
+) -> None:
+    """Write the access line of an answered request (``started``: its ``perf_counter``).
+
+    A 5xx goes out at ERROR with ``exc``'s traceback; the rest at INFO, through
+    :data:`direct_writer` when it is set.
+    """
+    level = logging.ERROR if status >= 500 else logging.INFO
+    if not logger.isEnabledFor(level):
+        return
+    duration_ms = (time.perf_counter() - started) * 1000
+    if direct_writer is not None and level == logging.INFO:
+        direct_writer(method, target, status, duration_ms, rid, sub)
+        return
+    values = (method, target, status, round(duration_ms, 2), rid, sub)
+    logger.log(
+        level,
+        "%s",
+        access_message(*values),
+        exc_info=exc if status >= 500 and exc is not None else None,
+        extra=dict(zip(FIELDS, values, strict=True)),
+    )

@@ -34,31 +34,43 @@ class AccessLineWriter:
         self.stream = stream
         self.as_json = as_json
         self._second = -1
+        self._since = self._until = 0.0
+        self._date = ""
         self._stamp = ""
+        self._text_head = ""
 
     def __call__(
         self, method: str, path: str, status: int, duration_ms: float, rid: str, sub: str | None
     ) -> None:
+        # The timestamp as logging.Formatter computes it (asctime, then ",msecs"), rebuilt
+        # when the clock leaves the millisecond it was built for, not once per line.
         now = time.time()
-        second = int(now)
-        if second != self._second:
-            self._second = second
-            self._stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
-        stamp = f"{self._stamp},{int((now - second) * 1000):03d}"
-        message = access_message(method, path, status, duration_ms, rid, sub)
-        if self.as_json:
-            line = json.dumps(
-                {
-                    "time": stamp,
-                    "level": "INFO",
-                    "logger": ACCESS,
-                    "message": message,
-                    **dict(zip(FIELDS, (method, path, status, duration_ms, rid, sub), strict=True)),
-                }
+        if not self._since <= now < self._until:
+            second = int(now)
+            milli = int((now - second) * 1000)
+            if second != self._second:
+                self._second = second
+                self._date = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+            self._since, self._until = now, second + (milli + 1) / 1000
+            self._stamp = f"{self._date},{milli:03d}"
+            self._text_head = f"{self._stamp} INFO {ACCESS} "
+        if not self.as_json:
+            self.stream.write(
+                access_message(method, path, status, duration_ms, rid, sub, self._text_head, "\n")
             )
-            self.stream.write(line + "\n")
-        else:
-            self.stream.write(f"{stamp} INFO {ACCESS} {message}\n")
+            return
+        message = access_message(method, path, status, duration_ms, rid, sub)
+        values = (method, path, status, round(duration_ms, 2), rid, sub)
+        line = json.dumps(
+            {
+                "time": self._stamp,
+                "level": "INFO",
+                "logger": ACCESS,
+                "message": message,
+                **dict(zip(FIELDS, values, strict=True)),
+            }
+        )
+        self.stream.write(line + "\n")
 
 
 def reset_logging() -> None:
