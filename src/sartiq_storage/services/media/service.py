@@ -457,8 +457,9 @@ class MediaResourceService:
         """Ingest several inputs; results come back in the order of ``items``.
 
         A batch is pipelined: every upload is verified and promoted first (on ``concurrency``
-        threads, overlapping their store round trips), then one transaction records them
-        all and one batch call deletes their sources. If an input fails, the others are
+        threads, overlapping their store round trips; the next uploads are verified while
+        the last ones are promoted), then one transaction records them all and one batch
+        call deletes their sources. If an input fails, the others are
         still recorded and the first error is raised; every ingest is idempotent, so the
         batch can simply be retried.
         """
@@ -479,19 +480,7 @@ class MediaResourceService:
         workers = min(max(concurrency, 1), len(items))
         pool = ThreadPoolExecutor(workers) if workers > 1 else None
         try:
-            outcomes: list[_Prepared | _Verified | IngestResult | Exception]
-            if pool is None:
-                outcomes = self._verify_ahead(items, verify)
-            else:
-                outcomes = list(_map_outcomes(pool, verify, items))
-                leaders: dict[tuple[str, int], int] = {}
-                for i, outcome in enumerate(outcomes):
-                    if isinstance(outcome, _Verified):
-                        leaders.setdefault((outcome.md5, outcome.size), i)
-                order = list(leaders.values())
-                matches = self._match_leaders(pool, outcomes, items, order)
-                for i, matched in zip(order, matches, strict=True):
-                    outcomes[i] = matched
+            outcomes = self._verify_ahead(items, verify, pool, workers)
         finally:
             if pool is not None:
                 pool.shutdown()
@@ -539,15 +528,18 @@ class MediaResourceService:
         self,
         items: Sequence[tuple[MediaInput, AttachTo]],
         verify: Callable[[tuple[MediaInput, AttachTo]], _Verified | IngestResult],
+        pool: ThreadPoolExecutor | None,
+        workers: int,
     ) -> list[_Prepared | _Verified | IngestResult | Exception]:
-        """A sequential batch, pipelined: one thread verifies the uploads in order (reading
-        them and walking their bytes: CPU work) while this one promotes those verified
-        (copies and fsyncs: waiting on the store, the GIL released). Each round takes every
-        upload verified so far, looks their hashes up at once and promotes its leaders; a
-        later copy of the same bytes (a follower) is left for the caller, as before."""
+        """Verify and promote a batch, pipelined: ``workers`` threads verify the uploads
+        (reading them and walking their bytes, CPU work) while the leaders verified so far
+        are promoted on ``pool`` or this thread (copies and fsyncs, waiting on the store with
+        the GIL released). Each round takes the uploads verified next in item order, looks
+        their hashes up at once and promotes its leaders; a later upload of the same bytes (a
+        follower) is left verified, for the caller to match once its leader is recorded."""
         outcomes: list[_Prepared | _Verified | IngestResult | Exception] = []
         leaders: set[tuple[str, int]] = set()
-        ahead = ThreadPoolExecutor(1)
+        ahead = ThreadPoolExecutor(workers)
         try:
             pending = [ahead.submit(_outcome, verify, item) for item in items]
             while len(outcomes) < len(items):
@@ -559,17 +551,15 @@ class MediaResourceService:
                     ready.append(following.result())
                 order: list[int] = []
                 for i, outcome in enumerate(ready, start=len(outcomes)):
-                    if (
-                        isinstance(outcome, _Verified)
-                        and (outcome.md5, outcome.size) not in leaders
-                    ):
+                    if not isinstance(outcome, _Verified):
+                        continue
+                    if (outcome.md5, outcome.size) not in leaders:
                         leaders.add((outcome.md5, outcome.size))
                         order.append(i)
                 outcomes += ready
                 if order:
-                    for i, matched in zip(
-                        order, self._match_leaders(None, outcomes, items, order), strict=True
-                    ):
+                    matches = self._match_leaders(pool, outcomes, items, order)
+                    for i, matched in zip(order, matches, strict=True):
                         outcomes[i] = matched
         finally:
             ahead.shutdown(cancel_futures=True)
