@@ -457,9 +457,8 @@ class MediaResourceService:
         """Ingest several inputs; results come back in the order of ``items``.
 
         A batch is pipelined: every upload is verified and promoted first (on ``concurrency``
-        threads, overlapping their store round trips; the next uploads are verified while
-        the last ones are promoted), then one transaction records them all and one batch
-        call deletes their sources. If an input fails, the others are
+        threads, overlapping their store round trips), then one transaction records them
+        all and one batch call deletes their sources. If an input fails, the others are
         still recorded and the first error is raised; every ingest is idempotent, so the
         batch can simply be retried.
         """
@@ -480,7 +479,22 @@ class MediaResourceService:
         workers = min(max(concurrency, 1), len(items))
         pool = ThreadPoolExecutor(workers) if workers > 1 else None
         try:
-            outcomes = self._verify_ahead(items, verify, pool, workers)
+            outcomes: list[_Prepared | _Verified | IngestResult | Exception]
+            outcomes = list(_map_outcomes(pool, verify, items))
+            leaders: dict[tuple[str, int], int] = {}
+            for i, outcome in enumerate(outcomes):
+                if isinstance(outcome, _Verified):
+                    leaders.setdefault((outcome.md5, outcome.size), i)
+            known = self._known_many([md5 for md5, _ in leaders])
+
+            def match(i: int) -> _Prepared:
+                verified = outcomes[i]
+                assert isinstance(verified, _Verified)
+                return self._match(verified, items[i][1], known=known.get(verified.md5, []))
+
+            order = list(leaders.values())
+            for i, matched in zip(order, _map_outcomes(pool, match, order), strict=True):
+                outcomes[i] = matched
         finally:
             if pool is not None:
                 pool.shutdown()
@@ -504,66 +518,6 @@ class MediaResourceService:
             if isinstance(outcome, Exception):
                 raise outcome
         return [o for o in outcomes if isinstance(o, IngestResult)]
-
-    def _match_leaders(
-        self,
-        pool: ThreadPoolExecutor | None,
-        outcomes: Sequence[_Prepared | _Verified | IngestResult | Exception],
-        items: Sequence[tuple[MediaInput, AttachTo]],
-        order: Sequence[int],
-    ) -> list[_Prepared | Exception]:
-        """Match (hit) or promote (miss) the leaders at ``order``: one hash lookup for all."""
-        known = self._known_many(
-            [outcome.md5 for i in order if isinstance(outcome := outcomes[i], _Verified)]
-        )
-
-        def match(i: int) -> _Prepared:
-            verified = outcomes[i]
-            assert isinstance(verified, _Verified)
-            return self._match(verified, items[i][1], known=known.get(verified.md5, []))
-
-        return _map_outcomes(pool, match, order)
-
-    def _verify_ahead(
-        self,
-        items: Sequence[tuple[MediaInput, AttachTo]],
-        verify: Callable[[tuple[MediaInput, AttachTo]], _Verified | IngestResult],
-        pool: ThreadPoolExecutor | None,
-        workers: int,
-    ) -> list[_Prepared | _Verified | IngestResult | Exception]:
-        """Verify and promote a batch, pipelined: ``workers`` threads verify the uploads
-        (reading them and walking their bytes, CPU work) while the leaders verified so far
-        are promoted on ``pool`` or this thread (copies and fsyncs, waiting on the store with
-        the GIL released). Each round takes the uploads verified next in item order, looks
-        their hashes up at once and promotes its leaders; a later upload of the same bytes (a
-        follower) is left verified, for the caller to match once its leader is recorded."""
-        outcomes: list[_Prepared | _Verified | IngestResult | Exception] = []
-        leaders: set[tuple[str, int]] = set()
-        ahead = ThreadPoolExecutor(workers)
-        try:
-            pending = [ahead.submit(_outcome, verify, item) for item in items]
-            while len(outcomes) < len(items):
-                ready = [pending[len(outcomes)].result()]
-                while len(outcomes) + len(ready) < len(items):
-                    following = pending[len(outcomes) + len(ready)]
-                    if not following.done():
-                        break
-                    ready.append(following.result())
-                order: list[int] = []
-                for i, outcome in enumerate(ready, start=len(outcomes)):
-                    if not isinstance(outcome, _Verified):
-                        continue
-                    if (outcome.md5, outcome.size) not in leaders:
-                        leaders.add((outcome.md5, outcome.size))
-                        order.append(i)
-                outcomes += ready
-                if order:
-                    matches = self._match_leaders(pool, outcomes, items, order)
-                    for i, matched in zip(order, matches, strict=True):
-                        outcomes[i] = matched
-        finally:
-            ahead.shutdown(cancel_futures=True)
-        return outcomes
 
     def ingest_from_storage_key(
         self, storage_key: str, *, relocate: bool = True, target: AttachTo | None = None
