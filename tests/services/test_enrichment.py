@@ -173,3 +173,52 @@ def test_heal_restores_a_lost_object_only_from_the_bytes_it_hashed(
         ]
     else:
         assert result.fixed[0]["fix"].startswith("object restored from temp/")
+
+
+class _CountingStore(LocalStore):
+    """A local store that counts the reads of each key (what a store bills per request)."""
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.gets: dict[str, int] = {}
+
+    def get(self, key: str, *, start: int | None = None, end: int | None = None):  # type: ignore[no-untyped-def]
+        self.gets[key] = self.gets.get(key, 0) + 1
+        return super().get(key, start=start, end=end)
+
+
+def test_fast_path_reads_an_upload_once(db: Database, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The metadata walk needs every byte: one GET serves the sniff, the header and the walk
+    (it was a ranged GET for the header, then a second GET of everything)."""
+    store = _CountingStore(tmp_path / "store")
+    fast = MediaResourceService(db, store, UrlResolver(CDN), inline_enrichment=False)
+    data = _big_jpeg(4)
+    media = upload(store, data, "big.jpg", "image/jpeg")
+    resource = fast.ingest(media, product()).resource
+    fast.close()
+    assert resource.content_hash == hashlib.md5(data).hexdigest()
+    assert resource.sha256 is None  # the ETag's MD5 stands: nothing was removed
+    assert store.gets == {media.url.removeprefix(f"{CDN}/"): 1}  # type: ignore[union-attr]
+
+
+def test_an_upload_too_big_to_read_at_once_is_sniffed_first(
+    db: Database, mstore: ObjectStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``_READ_AT_ONCE`` the first chunks are sniffed before the rest is read: an image
+    is still read whole (and walked), what is not accepted is refused."""
+    from sartiq_storage.services.media import service
+
+    monkeypatch.setattr(service, "_READ_AT_ONCE", 1)
+    fast = MediaResourceService(db, mstore, UrlResolver(CDN), inline_enrichment=False)
+    data = _big_jpeg(5)
+    resource = fast.ingest(upload(mstore, data, "big.jpg", "image/jpeg"), product()).resource
+    assert resource.content_hash == hashlib.md5(data).hexdigest()
+    commented = data[:2] + b"\xff\xfe\x00\x07hello" + data[2:]  # metadata: removed
+    cleaned = fast.ingest(upload(mstore, commented, "c.jpg", "image/jpeg"), product()).resource
+    with mstore.get(cleaned.storage_key) as stream:
+        stored = stream.read()
+    assert b"hello" not in stored
+    assert cleaned.content_hash == hashlib.md5(stored).hexdigest()
+    with pytest.raises(UnsupportedMediaError, match="not an accepted image"):
+        fast.ingest(upload(mstore, b"<html>" * 100_000, "f.jpg", "image/jpeg"), product())
+    fast.close()

@@ -215,13 +215,15 @@ of a header read went to asking every loader whether the bytes were its own)."""
 
 
 def probe_image_header(
-    prefix: bytes, *, max_pixels: int = MAX_PIXELS, extension: str | None = None
+    prefix: bytes | memoryview, *, max_pixels: int = MAX_PIXELS, extension: str | None = None
 ) -> MediaMetadata:
     """Dimensions and colour profile from the first bytes of an image, without decoding it.
 
     ``extension``: the type sniffed from the bytes; its loader alone reads them. Raises
     :class:`MediaProbeError` when the prefix does not hold the whole header (the caller then
     reads the full object) and :class:`DecompressionBombError` as :func:`probe_image` does.
+    libvips copies what it is given, so pass the prefix (a memoryview spares a second copy),
+    not a whole image.
     """
     loader = HEADER_LOADERS.get(extension or "")
     try:

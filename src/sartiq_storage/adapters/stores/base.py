@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Literal
@@ -112,24 +112,34 @@ class ObjectStream:
         chunks: Iterator[bytes],
         byte_range: tuple[int, int],
         close: Iterable[object] = (),
+        whole: Callable[[], bytes] | None = None,
     ) -> None:
         self.info = info
         self.byte_range = byte_range
         """Served range as ``(start, end_exclusive)``."""
         self._chunks = chunks
         self._closers = list(close)
+        self._whole = whole
+        """Reads the whole range at once (one buffer, no join of chunks): for ``read()``
+        before any chunk was taken."""
 
     @property
     def length(self) -> int:
         return self.byte_range[1] - self.byte_range[0]
 
     def __iter__(self) -> Iterator[bytes]:
+        self._whole = None
         try:
             yield from self._chunks
         finally:
             self.close()
 
     def read(self) -> bytes:
+        if self._whole is not None:
+            try:
+                return self._whole()
+            finally:
+                self.close()
         return b"".join(self)
 
     def close(self) -> None:

@@ -382,7 +382,9 @@ class LocalStore(SignedUrlMixin):
                 remaining -= len(chunk)
                 yield chunk
 
-        return ObjectStream(info, chunks(), (lo, hi), close=[handle])
+        return ObjectStream(
+            info, chunks(), (lo, hi), close=[handle], whole=lambda: handle.read(hi - lo)
+        )
 
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
         prefix = validate_prefix(prefix)

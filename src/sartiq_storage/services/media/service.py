@@ -87,7 +87,10 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 logger = logging.getLogger(__name__)
 INGESTIBLE_PREFIXES = ("temp/", "compute/")
 HEADER_BYTES = 256 * 1024
-"""How much of an image is read to sniff it and parse its header when not reading it all."""
+"""The prefix libvips parses for an image's header (dimensions, profile, pixel limit)."""
+_READ_AT_ONCE = 16 * 1024 * 1024
+"""Uploads up to this size are read in one buffer before they are sniffed; a larger one is
+sniffed from its first chunks, and not read further unless it is an accepted type."""
 _T = TypeVar("_T")
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -564,21 +567,22 @@ class MediaResourceService:
     def _verify(self, key: str, hints: MediaInput | None) -> _Verified:
         """Everything we check before anything is created (verify before promote).
 
-        The type is sniffed from the first bytes and the header read for dimensions and the
-        pixel limit. With ``inline_enrichment`` (the default) the whole object is read:
-        MD5, SHA-256, dominant colour. Without it, a plain-MD5 ETag is the content hash (the
-        store computed it from the stored bytes) and the enrichment is left to ``heal``.
+        One GET reads the upload: its first bytes are sniffed before the rest is read (what
+        is not an accepted type is refused after ``HEADER_BYTES``), then every byte of an
+        image is walked for metadata, and a video is probed whole. With
+        ``inline_enrichment`` (the default) the bytes are hashed (MD5, SHA-256) and the
+        dominant colour computed. Without it, dimensions come from the header, a plain-MD5
+        ETag is the content hash (the store computed it from the stored bytes) and the
+        enrichment is left to ``heal``.
         """
         # One GET does what HEAD + GET would: its answer carries the size and the ETag, and
         # the size is checked before any of the body is read.
         try:
-            stream = self.store.get(key, end=None if self.inline_enrichment else HEADER_BYTES)
+            stream = self.store.get(key)
         except ObjectNotFoundError:
             raise UploadMissingError(
                 f"{key} does not exist (the upload expired, never finished, or was removed)"
             ) from None
-        except ValueError:  # a range on an empty object
-            raise UnsupportedMediaError(f"{key} is empty") from None
         with stream:
             info = stream.info
             if info.size > self.max_file_size:
@@ -588,44 +592,55 @@ class MediaResourceService:
             if info.size == 0:
                 raise UnsupportedMediaError(f"{key} is empty")
             failpoints.hit("ingest.headed")
-            data = stream.read()
-        full = len(data) >= info.size
-        if not full and info.md5 is None:  # no usable ETag: the hash needs every byte
-            data, full = self._read(key), True
-        kind = sniff(data[:SNIFF_BYTES])
+            if info.size <= _READ_AT_ONCE:  # one buffer: no join, no second copy
+                data = stream.read()
+                kind = sniff(data[:SNIFF_BYTES])
+            else:  # sniffed from the first chunks: what is not accepted is not read further
+                chunks = iter(stream)
+                parts: list[bytes] = []
+                for chunk in chunks:
+                    parts.append(chunk)
+                    if sum(len(part) for part in parts) >= HEADER_BYTES:
+                        break
+                kind = sniff(b"".join(parts)[:SNIFF_BYTES])
+                data = b"".join([*parts, *chunks]) if kind is not None else b""
         if kind is None:
             raise UnsupportedMediaError(
                 f"{key} is not an accepted image or video (checked from its bytes)"
             )
+        # Hashing needs every byte; deferred enrichment hashes only what it must: a video or
+        # a header past the prefix was read whole to be probed (as before), and an upload
+        # without a plain-MD5 ETag has no other hash. An image read whole only for the
+        # metadata walk keeps the ETag's MD5 (the walk proves the bytes need no change).
+        hashed = self.inline_enrichment or info.md5 is None
         metadata: MediaMetadata | None = None
         # Deferred enrichment leaves the dominant colour to heal even when every byte is here:
         # the header gives dimensions and profile at a fraction of a decode.
-        if (not full or not self.inline_enrichment) and kind.resource_type == "IMAGE":
-            try:
+        if not self.inline_enrichment and kind.resource_type == "IMAGE":
+            try:  # libvips copies its input: the prefix only, unless the header is longer
                 metadata = probe_image_header(
-                    data, max_pixels=self.max_pixels, extension=kind.extension
+                    memoryview(data)[:HEADER_BYTES],
+                    max_pixels=self.max_pixels,
+                    extension=kind.extension,
                 )
             except DecompressionBombError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
             except MediaProbeError:
-                metadata = None  # the header runs past the prefix: read it all
+                metadata = None  # the header runs past the prefix: probe it all
         if metadata is None:
-            if not full:
-                data, full = self._read(key), True
+            hashed = True
             try:
                 metadata = probe(data, kind.resource_type, max_pixels=self.max_pixels)
             except MediaProbeError as exc:
                 raise UnsupportedMediaError(f"{key}: {exc}") from None
         payload: bytes | None = None
-        scanned_only = False  # the whole image read for the metadata walk alone
-        if kind.resource_type == "IMAGE":
-            # Metadata can hide anywhere in the file, unseen by libvips: every byte is walked.
-            if not full:
-                data, full, scanned_only = self._read(key), True, True
-            if metadata.needs_rewrite or image_metadata.findings(data, kind.extension):
-                payload, kind, metadata = self._rewrite(key, data, kind, metadata)
-                data = payload  # the hash covers the bytes stored and served
-        if full and not (scanned_only and payload is None):  # else the ETag's MD5 stands
+        # Metadata can hide anywhere in an image, unseen by libvips: every byte is walked.
+        if kind.resource_type == "IMAGE" and (
+            metadata.needs_rewrite or image_metadata.findings(data, kind.extension)
+        ):
+            payload, kind, metadata = self._rewrite(key, data, kind, metadata)
+            data = payload  # the hash covers the bytes stored and served
+        if hashed or payload is not None:  # else the ETag's MD5 stands
             md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
             sha: str | None = hashlib.sha256(data).hexdigest()
             size = len(data)
@@ -659,10 +674,6 @@ class MediaResourceService:
         except MediaProbeError as exc:
             raise UnsupportedMediaError(f"{key}: {exc}") from None
         return rewritten, new_kind, metadata
-
-    def _read(self, key: str, *, end: int | None = None) -> bytes:
-        with self.store.get(key, end=end) as stream:
-            return stream.read()
 
     def _sha256_of(self, key: str) -> str:
         return stream_digests(self.store, key, "sha256")["sha256"]
