@@ -265,6 +265,18 @@ CASES = [
         "jpg",
         False,
     ),
+    Case(
+        "jpeg-jfif-trailing-bytes",  # a JFIF header with more after it (a thumbnail's place)
+        lambda: jpeg_with_segment(0xE0, b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + SECRET),
+        "jpg",
+        False,
+    ),
+    Case(
+        "jpeg-adobe-trailing-bytes",
+        lambda: jpeg_with_segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01" + SECRET),
+        "jpg",
+        False,
+    ),
     Case("jpeg-after-eoi", lambda: saved(".jpg") + saved(".jpg", gps=True), "jpg", False),
     Case("png-exif-before-pixels", lambda: saved(".png", gps=True), "png", True),
     Case("png-exif-after-pixels", png_exif_after_pixels, "png", False),

@@ -212,14 +212,24 @@ def _jpeg_blocks(data: bytes) -> Iterator[tuple[int, int, int]]:
         yield marker, start, min(position, len(data))
 
 
-def _jpeg_keeps(marker: int, segment: bytes) -> bool:
-    """Structural segments and the colour profile: everything a decoder needs."""
+_JFIF_SIZE = 18
+"""Marker, length and the JFIF header with no thumbnail (version, units, densities, 0 × 0)."""
+_ADOBE_SIZE = 16
+"""Marker, length and Adobe's APP14 (version, two flag words, the colour transform)."""
+
+
+def _jpeg_keeps(marker: int, segment: bytes, size: int) -> bool:
+    """Structural segments and the colour profile: everything a decoder needs.
+
+    JFIF and Adobe segments only at their exact header size: a JFIF thumbnail, or any bytes
+    after either header, can carry anything, and no decoder needs them.
+    """
     if marker == 0xE0:
-        return segment[4:9] == b"JFIF\x00"
+        return segment[4:9] == b"JFIF\x00" and size == _JFIF_SIZE
     if marker == 0xE2:
         return segment[4:16] == b"ICC_PROFILE\x00"
     if marker == 0xEE:
-        return segment[4:9] == b"Adobe"
+        return segment[4:9] == b"Adobe" and size == _ADOBE_SIZE
     return marker != 0xFE and not 0xE0 <= marker <= 0xEF and marker != -1
 
 
@@ -234,7 +244,7 @@ def _jpeg(data: bytes) -> tuple[list[str], _Parts]:
     scans = 0
     for marker, start, stop in _jpeg_blocks(data):
         segment = data[start : min(stop, start + 16)]  # enough to tell what it is
-        if _jpeg_keeps(marker, segment):
+        if _jpeg_keeps(marker, segment, stop - start):
             kept.append(view[start:stop])
             scans += marker == 0xDA
             continue
