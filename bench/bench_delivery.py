@@ -79,16 +79,18 @@ def _command(server: str, target: str, port: int, factory: bool) -> list[str]:
 
 @contextmanager
 def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[str]:
+    ensure_repo_on_path()
+    from tests.support.process_group import process_group
+
     port = _free_port()
-    proc = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    with process_group(
         _command(server, target, port, factory),
         env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=env.get("STORAGE_DATA_DIR", "."),
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    ) as proc:
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -99,12 +101,6 @@ def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> I
                     raise RuntimeError(f"{server} did not start {target}") from None
                 time.sleep(0.1)
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 def _layers(quick: bool) -> Result:
