@@ -73,12 +73,20 @@ def icc_description(profile: bytes) -> str | None:
 
 
 def _dominant_color(data: bytes) -> str:
-    """The most common colour after coarse quantisation, averaged within its bucket.
+    """The dominant colour of a 32-pixel thumbnail of ``data`` (see :func:`dominant_of`).
 
-    ``thumbnail_buffer`` shrinks while decoding (JPEG DCT scaling, WebP and AVIF scaled
-    loads), so this reads a 32-pixel image, not the full one.
+    ``thumbnail_source`` shrinks while decoding (JPEG DCT scaling, WebP and AVIF scaled
+    loads), so this decodes a small image, not the full one, and reads the caller's bytes
+    in place (a ``*_buffer`` call copies them first).
     """
-    small = pyvips.Image.thumbnail_buffer(data, 32, height=32)
+    source = pyvips.Source.new_from_memory(data)
+    return dominant_of(pyvips.Image.thumbnail_source(source, 32, height=32))
+
+
+def dominant_of(image: pyvips.Image) -> str:
+    """The most common colour of ``image`` after coarse quantisation (16 levels a channel),
+    averaged within its bucket; transparency is flattened onto white."""
+    small = image
     if small.hasalpha():
         small = small.flatten(background=[255, 255, 255])
     if small.interpretation not in ("srgb", "b-w") or small.format != "uchar":
@@ -188,8 +196,9 @@ def rewrite_image(data: bytes, extension: str) -> bytes:
 
 
 def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
-    try:
-        image = pyvips.Image.new_from_buffer(data, "", access="sequential")
+    try:  # the header from the bytes in place: a buffer load would copy them first
+        source = pyvips.Source.new_from_memory(data)
+        image = pyvips.Image.new_from_source(source, "", access="sequential")
     except pyvips.Error as exc:
         raise MediaProbeError(f"not a readable image: {str(exc).splitlines()[0]}") from None
     metadata = _describe(image, max_pixels=max_pixels)
