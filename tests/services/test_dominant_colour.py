@@ -35,3 +35,16 @@ def test_the_thumbnail_colour_is_the_full_decode_colour(fmt: str, maker: str) ->
     shrunk = probe(data, "IMAGE").dominant_color
     assert shrunk is not None
     assert _distance(shrunk, full) <= 6, (shrunk, full)
+
+
+@pytest.mark.parametrize("bands", [3, 1])
+def test_a_big_jpeg_decoded_at_an_eighth_and_box_shrunk_keeps_its_colour(bands: int) -> None:
+    image = pyvips.Image.black(1000, 900, bands=bands) + [200, 60, 90][:bands]
+    image = image.join(
+        pyvips.Image.black(400, 900, bands=bands) + [10, 10, 10][:bands], "horizontal"
+    )
+    data = bytes(image.cast("uchar").write_to_buffer(".jpg[Q=85]"))
+    full = dominant_of(pyvips.Image.new_from_buffer(data, ""))
+    shrunk = probe(data, "IMAGE").dominant_color
+    assert shrunk is not None
+    assert _distance(shrunk, full) <= 6, (shrunk, full)

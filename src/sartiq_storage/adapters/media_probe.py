@@ -72,15 +72,38 @@ def icc_description(profile: bytes) -> str | None:
     return None
 
 
-def _dominant_color(data: bytes) -> str:
-    """The dominant colour of a 32-pixel thumbnail of ``data`` (see :func:`dominant_of`).
+THUMBNAIL = 32
+"""Side of the thumbnail the dominant colour is read from: the field needs no more."""
 
-    ``thumbnail_source`` shrinks while decoding (JPEG DCT scaling, WebP and AVIF scaled
-    loads), so this decodes a small image, not the full one, and reads the caller's bytes
-    in place (a ``*_buffer`` call copies them first).
+
+def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str:
+    """The dominant colour of a small thumbnail of ``data`` (see :func:`dominant_of`).
+
+    Decoded at reduced size (JPEG DCT scaling, WebP and AVIF scaled loads), from the bytes
+    in place (a ``*_buffer`` call copies them first). An RGB or grey JPEG whose ``header``
+    was read already skips ``thumbnail``'s second header read, its
+    rotation and its Lanczos resize: a box shrink of the scaled decode gives the same colour
+    (``tests/services/test_dominant_colour.py``) for a fifth less time.
     """
     source = pyvips.Source.new_from_memory(data)
-    return dominant_of(pyvips.Image.thumbnail_source(source, 32, height=32))
+    if header is not None and _plain_jpeg(header):
+        side = min(header.width, header.height)
+        scale = next((s for s in (8, 4, 2) if side // s >= THUMBNAIL), 1)
+        loaded = pyvips.Image.jpegload_source(source, shrink=scale, access="sequential")
+        factor = min(loaded.width, loaded.height) // THUMBNAIL
+        return dominant_of(loaded.shrink(factor, factor) if factor > 1 else loaded)
+    return dominant_of(pyvips.Image.thumbnail_source(source, THUMBNAIL, height=THUMBNAIL))
+
+
+def _plain_jpeg(header: pyvips.Image) -> bool:
+    """RGB or grey JPEG (a CMYK one takes ``thumbnail``'s conversion). Neither path applies
+    an embedded colour profile: ``thumbnail`` does not unless asked to."""
+    fields = header.get_fields()
+    return (
+        "vips-loader" in fields
+        and header.get("vips-loader").startswith("jpegload")
+        and header.bands in (1, 3)
+    )
 
 
 def dominant_of(image: pyvips.Image) -> str:
@@ -204,7 +227,7 @@ def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
     metadata = _describe(image, max_pixels=max_pixels)
     try:
         with DECODES.held():
-            dominant = _dominant_color(data)
+            dominant = _dominant_color(data, image)
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
     return replace(metadata, dominant_color=dominant)
