@@ -25,7 +25,14 @@ from rich.console import Console
 from rich.table import Table
 
 import bench
-from bench.harness import REPO_ROOT, Result, format_rate, format_ratio, machine_info
+from bench.harness import (
+    REPO_ROOT,
+    Result,
+    ensure_repo_on_path,
+    format_rate,
+    format_ratio,
+    machine_info,
+)
 
 DOC_PATH = REPO_ROOT / "docs" / "benchmarks.md"
 PREFIX = "bench_"
@@ -180,6 +187,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    ensure_repo_on_path()
+    from tests.support.process_group import exit_on_sigterm
+
+    # A SIGTERM ends the run through its `finally` blocks: the servers it started stop too.
+    exit_on_sigterm()
     # Piped output (./run bench | tee) gets a wide table instead of rich's 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 160)
     known = discover()

@@ -5,11 +5,9 @@ Load comes from ``wrk`` (Debian's package) on loopback, in a separate process.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -89,17 +87,18 @@ def _command(server: str, target: str, port: int, factory: bool) -> list[str]:
 
 @contextmanager
 def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[str]:
+    ensure_repo_on_path()
+    from tests.support.process_group import process_group
+
     port = _free_port()
-    proc = subprocess.Popen(
+    base = f"http://127.0.0.1:{port}"
+    with process_group(
         _command(server, target, port, factory),
         env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         cwd=env.get("STORAGE_DATA_DIR", "."),
-        start_new_session=True,  # its own process group: a worker left behind is ended too
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
+    ) as proc:
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -110,15 +109,6 @@ def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> I
                     raise RuntimeError(f"{server} did not start {target}") from None
                 time.sleep(0.1)
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)  # granian's worker outlived its parent here
 
 
 def _layers(quick: bool) -> list[Result]:

@@ -162,14 +162,16 @@ def _wrk(url: str, seconds: int, script: Path | None = None) -> WrkResult:
 
 @contextmanager
 def _process(cmd: list[str], env: dict[str, str], cwd: Path, ready: str) -> Iterator[int]:
-    proc = subprocess.Popen(
+    ensure_repo_on_path()
+    from tests.support.process_group import process_group
+
+    with process_group(
         cmd,
         env={**os.environ, **env, "PYTHONPATH": str(REPO_ROOT)},
         cwd=cwd,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-    )
-    try:
+    ) as proc:
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -180,13 +182,6 @@ def _process(cmd: list[str], env: dict[str, str], cwd: Path, ready: str) -> Iter
                     raise RuntimeError(f"{cmd} did not start") from None
                 time.sleep(0.2)
         yield proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def _presign_script(folder: Path, token: str) -> Path:

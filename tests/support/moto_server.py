@@ -17,6 +17,7 @@ import boto3
 import httpx
 
 from sartiq_storage.adapters.stores import S3Store
+from tests.support.process_group import process_group
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -85,14 +86,11 @@ def moto_server() -> Iterator[str]:
     """Start ``moto_server`` on a free loopback port; yield its endpoint URL."""
     port = free_port()
     env = {**os.environ, "MOTO_ALLOW_NONEXISTENT_REGION": "true"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env=env,
-    )
+    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
     endpoint = f"http://127.0.0.1:{port}"
-    try:
+    with process_group(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    ) as proc:
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -103,9 +101,3 @@ def moto_server() -> Iterator[str]:
                     raise RuntimeError("moto server did not start") from None
                 time.sleep(0.1)
         yield endpoint
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
