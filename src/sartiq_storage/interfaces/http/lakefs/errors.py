@@ -31,7 +31,7 @@ LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
     (e.InvalidName, "invalid name"),
     (e.InvalidArgument, "invalid value"),
     (e.ReadOnlyRepository, "read-only repository"),
-    (e.ProtectedBranch, "access to protected branch denied"),
+    (e.ProtectedBranch, "cannot write to protected branch"),
     (e.PreconditionFailed, "precondition failed"),
     (e.Gone, "object gone"),
     (e.TooManyRetries, "too many tries"),

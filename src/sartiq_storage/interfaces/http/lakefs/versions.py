@@ -14,9 +14,11 @@ from sartiq_storage.core.datasets.model import MergeStrategy
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep, UserDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, authed_router, page
 from sartiq_storage.interfaces.http.lakefs.schemas import (
+    CherryPickCreation,
     CommitCreation,
     CommitList,
     CommitOut,
+    CommitOverrides,
     DiffList,
     DiffOut,
     FindMergeBaseResult,
@@ -183,8 +185,7 @@ def find_merge_base(
 def revert_branch(
     repository: str, branch: str, body: RevertCreation, engine: EngineDep, user: UserDep
 ) -> Response:
-    if body.commit_overrides is not None:
-        raise e.InvalidArgument("commit_overrides is not supported")
+    overrides = body.commit_overrides or CommitOverrides()
     engine.revert(
         repository,
         branch,
@@ -193,8 +194,28 @@ def revert_branch(
         committer=user,
         allow_empty=body.allow_empty,
         force=body.force,
+        message=overrides.message or None,
+        metadata=overrides.metadata,
     )
     return Response(status_code=204)
+
+
+@router.post("/repositories/{repository}/branches/{branch}/cherry-pick", status_code=201)
+def cherry_pick(
+    repository: str, branch: str, body: CherryPickCreation, engine: EngineDep, user: UserDep
+) -> CommitOut:
+    overrides = body.commit_overrides or CommitOverrides()
+    made = engine.cherry_pick(
+        repository,
+        branch,
+        body.ref,
+        parent_number=body.parent_number or 0,
+        committer=user,
+        message=overrides.message or None,
+        metadata=overrides.metadata,
+        force=body.force,
+    )
+    return CommitOut.of(made)
 
 
 # -- import: done synchronously; the id carries the result, so any worker can answer --------
