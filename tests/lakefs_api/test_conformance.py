@@ -203,3 +203,115 @@ def test_cherry_pick_errors(sdk: LakeFSClient, repo: lakefs.Repository) -> None:
     with pytest.raises(ApiException) as dirty:
         sdk.branches_api.cherry_pick(repo.id, "main", lakefs_sdk.CherryPickCreation(ref=picked.id))
     assert dirty.value.status == 400
+
+
+# -- schema details, as lakeFS's spec and its validator have them ----------------------------
+
+
+def test_optional_fields_are_left_out_rather_than_null(
+    service: Service, http: httpx.Client, repo: lakefs.Repository
+) -> None:
+    assert "friendly_name" not in http.get("/user").json()["user"]
+    main = repo.branch("main")
+    main.object("dir/a.txt").upload(b"a", metadata={"k": "v"})
+    main.object("top.txt").upload(b"t")
+    base = f"/repositories/{repo.id}"
+
+    stat = http.get(f"{base}/refs/main/objects/stat", params={"path": "top.txt"})
+    assert stat.json()["metadata"] == {}
+    bare = http.get(
+        f"{base}/refs/main/objects/stat", params={"path": "top.txt", "user_metadata": "false"}
+    )
+    assert "metadata" not in bare.json()
+    listed = http.get(
+        f"{base}/refs/main/objects/ls", params={"delimiter": "/", "user_metadata": "false"}
+    ).json()["results"]
+    [prefix] = [r for r in listed if r["path_type"] == "common_prefix"]
+    assert prefix["path"] == "dir/"
+    assert not {"size_bytes", "metadata", "content_type"} & prefix.keys()
+    assert all("metadata" not in r for r in listed)
+
+    main.commit("both")
+    feature = repo.branch("feature").create(main)
+    feature.object("dir/b.txt").upload(b"b")
+    feature.commit("b")
+    diff = http.get(f"{base}/refs/main/diff/feature", params={"delimiter": "/"}).json()
+    [changed] = diff["results"]
+    assert changed["type"] == "prefix_changed"
+    assert "size_bytes" not in changed
+
+    source = unique("imp")
+    service.context.store.put(f"{source}/x.json", b"{}", content_type="application/json")
+    started = http.post(
+        f"{base}/branches/main/import",
+        json={
+            "paths": [
+                {"path": f"local://{source}/", "destination": "imp/", "type": "common_prefix"}
+            ],
+            "commit": {"message": "import"},
+        },
+    )
+    status = http.get(f"{base}/branches/main/import", params={"id": started.json()["id"]}).json()
+    assert status["completed"] is True
+    assert not {"ingested_objects", "error"} & status.keys()
+
+
+def test_not_found_and_method_not_allowed_as_lakefs_answers(
+    http: httpx.Client, repo: lakefs.Repository
+) -> None:
+    missing = http.get("/repositories/a%0Ab")
+    assert missing.status_code == 404
+    assert "message" in missing.json()
+    refused = http.patch(f"/repositories/{repo.id}/branches/main")
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "DELETE, GET, PUT"
+
+
+def test_input_lakefs_validator_refuses(http: httpx.Client, repo: lakefs.Repository) -> None:
+    base = f"/repositories/{repo.id}"
+    for amount in ("1001", "-2"):
+        for path in ("/repositories", f"{base}/branches", f"{base}/refs/main/objects/ls"):
+            assert http.get(path, params={"amount": amount}).status_code == 400, (path, amount)
+    assert http.get(f"{base}/branches", params={"amount": "-1"}).status_code == 200
+
+    repo.branch("main").object("r.txt").upload(b"0123456789")
+    url = f"{base}/refs/main/objects"
+    assert http.get(url, params={"path": "r.txt"}, headers={"Range": "pages=1"}).status_code == 400
+    several = http.get(url, params={"path": "r.txt"}, headers={"Range": "bytes=0-1,3-4"})
+    assert several.status_code == 416
+    part = http.get(url, params={"path": "r.txt"}, headers={"Range": "bytes=2-4"})
+    assert (part.status_code, part.content) == (206, b"234")
+
+    log = f"{base}/refs/main/commits"
+    assert http.get(log, params={"since": "yesterday"}).status_code == 400
+    assert http.get(log, params={"since": "2999-01-01T00:00:00Z"}).json()["results"] == []
+    assert len(http.get(log, params={"since": "2000-01-01T00:00:00Z"}).json()["results"]) == 1
+
+
+def test_settings_as_lakefs_keeps_them(http: httpx.Client, repo: lakefs.Repository) -> None:
+    gc = f"/repositories/{repo.id}/settings/gc_rules"
+    assert http.get(gc).status_code == 404
+    rules = {
+        "default_retention_days": -1,
+        "branches": [{"branch_id": "main", "retention_days": -3}],
+    }
+    assert http.put(gc, json=rules).status_code == 204
+    assert http.get(gc).json() == rules
+
+    protection = f"/repositories/{repo.id}/settings/branch_protection"
+    assert http.get(protection).headers["ETag"] == '""'
+    only_if_none = {"If-Match": '""'}
+    rule = [{"pattern": "main"}]
+    assert http.put(protection, json=rule, headers=only_if_none).status_code == 204
+    assert http.put(protection, json=rule, headers=only_if_none).status_code == 412
+    etag = http.get(protection).headers["ETag"]
+    assert http.put(protection, json=[], headers={"If-Match": etag}).status_code == 204
+
+
+def test_uncommitted_diff_groups_by_delimiter(http: httpx.Client, repo: lakefs.Repository) -> None:
+    main = repo.branch("main")
+    for path in ("a/1.txt", "a/2.txt", "b.txt"):
+        main.object(path).upload(b"x")
+    diff = http.get(f"/repositories/{repo.id}/branches/main/diff", params={"delimiter": "/"})
+    rows = [(r["type"], r["path"]) for r in diff.json()["results"]]
+    assert rows == [("prefix_changed", "a/"), ("added", "b.txt")]

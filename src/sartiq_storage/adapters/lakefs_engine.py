@@ -590,11 +590,20 @@ class LakeFSEngine:
         return [_diff(d) for d in found]
 
     def diff_uncommitted(
-        self, repo: str, branch: str, *, prefix: str = "", after: str = "", amount: int = 1000
+        self,
+        repo: str,
+        branch: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 1000,
+        delimiter: str = "",
     ) -> list[DiffEntry]:
         api = self._client.branches_api
         found = self._pages(
-            lambda a, n: api.diff_branch(repo, branch, after=a, amount=n, prefix=prefix),
+            lambda a, n: api.diff_branch(
+                repo, branch, after=a, amount=n, prefix=prefix, delimiter=delimiter
+            ),
             amount,
             after,
         )

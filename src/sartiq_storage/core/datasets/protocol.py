@@ -162,7 +162,14 @@ class DatasetStore(Protocol):
         amount: int = 1000,
     ) -> list[DiffEntry]: ...
     def diff_uncommitted(
-        self, repo: str, branch: str, *, prefix: str = "", after: str = "", amount: int = 1000
+        self,
+        repo: str,
+        branch: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 1000,
+        delimiter: str = "",
     ) -> list[DiffEntry]: ...
     def merge_base(self, repo: str, left_ref: str, right_ref: str) -> Commit: ...
     def merge(

@@ -902,14 +902,21 @@ class NativeDatasetEngine:
         return _page(rows, prefix=prefix, delimiter=delimiter, after=after, amount=amount)
 
     def diff_uncommitted(
-        self, repo: str, branch: str, *, prefix: str = "", after: str = "", amount: int = 1000
+        self,
+        repo: str,
+        branch: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 1000,
+        delimiter: str = "",
     ) -> list[DiffEntry]:
         r = self._repo(repo)
         record, _raw = self._branch(r, branch)
         return _page(
             self._effective_staged(r, record),
             prefix=prefix,
-            delimiter="",
+            delimiter=delimiter,
             after=after,
             amount=amount,
         )
@@ -1212,12 +1219,19 @@ class NativeDatasetEngine:
         )
 
     def get_gc_rules(self, repo: str) -> GcRules:
+        """NotFound until rules are set, as on lakeFS (:meth:`effective_gc_rules` for GC)."""
+        data = self.kv.get(self._repo(repo).partition, "settings/gc_rules")
+        if data is None:
+            raise NotFound(f"no GC rules set for repository {repo!r}")
+        return decode_gc_rules(data)
+
+    def effective_gc_rules(self, repo: str) -> GcRules:
+        """The rules GC applies: the set ones, else 21 days for every branch."""
         data = self.kv.get(self._repo(repo).partition, "settings/gc_rules")
         return GcRules(DEFAULT_RETENTION_DAYS) if data is None else decode_gc_rules(data)
 
     def set_gc_rules(self, repo: str, rules: GcRules) -> None:
-        if rules.default_retention_days < 0 or any(v < 0 for v in rules.branches.values()):
-            raise InvalidArgument("retention days must be >= 0")
+        """Any whole number of days, negative too (lakeFS takes them: nothing is retained)."""
         self.kv.set(self._repo(repo).partition, "settings/gc_rules", encode_gc_rules(rules))
 
     def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport:

@@ -218,7 +218,8 @@ def set_gc_rules(repository: str, body: GarbageCollectionRules, engine: EngineDe
 
 
 def _protection_etag(patterns: list[str]) -> str:
-    return hashlib.sha256(json.dumps(patterns).encode()).hexdigest()
+    """Empty without rules, as lakeFS's: ``If-Match: ""`` then means "only if none exist"."""
+    return hashlib.sha256(json.dumps(patterns).encode()).hexdigest() if patterns else ""
 
 
 @router.get("/repositories/{repository}/settings/branch_protection")

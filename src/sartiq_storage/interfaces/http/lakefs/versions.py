@@ -10,7 +10,7 @@ from typing import Annotated, Literal, cast
 from fastapi import HTTPException, Query, Response
 
 from sartiq_storage.core.datasets import errors as e
-from sartiq_storage.core.datasets.model import MergeStrategy
+from sartiq_storage.core.datasets.model import Commit, MergeStrategy
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep, UserDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, authed_router, page
 from sartiq_storage.interfaces.http.lakefs.schemas import (
@@ -71,28 +71,41 @@ def log_commits(
     prefixes: Annotated[list[str] | None, Query()] = None,
     limit: bool = False,
     first_parent: bool = False,
+    since: datetime | None = None,
 ) -> CommitList:
-    """With ``limit``, ``amount`` bounds the whole answer rather than one page."""
-    items, pagination = page(
-        lambda n: engine.log(
-            repository,
-            ref,
-            amount=n,
-            after=after,
-            objects=objects or (),
-            prefixes=prefixes or (),
-            first_parent=first_parent,
-        ),
-        amount,
-        lambda c: c.id,
-    )
+    """With ``limit``, ``amount`` bounds the whole answer rather than one page; ``since``
+    leaves out commits made before it (lakeFS skips them, it does not stop at the first)."""
+    oldest = None if since is None else since.timestamp()
+
+    def fetch(n: int) -> list[Commit]:
+        found: list[Commit] = []
+        cursor = after
+        while len(found) < n:
+            batch = engine.log(
+                repository,
+                ref,
+                amount=n if oldest is None else 1000,
+                after=cursor,
+                objects=objects or (),
+                prefixes=prefixes or (),
+                first_parent=first_parent,
+            )
+            found += [c for c in batch if oldest is None or c.creation_date >= oldest]
+            if oldest is None or len(batch) < 1000:
+                break
+            cursor = batch[-1].id
+        return found[:n]
+
+    items, pagination = page(fetch, amount, lambda c: c.id)
     if limit:
         pagination.has_more = False
         pagination.next_offset = ""
     return CommitList(pagination=pagination, results=[CommitOut.of(c) for c in items])
 
 
-@router.get("/repositories/{repository}/refs/{left_ref}/diff/{right_ref}")
+@router.get(
+    "/repositories/{repository}/refs/{left_ref}/diff/{right_ref}", response_model_exclude_none=True
+)
 def diff_refs(
     repository: str,
     left_ref: str,
@@ -122,7 +135,7 @@ def diff_refs(
     return DiffList(pagination=pagination, results=[DiffOut.of(d) for d in items])
 
 
-@router.get("/repositories/{repository}/branches/{branch}/diff")
+@router.get("/repositories/{repository}/branches/{branch}/diff", response_model_exclude_none=True)
 def diff_branch(
     repository: str,
     branch: str,
@@ -132,9 +145,11 @@ def diff_branch(
     prefix: str = "",
     delimiter: str = "",
 ) -> DiffList:
-    """Uncommitted changes (``delimiter`` is accepted and ignored: the list is flat)."""
+    """Uncommitted changes; with ``delimiter``, one ``prefix_changed`` per common prefix."""
     items, pagination = page(
-        lambda n: engine.diff_uncommitted(repository, branch, prefix=prefix, after=after, amount=n),
+        lambda n: engine.diff_uncommitted(
+            repository, branch, prefix=prefix, after=after, amount=n, delimiter=delimiter
+        ),
         amount,
         lambda d: d.path,
     )
@@ -258,7 +273,7 @@ def import_start(
     return ImportCreationResponse(id=_import_id(made.id, branch))
 
 
-@router.get("/repositories/{repository}/branches/{branch}/import")
+@router.get("/repositories/{repository}/branches/{branch}/import", response_model_exclude_none=True)
 def import_status(repository: str, branch: str, id: str, engine: EngineDep) -> ImportStatus:
     commit_id, when = _parse_import_id(id, branch)
     made = engine.get_commit(repository, commit_id)
