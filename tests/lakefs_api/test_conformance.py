@@ -127,6 +127,17 @@ def test_unknown_storage_id_refused(client: lakefs.Client) -> None:
         lakefs.repository(name, client=client).branch("main").get_commit()
 
 
+def test_namespace_must_match_the_advertised_pattern(http: httpx.Client) -> None:
+    pattern = http.get("/config/storage").json()["blockstore_namespace_ValidityRegex"]
+    assert pattern == "^local://"
+    for namespace in ("mem://elsewhere", "s3://bucket/x", "datasets/bare"):
+        name = unique("ns")
+        made = http.post("/repositories", json={"name": name, "storage_namespace": namespace})
+        assert made.status_code == 400, namespace
+        assert "^local://" in made.json()["message"]
+        assert http.get(f"/repositories/{name}").status_code == 404
+
+
 def test_merge_of_changes_the_destination_has_is_a_merge_commit(
     repo: lakefs.Repository,
 ) -> None:

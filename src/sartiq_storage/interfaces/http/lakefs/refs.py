@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from contextlib import suppress
 
-from fastapi import Header, Response
+from fastapi import Header, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.datasets.model import GcRules
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep, UserDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, authed_router, page
+from sartiq_storage.interfaces.http.lakefs.meta import storage_config
 from sartiq_storage.interfaces.http.lakefs.schemas import (
     BranchCreation,
     BranchProtectionRule,
@@ -64,7 +66,7 @@ def list_repositories(
 
 @router.post("/repositories", status_code=201)
 def create_repository(
-    body: RepositoryCreation, engine: EngineDep, user: UserDep, bare: bool = False
+    body: RepositoryCreation, request: Request, engine: EngineDep, user: UserDep, bare: bool = False
 ) -> RepositoryOut:
     """``bare`` is accepted but the initial commit is made anyway (the engine always does).
 
@@ -76,6 +78,12 @@ def create_repository(
         raise e.AlreadyExists(f"repository {body.name!r} already exists")
     if body.storage_id:
         raise e.InvalidArgument(f"storage id: no storage {body.storage_id!r} is configured")
+    validity = storage_config(request.app.state.context).blockstore_namespace_validity_regex
+    if re.match(validity, body.storage_namespace) is None:
+        # What /config/storage advertises is what this API takes, as on lakeFS.
+        raise e.InvalidArgument(
+            f"storage namespace {body.storage_namespace!r} does not match {validity}"
+        )
     repo = engine.create_repository(
         body.name,
         body.storage_namespace,
