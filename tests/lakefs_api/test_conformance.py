@@ -20,30 +20,14 @@ from tests.lakefs_api.conftest import KEY_ID, SECRET, Service, unique
 
 
 @pytest.fixture
-def client(service: Service) -> lakefs.Client:
-    return lakefs.Client(host=service.lakefs, username=KEY_ID, password=SECRET)
-
-
-@pytest.fixture
-def sdk(service: Service) -> LakeFSClient:
-    config = lakefs_sdk.Configuration(host=service.lakefs, username=KEY_ID, password=SECRET)
-    return LakeFSClient(config)
-
-
-@pytest.fixture
 def http(service: Service) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=service.lakefs, auth=(KEY_ID, SECRET)) as session:
         yield session
 
 
 @pytest.fixture
-def repo(client: lakefs.Client) -> Iterator[lakefs.Repository]:
-    name = unique("conf")
-    repository = lakefs.repository(name, client=client).create(
-        storage_namespace=f"local://datasets/{name}", default_branch="main"
-    )
-    yield repository
-    repository.delete()
+def repo(sdk_repository: lakefs.Repository) -> lakefs.Repository:
+    return sdk_repository
 
 
 def test_cherry_pick_applies_one_commit_with_its_message(repo: lakefs.Repository) -> None:
