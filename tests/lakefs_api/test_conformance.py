@@ -30,7 +30,9 @@ def repo(sdk_repository: lakefs.Repository) -> lakefs.Repository:
     return sdk_repository
 
 
-def test_cherry_pick_applies_one_commit_with_its_message(repo: lakefs.Repository) -> None:
+def test_cherry_pick_applies_one_commit_with_its_message(
+    sdk: LakeFSClient, repo: lakefs.Repository
+) -> None:
     main = repo.branch("main")
     feature = repo.branch("feature").create(main)
     feature.object("a.txt").upload(b"a")
@@ -38,6 +40,10 @@ def test_cherry_pick_applies_one_commit_with_its_message(repo: lakefs.Repository
     feature.object("b.txt").upload(b"b")
     feature.commit("add b")
     before = main.get_commit().id
+    # main protected, as lakeFS's quickstart leaves it: cherry-picks land all the same
+    sdk.repositories_api.set_branch_protection_rules(
+        repo.id, [lakefs_sdk.BranchProtectionRule(pattern="main")]
+    )
 
     made = main.cherry_pick(picked)
 

@@ -1089,10 +1089,10 @@ class NativeDatasetEngine:
     ) -> Commit:
         """Apply ``ref``'s changes (against its parent) onto the branch as one new commit with
         ``ref``'s message and metadata, as lakeFS's cherry-pick does (the destination must be
-        clean; a commit that changed nothing is "no changes" unless ``force``)."""
+        clean, and may be protected, like merge and revert; a commit that changed nothing is
+        "no changes" unless ``force``)."""
         r = self._repo(repo)
         self._writable(r)
-        self._protected(r, branch)
         target, _b, _e = self.refs.resolve(r, ref)
         parent = self._pick_parent(r, ref, target, parent_number)
         record, _raw = self._branch(r, branch)
