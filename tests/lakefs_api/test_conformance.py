@@ -285,6 +285,7 @@ def test_input_lakefs_validator_refuses(http: httpx.Client, repo: lakefs.Reposit
 
     log = f"{base}/refs/main/commits"
     assert http.get(log, params={"since": "yesterday"}).status_code == 400
+    assert len(http.get(log, params={"since": ""}).json()["results"]) == 1  # allowEmptyValue
     assert http.get(log, params={"since": "2999-01-01T00:00:00Z"}).json()["results"] == []
     assert len(http.get(log, params={"since": "2000-01-01T00:00:00Z"}).json()["results"]) == 1
 

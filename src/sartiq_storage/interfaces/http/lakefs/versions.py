@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
 from fastapi import HTTPException, Query, Response
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.datasets.model import Commit, MergeStrategy
@@ -31,6 +32,17 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
 )
 
 router = authed_router()
+_DATE_TIME = TypeAdapter(AwareDatetime)
+
+
+def _date_time(name: str, text: str) -> datetime:
+    """An RFC 3339 date-time, as lakeFS's spec validator takes (else 400)."""
+    try:
+        return _DATE_TIME.validate_python(text)
+    except ValidationError:
+        raise e.InvalidArgument(f"{name}: {text!r} is not a date-time") from None
+
+
 STRATEGIES: dict[str, MergeStrategy | None] = {
     "": None,
     "source-wins": "source-wins",
@@ -71,11 +83,11 @@ def log_commits(
     prefixes: Annotated[list[str] | None, Query()] = None,
     limit: bool = False,
     first_parent: bool = False,
-    since: datetime | None = None,
+    since: str = "",
 ) -> CommitList:
     """With ``limit``, ``amount`` bounds the whole answer rather than one page; ``since``
     leaves out commits made before it (lakeFS skips them, it does not stop at the first)."""
-    oldest = None if since is None else since.timestamp()
+    oldest = _date_time("since", since).timestamp() if since else None  # "" allowed, as lakeFS
 
     def fetch(n: int) -> list[Commit]:
         found: list[Commit] = []
