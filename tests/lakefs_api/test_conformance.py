@@ -120,7 +120,7 @@ def test_unknown_storage_id_refused(client: lakefs.Client) -> None:
 def test_namespace_must_match_the_advertised_pattern(http: httpx.Client) -> None:
     pattern = http.get("/config/storage").json()["blockstore_namespace_ValidityRegex"]
     assert pattern == "^local://"
-    for namespace in ("mem://elsewhere", "s3://bucket/x", "datasets/bare"):
+    for namespace in ("mem://elsewhere", "s3://bucket/x", "r2://bucket/x"):
         name = unique("ns")
         made = http.post("/repositories", json={"name": name, "storage_namespace": namespace})
         assert made.status_code == 400, namespace

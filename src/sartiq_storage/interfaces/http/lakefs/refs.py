@@ -79,8 +79,9 @@ def create_repository(
     if body.storage_id:
         raise e.InvalidArgument(f"storage id: no storage {body.storage_id!r} is configured")
     validity = storage_config(request.app.state.context).blockstore_namespace_validity_regex
-    if re.match(validity, body.storage_namespace) is None:
-        # What /config/storage advertises is what this API takes, as on lakeFS.
+    if "://" in body.storage_namespace and re.match(validity, body.storage_namespace) is None:
+        # A scheme must be the one /config/storage advertises, as on lakeFS; a bare prefix
+        # stays a key prefix on the one store (docs/decisions.md).
         raise e.InvalidArgument(
             f"storage namespace {body.storage_namespace!r} does not match {validity}"
         )
