@@ -16,7 +16,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import lakefs
+import lakefs_sdk
 import pytest
+from lakefs_sdk.client import LakeFSClient
 
 from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
 from sartiq_storage.core.config import load_settings
@@ -109,3 +112,27 @@ def repo(engine: DatasetStore) -> Iterator[str]:
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def client(service: Service) -> lakefs.Client:
+    """The high-level ``lakefs`` SDK, pointed at the service."""
+    return lakefs.Client(host=service.lakefs, username=KEY_ID, password=SECRET)
+
+
+@pytest.fixture
+def sdk(service: Service) -> LakeFSClient:
+    """The generated ``lakefs_sdk`` client, for what the high-level SDK does not wrap."""
+    config = lakefs_sdk.Configuration(host=service.lakefs, username=KEY_ID, password=SECRET)
+    return LakeFSClient(config)
+
+
+@pytest.fixture
+def sdk_repository(client: lakefs.Client) -> Iterator[lakefs.Repository]:
+    """A fresh repository made through the high-level SDK, deleted afterwards."""
+    name = unique("sdk")
+    repository = lakefs.repository(name, client=client).create(
+        storage_namespace=f"local://datasets/{name}", default_branch="main"
+    )
+    yield repository
+    repository.delete()

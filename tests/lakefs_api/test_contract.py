@@ -191,6 +191,34 @@ def test_protection_copy_and_settings(engine: DatasetStore, repo: str) -> None:
     assert (rules.default_retention_days, dict(rules.branches)) == (7, {"main": 30})
 
 
+def test_cherry_pick_hidden_branches_and_overrides(engine: DatasetStore, repo: str) -> None:
+    with pytest.raises(e.NotFound):
+        engine.get_gc_rules(repo)  # none set yet: lakeFS answers 404
+    engine.create_branch(repo, "feature", "main")
+    engine.put_object(repo, "feature", "a.txt", b"a")
+    picked = engine.commit(repo, "feature", "add a", metadata={"k": "v"})
+    engine.put_object(repo, "feature", "b.txt", b"b")
+    engine.commit(repo, "feature", "add b")
+
+    made = engine.cherry_pick(repo, "main", picked.id)
+    assert (made.message, made.metadata["k"]) == ("add a", "v")
+    assert made.metadata["cherry-pick-origin"] == picked.id
+    assert set(state(engine, repo, "main")) == {"a.txt"}
+    reverted = engine.revert(repo, "main", made.id, message="undo a", metadata={"why": "test"})
+    assert (reverted.message, dict(reverted.metadata)) == ("undo a", {"why": "test"})
+    assert state(engine, repo, "main") == {}
+
+    engine.create_branch(repo, "ghost", "main", hidden=True)
+    assert [b.name for b in engine.list_branches(repo)] == ["feature", "main"]
+    shown = engine.list_branches(repo, show_hidden=True)
+    assert [b.name for b in shown] == ["feature", "ghost", "main"]
+
+    for path in ("d/1.txt", "d/2.txt", "top.txt"):
+        engine.put_object(repo, "main", path, b"x")
+    grouped = engine.diff_uncommitted(repo, "main", delimiter="/")
+    assert [(d.type, d.path) for d in grouped] == [("prefix_changed", "d/"), ("added", "top.txt")]
+
+
 def test_import_by_reference(engine: DatasetStore, repo: str, service: Service) -> None:
     if is_real(engine):
         pytest.skip("the source prefix lives on this service's store")

@@ -21,6 +21,8 @@ from sartiq_storage.core.datasets import errors as e
         (400, "bad strategy", e.InvalidArgument),
         (401, "error authenticating request", AuthenticationFailed),
         (403, "access to protected branch denied", e.ProtectedBranch),
+        (403, "cannot write to protected branch", e.ProtectedBranch),
+        (409, "tag already exists: 'v1'", e.AlreadyExists),
         (403, "read-only repository", e.ReadOnlyRepository),
         (404, "not found", e.NotFound),
         (409, "branch already exists", e.AlreadyExists),

@@ -7,7 +7,6 @@ response we send.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -29,24 +28,9 @@ from tests.lakefs_api.conftest import KEY_ID, SECRET, Service, unique
 
 
 @pytest.fixture
-def client(service: Service) -> lakefs.Client:
-    return lakefs.Client(host=service.lakefs, username=KEY_ID, password=SECRET)
-
-
-@pytest.fixture
-def sdk(service: Service) -> Iterator[LakeFSClient]:
-    config = lakefs_sdk.Configuration(host=service.lakefs, username=KEY_ID, password=SECRET)
-    return LakeFSClient(config)
-
-
-@pytest.fixture
-def repo(client: lakefs.Client) -> Iterator[lakefs.Repository]:
-    name = unique("sdk")
-    repository = lakefs.repository(name, client=client).create(
-        storage_namespace=f"local://datasets/{name}", default_branch="main"
-    )
-    yield repository
-    repository.delete()
+def repo(sdk_repository: lakefs.Repository) -> lakefs.Repository:
+    """The high-level SDK's repository, for every test here."""
+    return sdk_repository
 
 
 def test_server_config_says_upload_through_the_api(client: lakefs.Client) -> None:

@@ -103,6 +103,16 @@ def map_error(exc: ApiException) -> e.DatasetError:
     return error
 
 
+def _overrides(
+    message: str | None, metadata: Mapping[str, str] | None
+) -> lakefs_sdk.CommitOverrides | None:
+    if message is None and metadata is None:
+        return None
+    return lakefs_sdk.CommitOverrides(
+        message=message, metadata=None if metadata is None else dict(metadata)
+    )
+
+
 @contextmanager
 def _mapped() -> Iterator[None]:
     try:
@@ -313,11 +323,13 @@ class LakeFSEngine:
 
     # -- branches ----------------------------------------------------------------------------
 
-    def create_branch(self, repo: str, name: str, source_ref: str) -> Branch:
+    def create_branch(
+        self, repo: str, name: str, source_ref: str, *, hidden: bool = False
+    ) -> Branch:
         with _mapped():
             commit_id = self._client.branches_api.create_branch(
                 repo,
-                lakefs_sdk.BranchCreation(name=name, source=source_ref, force=False, hidden=False),
+                lakefs_sdk.BranchCreation(name=name, source=source_ref, force=False, hidden=hidden),
             )
         return Branch(name=name, commit_id=str(commit_id).strip())
 
@@ -327,11 +339,21 @@ class LakeFSEngine:
         return Branch(name=ref.id, commit_id=ref.commit_id)
 
     def list_branches(
-        self, repo: str, *, prefix: str = "", after: str = "", amount: int = 100
+        self,
+        repo: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 100,
+        show_hidden: bool = False,
     ) -> list[Branch]:
         api = self._client.branches_api
         found = self._pages(
-            lambda a, n: api.list_branches(repo, prefix=prefix, after=a, amount=n), amount, after
+            lambda a, n: api.list_branches(
+                repo, prefix=prefix, after=a, amount=n, show_hidden=show_hidden
+            ),
+            amount,
+            after,
         )
         return [Branch(name=r.id, commit_id=r.commit_id) for r in found]
 
@@ -568,11 +590,20 @@ class LakeFSEngine:
         return [_diff(d) for d in found]
 
     def diff_uncommitted(
-        self, repo: str, branch: str, *, prefix: str = "", after: str = "", amount: int = 1000
+        self,
+        repo: str,
+        branch: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 1000,
+        delimiter: str = "",
     ) -> list[DiffEntry]:
         api = self._client.branches_api
         found = self._pages(
-            lambda a, n: api.diff_branch(repo, branch, after=a, amount=n, prefix=prefix),
+            lambda a, n: api.diff_branch(
+                repo, branch, after=a, amount=n, prefix=prefix, delimiter=delimiter
+            ),
             amount,
             after,
         )
@@ -632,13 +663,41 @@ class LakeFSEngine:
         committer: str = "sartiq-storage",
         allow_empty: bool = False,
         force: bool = False,
+        message: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Commit:
         creation = lakefs_sdk.RevertCreation(
-            ref=ref, parent_number=parent_number, allow_empty=allow_empty, force=force
+            ref=ref,
+            parent_number=parent_number,
+            allow_empty=allow_empty,
+            force=force,
+            commit_overrides=_overrides(message, metadata),
         )
         with _mapped():
             self._client.branches_api.revert_branch(repo, branch, creation)
         return self.get_commit(repo, branch)
+
+    def cherry_pick(
+        self,
+        repo: str,
+        branch: str,
+        ref: str,
+        *,
+        parent_number: int = 0,
+        committer: str = "sartiq-storage",
+        message: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        force: bool = False,
+    ) -> Commit:
+        creation = lakefs_sdk.CherryPickCreation(
+            ref=ref,
+            parent_number=parent_number or None,
+            force=force,
+            commit_overrides=_overrides(message, metadata),
+        )
+        with _mapped():
+            made = self._client.branches_api.cherry_pick(repo, branch, creation)
+        return self.get_commit(repo, made.id)
 
     def resolve(self, repo: str, ref: str) -> str:
         return self.get_commit(repo, ref).id

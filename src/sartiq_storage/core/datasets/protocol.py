@@ -48,12 +48,21 @@ class DatasetStore(Protocol):
     def delete_repository(self, name: str) -> None: ...
 
     # -- branches ------------------------------------------------------------------------
-    def create_branch(self, repo: str, name: str, source_ref: str) -> Branch:
-        """O(1): a pointer to ``source_ref``'s commit and an empty staging area."""
+    def create_branch(
+        self, repo: str, name: str, source_ref: str, *, hidden: bool = False
+    ) -> Branch:
+        """O(1): a pointer to ``source_ref``'s commit and an empty staging area; a hidden
+        branch is left out of listings unless ``show_hidden``."""
 
     def get_branch(self, repo: str, name: str) -> Branch: ...
     def list_branches(
-        self, repo: str, *, prefix: str = "", after: str = "", amount: int = 100
+        self,
+        repo: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 100,
+        show_hidden: bool = False,
     ) -> list[Branch]: ...
     def delete_branch(self, repo: str, name: str) -> None:
         """The default branch cannot be deleted (ProtectedBranch)."""
@@ -153,7 +162,14 @@ class DatasetStore(Protocol):
         amount: int = 1000,
     ) -> list[DiffEntry]: ...
     def diff_uncommitted(
-        self, repo: str, branch: str, *, prefix: str = "", after: str = "", amount: int = 1000
+        self,
+        repo: str,
+        branch: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 1000,
+        delimiter: str = "",
     ) -> list[DiffEntry]: ...
     def merge_base(self, repo: str, left_ref: str, right_ref: str) -> Commit: ...
     def merge(
@@ -183,7 +199,23 @@ class DatasetStore(Protocol):
         committer: str = "sartiq-storage",
         allow_empty: bool = False,
         force: bool = False,
+        message: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Commit: ...
+    def cherry_pick(
+        self,
+        repo: str,
+        branch: str,
+        ref: str,
+        *,
+        parent_number: int = 0,
+        committer: str = "sartiq-storage",
+        message: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        force: bool = False,
+    ) -> Commit:
+        """``ref``'s changes against its parent, as one new commit on ``branch``."""
+
     def resolve(self, repo: str, ref: str) -> str:
         """The commit id a ref expression names."""
 

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from sartiq_storage.core.config import load_settings
-from sartiq_storage.core.datasets.errors import InvalidArgument
+from sartiq_storage.core.datasets.errors import InvalidArgument, NotFound
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry, GcRules
 from sartiq_storage.core.datasets.protocol import DatasetStore, DiffMode
 from sartiq_storage.core.filenames import content_type_for_extension
@@ -651,8 +651,11 @@ def gc(
     """Garbage-collect blobs no active commit or staged change references."""
     engine = _engine()
     if retention_days is not None:
-        current = engine.get_gc_rules(repo)
-        engine.set_gc_rules(repo, GcRules(retention_days, dict(current.branches)))
+        try:
+            branches = dict(engine.get_gc_rules(repo).branches)
+        except NotFound:  # no rules set yet
+            branches = {}
+        engine.set_gc_rules(repo, GcRules(retention_days, branches))
     report = engine.gc(repo, dry_run=not apply, grace_seconds=int(grace_hours * 3600))
     if as_json:
         print(json.dumps(_plain(report), indent=2))

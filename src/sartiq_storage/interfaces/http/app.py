@@ -16,7 +16,7 @@ from sartiq_storage.interfaces.http.auth import document_scopes
 from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.gate import BodyGate
-from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX, create_lakefs_app
+from sartiq_storage.interfaces.http.lakefs import mount_lakefs
 from sartiq_storage.interfaces.http.middleware import install_layers
 from sartiq_storage.interfaces.http.middleware.logs import configure_logging
 from sartiq_storage.interfaces.http.routes import (
@@ -134,7 +134,7 @@ def create_app(
     if "compute" in apps:
         app.include_router(compute.router)
     # Versioned datasets, for lakeFS's own clients: both groups train and evaluate on them.
-    app.mount(LAKEFS_API_PREFIX, create_lakefs_app(context))
+    mount_lakefs(app, context)
     return app
 
 

@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import replace
 from typing import Literal
 
 from sartiq_storage.adapters.datasets.kv import KV
@@ -277,7 +278,7 @@ class NativeDatasetEngine:
                 continue
             if new is None:
                 assert old is not None
-                yield DiffEntry("removed", path, "object", int(old[3]))
+                yield DiffEntry("removed", path, "object", 0)  # lakeFS: a tombstone's size
             else:
                 yield DiffEntry("added" if old is None else "changed", path, "object", int(new[3]))
 
@@ -378,11 +379,13 @@ class NativeDatasetEngine:
         self.kv.delete_prefix(repo.partition)
 
     # -- branches ------------------------------------------------------------------------
-    def create_branch(self, repo: str, name: str, source_ref: str) -> Branch:
+    def create_branch(
+        self, repo: str, name: str, source_ref: str, *, hidden: bool = False
+    ) -> Branch:
         r = self._repo(repo)
         validate_branch_name(name)
         commit, _branch, _expr = self.refs.resolve(r, source_ref)
-        record = BranchRecord(commit.id, _new_token())
+        record = BranchRecord(commit.id, _new_token(), hidden=hidden)
         if not self.kv.set_if(r.partition, f"branches/{name}", record.encode(), None):
             raise AlreadyExists(f"branch {name!r} already exists")
         return Branch(name, commit.id)
@@ -392,13 +395,22 @@ class NativeDatasetEngine:
         return Branch(name, record.commit_id)
 
     def list_branches(
-        self, repo: str, *, prefix: str = "", after: str = "", amount: int = 100
+        self,
+        repo: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 100,
+        show_hidden: bool = False,
     ) -> list[Branch]:
         r = self._repo(repo)
         start = f"branches/{after}" if after else ""
         out: list[Branch] = []
         for key, data in self.kv.scan(r.partition, prefix=f"branches/{prefix}", after=start):
-            out.append(Branch(key[len("branches/") :], BranchRecord.decode(data).commit_id))
+            record = BranchRecord.decode(data)
+            if record.hidden and not show_hidden:
+                continue
+            out.append(Branch(key[len("branches/") :], record.commit_id))
             if len(out) >= amount:
                 break
         return out
@@ -432,7 +444,7 @@ class NativeDatasetEngine:
                 self._update_branch(
                     r,
                     branch,
-                    lambda cur: BranchRecord(cur.commit_id, _new_token(), cur.sealed_tokens),
+                    lambda cur: replace(cur, staging_token=_new_token()),
                 )
                 self.staging.drop(old)
             return
@@ -460,8 +472,11 @@ class NativeDatasetEngine:
             new = self._update_branch(
                 r,
                 branch,
-                lambda cur: BranchRecord(
-                    target.id, _new_token() if force else cur.staging_token, ()
+                lambda cur: replace(
+                    cur,
+                    commit_id=target.id,
+                    staging_token=_new_token() if force else cur.staging_token,
+                    sealed_tokens=(),
                 ),
             )
             if force:
@@ -661,8 +676,10 @@ class NativeDatasetEngine:
                 if not cur.sealed_tokens and not allow_empty:
                     raise NoChanges(f"no changes to commit on {branch!r}")
                 return None
-            return BranchRecord(
-                cur.commit_id, _new_token(), (cur.staging_token, *cur.sealed_tokens)
+            return replace(
+                cur,
+                staging_token=_new_token(),
+                sealed_tokens=(cur.staging_token, *cur.sealed_tokens),
             )
 
         self._update_branch(r, branch, seal)
@@ -679,7 +696,7 @@ class NativeDatasetEngine:
             if tree == head.meta_range_id and not allow_empty:
                 # Nothing left: the sealed changes are no-ops, or another process's commit
                 # took them along (lakeFS answers "no changes" too).
-                emptied = BranchRecord(record.commit_id, record.staging_token, ())
+                emptied = replace(record, sealed_tokens=())
                 if self._swap_branch(r, branch, raw, emptied, record.sealed_tokens):
                     raise NoChanges(f"no changes to commit on {branch!r}")
             else:
@@ -692,7 +709,7 @@ class NativeDatasetEngine:
                     metadata=metadata,
                     date=date,
                 )
-                moved = BranchRecord(commit.id, record.staging_token, ())
+                moved = replace(record, commit_id=commit.id, sealed_tokens=())
                 if self._swap_branch(r, branch, raw, moved, record.sealed_tokens):
                     return commit
             time.sleep(min(0.001 * 2**attempt, 0.05))
@@ -722,7 +739,7 @@ class NativeDatasetEngine:
         def step(cur: BranchRecord) -> BranchRecord:
             if cur.commit_id != expected:
                 raise _Moved(cur)
-            return BranchRecord(new, cur.staging_token, cur.sealed_tokens)
+            return replace(cur, commit_id=new)
 
         self._update_branch(r, branch, step)
 
@@ -736,11 +753,14 @@ class NativeDatasetEngine:
         committer: str,
         metadata: Mapping[str, str] | None,
         allow_empty: bool,
+        same_tree_is_empty: bool = True,
     ) -> Commit:
         """Commit changes computed from the head (merge, revert, import); staging untouched.
 
         ``build(head)`` returns the changes, the extra parents, and whether it found nothing
-        to do; it reruns if another process moved the head meanwhile.
+        to do; it reruns if another process moved the head meanwhile. With
+        ``same_tree_is_empty`` false, an unchanged tree still makes a commit (lakeFS's merge,
+        revert and cherry-pick judge "no changes" by their source alone).
         """
         with self._lock(r, branch):
             while True:
@@ -748,7 +768,8 @@ class NativeDatasetEngine:
                 head = self.refs.commit(r, record.commit_id)
                 changes, extra_parents, nothing = build(head)
                 tree = self.committed.apply_changes(r.namespace_key, head.meta_range_id, changes)
-                if (nothing or tree == head.meta_range_id) and not allow_empty:
+                unchanged = same_tree_is_empty and tree == head.meta_range_id
+                if (nothing or unchanged) and not allow_empty:
                     raise NoChanges(f"no changes for {branch!r}")
                 commit = self._store_commit(
                     r,
@@ -881,14 +902,21 @@ class NativeDatasetEngine:
         return _page(rows, prefix=prefix, delimiter=delimiter, after=after, amount=amount)
 
     def diff_uncommitted(
-        self, repo: str, branch: str, *, prefix: str = "", after: str = "", amount: int = 1000
+        self,
+        repo: str,
+        branch: str,
+        *,
+        prefix: str = "",
+        after: str = "",
+        amount: int = 1000,
+        delimiter: str = "",
     ) -> list[DiffEntry]:
         r = self._repo(repo)
         record, _raw = self._branch(r, branch)
         return _page(
             self._effective_staged(r, record),
             prefix=prefix,
-            delimiter="",
+            delimiter=delimiter,
             after=after,
             amount=amount,
         )
@@ -992,7 +1020,10 @@ class NativeDatasetEngine:
                 strategy,
                 resolutions or {},
             )
-            return changes, [] if squash else [source.id], base.id == source.id
+            # lakeFS: "no changes" only when the source's tree is the merge base's; a source
+            # whose changes the destination already has still gets its merge commit.
+            nothing = base.id == source.id or base.meta_range_id == source.meta_range_id
+            return changes, [] if squash else [source.id], nothing
 
         return self._commit_tree(
             r,
@@ -1002,6 +1033,7 @@ class NativeDatasetEngine:
             committer=committer,
             metadata=meta,
             allow_empty=allow_empty or force,
+            same_tree_is_empty=False,
         )
 
     def revert(
@@ -1014,24 +1046,15 @@ class NativeDatasetEngine:
         committer: str = "sartiq-storage",
         allow_empty: bool = False,
         force: bool = False,
+        message: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> Commit:
-        """Merge ``ref``'s parent into the head, ``ref`` as base (allowed when protected)."""
+        """Merge ``ref``'s parent into the head, ``ref`` as base (allowed when protected);
+        ``message``/``metadata`` replace the defaults (lakeFS's ``commit_overrides``)."""
         r = self._repo(repo)
         self._writable(r)
         target, _b, _e = self.refs.resolve(r, ref)
-        if len(target.parents) > 1:
-            if not 1 <= parent_number <= len(target.parents):
-                raise InvalidArgument(
-                    f"{ref!r} is a merge commit: parent_number must be 1..{len(target.parents)}"
-                )
-            parent_id = target.parents[parent_number - 1]
-        elif not target.parents:
-            raise InvalidArgument("cannot revert a commit without parents")
-        else:
-            if parent_number > 1:
-                raise InvalidArgument(f"{ref!r} has one parent")
-            parent_id = target.parents[0]
-        parent = self.refs.commit(r, parent_id)
+        parent = self._pick_parent(r, ref, target, parent_number)
         record, _raw = self._branch(r, branch)
         if not force and self._is_dirty(r, record):
             raise DirtyBranch(f"branch {branch!r} has uncommitted changes")
@@ -1046,11 +1069,71 @@ class NativeDatasetEngine:
             r,
             branch,
             build,
-            message=f"Revert {target.id}",
+            message=message or f"Revert {target.id}",
             committer=committer,
-            metadata={},
+            metadata=metadata or {},
             allow_empty=allow_empty,
         )
+
+    def cherry_pick(
+        self,
+        repo: str,
+        branch: str,
+        ref: str,
+        *,
+        parent_number: int = 0,
+        committer: str = "sartiq-storage",
+        message: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        force: bool = False,
+    ) -> Commit:
+        """Apply ``ref``'s changes (against its parent) onto the branch as one new commit with
+        ``ref``'s message and metadata, as lakeFS's cherry-pick does (the destination must be
+        clean, and may be protected, like merge and revert; a commit that changed nothing is
+        "no changes" unless ``force``)."""
+        r = self._repo(repo)
+        self._writable(r)
+        target, _b, _e = self.refs.resolve(r, ref)
+        parent = self._pick_parent(r, ref, target, parent_number)
+        record, _raw = self._branch(r, branch)
+        if self._is_dirty(r, record):
+            raise DirtyBranch(f"branch {branch!r} has uncommitted changes")
+        meta = dict(target.metadata if metadata is None else metadata)
+        meta["cherry-pick-origin"] = target.id
+        meta["cherry-pick-committer"] = target.committer
+
+        def build(head: Commit) -> tuple[list[Change], list[str], bool]:
+            changes = self._three_way(
+                r, parent.meta_range_id, target.meta_range_id, head.meta_range_id, None, {}
+            )
+            return changes, [], parent.meta_range_id == target.meta_range_id
+
+        return self._commit_tree(
+            r,
+            branch,
+            build,
+            message=message or target.message,
+            committer=committer,
+            metadata=meta,
+            allow_empty=force,
+            same_tree_is_empty=False,
+        )
+
+    def _pick_parent(self, r: RepoRecord, ref: str, target: Commit, parent_number: int) -> Commit:
+        """The parent a revert or cherry-pick diffs ``target`` against (1-based for merges)."""
+        if len(target.parents) > 1:
+            if not 1 <= parent_number <= len(target.parents):
+                raise InvalidArgument(
+                    f"{ref!r} is a merge commit: parent_number must be 1..{len(target.parents)}"
+                )
+            parent_id = target.parents[parent_number - 1]
+        elif not target.parents:
+            raise InvalidArgument(f"{ref!r} has no parent to diff against")
+        else:
+            if parent_number > 1:
+                raise InvalidArgument(f"{ref!r} has one parent")
+            parent_id = target.parents[0]
+        return self.refs.commit(r, parent_id)
 
     def resolve(self, repo: str, ref: str) -> str:
         return self.refs.resolve(self._repo(repo), ref)[0].id
@@ -1070,7 +1153,7 @@ class NativeDatasetEngine:
         if force:
             self.kv.set(r.partition, f"tags/{name}", value)
         elif not self.kv.set_if(r.partition, f"tags/{name}", value, None):
-            raise AlreadyExists(f"tag {name!r} already exists")
+            raise AlreadyExists(f"tag already exists: {name!r}")
         return Tag(name, commit.id)
 
     def get_tag(self, repo: str, name: str) -> Tag:
@@ -1136,12 +1219,19 @@ class NativeDatasetEngine:
         )
 
     def get_gc_rules(self, repo: str) -> GcRules:
+        """NotFound until rules are set, as on lakeFS (:meth:`effective_gc_rules` for GC)."""
+        data = self.kv.get(self._repo(repo).partition, "settings/gc_rules")
+        if data is None:
+            raise NotFound(f"no GC rules set for repository {repo!r}")
+        return decode_gc_rules(data)
+
+    def effective_gc_rules(self, repo: str) -> GcRules:
+        """The rules GC applies: the set ones, else 21 days for every branch."""
         data = self.kv.get(self._repo(repo).partition, "settings/gc_rules")
         return GcRules(DEFAULT_RETENTION_DAYS) if data is None else decode_gc_rules(data)
 
     def set_gc_rules(self, repo: str, rules: GcRules) -> None:
-        if rules.default_retention_days < 0 or any(v < 0 for v in rules.branches.values()):
-            raise InvalidArgument("retention days must be >= 0")
+        """Any whole number of days, negative too (lakeFS takes them: nothing is retained)."""
         self.kv.set(self._repo(repo).partition, "settings/gc_rules", encode_gc_rules(rules))
 
     def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport:

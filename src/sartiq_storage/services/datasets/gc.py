@@ -38,7 +38,7 @@ def _staged_addresses(engine: NativeDatasetEngine, repo: RepoRecord) -> set[str]
 def _active_commits(
     engine: NativeDatasetEngine, repo: RepoRecord, commits: dict[str, Commit]
 ) -> set[str]:
-    rules = engine.get_gc_rules(repo.repository.name)
+    rules = engine.effective_gc_rules(repo.repository.name)
     now = engine._now()
     heads: dict[str, str] = {
         key[len("branches/") :]: BranchRecord.decode(data).commit_id

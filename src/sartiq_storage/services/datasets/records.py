@@ -70,6 +70,8 @@ class BranchRecord:
     commit_id: str
     staging_token: str
     sealed_tokens: tuple[str, ...] = ()
+    hidden: bool = False
+    """Left out of branch listings unless asked for (lakeFS's ephemeral branches)."""
 
     @property
     def tokens(self) -> list[str]:
@@ -77,18 +79,24 @@ class BranchRecord:
         return [self.staging_token, *self.sealed_tokens]
 
     def encode(self) -> bytes:
-        return dumps(
-            {
-                "commit_id": self.commit_id,
-                "staging_token": self.staging_token,
-                "sealed_tokens": list(self.sealed_tokens),
-            }
-        )
+        fields: dict[str, object] = {
+            "commit_id": self.commit_id,
+            "staging_token": self.staging_token,
+            "sealed_tokens": list(self.sealed_tokens),
+        }
+        if self.hidden:  # absent when false: records written before stay byte-identical
+            fields["hidden"] = True
+        return dumps(fields)
 
     @classmethod
     def decode(cls, data: bytes) -> BranchRecord:
         d = loads(data)
-        return cls(d["commit_id"], d["staging_token"], tuple(d["sealed_tokens"]))
+        return cls(
+            d["commit_id"],
+            d["staging_token"],
+            tuple(d["sealed_tokens"]),
+            bool(d.get("hidden", False)),
+        )
 
 
 def commit_id_for(

@@ -4,6 +4,7 @@ from sartiq_storage.interfaces.http.lakefs.app import (
     LAKEFS_API_PREFIX,
     LAKEFS_MOUNT,
     create_lakefs_app,
+    mount_lakefs,
 )
 
-__all__ = ["LAKEFS_API_PREFIX", "LAKEFS_MOUNT", "create_lakefs_app"]
+__all__ = ["LAKEFS_API_PREFIX", "LAKEFS_MOUNT", "create_lakefs_app", "mount_lakefs"]

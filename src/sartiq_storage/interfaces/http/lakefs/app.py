@@ -6,7 +6,10 @@ for malformed requests) without changing the rest of the service's ``{"detail": 
 
 from __future__ import annotations
 
+import re
+
 from fastapi import FastAPI
+from starlette.routing import Mount
 
 from sartiq_storage import __version__
 from sartiq_storage.interfaces.http.gate import BodyGate
@@ -33,3 +36,12 @@ def create_lakefs_app(context: StorageContext) -> FastAPI:
     for module in (meta, refs, versions, objects):
         app.include_router(module.router)
     return app
+
+
+def mount_lakefs(app: FastAPI, context: StorageContext) -> None:
+    """Mount the API so every path under the prefix reaches it, a decoded line feed in a
+    segment too (Starlette's mount pattern stops at one), and so answers ``{"message": …}``."""
+    app.mount(LAKEFS_API_PREFIX, create_lakefs_app(context))
+    mount = app.router.routes[-1]
+    assert isinstance(mount, Mount)
+    mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)

@@ -12,7 +12,9 @@ from sartiq_storage.interfaces.http.lakefs.schemas import MAX_AMOUNT, Pagination
 
 T = TypeVar("T")
 
-Amount = Annotated[int, Query(description="page size, capped at 1000")]
+Amount = Annotated[
+    int, Query(ge=-1, le=1000, description="page size, -1..1000 as lakeFS's spec allows")
+]
 Path = Annotated[str, Query(description="object path, relative to the ref")]
 
 

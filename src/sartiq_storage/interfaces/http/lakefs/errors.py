@@ -13,6 +13,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import BaseRoute, Match
+from starlette.types import Scope
 
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.errors import InvalidKeyError, StorageError, StoreUnavailableError
@@ -31,7 +33,7 @@ LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
     (e.InvalidName, "invalid name"),
     (e.InvalidArgument, "invalid value"),
     (e.ReadOnlyRepository, "read-only repository"),
-    (e.ProtectedBranch, "access to protected branch denied"),
+    (e.ProtectedBranch, "cannot write to protected branch"),
     (e.PreconditionFailed, "precondition failed"),
     (e.Gone, "object gone"),
     (e.TooManyRetries, "too many tries"),
@@ -52,6 +54,19 @@ def error(status: int, message: str, headers: Mapping[str, str] | None = None) -
     return JSONResponse(
         {"message": message}, status_code=status, headers=dict(headers) if headers else None
     )
+
+
+def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    return [
+        method
+        for method in ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+        if any(
+            isinstance(route, BaseRoute)
+            and route.matches({**scope, "method": method})[0] == Match.FULL
+            for route in app.router.routes
+        )
+    ]
 
 
 def install_lakefs_errors(app: FastAPI) -> None:
@@ -76,7 +91,10 @@ def install_lakefs_errors(app: FastAPI) -> None:
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error(exc.status_code, str(exc.detail), exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(app, request.scope))
+        return error(exc.status_code, str(exc.detail), headers)
 
     async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
         # lakeFS answers a malformed body or parameter with 400, not FastAPI's 422.

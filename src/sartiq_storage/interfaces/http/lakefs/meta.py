@@ -70,6 +70,6 @@ async def get_storage_config(request: Request) -> StorageConfig:
     return storage_config(request.app.state.context)
 
 
-@router.get("/user")
+@router.get("/user", response_model_exclude_none=True)
 async def current_user() -> CurrentUser:
     return CurrentUser(user=User(id=USER_ID, creation_date=0))

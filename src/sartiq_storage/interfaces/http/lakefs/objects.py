@@ -37,6 +37,8 @@ SPOOL_IN_MEMORY = 8 * 1024 * 1024
 MAX_OBJECT_BYTES = 5 * 1024**3
 """The largest object one upload takes: S3's (and so lakeFS's) single PUT limit."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE_SYNTAX = re.compile(r"^bytes=((\d*-\d*,? ?)+)$")
+"""What lakeFS's spec lets through to its handler; anything else is 400 there."""
 
 
 def _user_metadata(request: Request) -> dict[str, str]:
@@ -107,13 +109,16 @@ async def upload_object(
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``[start, end)`` of a single ``bytes=`` range; None to send everything.
 
-    Raises ValueError when the range cannot be satisfied (416).
+    As lakeFS: a header its spec's pattern refuses is 400 (InvalidArgument); several ranges or
+    an empty one are 416 like an unsatisfiable one (ValueError).
     """
-    if not header:
+    if header is None:
         return None
+    if _RANGE_SYNTAX.match(header) is None:
+        raise e.InvalidArgument(f"Range: {header!r} does not match ^bytes=((\\d*-\\d*,? ?)+)$")
     match = _RANGE.match(header.strip())
     if match is None or match.group(1) == match.group(2) == "":
-        return None
+        raise ValueError("bad range")
     first, last = match.group(1), match.group(2)
     if first == "":
         start, end = max(size - int(last), 0), size
@@ -164,6 +169,8 @@ async def get_object(
     headers = _object_headers(entry)
     try:
         span = _byte_range(range, entry.size)
+    except e.InvalidArgument:
+        raise
     except ValueError:
         return error(
             416, "Requested Range Not Satisfiable", {"Content-Range": f"bytes */{entry.size}"}
@@ -190,7 +197,7 @@ def head_object(repository: str, ref: str, path: Path, engine: EngineDep) -> Res
     return Response(status_code=200, headers=headers)
 
 
-@router.get("/repositories/{repository}/refs/{ref}/objects/stat")
+@router.get("/repositories/{repository}/refs/{ref}/objects/stat", response_model_exclude_none=True)
 def stat_object(
     repository: str,
     ref: str,
@@ -202,7 +209,7 @@ def stat_object(
     return ObjectStats.of(engine.stat_object(repository, ref, path), user_metadata=user_metadata)
 
 
-@router.get("/repositories/{repository}/refs/{ref}/objects/ls")
+@router.get("/repositories/{repository}/refs/{ref}/objects/ls", response_model_exclude_none=True)
 def list_objects(
     repository: str,
     ref: str,

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+from contextlib import suppress
 
-from fastapi import Header, Response
+from fastapi import Header, Request, Response
 from fastapi.responses import PlainTextResponse
 
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.datasets.model import GcRules
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep, UserDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, authed_router, page
+from sartiq_storage.interfaces.http.lakefs.meta import storage_config
 from sartiq_storage.interfaces.http.lakefs.schemas import (
     BranchCreation,
     BranchProtectionRule,
@@ -25,6 +28,7 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
     ResetCreation,
     TagCreation,
 )
+from sartiq_storage.services.datasets.samples import populate_sample
 
 router = authed_router()
 NO_CONTENT = 204
@@ -62,11 +66,25 @@ def list_repositories(
 
 @router.post("/repositories", status_code=201)
 def create_repository(
-    body: RepositoryCreation, engine: EngineDep, user: UserDep, bare: bool = False
+    body: RepositoryCreation, request: Request, engine: EngineDep, user: UserDep, bare: bool = False
 ) -> RepositoryOut:
-    """``bare`` is accepted but the initial commit is made anyway (the engine always does)."""
-    if body.sample_data:
-        raise e.InvalidArgument("sample_data is not supported")
+    """``bare`` is accepted but the initial commit is made anyway (the engine always does).
+
+    In lakeFS's order: an existing repository is 409 before the body is judged further; the
+    one storage here has the empty id; ``sample_data`` fills the new repository.
+    """
+    with suppress(e.NotFound):
+        engine.get_repository(body.name)
+        raise e.AlreadyExists(f"repository {body.name!r} already exists")
+    if body.storage_id:
+        raise e.InvalidArgument(f"storage id: no storage {body.storage_id!r} is configured")
+    validity = storage_config(request.app.state.context).blockstore_namespace_validity_regex
+    if "://" in body.storage_namespace and re.match(validity, body.storage_namespace) is None:
+        # A scheme must be the one /config/storage advertises, as on lakeFS; a bare prefix
+        # stays a key prefix on the one store (docs/decisions.md).
+        raise e.InvalidArgument(
+            f"storage namespace {body.storage_namespace!r} does not match {validity}"
+        )
     repo = engine.create_repository(
         body.name,
         body.storage_namespace,
@@ -74,6 +92,8 @@ def create_repository(
         read_only=body.read_only,
         committer=user,
     )
+    if body.sample_data:
+        populate_sample(engine, repo.name, repo.default_branch, committer=user)
     return RepositoryOut.of(repo)
 
 
@@ -107,7 +127,9 @@ def list_branches(
     show_hidden: bool = False,
 ) -> RefList:
     items, pagination = page(
-        lambda n: engine.list_branches(repository, prefix=prefix, after=after, amount=n),
+        lambda n: engine.list_branches(
+            repository, prefix=prefix, after=after, amount=n, show_hidden=show_hidden
+        ),
         amount,
         lambda b: b.name,
     )
@@ -117,7 +139,7 @@ def list_branches(
 @router.post("/repositories/{repository}/branches", status_code=201)
 def create_branch(repository: str, body: BranchCreation, engine: EngineDep) -> PlainTextResponse:
     """lakeFS answers with the new branch's commit id as plain text."""
-    branch = engine.create_branch(repository, body.name, body.source)
+    branch = engine.create_branch(repository, body.name, body.source, hidden=body.hidden)
     return PlainTextResponse(branch.commit_id, status_code=201)
 
 
@@ -205,7 +227,8 @@ def set_gc_rules(repository: str, body: GarbageCollectionRules, engine: EngineDe
 
 
 def _protection_etag(patterns: list[str]) -> str:
-    return hashlib.sha256(json.dumps(patterns).encode()).hexdigest()
+    """Empty without rules, as lakeFS's: ``If-Match: ""`` then means "only if none exist"."""
+    return hashlib.sha256(json.dumps(patterns).encode()).hexdigest() if patterns else ""
 
 
 @router.get("/repositories/{repository}/settings/branch_protection")

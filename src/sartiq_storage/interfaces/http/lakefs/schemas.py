@@ -301,6 +301,13 @@ class RevertCreation(_Body):
     commit_overrides: CommitOverrides | None = None
 
 
+class CherryPickCreation(_Body):
+    ref: str
+    parent_number: int | None = None
+    commit_overrides: CommitOverrides | None = None
+    force: bool = False
+
+
 class TagCreation(_Body):
     id: str
     ref: str

@@ -8,15 +8,18 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
 from fastapi import HTTPException, Query, Response
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from sartiq_storage.core.datasets import errors as e
-from sartiq_storage.core.datasets.model import MergeStrategy
+from sartiq_storage.core.datasets.model import Commit, MergeStrategy
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep, UserDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, authed_router, page
 from sartiq_storage.interfaces.http.lakefs.schemas import (
+    CherryPickCreation,
     CommitCreation,
     CommitList,
     CommitOut,
+    CommitOverrides,
     DiffList,
     DiffOut,
     FindMergeBaseResult,
@@ -29,6 +32,17 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
 )
 
 router = authed_router()
+_DATE_TIME = TypeAdapter(AwareDatetime)
+
+
+def _date_time(name: str, text: str) -> datetime:
+    """An RFC 3339 date-time, as lakeFS's spec validator takes (else 400)."""
+    try:
+        return _DATE_TIME.validate_python(text)
+    except ValidationError:
+        raise e.InvalidArgument(f"{name}: {text!r} is not a date-time") from None
+
+
 STRATEGIES: dict[str, MergeStrategy | None] = {
     "": None,
     "source-wins": "source-wins",
@@ -69,28 +83,41 @@ def log_commits(
     prefixes: Annotated[list[str] | None, Query()] = None,
     limit: bool = False,
     first_parent: bool = False,
+    since: str = "",
 ) -> CommitList:
-    """With ``limit``, ``amount`` bounds the whole answer rather than one page."""
-    items, pagination = page(
-        lambda n: engine.log(
-            repository,
-            ref,
-            amount=n,
-            after=after,
-            objects=objects or (),
-            prefixes=prefixes or (),
-            first_parent=first_parent,
-        ),
-        amount,
-        lambda c: c.id,
-    )
+    """With ``limit``, ``amount`` bounds the whole answer rather than one page; ``since``
+    leaves out commits made before it (lakeFS skips them, it does not stop at the first)."""
+    oldest = _date_time("since", since).timestamp() if since else None  # "" allowed, as lakeFS
+
+    def fetch(n: int) -> list[Commit]:
+        found: list[Commit] = []
+        cursor = after
+        while len(found) < n:
+            batch = engine.log(
+                repository,
+                ref,
+                amount=n if oldest is None else 1000,
+                after=cursor,
+                objects=objects or (),
+                prefixes=prefixes or (),
+                first_parent=first_parent,
+            )
+            found += [c for c in batch if oldest is None or c.creation_date >= oldest]
+            if oldest is None or len(batch) < 1000:
+                break
+            cursor = batch[-1].id
+        return found[:n]
+
+    items, pagination = page(fetch, amount, lambda c: c.id)
     if limit:
         pagination.has_more = False
         pagination.next_offset = ""
     return CommitList(pagination=pagination, results=[CommitOut.of(c) for c in items])
 
 
-@router.get("/repositories/{repository}/refs/{left_ref}/diff/{right_ref}")
+@router.get(
+    "/repositories/{repository}/refs/{left_ref}/diff/{right_ref}", response_model_exclude_none=True
+)
 def diff_refs(
     repository: str,
     left_ref: str,
@@ -120,7 +147,7 @@ def diff_refs(
     return DiffList(pagination=pagination, results=[DiffOut.of(d) for d in items])
 
 
-@router.get("/repositories/{repository}/branches/{branch}/diff")
+@router.get("/repositories/{repository}/branches/{branch}/diff", response_model_exclude_none=True)
 def diff_branch(
     repository: str,
     branch: str,
@@ -130,9 +157,11 @@ def diff_branch(
     prefix: str = "",
     delimiter: str = "",
 ) -> DiffList:
-    """Uncommitted changes (``delimiter`` is accepted and ignored: the list is flat)."""
+    """Uncommitted changes; with ``delimiter``, one ``prefix_changed`` per common prefix."""
     items, pagination = page(
-        lambda n: engine.diff_uncommitted(repository, branch, prefix=prefix, after=after, amount=n),
+        lambda n: engine.diff_uncommitted(
+            repository, branch, prefix=prefix, after=after, amount=n, delimiter=delimiter
+        ),
         amount,
         lambda d: d.path,
     )
@@ -183,8 +212,7 @@ def find_merge_base(
 def revert_branch(
     repository: str, branch: str, body: RevertCreation, engine: EngineDep, user: UserDep
 ) -> Response:
-    if body.commit_overrides is not None:
-        raise e.InvalidArgument("commit_overrides is not supported")
+    overrides = body.commit_overrides or CommitOverrides()
     engine.revert(
         repository,
         branch,
@@ -193,8 +221,28 @@ def revert_branch(
         committer=user,
         allow_empty=body.allow_empty,
         force=body.force,
+        message=overrides.message or None,
+        metadata=overrides.metadata,
     )
     return Response(status_code=204)
+
+
+@router.post("/repositories/{repository}/branches/{branch}/cherry-pick", status_code=201)
+def cherry_pick(
+    repository: str, branch: str, body: CherryPickCreation, engine: EngineDep, user: UserDep
+) -> CommitOut:
+    overrides = body.commit_overrides or CommitOverrides()
+    made = engine.cherry_pick(
+        repository,
+        branch,
+        body.ref,
+        parent_number=body.parent_number or 0,
+        committer=user,
+        message=overrides.message or None,
+        metadata=overrides.metadata,
+        force=body.force,
+    )
+    return CommitOut.of(made)
 
 
 # -- import: done synchronously; the id carries the result, so any worker can answer --------
@@ -237,7 +285,7 @@ def import_start(
     return ImportCreationResponse(id=_import_id(made.id, branch))
 
 
-@router.get("/repositories/{repository}/branches/{branch}/import")
+@router.get("/repositories/{repository}/branches/{branch}/import", response_model_exclude_none=True)
 def import_status(repository: str, branch: str, id: str, engine: EngineDep) -> ImportStatus:
     commit_id, when = _parse_import_id(id, branch)
     made = engine.get_commit(repository, commit_id)
