@@ -95,8 +95,10 @@ def test_a_worker_that_ignores_sigterm_is_stopped_with_its_leader() -> None:
     ) as leader:
         assert leader.stdout is not None
         assert leader.stdout.readline().strip() == "ready"
-        started = descendants(os.getpid())
-        assert len([p for p in started if p[0] != leader.pid]) >= 1
+        # The leader's own tree only: this test process (an xdist worker) also runs the
+        # session's S3 servers, which must outlive this test.
+        started = descendants(leader.pid)
+        assert len(started) >= 1, "the stubborn worker did not start"
         stop_group(leader, timeout=1)
     leader.stdout.close()
     assert [p for p in started if still_alive(p)] == []
