@@ -272,30 +272,23 @@ def run(quick: bool) -> list[Result]:
         sizes = {p.name: p.stat().st_size / MB for p in folder.iterdir()}
         got = {case: run_child(case, folder) for case in CASES}
     rows = []
-    plain_rotate = float(got["plain-rotate"]["peak_mb"])  # type: ignore[arg-type]
-    for case, what in (
-        ("ingest-rotated", "ingest, EXIF orientation 6 (re-encoded upright)"),
-        ("ingest-located", "ingest, GPS in EXIF (stripped at the byte level)"),
-        ("ingest-plain", "ingest, nothing to clean (copied)"),
+    jpeg = ("rotated.jpg", "plain-rotate", "plain pyvips rotating it")
+    avif = ("plain.avif", "plain-avif-to-jpeg", "plain pyvips AVIF → JPEG")
+    for case, what, (upload, baseline, label) in (
+        ("ingest-rotated", "ingest, EXIF orientation 6 (re-encoded upright)", jpeg),
+        ("ingest-located", "ingest, GPS in EXIF (stripped at the byte level)", jpeg),
+        ("ingest-plain", "ingest, nothing to clean (copied)", jpeg),
+        ("ingest-avif-deferred", "ingest AVIF, deferred enrichment, nothing to clean", avif),
+        ("ingest-avif-inline", "ingest AVIF, inline enrichment (decoded for its colour)", avif),
+        ("ingest-avif-located", "ingest AVIF, GPS in EXIF (decoded, re-encoded as JPEG)", avif),
     ):
         ours = float(got[case]["peak_mb"])  # type: ignore[arg-type]
+        base = float(got[baseline]["peak_mb"])  # type: ignore[arg-type]
         notes = (
-            f"{_note(got[case])}; upload {sizes['rotated.jpg']:.1f} MB, decoded "
-            f"{decoded:.0f} MB; baseline: plain pyvips rotating it ({_note(got['plain-rotate'])})"
+            f"{_note(got[case])}; upload {sizes[upload]:.1f} MB, decoded {decoded:.0f} MB; "
+            f"baseline: {label} ({_note(got[baseline])})"
         )
-        rows.append(Result(TITLE, what, ours, plain_rotate, "MB peak", notes))
-    plain_avif = float(got["plain-avif-to-jpeg"]["peak_mb"])  # type: ignore[arg-type]
-    for case, what in (
-        ("ingest-avif-deferred", "ingest AVIF, deferred enrichment, nothing to clean (header)"),
-        ("ingest-avif-inline", "ingest AVIF, inline enrichment (decoded for its colour)"),
-        ("ingest-avif-located", "ingest AVIF, GPS in EXIF (decoded, re-encoded as JPEG)"),
-    ):
-        ours = float(got[case]["peak_mb"])  # type: ignore[arg-type]
-        notes = (
-            f"{_note(got[case])}; upload {sizes['plain.avif']:.1f} MB, decoded {decoded:.0f} MB; "
-            f"baseline: plain pyvips AVIF → JPEG ({_note(got['plain-avif-to-jpeg'])})"
-        )
-        rows.append(Result(TITLE, what, ours, plain_avif, "MB peak", notes))
+        rows.append(Result(TITLE, what, ours, base, "MB peak", notes))
     ours = float(got["convert-burst"]["peak_mb"])  # type: ignore[arg-type]
     base = float(got["plain-convert-burst"]["peak_mb"])  # type: ignore[arg-type]
     rows.append(
