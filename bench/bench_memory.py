@@ -24,14 +24,16 @@ TITLE = "Memory near the pixel limit"
 DESCRIPTION = """\
 Peak RSS growth of a process (MB, 10^6 bytes) while it ingests one image at the 100-megapixel
 limit (10,000 × 9,999 JPEG, about 28 MB, read from the local store, SQLite) or converts one
-100-megapixel PNG (`DeliveryService.derive`, the `?type=` path) eight times at once, each case
+100-megapixel PNG (`DeliveryService.make`, the `?type=` path) eight times at once, each case
 in a fresh child process. **ours** is this service; **baseline** is plain pyvips doing the same
 image work in the same run (`new_from_buffer` + `autorot` + `jpegsave_buffer` for a rotation,
 `new_from_buffer` + `webpsave_buffer` on eight threads for the conversions, libvips' defaults).
 Here **ratio = ours / baseline: below 1 ours holds less**. "after" is the RSS left once the
 work is done (glibc returns freed memory only when trimmed). The decoded size of the image
 (width × height × 3 bytes, 300 MB) is the yardstick the notes compare with. Bar: an ingest adds
-at most 256 MB.
+at most 256 MB. The AVIF rows ingest the same photo as AVIF (`heifsave`, effort 0, Q 50, with
+libvips' harmless EXIF item after the pixels); their baseline is plain pyvips converting it to
+JPEG (`new_from_buffer` + `jpegsave_buffer`): libheif decodes an AVIF whole.
 """
 
 WIDTH, HEIGHT = 10_000, 9_999
@@ -70,7 +72,7 @@ def _measure(work: Callable[[], str]) -> dict[str, object]:
     }
 
 
-def _service(folder: Path) -> tuple[object, object]:
+def _service(folder: Path, *, inline: bool = True) -> tuple[object, object]:
     from sartiq_storage.adapters.db.engine import Database
     from sartiq_storage.adapters.db.migrate import upgrade
     from sartiq_storage.adapters.stores.local import LocalStore
@@ -80,15 +82,16 @@ def _service(folder: Path) -> tuple[object, object]:
     db = Database.from_url(f"sqlite:///{folder / 'storage.db'}")
     upgrade(db)
     store = LocalStore(folder / "store")
-    return MediaResourceService(db, store, UrlResolver("https://cdn.test")), store
+    urls = UrlResolver("https://cdn.test")
+    return MediaResourceService(db, store, urls, inline_enrichment=inline), store
 
 
-def _ingest(folder: Path, image: str) -> Callable[[], str]:
+def _ingest(folder: Path, image: str, *, inline: bool = True) -> Callable[[], str]:
     import uuid
 
     from sartiq_storage.services.media.service import AttachTo, MediaInput
 
-    media, store = _service(folder)
+    media, store = _service(folder, inline=inline)
     key = f"temp/{uuid.uuid4().hex}_1706000000_big.jpg"
     store.put(key, (folder.parent / image).read_bytes(), content_type="image/jpeg")  # type: ignore[attr-defined]
 
@@ -121,7 +124,8 @@ def _convert_burst(folder: Path) -> Callable[[], str]:
 
         def one() -> None:
             try:
-                delivery.derive("media/big/file.png", "webp")
+                source, _ = delivery.derivative_for("media/big/file.png", "webp")
+                delivery.make(source, "webp")
                 outcomes.append("made")
             except DecodersBusyError:
                 outcomes.append("503")
@@ -153,6 +157,18 @@ def _plain_rotate(folder: Path) -> Callable[[], str]:
     return work
 
 
+def _plain_avif_to_jpeg(folder: Path) -> Callable[[], str]:
+    import pyvips
+
+    data = (folder.parent / "plain.avif").read_bytes()
+
+    def work() -> str:
+        out = pyvips.Image.new_from_buffer(data, "", access="sequential").jpegsave_buffer(Q=95)
+        return f"{len(out) / MB:.1f} MB"
+
+    return work
+
+
 def _plain_convert_burst(folder: Path) -> Callable[[], str]:
     import pyvips
 
@@ -176,6 +192,10 @@ CASES: dict[str, Callable[[Path], Callable[[], str]]] = {
     "ingest-rotated": lambda folder: _ingest(folder, "rotated.jpg"),
     "ingest-located": lambda folder: _ingest(folder, "located.jpg"),
     "ingest-plain": lambda folder: _ingest(folder, "plain.jpg"),
+    "ingest-avif-deferred": lambda folder: _ingest(folder, "plain.avif", inline=False),
+    "ingest-avif-inline": lambda folder: _ingest(folder, "plain.avif"),
+    "ingest-avif-located": lambda folder: _ingest(folder, "located.avif", inline=False),
+    "plain-avif-to-jpeg": _plain_avif_to_jpeg,
     "convert-burst": _convert_burst,
     "plain-rotate": _plain_rotate,
     "plain-convert-burst": _plain_convert_burst,
@@ -192,8 +212,8 @@ def child(case: str, folder: Path) -> dict[str, object]:
 
 
 def make_images(folder: Path, width: int, height: int) -> None:
-    """A gradient photo with some grain (JPEG about 20 MB at full size), three ways, and a
-    smooth PNG of the same size."""
+    """A gradient photo with some grain (JPEG about 20 MB at full size), three ways, the same
+    photo as AVIF (effort 0, clean and with GPS), and a smooth PNG of the same size."""
     import pyvips
 
     xy = pyvips.Image.xyz(width, height)
@@ -215,6 +235,10 @@ def make_images(folder: Path, width: int, height: int) -> None:
                 "N (N, ASCII, 2 components, 2 bytes)",
             )
         tagged.write_to_file(str(folder / name), Q=90)
+        avif = name.replace(".jpg", ".avif").replace("rotated", "plain")  # no rotated AVIF
+        (photo if not gps else tagged).heifsave(
+            str(folder / avif), compression="av1", effort=0, Q=50
+        )  # libvips' harmless EXIF item sits after the pixels: the prefix has no header
 
 
 def run_child(case: str, folder: Path) -> dict[str, object]:
@@ -248,18 +272,23 @@ def run(quick: bool) -> list[Result]:
         sizes = {p.name: p.stat().st_size / MB for p in folder.iterdir()}
         got = {case: run_child(case, folder) for case in CASES}
     rows = []
-    plain_rotate = float(got["plain-rotate"]["peak_mb"])  # type: ignore[arg-type]
-    for case, what in (
-        ("ingest-rotated", "ingest, EXIF orientation 6 (re-encoded upright)"),
-        ("ingest-located", "ingest, GPS in EXIF (stripped at the byte level)"),
-        ("ingest-plain", "ingest, nothing to clean (copied)"),
+    jpeg = ("rotated.jpg", "plain-rotate", "plain pyvips rotating it")
+    avif = ("plain.avif", "plain-avif-to-jpeg", "plain pyvips AVIF → JPEG")
+    for case, what, (upload, baseline, label) in (
+        ("ingest-rotated", "ingest, EXIF orientation 6 (re-encoded upright)", jpeg),
+        ("ingest-located", "ingest, GPS in EXIF (stripped at the byte level)", jpeg),
+        ("ingest-plain", "ingest, nothing to clean (copied)", jpeg),
+        ("ingest-avif-deferred", "ingest AVIF, deferred enrichment, nothing to clean", avif),
+        ("ingest-avif-inline", "ingest AVIF, inline enrichment (decoded for its colour)", avif),
+        ("ingest-avif-located", "ingest AVIF, GPS in EXIF (decoded, re-encoded as JPEG)", avif),
     ):
         ours = float(got[case]["peak_mb"])  # type: ignore[arg-type]
+        base = float(got[baseline]["peak_mb"])  # type: ignore[arg-type]
         notes = (
-            f"{_note(got[case])}; upload {sizes['rotated.jpg']:.1f} MB, decoded "
-            f"{decoded:.0f} MB; baseline: plain pyvips rotating it ({_note(got['plain-rotate'])})"
+            f"{_note(got[case])}; upload {sizes[upload]:.1f} MB, decoded {decoded:.0f} MB; "
+            f"baseline: {label} ({_note(got[baseline])})"
         )
-        rows.append(Result(TITLE, what, ours, plain_rotate, "MB peak", notes))
+        rows.append(Result(TITLE, what, ours, base, "MB peak", notes))
     ours = float(got["convert-burst"]["peak_mb"])  # type: ignore[arg-type]
     base = float(got["plain-convert-burst"]["peak_mb"])  # type: ignore[arg-type]
     rows.append(

@@ -222,3 +222,25 @@ def test_an_upload_too_big_to_read_at_once_is_sniffed_first(
     with pytest.raises(UnsupportedMediaError, match="not an accepted image"):
         fast.ingest(upload(mstore, b"<html>" * 100_000, "f.jpg", "image/jpeg"), product())
     fast.close()
+
+
+def test_fast_path_reads_only_the_header_of_a_clean_avif(
+    fast: MediaResourceService, mstore: ObjectStore, db: Database
+) -> None:
+    """The prefix of an AVIF whose EXIF item sits after the pixels in ``mdat`` (libvips'
+    own harmless EXIF) is refused by libheif; the header is then read from every byte, not
+    decoded for its colour (1.5 GB at 100 megapixels, issue 14)."""
+    import pyvips
+
+    noise = pyvips.Image.gaussnoise(900, 700, mean=128, sigma=60, seed=4)
+    image = noise.bandjoin([noise, noise]).cast("uchar")
+    data = bytes(image.heifsave_buffer(compression="av1", effort=0, Q=90))
+    assert len(data) > HEADER_BYTES
+    resource = fast.ingest(upload(mstore, data, "big.avif", "image/avif"), product()).resource
+    assert (resource.width, resource.height) == (900, 700)
+    assert resource.content_hash == hashlib.md5(data).hexdigest()
+    assert mstore.get_bytes(resource.storage_key) == data  # clean: stored as uploaded
+    assert resource.dominant_color is None  # no pixel was decoded
+    assert resource.sha256 is None
+    Healer(db, mstore).heal(dry_run=False)
+    assert fast.get(resource.id).dominant_color is not None

@@ -79,11 +79,13 @@ THUMBNAIL = 32
 def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str:
     """The dominant colour of a small thumbnail of ``data`` (see :func:`dominant_of`).
 
-    Decoded at reduced size (JPEG DCT scaling, WebP and AVIF scaled loads), from the bytes
-    in place (a ``*_buffer`` call copies them first). An RGB or grey JPEG whose ``header``
-    was read already skips ``thumbnail``'s second header read, its
-    rotation and its Lanczos resize: a box shrink of the scaled decode gives the same colour
-    (``tests/services/test_dominant_colour.py``) for a fifth less time.
+    Decoded at reduced size (JPEG DCT scaling, WebP scaled loads, a HEIF's or AVIF's own
+    thumbnail when it carries one of at least 32 px: ``thumbnail`` picks it), from the bytes
+    in place (a ``*_buffer`` call copies them first). A HEIF or AVIF without one is decoded
+    whole by libheif, which has no reduced decode: +750 MB at 48 megapixels, +1.5 GB at 100.
+    An RGB or grey JPEG whose ``header`` was read already skips ``thumbnail``'s second header
+    read, its rotation and its Lanczos resize: a box shrink of the scaled decode gives the same
+    colour (``tests/services/test_dominant_colour.py``) for a fifth less time.
     """
     source = pyvips.Source.new_from_memory(data)
     if header is not None and _plain_jpeg(header):
