@@ -128,6 +128,15 @@ def gif_with_extension(label: int, payload: bytes, *, identifier: bytes = b"") -
     return data[:start] + block + data[start:]
 
 
+def gif_loop_with_extra_sub_block() -> bytes:
+    """A NETSCAPE looping extension as it should be (one 3-byte sub-block), then one more."""
+    data = saved(".gif", icc=False)
+    block = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00" + _sub_blocks(SECRET)
+    flags = data[10]
+    start = 13 + (3 * 2 ** ((flags & 7) + 1) if flags & 0x80 else 0)
+    return data[:start] + block + data[start:]
+
+
 def gif_xmp() -> bytes:
     """XMP as Adobe writes it in GIF: raw bytes then a 258-byte 'magic trailer'."""
     data = saved(".gif", icc=False)
@@ -277,6 +286,7 @@ CASES = [
         "jpg",
         False,
     ),
+    Case("jpeg-dnl-with-payload", lambda: jpeg_with_segment(0xDC, SECRET), "jpg", False),
     Case("jpeg-after-eoi", lambda: saved(".jpg") + saved(".jpg", gps=True), "jpg", False),
     Case("png-exif-before-pixels", lambda: saved(".png", gps=True), "png", True),
     Case("png-exif-after-pixels", png_exif_after_pixels, "png", False),
@@ -317,6 +327,9 @@ CASES = [
     Case("tiff-exif-ifd", lambda: tiff(exif=True), "tiff", False),
     Case("tiff-xmp", lambda: tiff([(700, 7, XMP)]), "tiff", True),
     Case("tiff-description", lambda: tiff([(270, 2, SECRET + b"\x00")]), "tiff", False),
+    Case(  # a harmless tag (XResolution) of another type, holding text
+        "tiff-reshaped-harmless-tag", lambda: tiff([(282, 7, SECRET)]), "tiff", False
+    ),
     Case("tiff-unreferenced-bytes", lambda: tiff() + SECRET, "tiff", False),
     Case("gif-comment", lambda: gif_with_extension(0xFE, SECRET), "gif", False, icc=False),
     Case("gif-xmp", gif_xmp, "gif", False, icc=False),
@@ -327,6 +340,14 @@ CASES = [
         False,
         icc=False,
     ),
+    Case(
+        "gif-graphic-control-extra-sub-block",
+        lambda: gif_with_extension(0xF9, SECRET, identifier=b"\x00\x00\x00\x00"),
+        "gif",
+        False,
+        icc=False,
+    ),
+    Case("gif-loop-extra-sub-block", gif_loop_with_extra_sub_block, "gif", False, icc=False),
     Case("gif-after-trailer", lambda: saved(".gif", icc=False) + SECRET, "gif", False, icc=False),
     Case("avif-exif-gps", lambda: saved(".avif", gps=True), "avif", True),
     Case("avif-xmp", lambda: saved(".avif", xmp=True), "avif", True),

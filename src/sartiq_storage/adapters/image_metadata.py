@@ -60,6 +60,26 @@ _HARMLESS_EXIF = frozenset(
 """EXIF tags that say how to show the pixels and nothing about who, where or with what: what
 libvips itself writes. EXIF with any other tag (GPS, dates, camera, owner, serial numbers,
 comments, maker notes, a thumbnail) is a finding."""
+_SHORT, _LONG, _RATIONAL, _ASCII, _UNDEFINED, _IFD = 3, 4, 5, 2, 7, 13
+_HARMLESS_SHAPES: dict[int, tuple[frozenset[int], int]] = {
+    0x0112: (frozenset({_SHORT}), 1),
+    0x011A: (frozenset({_RATIONAL}), 1),
+    0x011B: (frozenset({_RATIONAL}), 1),
+    0x0128: (frozenset({_SHORT}), 1),
+    0x0213: (frozenset({_SHORT}), 1),
+    _EXIF_IFD: (frozenset({_LONG, _IFD}), 1),
+    _INTEROP_IFD: (frozenset({_LONG, _IFD}), 1),
+    0x9000: (frozenset({_UNDEFINED}), 4),
+    0x9101: (frozenset({_UNDEFINED}), 4),
+    0xA000: (frozenset({_UNDEFINED}), 4),
+    0xA001: (frozenset({_SHORT}), 1),
+    0xA002: (frozenset({_SHORT, _LONG}), 1),
+    0xA003: (frozenset({_SHORT, _LONG}), 1),
+    0x0001: (frozenset({_ASCII}), 4),
+    0x0002: (frozenset({_UNDEFINED}), 4),
+}
+"""The type and count each harmless tag has in the EXIF and TIFF specifications: a tag is
+harmless for what it holds, not for its number, and any other shape can carry anything."""
 _TIFF_TAGS = _HARMLESS_EXIF | frozenset(
     {
         254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 274, 277, 278, 279, 280,
@@ -121,8 +141,11 @@ class _Tiff:
                 raise ValueError(f"tag {tag} runs past the end")
             if size > 4:
                 self.covered.append((where, where + size))
+            shape = _HARMLESS_SHAPES.get(tag)
             if tag not in allowed:
                 self.findings.append(f"{name} tag {tag}")
+            elif shape is not None and (kind not in shape[0] or n != shape[1]):
+                self.findings.append(f"{name} tag {tag} of type {kind} × {n}")
             elif tag == 0x0112 and self._values(kind, n, where) != [1] and not self.file:
                 self.findings.append(f"{name} orientation other than 1")
             if tag in (_EXIF_IFD, _INTEROP_IFD) and tag in allowed:
@@ -218,8 +241,19 @@ _ADOBE_SIZE = 16
 """Marker, length and Adobe's APP14 (version, two flag words, the colour transform)."""
 
 
+_JPEG_STRUCTURE = frozenset(
+    {0xD8, 0xD9, 0xDA, 0xDB, 0xC4, 0xCC, *range(0xD0, 0xD8)}  # SOI EOI SOS DQT DHT DAC RSTn
+    | {m for m in range(0xC0, 0xD0) if m not in (0xC4, 0xC8, 0xCC)}  # SOF0-15
+)
+"""Markers a decoder needs, each read by its own fixed layout (libjpeg refuses a SOF or SOS of
+another length)."""
+_JPEG_FIXED_SIZE = {0xDD: 6, 0xDC: 6}
+"""DRI and DNL: marker, length and one word; any longer one carries something else."""
+
+
 def _jpeg_keeps(marker: int, segment: bytes, size: int) -> bool:
-    """Structural segments and the colour profile: everything a decoder needs.
+    """Structural segments and the colour profile: everything a decoder needs; every other
+    marker (APPn, COM, DNL with a payload, reserved and JPGn markers…) is a finding.
 
     JFIF and Adobe segments only at their exact header size: a JFIF thumbnail, or any bytes
     after either header, can carry anything, and no decoder needs them.
@@ -230,7 +264,7 @@ def _jpeg_keeps(marker: int, segment: bytes, size: int) -> bool:
         return segment[4:16] == b"ICC_PROFILE\x00"
     if marker == 0xEE:
         return segment[4:9] == b"Adobe" and size == _ADOBE_SIZE
-    return marker != 0xFE and not 0xE0 <= marker <= 0xEF and marker != -1
+    return marker in _JPEG_STRUCTURE or _JPEG_FIXED_SIZE.get(marker) == size
 
 
 _Parts = list[bytes | memoryview]
@@ -256,7 +290,13 @@ def _jpeg(data: bytes) -> tuple[list[str], _Parts]:
         elif marker == -1:
             findings.append(f"JPEG: {stop - start} bytes after EOI")
         else:
-            label = "COM" if marker == 0xFE else f"APP{marker - 0xE0}"
+            label = (
+                "COM"
+                if marker == 0xFE
+                else f"APP{marker - 0xE0}"
+                if 0xE0 <= marker <= 0xEF
+                else f"marker {marker:#04x}"
+            )
             findings.append(f"JPEG {label} segment {segment[4:16]!r}")
     return findings, kept
 
@@ -355,6 +395,17 @@ def _gif_sub_blocks(data: bytes, position: int) -> int:
             return position
 
 
+def _gif_canonical(data: bytes, start: int, label: int) -> bytes | None:
+    """The bytes a graphic control or looping extension has by its specification (one
+    sub-block of fixed size, then the terminator), or None for any other extension."""
+    if label == 0xF9 and data[start + 2] == 4:
+        return data[start : start + 7] + b"\x00"
+    looping = data[start + 3 : start + 14] in _GIF_APPS_KEPT[:2]
+    if label == 0xFF and looping and data[start + 14] == 3:
+        return data[start : start + 18] + b"\x00"
+    return None
+
+
 def _gif(data: bytes) -> tuple[list[str], _Parts]:
     if data[:6] not in (b"GIF87a", b"GIF89a"):
         raise ValueError("no GIF header")
@@ -382,8 +433,15 @@ def _gif(data: bytes) -> tuple[list[str], _Parts]:
         label = data[position + 1]
         position = _gif_sub_blocks(data, position + 2)
         block = data[start : min(position, start + 14)]
-        if label == 0xF9 or (label == 0xFF and block[3:14] in _GIF_APPS_KEPT):
-            kept.append(view[start:position])
+        canonical = _gif_canonical(data, start, label)
+        if canonical is not None:
+            if position - start == len(canonical):
+                kept.append(view[start:position])
+            else:  # more sub-blocks than the extension has: they can carry anything
+                findings.append(f"GIF extension {label:#04x} with extra sub-blocks")
+                kept.append(canonical)
+        elif label == 0xFF and block[3:14] == b"ICCRGBG1012":
+            kept.append(view[start:position])  # the colour profile, over its sub-blocks
         else:
             what = {0xFE: "comment", 0x01: "plain text", 0xFF: "application"}.get(label, "unknown")
             findings.append(f"GIF {what} extension {block[3:14]!r}")

@@ -37,8 +37,10 @@ SPOOL_IN_MEMORY = 8 * 1024 * 1024
 MAX_OBJECT_BYTES = 5 * 1024**3
 """The largest object one upload takes: S3's (and so lakeFS's) single PUT limit."""
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-_RANGE_SYNTAX = re.compile(r"^bytes=((\d*-\d*,? ?)+)$")
-"""What lakeFS's spec lets through to its handler; anything else is 400 there."""
+_RANGE_SYNTAX = re.compile(r"^bytes=(?:\d*+-\d*+,? ?)+$")
+"""What lakeFS's spec (``^bytes=((\\d*-\\d*,? ?)+)$``) lets through to its handler; anything
+else is 400 there. Possessive: the spec's pattern as written backtracks exponentially on a
+header such as ``bytes=-1-1-1…x`` (50 s for 18 repeats, on the event loop)."""
 
 
 def _user_metadata(request: Request) -> dict[str, str]:
