@@ -199,7 +199,12 @@ def test_a_listing_cut_after_a_key_that_prefixes_others_resumes_without_a_gap(
     direct = _store(s3_server.endpoint, server_bucket)
     keys = [f"l/a/{i:03d}" for i in range(999)] + ["l/ab", "l/ab/2", "l/abc"]
     with ThreadPoolExecutor(8) as pool:
-        list(pool.map(lambda key: direct.put(key, b""), keys))
+        list(pool.map(lambda key: direct.put(key, b""), keys[:999]))
+    # One after the other: a key and a "folder" of the same name written at the same moment
+    # leave SeaweedFS's filer in a state whose listing depends on the race (seen once in CI:
+    # `l/ab/2` missing); the subject here is the resumption, not that race.
+    for key in keys[999:]:
+        direct.put(key, b"")
     pages = 0
 
     def cut_the_second_page(method: str, path: str, n: int) -> str | None:
