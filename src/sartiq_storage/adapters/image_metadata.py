@@ -38,48 +38,30 @@ STRIPPABLE = frozenset({"jpg", "png", "webp", "gif"})
 # -- EXIF / TIFF structure -------------------------------------------------------------------
 
 _EXIF_IFD, _GPS_IFD, _INTEROP_IFD, _SUB_IFDS = 0x8769, 0x8825, 0xA005, 0x014A
-_HARMLESS_EXIF = frozenset(
-    {
-        0x0112,  # Orientation (value 1 only, checked below)
-        0x011A,  # XResolution
-        0x011B,  # YResolution
-        0x0128,  # ResolutionUnit
-        0x0213,  # YCbCrPositioning
-        _EXIF_IFD,
-        _INTEROP_IFD,
-        0x9000,  # ExifVersion
-        0x9101,  # ComponentsConfiguration
-        0xA000,  # FlashpixVersion
-        0xA001,  # ColorSpace
-        0xA002,  # PixelXDimension
-        0xA003,  # PixelYDimension
-        0x0001,  # InteroperabilityIndex
-        0x0002,  # InteroperabilityVersion
-    }
-)
-"""EXIF tags that say how to show the pixels and nothing about who, where or with what: what
-libvips itself writes. EXIF with any other tag (GPS, dates, camera, owner, serial numbers,
-comments, maker notes, a thumbnail) is a finding."""
 _SHORT, _LONG, _RATIONAL, _ASCII, _UNDEFINED, _IFD = 3, 4, 5, 2, 7, 13
 _HARMLESS_SHAPES: dict[int, tuple[frozenset[int], int]] = {
-    0x0112: (frozenset({_SHORT}), 1),
-    0x011A: (frozenset({_RATIONAL}), 1),
-    0x011B: (frozenset({_RATIONAL}), 1),
-    0x0128: (frozenset({_SHORT}), 1),
-    0x0213: (frozenset({_SHORT}), 1),
+    0x0112: (frozenset({_SHORT}), 1),  # Orientation (value 1 only, checked below)
+    0x011A: (frozenset({_RATIONAL}), 1),  # XResolution
+    0x011B: (frozenset({_RATIONAL}), 1),  # YResolution
+    0x0128: (frozenset({_SHORT}), 1),  # ResolutionUnit
+    0x0213: (frozenset({_SHORT}), 1),  # YCbCrPositioning
     _EXIF_IFD: (frozenset({_LONG, _IFD}), 1),
     _INTEROP_IFD: (frozenset({_LONG, _IFD}), 1),
-    0x9000: (frozenset({_UNDEFINED}), 4),
-    0x9101: (frozenset({_UNDEFINED}), 4),
-    0xA000: (frozenset({_UNDEFINED}), 4),
-    0xA001: (frozenset({_SHORT}), 1),
-    0xA002: (frozenset({_SHORT, _LONG}), 1),
-    0xA003: (frozenset({_SHORT, _LONG}), 1),
-    0x0001: (frozenset({_ASCII}), 4),
-    0x0002: (frozenset({_UNDEFINED}), 4),
+    0x9000: (frozenset({_UNDEFINED}), 4),  # ExifVersion
+    0x9101: (frozenset({_UNDEFINED}), 4),  # ComponentsConfiguration
+    0xA000: (frozenset({_UNDEFINED}), 4),  # FlashpixVersion
+    0xA001: (frozenset({_SHORT}), 1),  # ColorSpace
+    0xA002: (frozenset({_SHORT, _LONG}), 1),  # PixelXDimension
+    0xA003: (frozenset({_SHORT, _LONG}), 1),  # PixelYDimension
+    0x0001: (frozenset({_ASCII}), 4),  # InteroperabilityIndex
+    0x0002: (frozenset({_UNDEFINED}), 4),  # InteroperabilityVersion
 }
-"""The type and count each harmless tag has in the EXIF and TIFF specifications: a tag is
-harmless for what it holds, not for its number, and any other shape can carry anything."""
+"""EXIF tags that say how to show the pixels and nothing about who, where or with what (what
+libvips itself writes), each with the type and count the EXIF and TIFF specifications give
+it: a tag is harmless for what it holds, not for its number, and any other shape can carry
+anything. EXIF with any other tag (GPS, dates, camera, owner, serial numbers, comments, maker
+notes, a thumbnail) is a finding."""
+_HARMLESS_EXIF = frozenset(_HARMLESS_SHAPES)
 _TIFF_TAGS = _HARMLESS_EXIF | frozenset(
     {
         254, 255, 256, 257, 258, 259, 262, 263, 264, 265, 266, 273, 274, 277, 278, 279, 280,
