@@ -36,7 +36,7 @@ DESCRIPTION = """\
 each made distinct by the pixel density in a JFIF segment, which is no metadata),
 10 % of them byte-identical to an earlier one (dedup hits), ingested with
 `MediaResourceService` (one GET of the whole upload, sniff, read the header's metadata with
-pyvips, walk every byte for metadata (`adapters/image_metadata.py`), look up by MD5,
+pyvips, walk every byte for metadata (`adapters/image_metadata/`), look up by MD5,
 create-only copy to `media/{id}/file.jpg` pinned to the ETag read, confirmed, one SQLite
 transaction with the resource, attachment, ingestion record and outbox row, then the
 post-commit delete of the upload), one `ingest` call per object, or `ingest_all` in batches

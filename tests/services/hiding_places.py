@@ -247,6 +247,95 @@ def heic_with_exif() -> bytes:
     return bytes(data)
 
 
+def _boxes(data: bytes, start: int, stop: int) -> list[tuple[bytes, int, int]]:
+    """(type, box start, box end) of the plain 32-bit boxes in ``data[start:stop]``."""
+    found, position = [], start
+    while position < stop:
+        size, kind = struct.unpack_from(">I4s", data, position)
+        found.append((kind, position, position + size))
+        position += size
+    return found
+
+
+def _shift_iloc(data: bytearray, iloc: int, delta: int) -> None:
+    """Move every item's file position in the ``iloc`` box at ``iloc`` by ``delta`` (libheif
+    writes version 0: a base offset an item, which it moves, else the extents' offsets)."""
+    assert data[iloc + 8] == 0, "fixture expects iloc version 0"
+    sizes = int.from_bytes(data[iloc + 12 : iloc + 14], "big")
+    offset_size, length_size, base_size = sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15
+
+    def move(position: int, size: int) -> None:
+        value = int.from_bytes(data[position : position + size], "big")
+        data[position : position + size] = (value + delta).to_bytes(size, "big")
+
+    position = iloc + 16
+    for _ in range(int.from_bytes(data[iloc + 14 : iloc + 16], "big")):
+        position += 4  # item id, data reference index
+        if base_size:
+            move(position, base_size)
+        position += base_size
+        extents = int.from_bytes(data[position : position + 2], "big")
+        position += 2
+        for _ in range(extents):
+            if not base_size:
+                move(position, offset_size)
+            position += offset_size + length_size
+
+
+def avif_with_property(kind: bytes, body: bytes) -> bytes:
+    """An AVIF whose ``ipco`` ends with one more item property (``udes``, a user description
+    with a name and tags, is in the HEIF standard), every size and offset moved to match."""
+    data = bytearray(saved(".avif"))
+    added = struct.pack(">I4s", 8 + len(body), kind) + body
+    ((_, meta, meta_end),) = [b for b in _boxes(data, 0, len(data)) if b[0] == b"meta"]
+    children = {k: (a, b) for k, a, b in _boxes(data, meta + 12, meta_end)}
+    iprp, iprp_end = children[b"iprp"]
+    ipco, ipco_end = next((a, b) for k, a, b in _boxes(data, iprp + 8, iprp_end) if k == b"ipco")
+    data[ipco_end:ipco_end] = added
+    for box in (meta, iprp, ipco):
+        size = int.from_bytes(data[box : box + 4], "big")
+        data[box : box + 4] = (size + len(added)).to_bytes(4, "big")
+    _shift_iloc(data, children[b"iloc"][0], len(added))
+    return bytes(data)
+
+
+def avif_with_hidden_mdat_bytes() -> bytes:
+    """Bytes inside ``mdat`` that no item points to: no decoder reads them."""
+    data = bytearray(saved(".avif"))
+    ((_, mdat, _),) = [b for b in _boxes(data, 0, len(data)) if b[0] == b"mdat"]
+    data += SECRET
+    size = int.from_bytes(data[mdat : mdat + 4], "big")
+    data[mdat : mdat + 4] = (size + len(SECRET)).to_bytes(4, "big")
+    return bytes(data)
+
+
+def avif_with_alpha_and_exif() -> bytes:
+    """Alpha is an auxiliary image item (an ``auxl`` reference and an ``auxC`` property):
+    what stripping keeps, beside the EXIF item it drops."""
+    image = picture(gps=True)
+    return bytes(image.bandjoin(255).copy(interpretation="srgb").write_to_buffer(".avif"))
+
+
+def webp_frame_with_chunk(kind: bytes, body: bytes) -> bytes:
+    """An animated WebP whose first frame (``ANMF``) carries one more sub-chunk: the format
+    allows unknown chunks there too."""
+    frames = pyvips.Image.arrayjoin([picture(), picture().fliphor()], across=1).copy()
+    frames.set_type(pyvips.GValue.gint_type, "page-height", 16)
+    frames.set_type(pyvips.GValue.array_int_type, "delay", [100, 100])
+    data = bytearray(frames.write_to_buffer(".webp"))
+    position = 12
+    while data[position : position + 4] != b"ANMF":
+        assert position < len(data), "libvips wrote no animation"
+        size = int.from_bytes(data[position + 4 : position + 8], "little")
+        position += 8 + size + (size & 1)
+    size = int.from_bytes(data[position + 4 : position + 8], "little")
+    chunk = kind + struct.pack("<I", len(body)) + body + b"\x00" * (len(body) & 1)
+    data[position + 8 + size : position + 8 + size] = chunk
+    data[position + 4 : position + 8] = (size + len(chunk)).to_bytes(4, "little")
+    data[4:8] = (len(data) - 8).to_bytes(4, "little")
+    return bytes(data)
+
+
 @dataclass(frozen=True)
 class Case:
     name: str
@@ -352,6 +441,17 @@ CASES = [
     Case("avif-exif-gps", lambda: saved(".avif", gps=True), "avif", True),
     Case("avif-xmp", lambda: saved(".avif", xmp=True), "avif", True),
     Case("heic-exif-gps", heic_with_exif, "heic", True),
+    Case("avif-udes-property", lambda: avif_with_property(b"udes", SECRET), "avif", False),
+    Case("avif-private-property", lambda: avif_with_property(b"uuid", SECRET), "avif", False),
+    Case("avif-hidden-mdat-bytes", avif_with_hidden_mdat_bytes, "avif", False),
+    Case(
+        "avif-top-level-box",
+        lambda: saved(".avif") + struct.pack(">I4s", 8 + len(SECRET), b"uuid") + SECRET,
+        "avif",
+        False,
+    ),
+    Case("avif-alpha-exif-gps", avif_with_alpha_and_exif, "avif", True),
+    Case("webp-frame-chunk", lambda: webp_frame_with_chunk(b"prVt", SECRET), "webp", False),
 ]
 
 CLEAN = {

@@ -244,3 +244,48 @@ def test_fast_path_reads_only_the_header_of_a_clean_avif(
     assert resource.sha256 is None
     Healer(db, mstore).heal(dry_run=False)
     assert fast.get(resource.id).dominant_color is not None
+
+
+@pytest.fixture(scope="module")
+def huge_avif() -> bytes:
+    """A flat 16-megapixel-and-a-bit AVIF (under a kilobyte): over the whole-decode bound,
+    with GPS in its EXIF item."""
+    import pyvips
+
+    image = (pyvips.Image.black(4001, 4000, bands=3) + [20, 90, 100]).cast("uchar").copy()
+    image.set_type(pyvips.GValue.gstr_type, "exif-ifd3-GPSLatitudeRef", "N (N, ASCII, 2 bytes)")
+    return bytes(image.heifsave_buffer(compression="av1", effort=0, Q=30))
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "deferred"])
+def test_an_avif_too_big_to_decode_is_cleaned_and_never_decoded(
+    db: Database, mstore: ObjectStore, huge_avif: bytes, inline: bool
+) -> None:
+    """Issue 14: libheif decodes whole (+1.5 GB at 100 megapixels). Over the bound, the EXIF
+    item is cut out at the byte level and the colour is left unset, at ingest and by heal,
+    which does not pick the resource again on every pass."""
+    from sartiq_storage.adapters import image_metadata
+    from sartiq_storage.adapters.media_probe import HEIF_DECODE_PIXELS
+
+    assert HEIF_DECODE_PIXELS < 4001 * 4000
+    assert image_metadata.findings(huge_avif, "avif")  # the GPS tag
+    media = MediaResourceService(db, mstore, UrlResolver(CDN), inline_enrichment=inline)
+    resource = media.ingest(upload(mstore, huge_avif, "huge.avif"), product()).resource
+    stored = mstore.get_bytes(resource.storage_key)
+    assert image_metadata.findings(stored, "avif") == []
+    assert b"GPS" not in stored
+    assert len(stored) < len(huge_avif)
+    assert resource.extension == "avif"  # stripped, not re-encoded as JPEG
+    assert (resource.width, resource.height) == (4001, 4000)
+    assert resource.dominant_color is None
+    report = Healer(db, mstore).heal_incomplete()
+    assert all("dominant_color" not in fix["fix"] for fix in report.fixed)
+    assert report.checked == 0  # cleaned bytes are hashed at ingest: nothing else to fill
+    assert media.get(resource.id).dominant_color is None
+
+
+def test_the_whole_decode_bound_is_about_a_quarter_gigabyte() -> None:
+    from sartiq_storage.adapters.media_probe import heif_colour_decodable
+
+    assert heif_colour_decodable(4000, 4000)  # 16 MP: a 12-MP phone photo decodes
+    assert not heif_colour_decodable(4001, 4000)

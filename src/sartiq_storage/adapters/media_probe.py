@@ -75,8 +75,19 @@ def icc_description(profile: bytes) -> str | None:
 THUMBNAIL = 32
 """Side of the thumbnail the dominant colour is read from: the field needs no more."""
 
+HEIF_DECODE_PIXELS = 16_000_000
+"""Largest HEIF or AVIF image decoded whole for its dominant colour. libheif has no reduced
+decode and holds about 15 bytes a pixel while decoding (+1.5 GB at 100 megapixels), so above
+this (about 240 MB) an image without an embedded thumbnail keeps no dominant colour: the
+field is optional, a memory spike of gigabytes is not (``docs/decisions.md``)."""
 
-def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str:
+
+def heif_colour_decodable(width: int, height: int) -> bool:
+    """Whether a HEIF or AVIF of this size may be decoded whole for its colour."""
+    return width * height <= HEIF_DECODE_PIXELS
+
+
+def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str | None:
     """The dominant colour of a small thumbnail of ``data`` (see :func:`dominant_of`).
 
     Decoded at reduced size (JPEG DCT scaling, WebP scaled loads, a HEIF's or AVIF's own
@@ -85,9 +96,18 @@ def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str:
     whole by libheif, which has no reduced decode: +750 MB at 48 megapixels, +1.5 GB at 100.
     An RGB or grey JPEG whose ``header`` was read already skips ``thumbnail``'s second header
     read, its rotation and its Lanczos resize: a box shrink of the scaled decode gives the same
-    colour (``tests/services/test_dominant_colour.py``) for a fifth less time.
+    colour (``tests/services/test_dominant_colour.py``) for a fifth less time. A HEIF or AVIF
+    over :data:`HEIF_DECODE_PIXELS` whose thumbnail is missing (or as big) gets None.
     """
     source = pyvips.Source.new_from_memory(data)
+    if (
+        header is not None
+        and _heif(header)
+        and not heif_colour_decodable(header.width, header.height)
+    ):
+        smallest = pyvips.Image.heifload_source(source, thumbnail=True)
+        if not heif_colour_decodable(smallest.width, smallest.height):
+            return None
     if header is not None and _plain_jpeg(header):
         side = min(header.width, header.height)
         scale = next((s for s in (8, 4, 2) if side // s >= THUMBNAIL), 1)
@@ -95,6 +115,10 @@ def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str:
         factor = min(loaded.width, loaded.height) // THUMBNAIL
         return dominant_of(loaded.shrink(factor, factor) if factor > 1 else loaded)
     return dominant_of(pyvips.Image.thumbnail_source(source, THUMBNAIL, height=THUMBNAIL))
+
+
+def _heif(header: pyvips.Image) -> bool:
+    return "vips-loader" in header.get_fields() and header.get("vips-loader").startswith("heifload")
 
 
 def _plain_jpeg(header: pyvips.Image) -> bool:

@@ -2,7 +2,9 @@
 
 * a missing canonical object is restored from a known source (an ingested upload or compute
   result that still exists and has the same MD5);
-* missing metadata (dimensions, dominant colour, colour profile, duration) is re-extracted;
+* missing metadata (dimensions, dominant colour, colour profile, duration) is re-extracted
+  (not the colour of a HEIF or AVIF too big to decode within the memory bound, which no
+  later run could find either: ``media_probe.HEIF_DECODE_PIXELS``);
 * a missing SHA-256 is recomputed.
 
 Idempotent: a second run finds nothing to do. ``dry_run`` reports without changing anything.
@@ -16,11 +18,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, not_, select
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaIngestion, MediaResource, ResourceType
-from sartiq_storage.adapters.media_probe import MediaProbeError, probe
+from sartiq_storage.adapters.media_probe import (
+    HEIF_DECODE_PIXELS,
+    MediaProbeError,
+    heif_colour_decodable,
+    probe,
+)
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
 
@@ -36,11 +43,18 @@ class HealResult:
     unfixable: list[dict[str, str]] = field(default_factory=list)
 
 
+_HEIF_EXTENSIONS = ("heic", "avif")
+
+
 def _needs_metadata(resource: MediaResource) -> bool:
     if resource.width is None or resource.height is None:
         return True
     if resource.resource_type is ResourceType.IMAGE:
-        return resource.dominant_color is None or resource.color_profile is None
+        colour = resource.dominant_color is None and (
+            resource.extension not in _HEIF_EXTENSIONS
+            or heif_colour_decodable(resource.width, resource.height)
+        )
+        return colour or resource.color_profile is None
     return resource.duration is None
 
 
@@ -84,6 +98,12 @@ class Healer:
                         | (
                             (MediaResource.resource_type == ResourceType.IMAGE)
                             & (MediaResource.dominant_color.is_(None))
+                            & not_(
+                                and_(
+                                    MediaResource.extension.in_(_HEIF_EXTENSIONS),
+                                    MediaResource.width * MediaResource.height > HEIF_DECODE_PIXELS,
+                                )
+                            )
                         )
                     )
                     .order_by(MediaResource.id)
