@@ -105,7 +105,7 @@ class FastFiles:
         except InvalidKeyError as exc:
             return self._error(scope, 400, str(exc))
         except MediaError as exc:
-            return self._error(scope, exc.status_code, str(exc))
+            return self._error(scope, exc.status, str(exc))
         headers = [
             (b"location", location),
             (b"cache-control", cache_control),
