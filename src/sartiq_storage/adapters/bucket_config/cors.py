@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
 from sartiq_storage.adapters.bucket_config._common import is_managed, read_document, writing
+from sartiq_storage.core.http_headers import CORS_EXPOSE_HEADERS
 from sartiq_storage.core.lifecycle import RULE_ID_PREFIX
 
 if TYPE_CHECKING:
@@ -22,8 +23,6 @@ CORS_RULE_ID: Final = f"{RULE_ID_PREFIX}web-app"
 CORS_METHODS: Final = ("GET", "HEAD", "PUT")
 CORS_ALLOWED_HEADERS: Final = ("*",)
 """Any request header: the presigned URL's signature already binds the ones that matter."""
-CORS_EXPOSE_HEADERS: Final = ("ETag", "Content-Length", "Content-Range")
-"""What the embedded service exposes too, so browser code behaves the same on both."""
 CORS_MAX_AGE: Final = 3600
 
 

@@ -7,7 +7,7 @@ Responses are what the SDK's pydantic models require; request bodies accept what
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -115,29 +115,34 @@ class RefList(BaseModel):
     results: list[Ref]
 
 
-class CommitOut(BaseModel):
+class CommitPublic(BaseModel):
+    """A commit as every API answers it; the console's view (``/api/v1/datasets``) stops
+    here, :class:`CommitOut` adds what only lakeFS clients read."""
+
     id: str
     parents: list[str]
     committer: str
     message: str
     creation_date: int
-    meta_range_id: str
     metadata: dict[str, str]
-    generation: int
-    version: int = 1
 
     @classmethod
-    def of(cls, commit: Commit) -> CommitOut:
-        return cls(
-            id=commit.id,
-            parents=list(commit.parents),
-            committer=commit.committer,
-            message=commit.message,
-            creation_date=commit.creation_date,
-            meta_range_id=commit.meta_range_id,
-            metadata=dict(commit.metadata),
-            generation=commit.generation,
-        )
+    def of(cls, commit: Commit) -> Self:
+        """The answer for ``commit``: each field of the schema read from the commit's own."""
+        values: dict[str, Any] = {
+            name: getattr(commit, name) for name in cls.model_fields if hasattr(commit, name)
+        }
+        values["parents"] = list(commit.parents)
+        values["metadata"] = dict(commit.metadata)
+        return cls(**values)
+
+
+class CommitOut(CommitPublic):
+    """lakeFS's ``Commit``."""
+
+    meta_range_id: str
+    generation: int
+    version: int = 1
 
 
 class CommitList(BaseModel):

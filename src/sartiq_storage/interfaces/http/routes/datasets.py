@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sartiq_storage.core.datasets.errors import DatasetError
-from sartiq_storage.core.datasets.model import Commit, CommonPrefix, Entry
+from sartiq_storage.core.datasets.model import CommonPrefix, Entry
 from sartiq_storage.interfaces.http.auth import ContextDep, DatasetsReadDep
+from sartiq_storage.interfaces.http.lakefs.schemas import CommitPublic
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -52,26 +53,6 @@ class RefPublic(BaseModel):
 class RefsPublic(BaseModel):
     branches: list[RefPublic]
     tags: list[RefPublic]
-
-
-class CommitPublic(BaseModel):
-    id: str
-    parents: list[str]
-    committer: str
-    message: str
-    creation_date: int
-    metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, commit: Commit) -> CommitPublic:
-        return cls(
-            id=commit.id,
-            parents=list(commit.parents),
-            committer=commit.committer,
-            message=commit.message,
-            creation_date=commit.creation_date,
-            metadata=dict(commit.metadata),
-        )
 
 
 class DiffEntryPublic(BaseModel):
