@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
-from typing import Final, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -12,8 +12,6 @@ from sartiq_storage.core.errors import StoreUnavailableError
 from sartiq_storage.core.lifecycle import RULE_ID_PREFIX
 
 MANAGED_ID_PREFIX: Final = RULE_ID_PREFIX
-
-_T = TypeVar("_T")
 
 
 def is_managed(rule_id: str | None) -> bool:
@@ -26,16 +24,20 @@ def bucket_error(action: str, bucket: str, exc: Exception) -> StoreUnavailableEr
     return StoreUnavailableError.from_cause(f"{action} on bucket {bucket!r} failed: {exc}", action)
 
 
-def read_document(call: Callable[[], _T], *, absent: str, action: str, bucket: str) -> _T | None:
-    """A bucket document (lifecycle, CORS); ``None`` when the store answers ``absent``."""
+def read_rules(
+    call: Callable[[], Mapping[str, Any]], *, field: str, absent: str, action: str, bucket: str
+) -> list[Mapping[str, Any]]:
+    """The rules of a bucket document (lifecycle, CORS) as the store returns them; none when
+    it answers ``absent`` (nothing configured)."""
     try:
-        return call()
+        answer = call()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") == absent:
-            return None
+            return []
         raise bucket_error(action, bucket, exc) from exc
     except BotoCoreError as exc:
         raise bucket_error(action, bucket, exc) from exc
+    return list(answer.get(field, []))
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from sartiq_storage.adapters.bucket_config._common import is_managed, read_document, writing
+from sartiq_storage.adapters.bucket_config._common import is_managed, read_rules, writing
 from sartiq_storage.core.http_headers import CORS_EXPOSE_HEADERS
 from sartiq_storage.core.lifecycle import RULE_ID_PREFIX
 
@@ -147,14 +147,14 @@ def parse_cors_rule(raw: Mapping[str, Any]) -> CorsRule:
 
 def read_cors(client: S3Client, bucket: str) -> list[CorsRule]:
     """The bucket's CORS rules; none configured reads as an empty list."""
-    answer = read_document(
-        lambda: client.get_bucket_cors(Bucket=bucket),
+    rules = read_rules(
+        lambda: cast("Mapping[str, Any]", client.get_bucket_cors(Bucket=bucket)),
+        field="CORSRules",
         absent="NoSuchCORSConfiguration",
         action="reading CORS rules",
         bucket=bucket,
     )
-    rules = answer.get("CORSRules", []) if answer is not None else []
-    return [parse_cors_rule(cast("Mapping[str, Any]", r)) for r in rules]
+    return [parse_cors_rule(r) for r in rules]
 
 
 @dataclass(frozen=True, slots=True)

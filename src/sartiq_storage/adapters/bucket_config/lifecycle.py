@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final, cast
 
-from sartiq_storage.adapters.bucket_config._common import is_managed, read_document, writing
+from sartiq_storage.adapters.bucket_config._common import is_managed, read_rules, writing
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.lifecycle import (
     MAX_BUCKET_RULES,
@@ -172,14 +172,14 @@ def parse_lifecycle_rule(raw: Mapping[str, Any]) -> BucketRule:
 
 def read_lifecycle(client: S3Client, bucket: str) -> list[BucketRule]:
     """The bucket's lifecycle rules; none configured reads as an empty list."""
-    answer = read_document(
-        lambda: client.get_bucket_lifecycle_configuration(Bucket=bucket),
+    rules = read_rules(
+        lambda: cast("Mapping[str, Any]", client.get_bucket_lifecycle_configuration(Bucket=bucket)),
+        field="Rules",
         absent="NoSuchLifecycleConfiguration",
         action="reading lifecycle rules",
         bucket=bucket,
     )
-    rules = answer.get("Rules", []) if answer is not None else []
-    return [parse_lifecycle_rule(cast("Mapping[str, Any]", r)) for r in rules]
+    return [parse_lifecycle_rule(r) for r in rules]
 
 
 @dataclass(frozen=True, slots=True)

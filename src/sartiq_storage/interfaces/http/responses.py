@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 from fastapi import HTTPException
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sartiq_storage.adapters.stores import ObjectStore
@@ -65,16 +66,18 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
 async def object_response(
     store: ObjectStore,
     key: str,
+    request: Request,
     *,
-    range_header: str | None,
-    if_none_match: str | None,
     cache_control: str | None,
     head_only: bool = False,
 ) -> Response:
     """Serve ``key`` from ``store``: 304 on a matching ETag, 206 for a range, else 200.
 
-    Every answer carries :func:`stored_bytes_headers`, whatever the object.
+    ``request`` gives the ``Range`` and ``If-None-Match`` headers. Every answer carries
+    :func:`stored_bytes_headers`, whatever the object.
     """
+    range_header = request.headers.get("range")
+    if_none_match = request.headers.get("if-none-match")
     info = await run_in_threadpool(store.head, key)
     headers = {**stored_bytes_headers(info.content_type, key), "Accept-Ranges": "bytes"}
     if info.etag:

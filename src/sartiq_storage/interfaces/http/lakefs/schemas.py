@@ -7,19 +7,18 @@ Responses are what the SDK's pydantic models require; request bodies accept what
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from sartiq_storage.core.datasets.model import (
     Branch,
-    Commit,
     CommonPrefix,
-    DiffEntry,
     Entry,
     Repository,
     Tag,
 )
+from sartiq_storage.interfaces.http.schemas import Projection
 
 MAX_AMOUNT = 1000
 """lakeFS's cap on one page of any listing."""
@@ -115,7 +114,7 @@ class RefList(BaseModel):
     results: list[Ref]
 
 
-class CommitPublic(BaseModel):
+class CommitPublic(Projection):
     """A commit as every API answers it; the console's view (``/api/v1/datasets``) stops
     here, :class:`CommitOut` adds what only lakeFS clients read."""
 
@@ -125,16 +124,6 @@ class CommitPublic(BaseModel):
     message: str
     creation_date: int
     metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, commit: Commit) -> Self:
-        """The answer for ``commit``: each field of the schema read from the commit's own."""
-        values: dict[str, Any] = {
-            name: getattr(commit, name) for name in cls.model_fields if hasattr(commit, name)
-        }
-        values["parents"] = list(commit.parents)
-        values["metadata"] = dict(commit.metadata)
-        return cls(**values)
 
 
 class CommitOut(CommitPublic):
@@ -150,17 +139,13 @@ class CommitList(BaseModel):
     results: list[CommitOut]
 
 
-class DiffOut(BaseModel):
+class DiffOut(Projection):
+    """One changed path, as lakeFS and the console's view answer it."""
+
     type: str
     path: str
     path_type: str
     size_bytes: int | None = None
-
-    @classmethod
-    def of(cls, entry: DiffEntry) -> DiffOut:
-        return cls(
-            type=entry.type, path=entry.path, path_type=entry.path_type, size_bytes=entry.size_bytes
-        )
 
 
 class DiffList(BaseModel):

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from sartiq_storage.core.datasets.errors import DatasetError
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry
 from sartiq_storage.interfaces.http.auth import ContextDep, DatasetsReadDep
-from sartiq_storage.interfaces.http.lakefs.schemas import CommitPublic
+from sartiq_storage.interfaces.http.lakefs.schemas import CommitPublic, DiffOut
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -53,13 +53,6 @@ class RefPublic(BaseModel):
 class RefsPublic(BaseModel):
     branches: list[RefPublic]
     tags: list[RefPublic]
-
-
-class DiffEntryPublic(BaseModel):
-    type: str
-    path: str
-    path_type: str
-    size_bytes: int | None
 
 
 class ObjectPublic(BaseModel):
@@ -152,17 +145,14 @@ async def diff(
     prefix: str = "",
     after: str = "",
     amount: Amount = 500,
-) -> list[DiffEntryPublic]:
+) -> list[DiffOut]:
     """What changed from ``left`` to ``right`` (three-dot: since their merge base)."""
     entries = await _run(
         lambda: context.datasets.diff(
             repo, left, right, mode=mode, prefix=prefix, after=after, amount=amount
         )
     )
-    return [
-        DiffEntryPublic(type=e.type, path=e.path, path_type=e.path_type, size_bytes=e.size_bytes)
-        for e in entries
-    ]
+    return [DiffOut.of(e) for e in entries]
 
 
 @router.get("/repositories/{repo}/objects")

@@ -69,8 +69,7 @@ async def _serve_derivative(context: StorageContext, request: Request, key: str)
     return await object_response(
         context.store,
         key,
-        range_header=request.headers.get("range"),
-        if_none_match=request.headers.get("if-none-match"),
+        request,
         cache_control=None,
         head_only=request.method == "HEAD",
     )
