@@ -276,10 +276,10 @@ def test_icc_profiles_are_converted_to_srgb(dev: TestClient) -> None:
 
 
 def test_conversion_time_budget() -> None:
-    from sartiq_storage.adapters.image_convert import ConversionTimeout, convert
+    from sartiq_storage.adapters.image_convert import ConversionTimeoutError, convert
 
     big = pyvips.Image.gaussnoise(3000, 3000).cast("uchar").write_to_buffer(".png")
-    with pytest.raises(ConversionTimeout):
+    with pytest.raises(ConversionTimeoutError):
         convert(bytes(big), "avif", timeout=0.001)
 
 

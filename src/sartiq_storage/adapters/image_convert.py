@@ -35,8 +35,10 @@ ANIMATED_TARGETS = {"gif", "webp"}
 MAX_FRAMES = 500
 
 
-class ConversionTimeout(MediaProbeError):
+class ConversionTimeoutError(MediaProbeError):
     """The conversion ran past its time budget and was stopped."""
+
+    status = 503
 
 
 def _kill_after(image: pyvips.Image, seconds: float) -> None:
@@ -80,7 +82,7 @@ def convert(
     except pyvips.Error as exc:
         message = str(exc).splitlines()[0]
         if "killed" in str(exc).lower() or "cancel" in str(exc).lower():
-            raise ConversionTimeout(f"conversion took longer than {timeout:g} s") from None
+            raise ConversionTimeoutError(f"conversion took longer than {timeout:g} s") from None
         raise MediaProbeError(f"conversion failed: {message}") from None
 
 

@@ -16,17 +16,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from sartiq_storage.adapters.vips import DECODES, pyvips
+from sartiq_storage.core.errors import StorageError
 
 MAX_PIXELS = 100_000_000
 """Images larger than this (width × height, per frame) are refused before decoding."""
 
 
-class MediaProbeError(Exception):
+class MediaProbeError(StorageError):
     """The bytes could not be read as the media type they claim to be."""
+
+    status = 415
 
 
 class DecompressionBombError(MediaProbeError):
     """An image whose declared size exceeds :data:`MAX_PIXELS`."""
+
+    status = 422
 
 
 @dataclass(frozen=True, slots=True)

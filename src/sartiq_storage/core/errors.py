@@ -1,4 +1,11 @@
-"""The error types every layer raises, so interfaces can map them without guessing."""
+"""The error types every layer raises, so interfaces can map them without guessing.
+
+One hierarchy: every error this package raises on purpose is a :class:`StorageError`, its name
+ends in ``Error``, and its class attribute ``status`` is the HTTP status an interface answers
+with (``interfaces/http/errors.py`` reads it; no table of classes there). Errors that live
+next to the code raising them (``core/signing.py``, ``core/tokens.py``, ``core/urls.py``,
+``adapters/media_probe.py``…) subclass it too.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +16,17 @@ from typing import Self
 class StorageError(Exception):
     """Base of every error this package raises on purpose."""
 
+    status: int = 500
+    """The HTTP status of the answer; 5xx ones are faults, logged with their cause."""
+    retry_after: int | None = None
+    """Seconds for a ``Retry-After`` header: a 5xx that sets it is "busy, come back", a
+    refusal like any 4xx rather than a fault."""
+
 
 class InvalidKeyError(StorageError, ValueError):
     """An object key (or prefix) that no entry point may accept."""
+
+    status = 400
 
     def __init__(self, key: object, reason: str) -> None:
         self.key = key
@@ -23,6 +38,8 @@ class InvalidKeyError(StorageError, ValueError):
 class ObjectNotFoundError(StorageError, LookupError):
     """The object does not exist in the store."""
 
+    status = 404
+
     def __init__(self, key: str) -> None:
         self.key = key
         super().__init__(f"object not found: {key!r}")
@@ -30,6 +47,8 @@ class ObjectNotFoundError(StorageError, LookupError):
 
 class PreconditionFailedError(StorageError):
     """A conditional write lost: create-only on an existing key, or an ETag mismatch."""
+
+    status = 412
 
     def __init__(self, key: str, reason: str = "object already exists") -> None:
         self.key = key
@@ -43,6 +62,8 @@ class StoreUnavailableError(StorageError):
     (obstore's errors are kilobytes of Rust debug output naming both). The full text is kept
     in :attr:`cause` for the server's log and for the adapters' retry decisions.
     """
+
+    status = 503
 
     def __init__(self, reason: str = "request failed", *, cause: str | None = None) -> None:
         self.reason = reason
@@ -102,39 +123,39 @@ class ConfigurationError(StorageError):
 class MediaError(StorageError):
     """A media operation refused for a reason the caller can act on."""
 
-    status_code = 422
+    status = 422
 
 
 class InvalidMediaInputError(MediaError, ValueError):
     """A request that is malformed (both or neither of url and media_resource_id…)."""
 
-    status_code = 422
+    status = 422
 
 
 class UploadMissingError(MediaError):
     """The uploaded object is gone (expired, never finished, or already swept)."""
 
-    status_code = 410
+    status = 410
 
 
 class UploadTooLargeError(MediaError):
-    status_code = 413
+    status = 413
 
 
 class UnsupportedMediaError(MediaError):
     """The bytes are not an accepted image or video, whatever the client declared."""
 
-    status_code = 415
+    status = 415
 
 
 class MediaNotFoundError(MediaError, LookupError):
-    status_code = 404
+    status = 404
 
 
 class DecodersBusyError(MediaError):
     """Every image decoder of this process is busy (the decode cap is reached): retry."""
 
-    status_code = 503
+    status = 503
     retry_after = 2
     """Seconds, for the ``Retry-After`` header."""
 
@@ -142,4 +163,4 @@ class DecodersBusyError(MediaError):
 class ConflictError(MediaError):
     """The operation lost a race it could not resolve by retrying."""
 
-    status_code = 409
+    status = 409

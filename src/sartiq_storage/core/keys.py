@@ -6,8 +6,8 @@ ingestion and the CLI's ``keys explain`` never guess from string prefixes themse
 Building and parsing are exact inverses: a kind's constructor refuses field values that would
 make its key ambiguous or invalid (``InvalidKeyError``), so ``parse_key(k.key) == k`` for every
 kind ``k`` that can be built, and ``parse_key(s).key == validate_key(s)`` for every valid ``s``.
-Keys that look like a pattern but do not round-trip exactly fall back to their zone's ``*Other``
-kind, never to a wrong reading. See ``docs/keys.md``.
+Keys that look like a pattern but do not round-trip exactly fall back to an :class:`OtherKey`
+of their zone, never to a wrong reading. See ``docs/keys.md``.
 """
 
 from __future__ import annotations
@@ -168,6 +168,8 @@ class _KeyMixin:
             "entity_type": self.entity_type,
         }
         for field in dataclasses.fields(self):
+            if field.name in out:
+                continue  # OtherKey's zone, a field there, is shown once, as for every kind
             value = getattr(self, field.name)
             out[field.name] = str(value) if isinstance(value, UUID) else value
         out["extension"] = self.extension
@@ -504,7 +506,7 @@ class ShootingLookKey(_KeyMixin):
 
 
 def _check_other(path: object, zone: Zone, kind: str) -> None:
-    """An ``*Other`` kind holds a valid key of its zone that no specific pattern claims."""
+    """A fallback kind holds a valid key of its zone that no specific pattern claims."""
     if not isinstance(path, str):
         raise InvalidKeyError(path, "not a string")
     _whole(path)
@@ -515,101 +517,39 @@ def _check_other(path: object, zone: Zone, kind: str) -> None:
         raise InvalidKeyError(path, f"matches {type(specific).__name__}; use that instead")
 
 
-@dataclass(frozen=True, slots=True)
-class MediaOtherKey(_KeyMixin):
-    """A key under ``media/`` that is not ``media/{uuid}/file.{ext}``."""
-
-    zone: ClassVar[Zone] = Zone.media
-    entity_type: ClassVar[str] = "media_other"
-
-    path: str
-
-    def __post_init__(self) -> None:
-        _check_other(self.path, self.zone, type(self).__name__)
-
-    @property
-    def key(self) -> str:
-        return self.path
-
-    @property
-    def extension(self) -> str | None:
-        return _extension_of(self.path.rpartition("/")[2])
+OTHER_ENTITY_TYPES: Final[Mapping[Zone, str]] = MappingProxyType(
+    {
+        Zone.media: "media_other",
+        Zone.temp: "temp_other",
+        Zone.compute: "compute_object",
+        Zone.legacy_images: "legacy_other",
+        Zone.legacy_shooting_looks: "shooting_looks_other",
+    }
+)
+"""The entity type of each known zone's :class:`OtherKey`."""
 
 
 @dataclass(frozen=True, slots=True)
-class TempOtherKey(_KeyMixin):
-    """A key under ``temp/`` that is not a ``{file_id}_{timestamp}_{name}`` upload."""
+class OtherKey(_KeyMixin):
+    """A key of a known zone that no specific pattern there claims: ``media/…`` that is not
+    ``media/{uuid}/file.{ext}``, a ``temp/…`` that is no upload, compute intermediates and
+    logs, legacy ``images/…`` and ``shooting_looks/…`` that match no pattern exactly.
 
-    zone: ClassVar[Zone] = Zone.temp
-    entity_type: ClassVar[str] = "temp_other"
+    One kind for every zone (its ``zone`` a field, not the class), so code that handles "the
+    rest of a zone" asks ``isinstance(k, OtherKey)`` and then ``k.zone``.
+    """
 
     path: str
+    zone: Zone
 
     def __post_init__(self) -> None:
+        if self.zone not in OTHER_ENTITY_TYPES:
+            raise InvalidKeyError(self.path, f"OtherKey needs a known zone, not {self.zone!r}")
         _check_other(self.path, self.zone, type(self).__name__)
 
     @property
-    def key(self) -> str:
-        return self.path
-
-    @property
-    def extension(self) -> str | None:
-        return _extension_of(self.path.rpartition("/")[2])
-
-
-@dataclass(frozen=True, slots=True)
-class ComputeKey(_KeyMixin):
-    """Any other key of the compute workspace (intermediates, logs, non-result files)."""
-
-    zone: ClassVar[Zone] = Zone.compute
-    entity_type: ClassVar[str] = "compute_object"
-
-    path: str
-
-    def __post_init__(self) -> None:
-        _check_other(self.path, self.zone, type(self).__name__)
-
-    @property
-    def key(self) -> str:
-        return self.path
-
-    @property
-    def extension(self) -> str | None:
-        return _extension_of(self.path.rpartition("/")[2])
-
-
-@dataclass(frozen=True, slots=True)
-class LegacyImagesOtherKey(_KeyMixin):
-    """A key under ``images/`` that matches no legacy pattern exactly."""
-
-    zone: ClassVar[Zone] = Zone.legacy_images
-    entity_type: ClassVar[str] = "legacy_other"
-
-    path: str
-
-    def __post_init__(self) -> None:
-        _check_other(self.path, self.zone, type(self).__name__)
-
-    @property
-    def key(self) -> str:
-        return self.path
-
-    @property
-    def extension(self) -> str | None:
-        return _extension_of(self.path.rpartition("/")[2])
-
-
-@dataclass(frozen=True, slots=True)
-class ShootingLooksOtherKey(_KeyMixin):
-    """A key under ``shooting_looks/`` that is not ``{look_id}/outfit_{look_id}_{uuid}.{ext}``."""
-
-    zone: ClassVar[Zone] = Zone.legacy_shooting_looks
-    entity_type: ClassVar[str] = "shooting_looks_other"
-
-    path: str
-
-    def __post_init__(self) -> None:
-        _check_other(self.path, self.zone, type(self).__name__)
+    def entity_type(self) -> str:
+        return OTHER_ENTITY_TYPES[self.zone]
 
     @property
     def key(self) -> str:
@@ -650,23 +590,8 @@ ParsedKey: TypeAlias = (
     | LegacyShotRevisionKey
     | LegacyTempKey
     | ShootingLookKey
-    | MediaOtherKey
-    | TempOtherKey
-    | ComputeKey
-    | LegacyImagesOtherKey
-    | ShootingLooksOtherKey
+    | OtherKey
     | UnknownKey
-)
-
-_OTHER: Final[Mapping[Zone, Callable[[str], ParsedKey]]] = MappingProxyType(
-    {
-        Zone.media: MediaOtherKey,
-        Zone.temp: TempOtherKey,
-        Zone.compute: ComputeKey,
-        Zone.legacy_images: LegacyImagesOtherKey,
-        Zone.legacy_shooting_looks: ShootingLooksOtherKey,
-        Zone.unknown: UnknownKey,
-    }
 )
 
 
@@ -797,11 +722,15 @@ def parse_key(key: str) -> ParsedKey:
     """Parse any key into its kind.
 
     Raises :class:`InvalidKeyError` only if ``validate_key`` does. A valid key that matches no
-    pattern becomes its zone's ``*Other`` kind or :class:`UnknownKey`; ``.key`` of the result
+    pattern becomes its zone's :class:`OtherKey` or :class:`UnknownKey`; ``.key`` of the result
     is always the NFC form of the input.
     """
     key = validate_key(key)
-    return _match_specific(key) or _OTHER[classify(key)](key)
+    specific = _match_specific(key)
+    if specific is not None:
+        return specific
+    zone = classify(key)
+    return UnknownKey(key) if zone is Zone.unknown else OtherKey(key, zone)
 
 
 # --- builders ----------------------------------------------------------------------------------

@@ -14,12 +14,16 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlencode
 
+from sartiq_storage.core.errors import StorageError
+
 OBJECT_ROUTE = "/_storage/objects/"
 """Where the service answers signed PUT and GET requests for the embedded backend."""
 
 
-class SignatureError(Exception):
+class SignatureError(StorageError):
     """A signed URL that is forged, altered or expired."""
+
+    status = 403
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import jwt
 
+from sartiq_storage.core.errors import StorageError
+
 ALGORITHM = "HS256"
 
 SCOPES: dict[str, str] = {
@@ -27,20 +29,24 @@ SCOPES: dict[str, str] = {
 ALL_SCOPES = frozenset(SCOPES)
 
 
-class TokenError(Exception):
+class TokenError(StorageError):
     """A token that is missing, malformed, forged or expired.
 
     The message is what the caller is told; ``cause`` is the library's own account, for the
     log only (it can quote the token's bytes and the library's internals).
     """
 
+    status = 401
+
     def __init__(self, message: str, cause: str | None = None) -> None:
         super().__init__(message)
         self.cause = cause
 
 
-class UnknownScopeError(ValueError):
+class UnknownScopeError(StorageError, ValueError):
     """A scope name that no route requires."""
+
+    status = 400
 
 
 @dataclass(frozen=True, slots=True)

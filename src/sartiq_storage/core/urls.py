@@ -25,6 +25,8 @@ _SAFE = "/-._~!$&'()*+,;=:@"
 class ForeignUrlError(StorageError, ValueError):
     """A URL that does not point into our bucket (another host, scheme or path)."""
 
+    status = 422
+
     def __init__(self, url: str, reason: str = "not a URL of this storage") -> None:
         self.url = url
         super().__init__(f"refused URL {url[:200]!r}: {reason}")

@@ -37,7 +37,7 @@ from sartiq_storage.adapters.db.models import (
     MediaResource,
     MediaResourceAttachment,
 )
-from sartiq_storage.core.errors import MediaError, StorageError
+from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.keys import (
     LegacyGenerationKey,
     LegacyOrganizationKey,
@@ -178,7 +178,7 @@ class LegacyMigration:
             return
         try:
             created = self._migrate(key, target.entity_type, entity_id, target.slot)
-        except (MediaError, StorageError) as exc:
+        except StorageError as exc:  # MediaError included
             report.failed += 1
             if len(report.failed_keys) < LISTED:
                 report.failed_keys.append({"key": key, "reason": str(exc)})

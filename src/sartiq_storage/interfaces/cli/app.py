@@ -48,7 +48,7 @@ app.command("heal")(operations.heal)
 app.command("worker")(operations.worker)
 
 
-class CliError(Exception):
+class CliError(StorageError):
     """A failure to report as one line and exit 1."""
 
 
@@ -326,7 +326,7 @@ def main() -> None:
     except typer.Abort:
         err.print("aborted")
         sys.exit(130)
-    except (StorageError, CliError, ValueError, OSError) as exc:
+    except (StorageError, ValueError, OSError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(1)
     except SQLAlchemyError as exc:

@@ -17,6 +17,7 @@ import typer
 from rich.table import Table
 
 from sartiq_storage.core.config import load_settings
+from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.filenames import normalize_extension, safe_filename
 from sartiq_storage.core.keys import ComputeResultKey, MediaKey, TempUploadKey, parse_key
 from sartiq_storage.core.urls import UrlResolver
@@ -33,8 +34,10 @@ class BuildZone(StrEnum):
     compute = "compute"
 
 
-class KeyUsageError(ValueError):
+class KeyUsageError(StorageError, ValueError):
     """Options that do not fit the zone asked for (printed as one line, exit 1)."""
+
+    status = 400
 
 
 def show_key(key: str, as_json: bool) -> None:

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sartiq_storage import __version__
 from sartiq_storage.core.config import Settings, load_settings
+from sartiq_storage.core.http_headers import CORS_EXPOSE_HEADERS
 from sartiq_storage.interfaces.http.auth import document_scopes
 from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
@@ -88,7 +89,7 @@ def _add_cors(app: Starlette, context: StorageContext) -> None:
         allow_origins=context.settings.WEB_APP_ORIGINS,
         allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Content-Length", "Content-Range", "X-Request-ID"],
+        expose_headers=[*CORS_EXPOSE_HEADERS, "X-Request-ID"],
         max_age=3600,
     )
 

@@ -10,25 +10,8 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from sartiq_storage.core.errors import (
-    InvalidKeyError,
-    MediaError,
-    ObjectNotFoundError,
-    PreconditionFailedError,
-    StorageError,
-    StoreUnavailableError,
-)
-from sartiq_storage.core.signing import SignatureError
-from sartiq_storage.core.urls import ForeignUrlError
+from sartiq_storage.core.errors import StorageError
 from sartiq_storage.interfaces.http.middleware.access_log import record_error, request_id
-
-_STATUS: list[tuple[type[Exception], int]] = [
-    (InvalidKeyError, 400),
-    (ForeignUrlError, 422),
-    (ObjectNotFoundError, 404),
-    (PreconditionFailedError, 412),
-    (SignatureError, 403),
-]
 
 
 def _document_string_details(app: FastAPI) -> None:
@@ -57,20 +40,18 @@ def _document_string_details(app: FastAPI) -> None:
 def install_error_handlers(app: Starlette) -> None:
     if isinstance(app, FastAPI):
         _document_string_details(app)
-    for error_type, status in _STATUS:
 
-        async def handler(request: Request, exc: Exception, status: int = status) -> JSONResponse:
-            return JSONResponse({"detail": str(exc)}, status_code=status)
-
-        app.add_exception_handler(error_type, handler)
-
-    async def media_error(request: Request, exc: Exception) -> JSONResponse:
-        status = getattr(exc, "status_code", 422)
-        retry = getattr(exc, "retry_after", None)
+    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
+        # Each error class names its status; a 5xx without Retry-After is a fault (its
+        # cause logged, the request id answered), anything else a refusal saying why.
+        assert isinstance(exc, StorageError)
+        if exc.status >= 500 and exc.retry_after is None:
+            return server_error(request, exc, exc.status, str(exc))
+        retry = exc.retry_after
         headers = {"Retry-After": str(retry)} if retry is not None else None
-        return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+        return JSONResponse({"detail": str(exc)}, status_code=exc.status, headers=headers)
 
-    app.add_exception_handler(MediaError, media_error)
+    app.add_exception_handler(StorageError, storage_error)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's shape ({"detail": …}) for plain Starlette apps too (the /files fast path).
@@ -80,16 +61,6 @@ def install_error_handlers(app: Starlette) -> None:
         )
 
     app.add_exception_handler(StarletteHTTPException, http_error)
-
-    async def storage_error(request: Request, exc: Exception) -> JSONResponse:
-        return server_error(request, exc, 500, str(exc))
-
-    app.add_exception_handler(StorageError, storage_error)
-
-    async def store_unavailable(request: Request, exc: Exception) -> JSONResponse:
-        return server_error(request, exc, 503, str(exc))
-
-    app.add_exception_handler(StoreUnavailableError, store_unavailable)
 
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         return server_error(request, exc, 503, DATABASE_UNAVAILABLE)

@@ -18,6 +18,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope, Send
 
 from sartiq_storage.core.errors import InvalidKeyError, MediaError
+from sartiq_storage.core.http_headers import CORS_EXPOSE_HEADERS
 from sartiq_storage.interfaces.http.middleware import access_log
 from sartiq_storage.interfaces.http.middleware.access_log import (
     REQUEST_ID,
@@ -31,7 +32,7 @@ from sartiq_storage.interfaces.http.middleware.no_store import add_no_store
 from sartiq_storage.services.context import StorageContext
 
 PREFIX = "/files/"
-EXPOSE = b"ETag, Content-Length, Content-Range"
+EXPOSE = ", ".join(CORS_EXPOSE_HEADERS).encode("latin-1")
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
@@ -105,7 +106,7 @@ class FastFiles:
         except InvalidKeyError as exc:
             return self._error(scope, 400, str(exc))
         except MediaError as exc:
-            return self._error(scope, exc.status_code, str(exc))
+            return self._error(scope, exc.status, str(exc))
         headers = [
             (b"location", location),
             (b"cache-control", cache_control),

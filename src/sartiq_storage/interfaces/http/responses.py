@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import re
 from urllib.parse import quote
 
 from fastapi import HTTPException
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
+from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.core.http_headers import (
+    RangeNotSatisfiableError,
+    content_range,
+    http_date,
+    parse_byte_range,
+    unsatisfied_range,
+)
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 SANDBOX = {"Content-Security-Policy": "sandbox; default-src 'none'"}
 """On every object this service serves: an image or a video needs no script, and a legacy SVG
@@ -51,45 +57,33 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     """
     if not header:
         return None
-    match = _RANGE.match(header.strip())
-    if not match or (match.group(1) == "" and match.group(2) == ""):
-        return None
-    first, last = match.group(1), match.group(2)
-    if first == "":
-        length = int(last)
-        if length == 0:
-            raise HTTPException(
-                416, "empty suffix range", headers={"Content-Range": f"bytes */{size}"}
-            )
-        return max(0, size - length), size
-    start = int(first)
-    end = size if last == "" else min(int(last) + 1, size)
-    if start >= size or end <= start:
-        raise HTTPException(
-            416, "range not satisfiable", headers={"Content-Range": f"bytes */{size}"}
-        )
-    return start, end
+    try:
+        return parse_byte_range(header, size)
+    except RangeNotSatisfiableError as exc:
+        raise HTTPException(exc.status, exc.reason, headers=unsatisfied_range(size)) from None
 
 
 async def object_response(
     store: ObjectStore,
     key: str,
+    request: Request,
     *,
-    range_header: str | None,
-    if_none_match: str | None,
     cache_control: str | None,
     head_only: bool = False,
 ) -> Response:
     """Serve ``key`` from ``store``: 304 on a matching ETag, 206 for a range, else 200.
 
-    Every answer carries :func:`stored_bytes_headers`, whatever the object.
+    ``request`` gives the ``Range`` and ``If-None-Match`` headers. Every answer carries
+    :func:`stored_bytes_headers`, whatever the object.
     """
+    range_header = request.headers.get("range")
+    if_none_match = request.headers.get("if-none-match")
     info = await run_in_threadpool(store.head, key)
     headers = {**stored_bytes_headers(info.content_type, key), "Accept-Ranges": "bytes"}
     if info.etag:
         headers["ETag"] = f'"{info.etag}"'
     headers["Cache-Control"] = cache_control or info.cache_control or "no-cache"
-    headers["Last-Modified"] = info.last_modified.strftime("%a, %d %b %Y %H:%M:%S GMT")
+    headers["Last-Modified"] = http_date(info.last_modified)
     media_type = info.content_type or "application/octet-stream"
     if if_none_match and info.etag and info.etag in if_none_match.replace('"', " ").split():
         return Response(status_code=304, headers=headers)
@@ -99,7 +93,7 @@ async def object_response(
     if byte_range is not None:
         start, end = byte_range
         status = 206
-        headers["Content-Range"] = f"bytes {start}-{end - 1}/{info.size}"
+        headers["Content-Range"] = content_range(start, end, info.size)
     headers["Content-Length"] = str(end - start)
     if head_only:
         return Response(status_code=status, headers=headers, media_type=media_type)

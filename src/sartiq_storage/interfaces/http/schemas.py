@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sartiq_storage.adapters.db.models import MediaResource, MediaResourceAttachment, Tag
+from sartiq_storage.adapters.db.models import MediaResource
 from sartiq_storage.core.urls import UrlResolver
 
 Orientation = Literal["portrait", "landscape", "square"]
@@ -16,6 +16,17 @@ Orientation = Literal["portrait", "landscape", "square"]
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class Projection(BaseModel):
+    """An answer whose fields are the same-named attributes of one object (a database row, a
+    core dataclass): :meth:`of` reads them, instead of a constructor naming each one again."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, source: object) -> Self:
+        return cls.model_validate(source, from_attributes=True)
 
 
 class MediaInputBody(Strict):
@@ -68,7 +79,7 @@ class MediaResourceMetadataUpdate(Strict):
     caption: str | None = Field(default=None, max_length=10_000)
 
 
-class AttachmentPublic(BaseModel):
+class AttachmentPublic(Projection):
     id: uuid.UUID
     media_resource_id: uuid.UUID
     entity_type: str
@@ -76,18 +87,6 @@ class AttachmentPublic(BaseModel):
     slot: str
     position: int | None
     created_at: datetime
-
-    @classmethod
-    def of(cls, row: MediaResourceAttachment) -> AttachmentPublic:
-        return cls(
-            id=row.id,
-            media_resource_id=row.media_resource_id,
-            entity_type=row.entity_type,
-            entity_id=row.entity_id,
-            slot=row.slot,
-            position=row.position,
-            created_at=row.created_at,
-        )
 
 
 class MediaResourcePublic(BaseModel):
@@ -184,7 +183,7 @@ class TagUpdate(Strict):
     description: str | None = Field(default=None, max_length=2000)
 
 
-class TagPublic(BaseModel):
+class TagPublic(Projection):
     id: uuid.UUID
     name: str
     color: str | None
@@ -193,19 +192,6 @@ class TagPublic(BaseModel):
     organization_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
-
-    @classmethod
-    def of(cls, tag: Tag) -> TagPublic:
-        return cls(
-            id=tag.id,
-            name=tag.name,
-            color=tag.color,
-            description=tag.description,
-            owner_id=tag.owner_id,
-            organization_id=tag.organization_id,
-            created_at=tag.created_at,
-            updated_at=tag.updated_at,
-        )
 
 
 class TagIds(Strict):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Iterator
-from email.utils import formatdate
 from typing import IO
 
 from fastapi import Header, Request, Response
@@ -16,6 +15,13 @@ from starlette.datastructures import UploadFile
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.datasets.protocol import DatasetStore
+from sartiq_storage.core.http_headers import (
+    RangeNotSatisfiableError,
+    content_range,
+    http_date,
+    parse_byte_range,
+    unsatisfied_range,
+)
 from sartiq_storage.interfaces.http.gate import MULTIPART_SLACK_BYTES, body_limit
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, Path, authed_router, clamp
@@ -36,7 +42,6 @@ META_PREFIX = "x-lakefs-meta-"
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 MAX_OBJECT_BYTES = 5 * 1024**3
 """The largest object one upload takes: S3's (and so lakeFS's) single PUT limit."""
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 _RANGE_SYNTAX = re.compile(r"^bytes=(?:\d*+-\d*+,? ?)+$")
 """What lakeFS's spec (``^bytes=((\\d*-\\d*,? ?)+)$``) lets through to its handler; anything
 else is 400 there. Possessive: the spec's pattern as written backtracks exponentially on a
@@ -111,32 +116,24 @@ async def upload_object(
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``[start, end)`` of a single ``bytes=`` range; None to send everything.
 
-    As lakeFS: a header its spec's pattern refuses is 400 (InvalidArgument); several ranges or
-    an empty one are 416 like an unsatisfiable one (ValueError).
+    As lakeFS: a header its spec's pattern refuses is 400 (InvalidArgument); several ranges,
+    an empty one, or any range of an empty object are 416 like an unsatisfiable one.
     """
     if header is None:
         return None
     if _RANGE_SYNTAX.match(header) is None:
         raise e.InvalidArgument(f"Range: {header!r} does not match ^bytes=((\\d*-\\d*,? ?)+)$")
-    match = _RANGE.match(header.strip())
-    if match is None or match.group(1) == match.group(2) == "":
-        raise ValueError("bad range")
-    first, last = match.group(1), match.group(2)
-    if first == "":
-        start, end = max(size - int(last), 0), size
-    else:
-        start = int(first)
-        end = min(int(last) + 1, size) if last else size
-    if start >= size or start >= end:
-        raise ValueError("unsatisfiable range")
-    return start, end
+    span = parse_byte_range(header, size)
+    if span is None or span[0] >= size:
+        raise RangeNotSatisfiableError("range not satisfiable")
+    return span
 
 
 def _object_headers(entry: Entry) -> dict[str, str]:
     """As on every route that serves stored bytes: this API shares the console's origin."""
     return {
         "ETag": f'"{entry.checksum}"',
-        "Last-Modified": formatdate(entry.mtime, usegmt=True),
+        "Last-Modified": http_date(entry.mtime),
         "Accept-Ranges": "bytes",
         "Content-Type": entry.content_type or "application/octet-stream",
         **stored_bytes_headers(entry.content_type, entry.path),
@@ -171,12 +168,8 @@ async def get_object(
     headers = _object_headers(entry)
     try:
         span = _byte_range(range, entry.size)
-    except e.InvalidArgument:
-        raise
-    except ValueError:
-        return error(
-            416, "Requested Range Not Satisfiable", {"Content-Range": f"bytes */{entry.size}"}
-        )
+    except RangeNotSatisfiableError:
+        return error(416, "Requested Range Not Satisfiable", unsatisfied_range(entry.size))
     start, end = span if span is not None else (None, None)
     first, chunks = await run_in_threadpool(_open, engine, repository, ref, path, start, end)
     status = 200
@@ -184,7 +177,7 @@ async def get_object(
     if span is not None:
         status = 206
         length = span[1] - span[0]
-        headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{entry.size}"
+        headers["Content-Range"] = content_range(span[0], span[1], entry.size)
     headers["Content-Length"] = str(length)
     return StreamingResponse(
         _rest(first, chunks), status_code=status, headers=headers, media_type=None

@@ -13,13 +13,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sartiq_storage.core.datasets.model import (
     Branch,
-    Commit,
     CommonPrefix,
-    DiffEntry,
     Entry,
     Repository,
     Tag,
 )
+from sartiq_storage.interfaces.http.schemas import Projection
 
 MAX_AMOUNT = 1000
 """lakeFS's cap on one page of any listing."""
@@ -115,29 +114,24 @@ class RefList(BaseModel):
     results: list[Ref]
 
 
-class CommitOut(BaseModel):
+class CommitPublic(Projection):
+    """A commit as every API answers it; the console's view (``/api/v1/datasets``) stops
+    here, :class:`CommitOut` adds what only lakeFS clients read."""
+
     id: str
     parents: list[str]
     committer: str
     message: str
     creation_date: int
-    meta_range_id: str
     metadata: dict[str, str]
+
+
+class CommitOut(CommitPublic):
+    """lakeFS's ``Commit``."""
+
+    meta_range_id: str
     generation: int
     version: int = 1
-
-    @classmethod
-    def of(cls, commit: Commit) -> CommitOut:
-        return cls(
-            id=commit.id,
-            parents=list(commit.parents),
-            committer=commit.committer,
-            message=commit.message,
-            creation_date=commit.creation_date,
-            meta_range_id=commit.meta_range_id,
-            metadata=dict(commit.metadata),
-            generation=commit.generation,
-        )
 
 
 class CommitList(BaseModel):
@@ -145,17 +139,13 @@ class CommitList(BaseModel):
     results: list[CommitOut]
 
 
-class DiffOut(BaseModel):
+class DiffOut(Projection):
+    """One changed path, as lakeFS and the console's view answer it."""
+
     type: str
     path: str
     path_type: str
     size_bytes: int | None = None
-
-    @classmethod
-    def of(cls, entry: DiffEntry) -> DiffOut:
-        return cls(
-            type=entry.type, path=entry.path, path_type=entry.path_type, size_bytes=entry.size_bytes
-        )
 
 
 class DiffList(BaseModel):

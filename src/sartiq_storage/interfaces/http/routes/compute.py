@@ -68,8 +68,7 @@ async def get_image(
     return await object_response(
         context.store,
         key,
-        range_header=request.headers.get("range"),
-        if_none_match=request.headers.get("if-none-match"),
+        request,
         cache_control=None,
     )
 

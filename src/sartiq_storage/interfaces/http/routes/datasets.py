@@ -17,8 +17,9 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from sartiq_storage.core.datasets.errors import DatasetError
-from sartiq_storage.core.datasets.model import Commit, CommonPrefix, Entry
+from sartiq_storage.core.datasets.model import CommonPrefix, Entry
 from sartiq_storage.interfaces.http.auth import ContextDep, DatasetsReadDep
+from sartiq_storage.interfaces.http.lakefs.schemas import CommitPublic, DiffOut
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["datasets"])
 
@@ -52,33 +53,6 @@ class RefPublic(BaseModel):
 class RefsPublic(BaseModel):
     branches: list[RefPublic]
     tags: list[RefPublic]
-
-
-class CommitPublic(BaseModel):
-    id: str
-    parents: list[str]
-    committer: str
-    message: str
-    creation_date: int
-    metadata: dict[str, str]
-
-    @classmethod
-    def of(cls, commit: Commit) -> CommitPublic:
-        return cls(
-            id=commit.id,
-            parents=list(commit.parents),
-            committer=commit.committer,
-            message=commit.message,
-            creation_date=commit.creation_date,
-            metadata=dict(commit.metadata),
-        )
-
-
-class DiffEntryPublic(BaseModel):
-    type: str
-    path: str
-    path_type: str
-    size_bytes: int | None
 
 
 class ObjectPublic(BaseModel):
@@ -171,17 +145,14 @@ async def diff(
     prefix: str = "",
     after: str = "",
     amount: Amount = 500,
-) -> list[DiffEntryPublic]:
+) -> list[DiffOut]:
     """What changed from ``left`` to ``right`` (three-dot: since their merge base)."""
     entries = await _run(
         lambda: context.datasets.diff(
             repo, left, right, mode=mode, prefix=prefix, after=after, amount=amount
         )
     )
-    return [
-        DiffEntryPublic(type=e.type, path=e.path, path_type=e.path_type, size_bytes=e.size_bytes)
-        for e in entries
-    ]
+    return [DiffOut.of(e) for e in entries]
 
 
 @router.get("/repositories/{repo}/objects")

@@ -82,8 +82,7 @@ async def signed_get(key: str, request: Request, context: ContextDep) -> Respons
     return await object_response(
         context.store,
         key,
-        range_header=request.headers.get("range"),
-        if_none_match=request.headers.get("if-none-match"),
+        request,
         cache_control="private, no-store",
     )
 
@@ -97,8 +96,7 @@ async def public_get(key: str, request: Request, context: ContextDep) -> Respons
     return await object_response(
         context.store,
         key,
-        range_header=request.headers.get("range"),
-        if_none_match=request.headers.get("if-none-match"),
+        request,
         cache_control="no-store" if untrusted else None,
         head_only=request.method == "HEAD",
     )

@@ -11,8 +11,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import RedirectResponse, Response
 
-from sartiq_storage.adapters.image_convert import ConversionTimeout
-from sartiq_storage.adapters.media_probe import DecompressionBombError, MediaProbeError
+from sartiq_storage.adapters.media_probe import MediaProbeError
 from sartiq_storage.core.errors import ObjectNotFoundError
 from sartiq_storage.interfaces.http.auth import ContextDep
 from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
@@ -62,20 +61,15 @@ async def derived(fmt: str, file_path: str, request: Request, context: ContextDe
         except ObjectNotFoundError:
             await run_in_threadpool(context.delivery.make, source, fmt)
             return await _serve_derivative(context, request, key)
-    except DecompressionBombError as exc:
-        raise HTTPException(422, str(exc)) from None
-    except ConversionTimeout as exc:
-        raise HTTPException(503, str(exc)) from None
-    except MediaProbeError as exc:
-        raise HTTPException(415, str(exc)) from None
+    except MediaProbeError as exc:  # a bomb 422, a timeout 503, unreadable bytes 415
+        raise HTTPException(exc.status, str(exc)) from None
 
 
 async def _serve_derivative(context: StorageContext, request: Request, key: str) -> Response:
     return await object_response(
         context.store,
         key,
-        range_header=request.headers.get("range"),
-        if_none_match=request.headers.get("if-none-match"),
+        request,
         cache_control=None,
         head_only=request.method == "HEAD",
     )

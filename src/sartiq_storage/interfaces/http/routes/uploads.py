@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from sartiq_storage.interfaces.http.auth import ContextDep, UploadsDep
-from sartiq_storage.interfaces.http.schemas import Strict
+from sartiq_storage.interfaces.http.schemas import Projection, Strict
 
 router = APIRouter(prefix="/api/v1/uploads", tags=["uploads"])
 
@@ -18,7 +18,7 @@ class PresignBody(Strict):
     size: int | None = Field(default=None, description="Bytes; binds the upload's length")
 
 
-class PresignResponse(BaseModel):
+class PresignResponse(Projection):
     upload_url: str
     file_url: str
     upload_method: str
@@ -41,11 +41,4 @@ async def presigned_url(
         body.size,
         requester=caller.subject,
     )
-    return PresignResponse(
-        upload_url=upload.upload_url,
-        file_url=upload.file_url,
-        upload_method=upload.upload_method,
-        upload_headers=upload.upload_headers,
-        expires_in_seconds=upload.expires_in_seconds,
-        max_file_size=upload.max_file_size,
-    )
+    return PresignResponse.of(upload)
