@@ -11,7 +11,7 @@ change.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
 from fastapi import Depends, FastAPI, HTTPException, Request
 
@@ -42,7 +42,9 @@ def host_guard(dependency: HostAuth, scope: str | None) -> Callable[..., Any]:
     """The dependency that replaces one :class:`BearerGuard`: the host's caller, when it may
     use ``scope`` (``None``: any caller the host accepts)."""
 
-    async def guard(request: Request, principal: Annotated[Any, Depends(dependency)]) -> Caller:
+    # ``Depends`` as the default: an ``Annotated`` naming the closure's ``dependency`` would
+    # be a string here (postponed annotations) that FastAPI cannot resolve.
+    async def guard(request: Request, principal: Any = Depends(dependency)) -> Caller:  # noqa: B008
         caller = _caller_of(principal)
         if scope is not None and not caller.allows(scope):
             raise HTTPException(403, f"this caller is not granted the {scope!r} scope")
