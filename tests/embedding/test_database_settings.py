@@ -58,6 +58,7 @@ def test_a_hosts_engine_is_left_open(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.postgres
 def test_another_applications_history_is_refused_with_the_fix() -> None:
     """A host whose Alembic history already sits in ``alembic_version`` of the same schema:
     our upgrade names the table and the two settings instead of Alembic's "Can't locate"."""
@@ -81,6 +82,7 @@ def test_another_applications_history_is_refused_with_the_fix() -> None:
             engine.dispose()
 
 
+@pytest.mark.postgres
 def test_a_schema_holds_our_tables_and_history() -> None:
     """``STORAGE_DB_SCHEMA`` on a host's engine: the schema is made, our tables and our
     ``alembic_version`` go there, nothing of ours in the connection's own schema."""

@@ -25,6 +25,7 @@ from tests.support.media import image_bytes, ingest_body
 from tests.support.moto_server import free_port
 from tests.support.serve_process import Output, get_once_up, stop
 
+pytestmark = pytest.mark.postgres
 REPOSITORY = Path(__file__).resolve().parents[2]
 SCHEMA = "storage"
 EDITOR = {"X-Host-User": "alice", "X-Host-Role": "editor"}
