@@ -7,9 +7,6 @@ This module sits above the layers on purpose (it may import any of them).
 from __future__ import annotations
 
 from sartiq_storage.adapters.datasets.kv import KV, MemoryKV, SqlKV
-from sartiq_storage.adapters.db.engine import Database
-from sartiq_storage.adapters.db.migrate import upgrade
-from sartiq_storage.adapters.stores import open_store
 from sartiq_storage.core.config import Settings
 from sartiq_storage.core.datasets.errors import (
     AlreadyExists,
@@ -40,9 +37,8 @@ from sartiq_storage.core.datasets.model import (
     Repository,
     Tag,
 )
-from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES
 from sartiq_storage.core.datasets.protocol import DatasetStore
-from sartiq_storage.core.lifecycle import policy_for
+from sartiq_storage.services.context import open_native_datasets, reserved_prefixes
 from sartiq_storage.services.datasets import NativeDatasetEngine
 
 __all__ = [
@@ -77,26 +73,13 @@ __all__ = [
     "Tag",
     "TooManyRetries",
     "open_engine",
+    "reserved_prefixes",
 ]
 
 
 def open_engine(settings: Settings, *, migrate: bool = True) -> NativeDatasetEngine:
     """The native engine on the settings' store and database (schema upgraded first)."""
-    database = Database.from_url(settings.database_url)
-    if migrate:
-        upgrade(database)
-    return NativeDatasetEngine(
-        SqlKV(database, owns_database=True),
-        open_store(settings),
-        reserved_prefixes=reserved_prefixes(settings),
-    )
-
-
-def reserved_prefixes(settings: Settings) -> tuple[str, ...]:
-    """Where no repository may live: the content zones, and every prefix the lifecycle
-    policy expires (a sweep would delete a repository's objects there)."""
-    expiring = (rule.prefix for rule in policy_for(settings).expiring)
-    return tuple(dict.fromkeys((*RESERVED_PREFIXES, *expiring)))
+    return open_native_datasets(settings, migrate=migrate)
 
 
 def _conforms(engine: NativeDatasetEngine) -> DatasetStore:

@@ -190,7 +190,7 @@ def db_upgrade(
     from sartiq_storage.core.config import mask_url_password
 
     settings = load_settings()
-    database = Database.from_url(settings.database_url)
+    database = Database.from_settings(settings)
     try:
         upgrade(database, revision)
         out.print(
