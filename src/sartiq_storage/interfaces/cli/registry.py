@@ -28,11 +28,13 @@ def group(help_text: str, commands: Sequence[tuple[str, Command]] = ()) -> typer
 
 
 def add_commands(target: typer.Typer, commands: Sequence[tuple[str, Command]]) -> None:
+    """Mount functions as commands under the names users type (never their Python names)."""
     for name, function in commands:
         target.command(name)(function)
 
 
 def add_groups(target: typer.Typer, groups: Sequence[tuple[str, typer.Typer]]) -> None:
+    """Mount sub-apps, listed after ``target``'s own commands in ``--help``."""
     for name, sub_app in groups:
         target.add_typer(sub_app, name=name)
 
