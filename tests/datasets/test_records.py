@@ -36,7 +36,7 @@ RANGE_ID = "81549875fb6cd704795b1c2494e33ac7c7d33379f3f4ba05dcb0889bfc035284"
 
 def test_staging_encoding_is_pinned() -> None:
     record = entry_to_record(SAMPLE)
-    assert record[1] == SAMPLE.identity == IDENTITY
+    assert record.identity == SAMPLE.identity == IDENTITY
     assert encode(record) == STAGED
     assert decode(encode(record)) == record
     assert record_to_entry(record) == SAMPLE

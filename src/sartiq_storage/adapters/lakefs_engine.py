@@ -44,7 +44,7 @@ META_PREFIX = "x-lakefs-meta-"
 _AUTH = ["basic_auth", "cookie_auth", "oidc_auth", "saml_auth", "jwt_token"]
 
 
-class AuthenticationFailed(e.DatasetError):
+class AuthenticationFailedError(e.DatasetError):
     """lakeFS refused the access key pair."""
 
     status = 401
@@ -72,32 +72,32 @@ def map_error(exc: ApiException) -> e.DatasetError:
     status = exc.status or 0
     if status == 400:
         if "dirty branch" in low:
-            return e.DirtyBranch(message)
+            return e.DirtyBranchError(message)
         if "no changes" in low:
-            return e.NoChanges(message)
+            return e.NoChangesError(message)
         if "invalid ref" in low or "ref: invalid" in low:
-            return e.InvalidRef(message)
+            return e.InvalidRefError(message)
         if "invalid name" in low or "id: invalid" in low or "name: invalid" in low:
-            return e.InvalidName(message)
-        return e.InvalidArgument(message)
+            return e.InvalidNameError(message)
+        return e.InvalidArgumentError(message)
     if status == 401:
-        return AuthenticationFailed(message)
+        return AuthenticationFailedError(message)
     if status == 403:
         if "read-only" in low or "read only" in low:
-            return e.ReadOnlyRepository(message)
-        return e.ProtectedBranch(message)
+            return e.ReadOnlyRepositoryError(message)
+        return e.ProtectedBranchError(message)
     if status == 404:
-        return e.NotFound(message)
+        return e.NotFoundError(message)
     if status == 409:
         if "conflict" in low and "exists" not in low:
-            return e.MergeConflict([])
-        return e.AlreadyExists(message)
+            return e.MergeConflictError([])
+        return e.AlreadyExistsError(message)
     if status == 410:
-        return e.Gone(message)
+        return e.GoneError(message)
     if status == 412:
-        return e.PreconditionFailed(message)
+        return e.PreconditionFailedError(message)
     if status == 429:
-        return e.TooManyRetries(message)
+        return e.TooManyRetriesError(message)
     error = e.DatasetError(f"lakeFS answered {status}: {message}")
     error.status = status or 502
     return error
@@ -282,7 +282,7 @@ class LakeFSEngine:
             else f"storage namespace {namespace!r} is the whole content bucket"
         )
         if problem is not None:
-            raise e.InvalidArgument(problem)
+            raise e.InvalidArgumentError(problem)
 
     # -- repositories ------------------------------------------------------------------------
 
@@ -431,7 +431,7 @@ class LakeFSEngine:
         for path in paths:
             try:
                 self.stat_object(repo, branch, path)
-            except e.NotFound:
+            except e.NotFoundError:
                 missing.append(path)
         present = [p for p in paths if p not in set(missing)]
         for start in range(0, len(present), PAGE):
@@ -631,7 +631,9 @@ class LakeFSEngine:
     ) -> Commit:
         """On 409, a three-dot diff lists the conflicts lakeFS's answer leaves out."""
         if resolutions:
-            raise e.InvalidArgument("lakeFS has no per-path conflict resolutions (lakeFS #3639)")
+            raise e.InvalidArgumentError(
+                "lakeFS has no per-path conflict resolutions (lakeFS #3639)"
+            )
         body = lakefs_sdk.Merge(
             message=message,
             metadata=dict(metadata or {}),
@@ -644,14 +646,14 @@ class LakeFSEngine:
             result = self._client.refs_api.merge_into_branch(repo, source_ref, dest_branch, body)
         except ApiException as exc:
             error = map_error(exc)
-            if isinstance(error, e.MergeConflict):
+            if isinstance(error, e.MergeConflictError):
                 raise self._conflicts(repo, source_ref, dest_branch) from None
             raise error from None
         return self.get_commit(repo, result.reference)
 
-    def _conflicts(self, repo: str, source_ref: str, dest_branch: str) -> e.MergeConflict:
+    def _conflicts(self, repo: str, source_ref: str, dest_branch: str) -> e.MergeConflictError:
         entries = self.diff(repo, dest_branch, source_ref, mode="three_dot", amount=10**9)
-        return e.MergeConflict(sorted(d.path for d in entries if d.type == "conflict"))
+        return e.MergeConflictError(sorted(d.path for d in entries if d.type == "conflict"))
 
     def revert(
         self,
@@ -765,11 +767,11 @@ class LakeFSEngine:
             with _mapped():
                 status = api.import_status(repo, branch, started.id)
             if status.error is not None:
-                raise e.InvalidArgument(f"import failed: {status.error.message}")
+                raise e.InvalidArgumentError(f"import failed: {status.error.message}")
             if status.completed and status.commit is not None:
                 return _commit(status.commit)
             if time.monotonic() > deadline:
-                raise e.TooManyRetries(f"import {started.id} still running after the timeout")
+                raise e.TooManyRetriesError(f"import {started.id} still running after the timeout")
             time.sleep(self._poll)
 
     def get_gc_rules(self, repo: str) -> GcRules:
@@ -794,7 +796,7 @@ class LakeFSEngine:
     def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport:
         """lakeFS collects garbage in its own job (Spark, or lakeFS Cloud): not from here."""
         self.get_repository(repo)
-        raise e.InvalidArgument(
+        raise e.InvalidArgumentError(
             "garbage collection on lakeFS runs as lakeFS's own GC job; set the rules here"
         )
 

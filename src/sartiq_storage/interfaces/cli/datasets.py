@@ -20,7 +20,7 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from sartiq_storage.core.config import load_settings
-from sartiq_storage.core.datasets.errors import InvalidArgument, NotFound
+from sartiq_storage.core.datasets.errors import InvalidArgumentError, NotFoundError
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry, GcRules
 from sartiq_storage.core.datasets.protocol import DatasetStore, DiffMode
 from sartiq_storage.core.filenames import content_type_for_extension
@@ -106,7 +106,7 @@ def _ref(ref: str, branch: str | None = None, *, repo: str | None = None) -> str
         return ref
     if branch is None:
         if repo is None:  # pragma: no cover - every caller passes one of them
-            raise InvalidArgument("HEAD needs a branch or a repository")
+            raise InvalidArgumentError("HEAD needs a branch or a repository")
         branch = _engine().get_repository(repo).default_branch
     return branch + ref[len("HEAD") :]
 
@@ -116,7 +116,7 @@ def _pairs(values: Sequence[str]) -> dict[str, str]:
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise InvalidArgument(f"--meta takes KEY=VALUE, not {item!r}")
+            raise InvalidArgumentError(f"--meta takes KEY=VALUE, not {item!r}")
         pairs[name] = value
     return pairs
 
@@ -255,7 +255,7 @@ def _files_to_upload(sources: Sequence[Path], destination: str) -> list[tuple[Pa
         elif source.is_file():
             plan.append((source, f"{base}/{source.name}" if base else source.name))
         else:
-            raise InvalidArgument(f"no such file or folder: {source}")
+            raise InvalidArgumentError(f"no such file or folder: {source}")
     return plan
 
 
@@ -370,7 +370,9 @@ def download(
                 relative = item.path[len(path) :]
                 target = destination / relative
                 if not target.resolve().is_relative_to(destination.resolve()):
-                    raise InvalidArgument(f"{item.path} would be written outside {destination}")
+                    raise InvalidArgumentError(
+                        f"{item.path} would be written outside {destination}"
+                    )
                 _download_one(engine, repo, ref, item.path, target)
                 count += 1
         if not page.has_more:
@@ -501,7 +503,7 @@ def merge(
 ) -> None:
     """Three-way merge; on conflict, every conflicting path is listed."""
     if strategy not in (None, "source-wins", "dest-wins"):
-        raise InvalidArgument("--strategy must be source-wins or dest-wins")
+        raise InvalidArgumentError("--strategy must be source-wins or dest-wins")
     result = _engine().merge(
         repo,
         _ref(source, destination),
@@ -550,12 +552,12 @@ def reset(
     engine = _engine()
     if to is not None:
         if path or prefix:
-            raise InvalidArgument("--to moves the whole branch: drop --path/--prefix")
+            raise InvalidArgumentError("--to moves the whole branch: drop --path/--prefix")
         moved = engine.hard_reset(repo, branch, _ref(to, branch), force=force, actor="cli")
         out.print(f"{branch} now at {moved.commit_id[:12]} (undo with the reflog)")
         return
     if path and prefix:
-        raise InvalidArgument("give --path or --prefix, not both")
+        raise InvalidArgumentError("give --path or --prefix, not both")
     if path:
         engine.reset_changes(repo, branch, "object", path)
     elif prefix:
@@ -653,7 +655,7 @@ def gc(
     if retention_days is not None:
         try:
             branches = dict(engine.get_gc_rules(repo).branches)
-        except NotFound:  # no rules set yet
+        except NotFoundError:  # no rules set yet
             branches = {}
         engine.set_gc_rules(repo, GcRules(retention_days, branches))
     report = engine.gc(repo, dry_run=not apply, grace_seconds=int(grace_hours * 3600))

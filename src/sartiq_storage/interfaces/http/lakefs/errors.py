@@ -25,19 +25,19 @@ from sartiq_storage.interfaces.http.errors import (
 )
 
 LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
-    (e.MergeConflict, "conflict found"),
-    (e.AlreadyExists, "already exists"),
-    (e.DirtyBranch, "uncommitted changes (dirty branch)"),
-    (e.NoChanges, "no changes"),
-    (e.InvalidRef, "invalid ref"),
-    (e.InvalidName, "invalid name"),
-    (e.InvalidArgument, "invalid value"),
-    (e.ReadOnlyRepository, "read-only repository"),
-    (e.ProtectedBranch, "cannot write to protected branch"),
-    (e.PreconditionFailed, "precondition failed"),
-    (e.Gone, "object gone"),
-    (e.TooManyRetries, "too many tries"),
-    (e.NotFound, "not found"),
+    (e.MergeConflictError, "conflict found"),
+    (e.AlreadyExistsError, "already exists"),
+    (e.DirtyBranchError, "uncommitted changes (dirty branch)"),
+    (e.NoChangesError, "no changes"),
+    (e.InvalidRefError, "invalid ref"),
+    (e.InvalidNameError, "invalid name"),
+    (e.InvalidArgumentError, "invalid value"),
+    (e.ReadOnlyRepositoryError, "read-only repository"),
+    (e.ProtectedBranchError, "cannot write to protected branch"),
+    (e.PreconditionFailedError, "precondition failed"),
+    (e.GoneError, "object gone"),
+    (e.TooManyRetriesError, "too many tries"),
+    (e.NotFoundError, "not found"),
 ]
 
 
