@@ -20,9 +20,9 @@ import httpx
 import pytest
 
 from sartiq_storage.adapters.datasets.kv import SqlKV
+from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
-from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
 from sartiq_storage.adapters.stores import open_store
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, is_dataset_object

@@ -21,7 +21,7 @@ import lakefs_sdk
 import pytest
 from lakefs_sdk.client import LakeFSClient
 
-from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
+from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.datasets.errors import NotFoundError
 from sartiq_storage.core.datasets.protocol import DatasetStore

@@ -7,7 +7,7 @@ import json
 import pytest
 from lakefs_sdk.exceptions import ApiException
 
-from sartiq_storage.adapters.lakefs_engine import AuthenticationFailedError, map_error
+from sartiq_storage.adapters.datasets.lakefs import AuthenticationFailedError, map_error
 from sartiq_storage.core.datasets import errors as e
 
 

@@ -102,7 +102,7 @@ def datasets_credentials_for(settings: Settings) -> tuple[str | None, str | None
 def open_datasets(settings: Settings) -> DatasetStore:
     """A real lakeFS when ``LAKEFS_ENDPOINT`` is set, else the native engine."""
     if settings.LAKEFS_ENDPOINT:
-        from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
+        from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
         from sartiq_storage.datasets import reserved_prefixes
 
         if not settings.LAKEFS_ACCESS_KEY_ID or settings.LAKEFS_SECRET_ACCESS_KEY is None:

@@ -1,8 +1,9 @@
 """Errors as lakeFS answers them: a status from ``DatasetError.status`` and ``{"message": …}``.
 
 Each message starts with lakeFS's own wording for that failure ("no changes", "conflict
-found", …) so clients that match on it, :class:`~sartiq_storage.adapters.lakefs_engine.LakeFSEngine`
-among them, read our errors as they read a real lakeFS's.
+found", …) so clients that match on it,
+:class:`~sartiq_storage.adapters.datasets.lakefs.LakeFSEngine` among them, read our errors
+as they read a real lakeFS's.
 """
 
 from __future__ import annotations
