@@ -5,7 +5,7 @@ committed trees as content-addressed ranges, branch pointers moved only by compa
 Like graveler's orchestrator, the engine holds narrow managers and only wires them:
 :mod:`~.repositories`, :mod:`~.refs` and :mod:`~.commit_graph` (refs), :mod:`~.branches`
 (compare-and-set, locks), :mod:`~.committed` and :mod:`~.tree_merge` (committed trees),
-:mod:`~.staging` and :mod:`~.views`, :mod:`~.commits`, and :mod:`~.gc` (retention).
+:mod:`~.staging` and :mod:`~.views`, :mod:`~.commits`, and :mod:`~.retention` (GC).
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ from sartiq_storage.core.datasets.names import (
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.ranges import EMPTY_METARANGE_BYTES, EMPTY_METARANGE_ID
 from sartiq_storage.core.errors import PreconditionFailedError
-from sartiq_storage.services.datasets import gc as gc_module
 from sartiq_storage.services.datasets.blobs import Blobs, namespace_key
 from sartiq_storage.services.datasets.branches import Branches, new_token
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
@@ -53,6 +52,7 @@ from sartiq_storage.services.datasets.object_ops import ObjectOperations
 from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord
 from sartiq_storage.services.datasets.refs import RefResolver
 from sartiq_storage.services.datasets.repositories import Repositories
+from sartiq_storage.services.datasets.retention import collect
 from sartiq_storage.services.datasets.staging import Staging
 from sartiq_storage.services.datasets.version_ops import VersionOperations
 from sartiq_storage.services.datasets.views import Views
@@ -321,7 +321,7 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
 
     def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport:
         r = self.repos.get(repo)
-        return gc_module.collect(
+        return collect(
             self.refs,
             self.staging,
             self.committed,

@@ -1,7 +1,7 @@
 """Refs: resolution in lakeFS order (full id, branch, tag, unique id prefix; then ``~``/``^``),
 commit and branch reads, and tags.
 
-The read side of graveler's RefManager; it also serves GC (:class:`~.gc.GcRefManager`).
+The read side of graveler's RefManager; it also serves GC (:class:`~.retention.GcRefManager`).
 """
 
 from __future__ import annotations
