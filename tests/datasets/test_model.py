@@ -49,7 +49,7 @@ class DatasetModel(RuleBasedStateMachine):
                 self.engine.commit(REPO, branch, "c")
             except NoChangesError:
                 return
-            raise AssertionError("expected NoChanges")
+            raise AssertionError("expected NoChangesError")
         commit = self.engine.commit(REPO, branch, "c")
         self.commits[commit.id] = dict(self.staged[branch])
         self.heads[branch] = commit.id
