@@ -9,12 +9,7 @@ from typing import IO
 import lakefs_sdk
 
 from sartiq_storage.adapters.datasets.lakefs.connection import CHUNK
-from sartiq_storage.core.datasets.model import (
-    Commit,
-    DiffEntry,
-    Entry,
-    Repository,
-)
+from sartiq_storage.core.datasets.model import Commit, DiffEntry, Entry, Repository
 from sartiq_storage.core.datasets.protocol import Data
 
 

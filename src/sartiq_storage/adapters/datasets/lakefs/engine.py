@@ -12,12 +12,8 @@ from collections.abc import Sequence
 
 import lakefs_sdk
 
-from sartiq_storage.adapters.datasets.lakefs.convert import (
-    to_repository,
-)
-from sartiq_storage.adapters.datasets.lakefs.errors import (
-    mapped,
-)
+from sartiq_storage.adapters.datasets.lakefs.convert import to_repository
+from sartiq_storage.adapters.datasets.lakefs.errors import mapped
 from sartiq_storage.adapters.datasets.lakefs.objects import ObjectCalls
 from sartiq_storage.adapters.datasets.lakefs.versions import VersionCalls
 from sartiq_storage.core.datasets import errors as e

@@ -8,29 +8,17 @@ from collections.abc import Iterator, Mapping, Sequence
 import lakefs_sdk
 from lakefs_sdk.exceptions import ApiException
 
-from sartiq_storage.adapters.datasets.lakefs.connection import (
-    META_PREFIX,
-    PAGE,
-    LakeFSConnection,
-)
-from sartiq_storage.adapters.datasets.lakefs.convert import (
-    spool,
-    to_entry,
-)
-from sartiq_storage.adapters.datasets.lakefs.errors import (
-    map_error,
-    mapped,
-)
+from sartiq_storage.adapters.datasets.lakefs.connection import META_PREFIX, PAGE, LakeFSConnection
+from sartiq_storage.adapters.datasets.lakefs.convert import spool, to_entry
+from sartiq_storage.adapters.datasets.lakefs.errors import map_error, mapped
 from sartiq_storage.core.datasets import errors as e
-from sartiq_storage.core.datasets.model import (
-    CommonPrefix,
-    Entry,
-    Listing,
-)
+from sartiq_storage.core.datasets.model import CommonPrefix, Entry, Listing
 from sartiq_storage.core.datasets.protocol import Data
 
 
 class ObjectCalls(LakeFSConnection):
+    """Objects: one SDK call each, bytes through :meth:`_raw` so they stream."""
+
     def put_object(
         self,
         repo: str,

@@ -9,28 +9,17 @@ from typing import Literal
 import lakefs_sdk
 from lakefs_sdk.exceptions import ApiException
 
-from sartiq_storage.adapters.datasets.lakefs.connection import (
-    LakeFSConnection,
-)
-from sartiq_storage.adapters.datasets.lakefs.convert import (
-    overrides,
-    to_commit,
-    to_diff,
-)
-from sartiq_storage.adapters.datasets.lakefs.errors import (
-    map_error,
-    mapped,
-)
+from sartiq_storage.adapters.datasets.lakefs.connection import LakeFSConnection
+from sartiq_storage.adapters.datasets.lakefs.convert import overrides, to_commit, to_diff
+from sartiq_storage.adapters.datasets.lakefs.errors import map_error, mapped
 from sartiq_storage.core.datasets import errors as e
-from sartiq_storage.core.datasets.model import (
-    Commit,
-    DiffEntry,
-    MergeStrategy,
-)
+from sartiq_storage.core.datasets.model import Commit, DiffEntry, MergeStrategy
 from sartiq_storage.core.datasets.protocol import DiffMode
 
 
 class VersionCalls(LakeFSConnection):
+    """Commits, history, diffs and merges; imports wait for lakeFS's asynchronous job."""
+
     def commit(
         self,
         repo: str,
