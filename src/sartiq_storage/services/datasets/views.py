@@ -46,18 +46,15 @@ class Views:
         )
         si = 0
         for record in committed:
-            while si < len(staged) and staged[si][0] < record.path:
-                staged_record = staged[si][1]
+            replaced = False
+            while si < len(staged) and staged[si][0] <= record.path:
+                path, staged_record = staged[si]
+                si += 1
                 if staged_record is not None:
                     yield staged_record
-                si += 1
-            if si < len(staged) and staged[si][0] == record.path:
-                staged_record = staged[si][1]
-                if staged_record is not None:
-                    yield staged_record
-                si += 1
-                continue
-            yield record
+                replaced = path == record.path  # a staged change hides the committed record
+            if not replaced:
+                yield record
         for _path, new in staged[si:]:
             if new is not None:
                 yield new
