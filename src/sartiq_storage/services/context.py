@@ -136,7 +136,7 @@ def open_native_datasets(
 def open_datasets(settings: Settings, database: Database | None = None) -> DatasetStore:
     """A real lakeFS when ``LAKEFS_ENDPOINT`` is set, else the native engine."""
     if settings.LAKEFS_ENDPOINT:
-        from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
+        from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
 
         if not settings.LAKEFS_ACCESS_KEY_ID or settings.LAKEFS_SECRET_ACCESS_KEY is None:
             raise ConfigurationError(

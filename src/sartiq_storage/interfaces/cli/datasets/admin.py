@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from sartiq_storage.core.datasets.errors import NotFound
+from sartiq_storage.core.datasets.errors import NotFoundError
 from sartiq_storage.core.datasets.model import GcRules
 from sartiq_storage.interfaces.cli.datasets.common import Committer, JsonOption, engine, plain
 from sartiq_storage.interfaces.cli.output import out, print_json
@@ -50,7 +50,7 @@ def gc(
     if retention_days is not None:
         try:
             branches = dict(store.get_gc_rules(repo).branches)
-        except NotFound:  # no rules set yet
+        except NotFoundError:  # no rules set yet
             branches = {}
         store.set_gc_rules(repo, GcRules(retention_days, branches))
     report = store.gc(repo, dry_run=not apply, grace_seconds=int(grace_hours * 3600))

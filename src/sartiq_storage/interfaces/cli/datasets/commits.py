@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from sartiq_storage.core.datasets.errors import InvalidArgument
+from sartiq_storage.core.datasets.errors import InvalidArgumentError
 from sartiq_storage.core.datasets.protocol import DiffMode
 from sartiq_storage.interfaces.cli.datasets.common import (
     PAGE,
@@ -131,7 +131,7 @@ def merge(
 ) -> None:
     """Three-way merge; on conflict, every conflicting path is listed."""
     if strategy not in (None, "source-wins", "dest-wins"):
-        raise InvalidArgument("--strategy must be source-wins or dest-wins")
+        raise InvalidArgumentError("--strategy must be source-wins or dest-wins")
     result = engine().merge(
         repo,
         resolve_ref(source, destination),
@@ -178,12 +178,12 @@ def reset(
     store = engine()
     if to is not None:
         if path or prefix:
-            raise InvalidArgument("--to moves the whole branch: drop --path/--prefix")
+            raise InvalidArgumentError("--to moves the whole branch: drop --path/--prefix")
         moved = store.hard_reset(repo, branch, resolve_ref(to, branch), force=force, actor="cli")
         out.print(f"{branch} now at {moved.commit_id[:12]} (undo with the reflog)")
         return
     if path and prefix:
-        raise InvalidArgument("give --path or --prefix, not both")
+        raise InvalidArgumentError("give --path or --prefix, not both")
     if path:
         store.reset_changes(repo, branch, "object", path)
     elif prefix:

@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from sartiq_storage.core.config import load_settings
-from sartiq_storage.core.datasets.errors import InvalidArgument
+from sartiq_storage.core.datasets.errors import InvalidArgumentError
 from sartiq_storage.core.datasets.protocol import DatasetStore
 from sartiq_storage.interfaces.cli.output import out, print_json
 
@@ -86,7 +86,7 @@ def resolve_ref(expression: str, branch: str | None = None, *, repo: str | None 
         return expression
     if branch is None:
         if repo is None:  # pragma: no cover - every caller passes one of them
-            raise InvalidArgument("HEAD needs a branch or a repository")
+            raise InvalidArgumentError("HEAD needs a branch or a repository")
         branch = engine().get_repository(repo).default_branch
     return branch + expression[len("HEAD") :]
 
@@ -97,7 +97,7 @@ def pairs(values: Sequence[str]) -> dict[str, str]:
     for item in values:
         name, sep, value = item.partition("=")
         if not sep or not name:
-            raise InvalidArgument(f"--meta takes KEY=VALUE, not {item!r}")
+            raise InvalidArgumentError(f"--meta takes KEY=VALUE, not {item!r}")
         found[name] = value
     return found
 

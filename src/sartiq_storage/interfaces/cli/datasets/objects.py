@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from sartiq_storage.core.datasets.errors import InvalidArgument
+from sartiq_storage.core.datasets.errors import InvalidArgumentError
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry
 from sartiq_storage.core.datasets.protocol import DatasetStore
 from sartiq_storage.core.filenames import content_type_for_extension
@@ -28,7 +28,7 @@ def _files_to_upload(sources: Sequence[Path], destination: str) -> list[tuple[Pa
         elif source.is_file():
             plan.append((source, f"{base}/{source.name}" if base else source.name))
         else:
-            raise InvalidArgument(f"no such file or folder: {source}")
+            raise InvalidArgumentError(f"no such file or folder: {source}")
     return plan
 
 
@@ -137,7 +137,9 @@ def download(
                 relative = item.path[len(path) :]
                 target = destination / relative
                 if not target.resolve().is_relative_to(destination.resolve()):
-                    raise InvalidArgument(f"{item.path} would be written outside {destination}")
+                    raise InvalidArgumentError(
+                        f"{item.path} would be written outside {destination}"
+                    )
                 _download_one(store, repo, ref, item.path, target)
                 count += 1
         if not page.has_more:
