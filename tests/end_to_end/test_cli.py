@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import time
 from pathlib import Path
 
@@ -12,24 +10,8 @@ import httpx
 import pytest
 
 from sartiq_storage.testing.moto_server import free_port
-from tests.support.cli import ENTRY_POINT
+from tests.support.cli import run_cli
 from tests.support.serve_process import get_once_up, serve_process
-
-CLI = [str(ENTRY_POINT)]  # the installed `sartiq-storage`, as an operator runs it
-
-
-def run_cli(
-    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "200", **(env or {})},
-        cwd=cwd,
-        timeout=60,
-        check=False,
-    )
 
 
 def test_keys_explain_legacy_product() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.end_to_end.test_cli import run_cli
+from tests.support.cli import run_cli
 
 
 @pytest.fixture

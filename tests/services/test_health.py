@@ -23,8 +23,8 @@ from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.health import StoreProbe
 from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS
 from sartiq_storage.services.worker import Worker
-from tests.interfaces.http.test_operations import dead_letter
-from tests.services.test_worker import _ingest
+from tests.support.dead_letters import dead_letter
+from tests.support.media_service import ingest_sample
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_degraded_names_each_reason(context: StorageContext) -> None:
         assert _health(client)["reasons"] == []
 
         # A row whose object is gone, as the orphan scan records it.
-        _ingest(context, 3)
+        ingest_sample(context, 3)
         with context.db.session() as session:
             key = session.scalars(select(MediaResource.storage_key)).one()
         context.store.delete(key)

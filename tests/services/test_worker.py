@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,11 +18,10 @@ from sartiq_storage.adapters.db.models import utcnow
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
-from sartiq_storage.services.media.service import AttachTo, MediaInput
 from sartiq_storage.services.worker import Worker
-from sartiq_storage.testing.media import image_bytes
 from tests.support.cli import ENTRY_POINT
 from tests.support.faulty_store import FaultyStore
+from tests.support.media_service import ingest_sample
 
 CLI = [str(ENTRY_POINT)]  # the installed `sartiq-storage`, as an operator runs it
 
@@ -37,19 +35,11 @@ def context(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Storage
     context.close()
 
 
-def _ingest(context: StorageContext, seed: int) -> None:
-    key = f"temp/{uuid.uuid4().hex}_1_a.png"
-    context.store.put(key, image_bytes(seed=seed), content_type="image/png")
-    context.media.ingest(
-        MediaInput(url=context.urls.public_url(key)), AttachTo("PRODUCT", uuid.uuid4(), "c")
-    )
-
-
 def test_worker_once_drains_dead_letters_and_runs_jobs(context: StorageContext) -> None:
     faulty = FaultyStore(context.store)
     faulty.fail_delete = lambda key: True
     context.media.deletions.store = faulty  # type: ignore[assignment]
-    _ingest(context, 1)
+    ingest_sample(context, 1)
     assert len(list(context.store.list("temp/"))) == 1
     faulty.fail_delete = lambda key: False
     worker = Worker(context)
@@ -66,7 +56,7 @@ def test_worker_once_drains_dead_letters_and_runs_jobs(context: StorageContext) 
 
 
 def test_health_and_metrics(context: StorageContext) -> None:
-    _ingest(context, 2)
+    ingest_sample(context, 2)
     Worker(context).run_once(force=True, only={"orphans"})
     with TestClient(create_app(context=context)) as client:
         health = client.get("/api/v1/storage/health").json()

@@ -10,10 +10,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import lakefs
@@ -26,27 +24,17 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.datasets.errors import NotFoundError
 from sartiq_storage.core.datasets.protocol import DatasetStore
 from sartiq_storage.interfaces.http.app import create_app
-from sartiq_storage.services.context import StorageContext, build_context
+from sartiq_storage.services.context import build_context
 from sartiq_storage.testing.moto_server import free_port
+from tests.support.lakefs import (
+    KEY_ID,
+    REAL,
+    SECRET,
+    Service,
+    namespace_for,
+    unique,
+)
 from tests.support.live_server import live_server
-
-KEY_ID = "AKIATESTSARTIQ0001"
-SECRET = "test-secret-of-the-datasets-api-0123456789"
-# Read at import: the autouse fixture of tests/conftest.py clears LAKEFS_* for every test.
-REAL = {name: os.environ.get(name, "") for name in ("LAKEFS_ENDPOINT", "LAKEFS_ACCESS_KEY_ID")}
-REAL["LAKEFS_SECRET_ACCESS_KEY"] = os.environ.get("LAKEFS_SECRET_ACCESS_KEY", "")
-REAL_NAMESPACE = os.environ.get("LAKEFS_TEST_NAMESPACE", "local://sartiq-contract-tests")
-
-
-@dataclass(frozen=True)
-class Service:
-    base: str
-    context: StorageContext
-
-    @property
-    def lakefs(self) -> str:
-        """What lakeFS clients are given as their host."""
-        return f"{self.base}/lakefs/api/v1"
 
 
 @pytest.fixture(scope="session")
@@ -88,18 +76,6 @@ def engine(request: pytest.FixtureRequest, service: Service) -> Iterator[Dataset
         real.close()
 
 
-def is_real(engine: DatasetStore) -> bool:
-    return (
-        isinstance(engine, LakeFSEngine)
-        and bool(REAL["LAKEFS_ENDPOINT"])
-        and (REAL["LAKEFS_ENDPOINT"].rstrip("/") in engine.sdk._api.configuration.host)
-    )
-
-
-def namespace_for(engine: DatasetStore, name: str) -> str:
-    return f"{REAL_NAMESPACE}/{name}" if is_real(engine) else f"local://datasets/{name}"
-
-
 @pytest.fixture
 def repo(engine: DatasetStore) -> Iterator[str]:
     """A fresh repository (default branch ``main``), deleted afterwards."""
@@ -108,10 +84,6 @@ def repo(engine: DatasetStore) -> Iterator[str]:
     yield name
     with contextlib.suppress(NotFoundError):
         engine.delete_repository(name)
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from lakefs.exceptions import BadRequestException, ConflictException, ForbiddenE
 from lakefs_sdk.client import LakeFSClient
 from lakefs_sdk.exceptions import ApiException
 
-from tests.contract.lakefs.conftest import KEY_ID, SECRET, Service, unique
+from tests.support.lakefs import KEY_ID, SECRET, Service, unique
 
 
 @pytest.fixture

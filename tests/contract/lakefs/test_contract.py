@@ -14,7 +14,7 @@ import pytest
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry, GcRules
 from sartiq_storage.core.datasets.protocol import DatasetStore
-from tests.contract.lakefs.conftest import Service, is_real, namespace_for, unique
+from tests.support.lakefs import Service, is_real, namespace_for, unique
 
 
 def read(engine: DatasetStore, repo: str, ref: str, path: str, **span: int) -> bytes:

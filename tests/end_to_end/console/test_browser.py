@@ -19,7 +19,7 @@ from sartiq_storage.services import maintenance
 from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS
 from sartiq_storage.services.orphans import OrphanScanner
 from sartiq_storage.testing.media import image_bytes
-from tests.end_to_end.console.conftest import (
+from tests.support.console import (
     DESKTOP,
     JWT_SECRET,
     PHONE,

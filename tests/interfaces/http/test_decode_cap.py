@@ -22,7 +22,7 @@ from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.testing.media import image_bytes
-from tests.interfaces.http.test_media import browser_upload, ingest
+from tests.support.http_media import browser_upload, ingest
 
 KEY = "images/products/abc123/product_abc123_SKU001_d4e5f6_cover.png"
 

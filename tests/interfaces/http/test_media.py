@@ -13,7 +13,8 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
-from sartiq_storage.testing.media import image_bytes, ingest_body
+from sartiq_storage.testing.media import image_bytes
+from tests.support.http_media import browser_upload, ingest
 
 
 @pytest.fixture
@@ -29,29 +30,6 @@ def client(context: StorageContext) -> Iterator[TestClient]:
     with TestClient(create_app(context=context)) as client:
         client.headers["Authorization"] = f"Bearer {token}"
         yield client
-
-
-def browser_upload(client: TestClient, context: StorageContext, data: bytes) -> str:
-    """Presign, PUT the bytes to the service as a browser would, return the file URL."""
-    key = f"temp/{uuid.uuid4().hex}_1706000000_photo.png"
-    request = context.store.presign_put(
-        key, content_type="image/png", content_length=len(data), expires_in=300
-    )
-    response = client.put(request.url, content=data, headers=request.headers)
-    assert response.status_code == 200, response.text
-    return context.urls.public_url(key)
-
-
-def ingest(
-    client: TestClient,
-    url: str,
-    entity: uuid.UUID,
-    slot: str = "cover_image",
-    position: int | None = None,
-):  # type: ignore[no-untyped-def]
-    return client.post(
-        "/api/v1/media-resources/ingest", json=ingest_body(url, entity, slot, position)
-    )
 
 
 def test_upload_ingest_read_and_serve(client: TestClient, context: StorageContext) -> None:

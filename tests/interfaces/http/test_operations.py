@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -22,9 +21,9 @@ from sartiq_storage.services.media.deletions import MAX_AUTOMATIC_ATTEMPTS
 from sartiq_storage.services.orphans import OrphanScanner
 from sartiq_storage.testing.media import image_bytes
 from sartiq_storage.testing.moto_server import moto_settings
-from tests.interfaces.http.test_media import browser_upload, ingest
-from tests.support.dead_letters import add_dead_letter
+from tests.support.dead_letters import add_dead_letter, dead_letter
 from tests.support.faulty_store import FaultyStore
+from tests.support.http_media import browser_upload, ingest
 
 PROTECTED = [
     ("GET", "/api/v1/operations/dead-letters"),
@@ -53,15 +52,6 @@ def client(context: StorageContext) -> Iterator[TestClient]:
     with TestClient(create_app(context=context)) as client:
         client.headers["Authorization"] = f"Bearer {issue_token(context.jwt_secret, 'ops')}"
         yield client
-
-
-def dead_letter(context: StorageContext, *, attempts: int = 1, stored: bool = True) -> str:
-    """A failed deletion of an object nothing references (the object still there)."""
-    key = f"media/{uuid.uuid4()}/file.png"
-    if stored:
-        context.store.put(key, io.BytesIO(b"\x89PNG orphan"), content_type="image/png")
-    add_dead_letter(context.db, key, attempts=attempts)
-    return key
 
 
 @pytest.mark.parametrize(("method", "path"), PROTECTED)

@@ -14,7 +14,7 @@ from sartiq_storage.services.media.model import IMMUTABLE, AttachTo, MediaSettin
 from sartiq_storage.services.media.promotion import Known, match, promote, sha256_of
 from sartiq_storage.services.media.verification import Verified, digests, verify
 from sartiq_storage.testing.media import image_bytes
-from tests.services.media.test_privacy import phone_photo
+from tests.support.photos import phone_photo
 
 TARGET = AttachTo("PRODUCT", uuid.uuid4(), "cover_image")
 

@@ -28,7 +28,7 @@ from sartiq_storage.services.media.verification import (
     verify,
 )
 from sartiq_storage.testing.media import image_bytes, mp4_bytes
-from tests.services.media.test_privacy import phone_photo
+from tests.support.photos import phone_photo
 
 
 def with_text_chunk(png: bytes, text: bytes = b"Comment\x00taken at home") -> bytes:
