@@ -6,6 +6,7 @@ This module sits above the layers on purpose (it may import any of them).
 
 from __future__ import annotations
 
+from sartiq_storage.adapters.datasets.dynamodb import DynamoKV, open_dynamo_kv
 from sartiq_storage.adapters.datasets.kv import KV, MemoryKV, SqlKV
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
@@ -55,6 +56,7 @@ __all__ = [
     "DatasetStore",
     "DiffEntry",
     "DirtyBranch",
+    "DynamoKV",
     "Entry",
     "GcReport",
     "GcRules",
@@ -77,19 +79,28 @@ __all__ = [
     "Tag",
     "TooManyRetries",
     "open_engine",
+    "open_kv",
 ]
 
 
 def open_engine(settings: Settings, *, migrate: bool = True) -> NativeDatasetEngine:
-    """The native engine on the settings' store and database (schema upgraded first)."""
-    database = Database.from_url(settings.database_url)
-    if migrate:
-        upgrade(database)
+    """The native engine on the settings' store and metadata: the SQL database (schema
+    upgraded first) or, with ``DATASETS_KV=dynamodb``, DynamoDB as the seed deploys lakeFS."""
     return NativeDatasetEngine(
-        SqlKV(database, owns_database=True),
+        open_kv(settings, migrate=migrate),
         open_store(settings),
         reserved_prefixes=reserved_prefixes(settings),
     )
+
+
+def open_kv(settings: Settings, *, migrate: bool = True) -> KV:
+    """The metadata store ``DATASETS_KV`` selects."""
+    if settings.DATASETS_KV == "dynamodb":
+        return open_dynamo_kv(settings)
+    database = Database.from_url(settings.database_url)
+    if migrate:
+        upgrade(database)
+    return SqlKV(database, owns_database=True)
 
 
 def reserved_prefixes(settings: Settings) -> tuple[str, ...]:
