@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import boto3
@@ -30,6 +31,8 @@ ITEM_KEY = "ItemKey"
 ITEM_VALUE = "ItemValue"
 BATCH_WRITE_MAX = 25
 """DynamoDB's limit of requests in one ``BatchWriteItem``."""
+WRITERS = 8
+"""``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
 
 
 def _bytes(text: str) -> bytes:
@@ -139,17 +142,28 @@ class DynamoKV(KV):
 
     # -- batches -------------------------------------------------------------------------
     def _batch_write(self, requests: list[dict[str, Any]]) -> None:
-        """``BatchWriteItem`` in chunks of 25, resending what DynamoDB leaves unprocessed
-        (throttling) with a growing pause."""
-        for i in range(0, len(requests), BATCH_WRITE_MAX):
-            pending: dict[str, Any] = {self.table: requests[i : i + BATCH_WRITE_MAX]}
-            pause = 0.05
-            while pending:
-                answer = self.client.batch_write_item(RequestItems=pending)
-                pending = dict(answer.get("UnprocessedItems") or {})
-                if pending:
-                    time.sleep(pause)
-                    pause = min(pause * 2, 2.0)
+        """``BatchWriteItem`` in chunks of 25, a few chunks in flight (each key appears once,
+        so their order does not matter), resending what DynamoDB leaves unprocessed."""
+        chunks = [
+            requests[i : i + BATCH_WRITE_MAX] for i in range(0, len(requests), BATCH_WRITE_MAX)
+        ]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                self._write_chunk(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(chunks))) as pool:
+            for _ in pool.map(self._write_chunk, chunks):
+                pass
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {self.table: chunk}
+        pause = 0.05
+        while pending:
+            answer = self.client.batch_write_item(RequestItems=pending)
+            pending = dict(answer.get("UnprocessedItems") or {})
+            if pending:  # throttled: back off before resending the rest
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     def set_many(self, partition: str, items: Iterable[tuple[str, bytes]]) -> None:
         # One batch may not name a key twice: the last value wins, as in the other backends.
