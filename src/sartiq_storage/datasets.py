@@ -6,27 +6,24 @@ This module sits above the layers on purpose (it may import any of them).
 
 from __future__ import annotations
 
-from sartiq_storage.adapters.datasets.dynamodb import DynamoKV, open_dynamo_kv
+from sartiq_storage.adapters.datasets.dynamodb import DynamoKV
 from sartiq_storage.adapters.datasets.kv import KV, MemoryKV, SqlKV
-from sartiq_storage.adapters.db.engine import Database
-from sartiq_storage.adapters.db.migrate import upgrade
-from sartiq_storage.adapters.stores import open_store
 from sartiq_storage.core.config import Settings
 from sartiq_storage.core.datasets.errors import (
-    AlreadyExists,
+    AlreadyExistsError,
     DatasetError,
-    DirtyBranch,
-    Gone,
-    InvalidArgument,
-    InvalidName,
-    InvalidRef,
-    MergeConflict,
-    NoChanges,
-    NotFound,
-    PreconditionFailed,
-    ProtectedBranch,
-    ReadOnlyRepository,
-    TooManyRetries,
+    DirtyBranchError,
+    GoneError,
+    InvalidArgumentError,
+    InvalidNameError,
+    InvalidRefError,
+    MergeConflictError,
+    NoChangesError,
+    NotFoundError,
+    PreconditionFailedError,
+    ProtectedBranchError,
+    ReadOnlyRepositoryError,
+    TooManyRetriesError,
 )
 from sartiq_storage.core.datasets.model import (
     Branch,
@@ -41,73 +38,51 @@ from sartiq_storage.core.datasets.model import (
     Repository,
     Tag,
 )
-from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES
 from sartiq_storage.core.datasets.protocol import DatasetStore
-from sartiq_storage.core.lifecycle import policy_for
+from sartiq_storage.services.context import open_native_datasets, reserved_prefixes
 from sartiq_storage.services.datasets import NativeDatasetEngine
 
 __all__ = [
     "KV",
-    "AlreadyExists",
+    "AlreadyExistsError",
     "Branch",
     "Commit",
     "CommonPrefix",
     "DatasetError",
     "DatasetStore",
     "DiffEntry",
-    "DirtyBranch",
+    "DirtyBranchError",
     "DynamoKV",
     "Entry",
     "GcReport",
     "GcRules",
-    "Gone",
-    "InvalidArgument",
-    "InvalidName",
-    "InvalidRef",
+    "GoneError",
+    "InvalidArgumentError",
+    "InvalidNameError",
+    "InvalidRefError",
     "Listing",
     "MemoryKV",
-    "MergeConflict",
+    "MergeConflictError",
     "NativeDatasetEngine",
-    "NoChanges",
-    "NotFound",
-    "PreconditionFailed",
-    "ProtectedBranch",
-    "ReadOnlyRepository",
+    "NoChangesError",
+    "NotFoundError",
+    "PreconditionFailedError",
+    "ProtectedBranchError",
+    "ReadOnlyRepositoryError",
     "ReflogEntry",
     "Repository",
     "SqlKV",
     "Tag",
-    "TooManyRetries",
+    "TooManyRetriesError",
     "open_engine",
-    "open_kv",
+    "reserved_prefixes",
 ]
 
 
 def open_engine(settings: Settings, *, migrate: bool = True) -> NativeDatasetEngine:
     """The native engine on the settings' store and metadata: the SQL database (schema
     upgraded first) or, with ``DATASETS_KV=dynamodb``, DynamoDB as the seed deploys lakeFS."""
-    return NativeDatasetEngine(
-        open_kv(settings, migrate=migrate),
-        open_store(settings),
-        reserved_prefixes=reserved_prefixes(settings),
-    )
-
-
-def open_kv(settings: Settings, *, migrate: bool = True) -> KV:
-    """The metadata store ``DATASETS_KV`` selects."""
-    if settings.DATASETS_KV == "dynamodb":
-        return open_dynamo_kv(settings)
-    database = Database.from_url(settings.database_url)
-    if migrate:
-        upgrade(database)
-    return SqlKV(database, owns_database=True)
-
-
-def reserved_prefixes(settings: Settings) -> tuple[str, ...]:
-    """Where no repository may live: the content zones, and every prefix the lifecycle
-    policy expires (a sweep would delete a repository's objects there)."""
-    expiring = (rule.prefix for rule in policy_for(settings).expiring)
-    return tuple(dict.fromkeys((*RESERVED_PREFIXES, *expiring)))
+    return open_native_datasets(settings, migrate=migrate)
 
 
 def _conforms(engine: NativeDatasetEngine) -> DatasetStore:

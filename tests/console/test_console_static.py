@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import tomllib
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES, load_settings
 from sartiq_storage.interfaces.http.app import create_app
-from sartiq_storage.interfaces.web import STATIC_DIR
+from sartiq_storage.interfaces.web import CONTENT_SECURITY_POLICY, STATIC_DIR
 from sartiq_storage.services.context import build_context
 from tests.support.moto_server import free_port
 from tests.support.serve_process import get_once_up, serve_process
@@ -50,6 +51,29 @@ def test_console_is_served_with_security_headers(client: TestClient) -> None:
     assert client.get("/console/console.css").headers["content-type"].startswith("text/css")
     assert client.get("/console/favicon.svg").status_code == 200
     assert client.get("/console/nothing-here.js").status_code == 404
+
+
+def test_every_console_module_is_served_as_javascript(client: TestClient) -> None:
+    """The console is ES modules with no build step: each ``import`` of each module names a
+    file in ``static/``, served with a JavaScript type (browsers refuse a module script
+    otherwise) and the same security headers as the page, and no module is left unused."""
+    seen: set[str] = set()
+    pending = ["console.js"]
+    while pending:
+        name = pending.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        response = client.get(f"/console/{name}")
+        assert response.status_code == 200, name
+        assert "javascript" in response.headers["content-type"], name
+        assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.text == (STATIC_DIR / name).read_text("utf-8")
+        for target in re.findall(r'^import [^;]*? from "\./([\w-]+\.js)";$', response.text, re.M):
+            pending.append(target)
+    assert seen == {path.name for path in STATIC_DIR.glob("*.js")}
+    assert {"api.js", "upload.js", "media.js", "operations.js", "datasets.js"} <= seen
 
 
 def test_console_config_names_the_upload_rules(client: TestClient) -> None:

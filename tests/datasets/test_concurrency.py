@@ -12,7 +12,7 @@ import pytest
 from sartiq_storage.adapters.datasets.kv import SqlKV
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.stores import LocalStore
-from sartiq_storage.datasets import NativeDatasetEngine, NoChanges
+from sartiq_storage.datasets import NativeDatasetEngine, NoChangesError
 from sartiq_storage.services import failpoints
 from tests.datasets.helpers import paths, read
 from tests.support.db import postgres_database, postgres_url, sqlite_database
@@ -25,8 +25,8 @@ def test_concurrent_writers_and_committers(engine: NativeDatasetEngine, repo: st
         try:
             for i in range(5):
                 engine.put_object(repo, "main", f"w{n}/{i}", f"{n}-{i}".encode())
-                # NoChanges: another thread's commit took this write with it.
-                with contextlib.suppress(NoChanges):
+                # NoChangesError: another thread's commit took this write with it.
+                with contextlib.suppress(NoChangesError):
                     engine.commit(repo, "main", f"w{n} {i}")
         except BaseException as exc:
             errors.append(exc)
@@ -52,7 +52,7 @@ def test_two_engines_share_a_branch(memory_engine: NativeDatasetEngine) -> None:
         try:
             for i in range(10):
                 e.put_object("shared", "main", f"{name}/{i}", b"x")
-                with contextlib.suppress(NoChanges):
+                with contextlib.suppress(NoChangesError):
                     e.commit("shared", "main", f"{name} {i}")
         except BaseException as exc:
             errors.append(exc)
@@ -126,7 +126,7 @@ def test_a_commit_that_loses_the_race_never_replays_a_stale_change_list(
 
     hold_a = failpoints.armed("datasets.commit.before_head_moves", other_process_writes_and_commits)
     # B's commit takes A's sealed changes along (lakeFS's rule), so A finds no changes left.
-    with hold_a, pytest.raises(NoChanges):
+    with hold_a, pytest.raises(NoChangesError):
         a.commit("race", "main", "A")
     assert len(interleaved) == 2  # the interleaving really happened
     for engine in (a, b):

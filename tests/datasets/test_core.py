@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sartiq_storage.core.datasets.errors import InvalidName, InvalidRef
+from sartiq_storage.core.datasets.errors import InvalidNameError, InvalidRefError
 from sartiq_storage.core.datasets.merge import merge_outcome, resolve_outcome
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.datasets.names import (
@@ -34,7 +34,7 @@ def test_valid_repository_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["ab", "-abc", "Abc", "a_b_c", "a" * 64, "a.bc"])
 def test_invalid_repository_names(name: str) -> None:
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidNameError):
         validate_repository_name(name)
 
 
@@ -45,7 +45,7 @@ def test_valid_branch_names(name: str) -> None:
 
 @pytest.mark.parametrize("name", ["", "-x", "a/b", "a.b", "é", "a b"])
 def test_invalid_branch_names(name: str) -> None:
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidNameError):
         validate_branch_name(name)
 
 
@@ -59,14 +59,14 @@ def test_valid_tag_names(name: str) -> None:
     ["", "a..b", "a/b", "a@{b", "a^b", "a:b", "a?", "a*", "a[", "a\\b", "x.", "x.lock", "\x01"],
 )
 def test_invalid_tag_names(name: str) -> None:
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidNameError):
         validate_tag_name(name)
 
 
 def test_paths() -> None:
     assert validate_path("any thing/ü/../x") == "any thing/ü/../x"
     for bad in ("", "a\x00b"):
-        with pytest.raises(InvalidName):
+        with pytest.raises(InvalidNameError):
             validate_path(bad)
 
 
@@ -79,7 +79,7 @@ def test_parse_refs() -> None:
     assert parse_ref("abc~").modifiers == (Modifier("~", 1),)
     assert parse_ref("abc^^").modifiers == (Modifier("^", 1), Modifier("^", 1))
     for bad in ("", "~1", "main~x", "@"):
-        with pytest.raises(InvalidRef):
+        with pytest.raises(InvalidRefError):
             parse_ref(bad)
 
 

@@ -17,7 +17,7 @@ from sartiq_storage.adapters.datasets.dynamodb import DynamoKV
 from sartiq_storage.adapters.datasets.kv import MemoryKV
 from sartiq_storage.adapters.stores import LocalStore
 from sartiq_storage.core.config import Settings
-from sartiq_storage.datasets import NativeDatasetEngine, NoChanges, open_kv
+from sartiq_storage.datasets import NativeDatasetEngine, NoChangesError, open_engine
 from tests.datasets.helpers import paths
 from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_dynamo_kv, moto_dynamodb
 
@@ -94,7 +94,8 @@ def test_settings_select_dynamodb_and_create_the_table(moto_endpoint: str) -> No
         DATASETS_DYNAMODB_ACCESS_KEY_ID=TEST_KEY_ID,
         DATASETS_DYNAMODB_SECRET_ACCESS_KEY=TEST_SECRET,
     )
-    kv = open_kv(chosen)
+    engine = open_engine(chosen)
+    kv = engine.kv
     assert isinstance(kv, DynamoKV)
     described = kv.client.describe_table(TableName=table)["Table"]
     assert {a["AttributeName"]: a["AttributeType"] for a in described["AttributeDefinitions"]} == {
@@ -102,8 +103,10 @@ def test_settings_select_dynamodb_and_create_the_table(moto_endpoint: str) -> No
         "ItemKey": "B",
     }
     assert described["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert open_kv(chosen).get("graveler", "repos/none") is None  # an existing table is reused
-    kv.close()
+    again = open_engine(chosen)  # an existing table is reused
+    assert again.kv.get("graveler", "repos/none") is None
+    again.close()
+    engine.close()
 
 
 def _commit_loop(endpoint: str, table: str, folder: str, name: str, count: int) -> None:
@@ -111,7 +114,7 @@ def _commit_loop(endpoint: str, table: str, folder: str, name: str, count: int) 
     engine = NativeDatasetEngine(DynamoKV(moto_dynamodb(endpoint), table), LocalStore(Path(folder)))
     for i in range(count):
         engine.put_object("shared", "main", f"{name}/{i}", f"{name}-{i}".encode())
-        with contextlib.suppress(NoChanges):  # another process's commit took it along
+        with contextlib.suppress(NoChangesError):  # another process's commit took it along
             engine.commit("shared", "main", f"{name} {i}")
     engine.kv.close()
 

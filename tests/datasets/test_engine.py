@@ -8,19 +8,19 @@ import pytest
 
 from sartiq_storage.core.datasets.model import CommonPrefix, GcRules
 from sartiq_storage.datasets import (
-    AlreadyExists,
-    DirtyBranch,
-    Gone,
-    InvalidArgument,
-    InvalidName,
-    InvalidRef,
-    MergeConflict,
+    AlreadyExistsError,
+    DirtyBranchError,
+    GoneError,
+    InvalidArgumentError,
+    InvalidNameError,
+    InvalidRefError,
+    MergeConflictError,
     NativeDatasetEngine,
-    NoChanges,
-    NotFound,
-    PreconditionFailed,
-    ProtectedBranch,
-    ReadOnlyRepository,
+    NoChangesError,
+    NotFoundError,
+    PreconditionFailedError,
+    ProtectedBranchError,
+    ReadOnlyRepositoryError,
 )
 from tests.datasets.helpers import paths, read, snapshot
 
@@ -35,16 +35,16 @@ def test_repository_creation(engine: E) -> None:
     assert commit.parents == ()
     assert [b.name for b in engine.list_branches("ds-one")] == ["trunk"]
     assert [r.name for r in engine.list_repositories()] == ["ds-one"]
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExistsError):
         engine.create_repository("ds-one", "datasets/other")
-    with pytest.raises(InvalidArgument, match="repository 'ds-one'"):  # lakeFS: 400 too
+    with pytest.raises(InvalidArgumentError, match="repository 'ds-one'"):  # lakeFS: 400 too
         engine.create_repository("ds-two", "datasets/ds-one/nested")
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidNameError):
         engine.create_repository("X", "datasets/x")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.get_repository("nope")
     engine.delete_repository("ds-one")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.get_repository("ds-one")
 
 
@@ -60,9 +60,9 @@ def test_branch_reads_include_staged_and_at_excludes_them(engine: E, repo: str) 
     stat = engine.stat_object(repo, "main@", "a.txt")
     assert (stat.size, stat.content_type, dict(stat.metadata)) == (3, "text/plain", {"k": "v"})
     assert stat.checksum == "f97c5d29941bfb1b2fdab0874906ab82"  # md5("one")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.stat_object(repo, "main", "a.txt")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.delete_object(repo, "main", "missing")
     assert read(engine, repo, "main", "b.txt") == b"bee"
     assert b"".join(engine.get_object(repo, "main", "b.txt", start=1, end=3)) == b"ee"
@@ -77,19 +77,19 @@ def test_branch_is_o1_and_sees_source_committed_state(engine: E, repo: str) -> N
     assert engine.committed.ranges_read == engine.committed.ranges_written == 0
     assert branch.commit_id == base.id
     assert paths(engine, repo, "feat") == ["a"]
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExistsError):
         engine.create_branch(repo, "feat", "main")
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidNameError):
         engine.create_branch(repo, "a/b", "main")
-    with pytest.raises(ProtectedBranch):
+    with pytest.raises(ProtectedBranchError):
         engine.delete_branch(repo, "main")
     engine.delete_branch(repo, "feat")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.get_branch(repo, "feat")
 
 
 def test_commit_and_no_changes(engine: E, repo: str) -> None:
-    with pytest.raises(NoChanges):
+    with pytest.raises(NoChangesError):
         engine.commit(repo, "main", "nothing")
     empty = engine.commit(repo, "main", "empty", allow_empty=True, metadata={"x": "1"})
     assert dict(empty.metadata) == {"x": "1"}
@@ -98,14 +98,14 @@ def test_commit_and_no_changes(engine: E, repo: str) -> None:
     engine.commit(repo, "main", "a")
     engine.put_object(repo, "main", "a", b"1", metadata={"m": "1"})  # identical rewrite
     assert engine.diff_uncommitted(repo, "main") == []
-    with pytest.raises(NoChanges):
+    with pytest.raises(NoChangesError):
         engine.commit(repo, "main", "same again")
     assert engine.diff_uncommitted(repo, "main") == []
 
 
 def test_put_if_absent_and_copy(engine: E, repo: str) -> None:
     engine.put_object(repo, "main", "a", b"1")
-    with pytest.raises(PreconditionFailed):
+    with pytest.raises(PreconditionFailedError):
         engine.put_object(repo, "main", "a", b"2", if_absent=True)
     copied = engine.copy_object(repo, "main", "a", "b")
     assert copied.address == engine.stat_object(repo, "main", "a").address
@@ -197,7 +197,7 @@ CONFLICTS = ["added-both", "change-vs-del", "conflict", "del-vs-change"]
 def test_merge_conflicts_are_all_listed(engine: E, repo: str) -> None:
     _diverge(engine, repo)
     head = engine.get_branch(repo, "main").commit_id
-    with pytest.raises(MergeConflict) as info:
+    with pytest.raises(MergeConflictError) as info:
         engine.merge(repo, "feat", "main")
     assert info.value.paths == CONFLICTS
     assert engine.get_branch(repo, "main").commit_id == head
@@ -244,9 +244,9 @@ def test_merge_resolutions_and_parents(engine: E, repo: str) -> None:
     assert read(engine, repo, "main", "added-both") == b"S"
     assert engine.resolve(repo, f"{merged.id}^2") == source
     assert engine.resolve(repo, f"{merged.id[:10]}^1") == dest
-    with pytest.raises(NoChanges):
+    with pytest.raises(NoChangesError):
         engine.merge(repo, "feat", "main")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgumentError):
         engine.merge(repo, "feat", "main", strategy="ours")  # type: ignore[arg-type]
 
 
@@ -257,7 +257,7 @@ def test_merge_into_dirty_branch_and_squash(engine: E, repo: str) -> None:
     engine.put_object(repo, "feat", "b", b"2")
     engine.commit(repo, "feat", "b")
     engine.put_object(repo, "main", "dirty", b"x")
-    with pytest.raises(DirtyBranch):
+    with pytest.raises(DirtyBranchError):
         engine.merge(repo, "feat", "main")
     engine.reset_changes(repo, "main")
     dest = engine.get_branch(repo, "main").commit_id
@@ -292,12 +292,12 @@ def test_revert_and_merge_revert(engine: E, repo: str) -> None:
     engine.put_object(repo, "feat", "f", b"feature")
     engine.commit(repo, "feat", "feature")
     merge = engine.merge(repo, "feat", "main")
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgumentError):
         engine.revert(repo, "main", merge.id)
     engine.revert(repo, "main", merge.id, parent_number=1)
     assert "f" not in paths(engine, repo, "main")
     engine.put_object(repo, "main", "dirty", b"x")
-    with pytest.raises(DirtyBranch):
+    with pytest.raises(DirtyBranchError):
         engine.revert(repo, "main", merge.id, parent_number=1)
 
 
@@ -307,7 +307,7 @@ def test_hard_reset_and_reflog(engine: E, repo: str) -> None:
     engine.put_object(repo, "main", "a", b"2")
     second = engine.commit(repo, "main", "2")
     engine.put_object(repo, "main", "dirty", b"x")
-    with pytest.raises(DirtyBranch):
+    with pytest.raises(DirtyBranchError):
         engine.hard_reset(repo, "main", "main~1")
     engine.hard_reset(repo, "main", "main~1", force=True, actor="ops")
     assert engine.get_branch(repo, "main").commit_id == first.id
@@ -339,20 +339,20 @@ def test_ref_expressions(engine: E, repo: str) -> None:
     assert engine.resolve(repo, "v1") == commits[1].id
     assert engine.resolve(repo, "v1~1") == commits[0].id
     assert engine.resolve(repo, "eval~1") == commits[2].id
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.resolve(repo, "nope")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.resolve(repo, "main~99")
-    with pytest.raises(InvalidRef):
+    with pytest.raises(InvalidRefError):
         engine.resolve(repo, "main~x")
 
 
 def test_tags(engine: E, repo: str) -> None:
     head = engine.get_branch(repo, "main").commit_id
     engine.create_tag(repo, "v1", "main")
-    with pytest.raises(AlreadyExists):
+    with pytest.raises(AlreadyExistsError):
         engine.create_tag(repo, "v1", "main")
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidNameError):
         engine.create_tag(repo, "bad..tag", "main")
     engine.put_object(repo, "main", "a", b"1")
     engine.commit(repo, "main", "a")
@@ -362,7 +362,7 @@ def test_tags(engine: E, repo: str) -> None:
     assert paths(engine, repo, "v1") == ["a"]
     assert paths(engine, repo, "v0") == []
     engine.delete_tag(repo, "v0")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFoundError):
         engine.get_tag(repo, "v0")
 
 
@@ -437,7 +437,7 @@ def test_gc(engine: E, repo: str) -> None:
     assert read(engine, repo, old.id, "old") == b"old bytes"
     done = engine.gc(repo, dry_run=False, grace_seconds=0)
     assert done.deleted == 1
-    with pytest.raises(Gone):
+    with pytest.raises(GoneError):
         read(engine, repo, old.id, "old")
     assert read(engine, repo, "main", "live") == b"live bytes"
     assert read(engine, repo, "main", "staged") == b"staged bytes"
@@ -468,7 +468,7 @@ def test_protection(engine: E, repo: str) -> None:
         lambda: engine.reset_changes(repo, "main"),
         lambda: engine.hard_reset(repo, "main", "main~1"),
     ):
-        with pytest.raises(ProtectedBranch):
+        with pytest.raises(ProtectedBranchError):
             forbidden()
     merged = engine.merge(repo, "feat", "main")
     engine.revert(repo, "main", merged.id, parent_number=1)
@@ -479,7 +479,7 @@ def test_protection(engine: E, repo: str) -> None:
 
 def test_read_only_repository(engine: E) -> None:
     engine.create_repository("ro-repo", "datasets/ro", read_only=True)
-    with pytest.raises(ReadOnlyRepository):
+    with pytest.raises(ReadOnlyRepositoryError):
         engine.put_object("ro-repo", "main", "a", b"1")
 
 
@@ -490,7 +490,7 @@ def test_reset_changes_by_object_and_prefix(engine: E, repo: str) -> None:
     assert paths(engine, repo, "main") == ["a/1", "a/2"]
     engine.reset_changes(repo, "main", "common_prefix", "a/")
     assert paths(engine, repo, "main") == []
-    with pytest.raises(InvalidArgument):
+    with pytest.raises(InvalidArgumentError):
         engine.reset_changes(repo, "main", "object")
 
 

@@ -15,7 +15,7 @@ from hypothesis.stateful import (
 from sartiq_storage.adapters.datasets.kv import KV, MemoryKV
 from sartiq_storage.adapters.stores import MemoryStore
 from sartiq_storage.core.datasets.merge import merge_outcome
-from sartiq_storage.datasets import MergeConflict, NativeDatasetEngine, NoChanges
+from sartiq_storage.datasets import MergeConflictError, NativeDatasetEngine, NoChangesError
 from tests.datasets.helpers import snapshot
 from tests.support.moto_server import moto_dynamo_kv
 
@@ -58,9 +58,9 @@ class DatasetModel(RuleBasedStateMachine):
         if self.staged[branch] == self.commits[self.heads[branch]]:
             try:
                 self.engine.commit(REPO, branch, "c")
-            except NoChanges:
+            except NoChangesError:
                 return
-            raise AssertionError("expected NoChanges")
+            raise AssertionError("expected NoChangesError")
         commit = self.engine.commit(REPO, branch, "c")
         self.commits[commit.id] = dict(self.staged[branch])
         self.heads[branch] = commit.id
@@ -95,7 +95,7 @@ class DatasetModel(RuleBasedStateMachine):
                     result.pop(path, None)
         try:
             merged = self.engine.merge(REPO, source, dest, allow_empty=True)
-        except MergeConflict:
+        except MergeConflictError:
             assert conflict
             return
         assert not conflict

@@ -20,13 +20,13 @@ import httpx
 import pytest
 
 from sartiq_storage.adapters.datasets.kv import SqlKV
+from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
-from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
 from sartiq_storage.adapters.stores import open_store
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, is_dataset_object
-from sartiq_storage.datasets import InvalidArgument, NativeDatasetEngine, open_engine
+from sartiq_storage.datasets import InvalidArgumentError, NativeDatasetEngine, open_engine
 from sartiq_storage.services.context import datasets_credentials_for
 from sartiq_storage.services.delivery import DERIVED_PREFIX
 from tests.datasets.helpers import read
@@ -71,7 +71,7 @@ def test_the_library_refuses_a_namespace_inside_a_content_zone(
 ) -> None:
     engine = open_engine(_settings(tmp_path))
     try:
-        with pytest.raises(InvalidArgument, match="overlaps the content zone"):
+        with pytest.raises(InvalidArgumentError, match="overlaps the content zone"):
             engine.create_repository("dsx", namespace)
         assert engine.list_repositories() == []
     finally:
@@ -85,7 +85,7 @@ def test_the_library_refuses_a_namespace_inside_or_around_another_repository(
     try:
         engine.create_repository("outer", "local://datasets/outer")
         for namespace in ("datasets/outer", "datasets/outer/inner", "local://datasets"):
-            with pytest.raises(InvalidArgument, match="repository 'outer'"):
+            with pytest.raises(InvalidArgumentError, match="repository 'outer'"):
                 engine.create_repository("other", namespace)
         engine.create_repository("sibling", "datasets/outer-2")  # a sibling, not a folder
     finally:
@@ -100,7 +100,7 @@ def test_prefixes_the_lifecycle_policy_expires_are_reserved_too(tmp_path: Path) 
     )
     engine = open_engine(_settings(tmp_path, STORAGE_LIFECYCLE_FILE=policy))
     try:
-        with pytest.raises(InvalidArgument, match="'scratch/'"):
+        with pytest.raises(InvalidArgumentError, match="'scratch/'"):
             engine.create_repository("dsx", "scratch/dsx")
         engine.create_repository("dsx", "datasets/dsx")  # a permanent prefix deletes nothing
     finally:
@@ -118,7 +118,7 @@ def test_the_real_lakefs_client_refuses_zones_of_the_content_bucket(namespace: s
         f"http://127.0.0.1:{free_port()}/api/v1", "key", "secret", content_bucket="content-bucket"
     )
     try:
-        with pytest.raises(InvalidArgument, match="content"):
+        with pytest.raises(InvalidArgumentError, match="content"):
             engine.create_repository("dsx", namespace)
     finally:
         engine.close()

@@ -21,9 +21,9 @@ import lakefs_sdk
 import pytest
 from lakefs_sdk.client import LakeFSClient
 
-from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
+from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
 from sartiq_storage.core.config import load_settings
-from sartiq_storage.core.datasets.errors import NotFound
+from sartiq_storage.core.datasets.errors import NotFoundError
 from sartiq_storage.core.datasets.protocol import DatasetStore
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
@@ -106,7 +106,7 @@ def repo(engine: DatasetStore) -> Iterator[str]:
     name = f"t-{uuid.uuid4().hex[:12]}"
     engine.create_repository(name, namespace_for(engine, name))
     yield name
-    with contextlib.suppress(NotFound):
+    with contextlib.suppress(NotFoundError):
         engine.delete_repository(name)
 
 

@@ -36,9 +36,9 @@ def test_repository_starts_with_one_commit(engine: DatasetStore, repo: str) -> N
     assert engine.get_repository(repo).default_branch == "main"
     assert [c.message for c in engine.log(repo, "main")] == ["Repository created"]
     assert [b.name for b in engine.list_branches(repo)] == ["main"]
-    with pytest.raises(e.AlreadyExists):
+    with pytest.raises(e.AlreadyExistsError):
         engine.create_repository(repo, namespace_for(engine, repo + "-again"))
-    with pytest.raises(e.NotFound):
+    with pytest.raises(e.NotFoundError):
         engine.get_repository(unique("missing"))
 
 
@@ -64,14 +64,14 @@ def test_objects_roundtrip_with_metadata_and_ranges(engine: DatasetStore, repo: 
         ("CommonPrefix", "labels/"),
     ]
     assert all(isinstance(i, CommonPrefix) for i in listing.items)
-    with pytest.raises(e.PreconditionFailed):
+    with pytest.raises(e.PreconditionFailedError):
         engine.put_object(repo, "main", "labels/a.json", b"x", if_absent=True)
-    with pytest.raises(e.NotFound):
+    with pytest.raises(e.NotFoundError):
         engine.stat_object(repo, "main", "nope")
 
 
 def test_commit_rules(engine: DatasetStore, repo: str) -> None:
-    with pytest.raises(e.NoChanges):
+    with pytest.raises(e.NoChangesError):
         engine.commit(repo, "main", "nothing")
     empty = engine.commit(repo, "main", "empty on purpose", allow_empty=True)
     assert empty.message == "empty on purpose"
@@ -106,7 +106,7 @@ def test_branch_relabel_merge(engine: DatasetStore, repo: str) -> None:
     merged = engine.merge(repo, "relabel", "main", message="merge relabel")
     assert len(merged.parents) == 2
     assert state(engine, repo, "main") == state(engine, repo, "relabel")
-    with pytest.raises(e.NoChanges):
+    with pytest.raises(e.NoChangesError):
         engine.merge(repo, "relabel", "main")
 
 
@@ -119,11 +119,11 @@ def test_conflicts_strategies_and_dirty_destination(engine: DatasetStore, repo: 
         engine.put_object(repo, branch, "x.json", value)
         engine.put_object(repo, branch, "y.json", value)
         engine.commit(repo, branch, f"change on {branch}")
-    with pytest.raises(e.MergeConflict) as conflict:
+    with pytest.raises(e.MergeConflictError) as conflict:
         engine.merge(repo, "a", "main")
     assert conflict.value.paths == ["x.json", "y.json"]
     engine.put_object(repo, "main", "dirty.txt", b"d")
-    with pytest.raises(e.DirtyBranch):
+    with pytest.raises(e.DirtyBranchError):
         engine.merge(repo, "a", "main", strategy="source-wins")
     engine.reset_changes(repo, "main")
     engine.merge(repo, "a", "main", strategy="dest-wins", allow_empty=True)
@@ -145,18 +145,18 @@ def test_revert_hard_reset_and_tags(engine: DatasetStore, repo: str) -> None:
     bad = engine.commit(repo, "main", "bad")
     engine.revert(repo, "main", bad.id)
     assert read(engine, repo, "main", "a.txt") == b"v1"
-    with pytest.raises(e.NotFound):
+    with pytest.raises(e.NotFoundError):
         engine.stat_object(repo, "main", "b.txt")
 
     engine.create_tag(repo, "eval-v1", bad.id)
     assert engine.get_tag(repo, "eval-v1").commit_id == bad.id
-    with pytest.raises(e.AlreadyExists):
+    with pytest.raises(e.AlreadyExistsError):
         engine.create_tag(repo, "eval-v1", "main")
     assert read(engine, repo, "eval-v1", "b.txt") == b"new"
     assert [t.name for t in engine.list_tags(repo)] == ["eval-v1"]
 
     engine.put_object(repo, "main", "dirty.txt", b"d")
-    with pytest.raises(e.DirtyBranch):
+    with pytest.raises(e.DirtyBranchError):
         engine.hard_reset(repo, "main", v1.id)
     engine.reset_changes(repo, "main", "object", "dirty.txt")
     moved = engine.hard_reset(repo, "main", v1.id)
@@ -174,12 +174,12 @@ def test_protection_copy_and_settings(engine: DatasetStore, repo: str) -> None:
     assert read(engine, repo, "main", "dst/a.txt") == b"payload"
     engine.commit(repo, "main", "copy")
 
-    with pytest.raises(e.ProtectedBranch):
+    with pytest.raises(e.ProtectedBranchError):
         engine.delete_branch(repo, "main")
     engine.create_branch(repo, "feature", "main")
     engine.set_branch_protection(repo, ["main"])
     assert engine.get_branch_protection(repo) == ["main"]
-    with pytest.raises(e.ProtectedBranch):
+    with pytest.raises(e.ProtectedBranchError):
         engine.put_object(repo, "main", "x.txt", b"x")
     engine.put_object(repo, "feature", "x.txt", b"x")
     engine.commit(repo, "feature", "x")
@@ -192,7 +192,7 @@ def test_protection_copy_and_settings(engine: DatasetStore, repo: str) -> None:
 
 
 def test_cherry_pick_hidden_branches_and_overrides(engine: DatasetStore, repo: str) -> None:
-    with pytest.raises(e.NotFound):
+    with pytest.raises(e.NotFoundError):
         engine.get_gc_rules(repo)  # none set yet: lakeFS answers 404
     engine.create_branch(repo, "feature", "main")
     engine.put_object(repo, "feature", "a.txt", b"a")

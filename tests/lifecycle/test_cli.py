@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from sartiq_storage.adapters.stores import LocalStore
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.errors import ConfigurationError
-from sartiq_storage.interfaces.cli.lifecycle import lifecycle_app
+from sartiq_storage.interfaces.cli.registry import lifecycle_app
 from sartiq_storage.services.context import build_context
 from tests.lifecycle.seed import Seeded, keys, local_ager, seed
 from tests.support.s3_servers import S3Server

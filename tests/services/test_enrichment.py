@@ -206,9 +206,9 @@ def test_an_upload_too_big_to_read_at_once_is_sniffed_first(
 ) -> None:
     """Past ``_READ_AT_ONCE`` the first chunks are sniffed before the rest is read: an image
     is still read whole (and walked), what is not accepted is refused."""
-    from sartiq_storage.services.media import service
+    from sartiq_storage.services.media import verification
 
-    monkeypatch.setattr(service, "_READ_AT_ONCE", 1)
+    monkeypatch.setattr(verification, "_READ_AT_ONCE", 1)
     fast = MediaResourceService(db, mstore, UrlResolver(CDN), inline_enrichment=False)
     data = _big_jpeg(5)
     resource = fast.ingest(upload(mstore, data, "big.jpg", "image/jpeg"), product()).resource

@@ -130,13 +130,13 @@ def test_in_batch_duplicates_wait_for_their_leader(
     items = [(upload(mstore, data), product()) for _ in range(3)]
     items.insert(1, (upload(mstore, image_bytes(seed=45)), product()))
     one_by_one: list[object] = []
-    record_one = media._record_one
+    record_one = media.recorder.record_one
 
     def spy(session: object, prepared: object, **kw: bool) -> object:
         one_by_one.append(prepared)
         return record_one(session, prepared, **kw)  # type: ignore[arg-type]
 
-    media._record_one = spy  # type: ignore[method-assign,assignment]
+    media.recorder.record_one = spy  # type: ignore[method-assign,assignment]
     results = media.ingest_all(items)
     assert [r.created for r in results] == [True, True, False, False]
     assert len({results[i].resource.id for i in (0, 2, 3)}) == 1
@@ -293,9 +293,9 @@ def test_a_batch_longer_than_an_in_list_is_looked_up_in_chunks(
     db: Database, mstore: ObjectStore, media: MediaResourceService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Hash lookups and slot checks split their IN lists (bound parameters are capped)."""
-    from sartiq_storage.services.media import service
+    from sartiq_storage.services.media import statements
 
-    monkeypatch.setattr(service, "_IN_LIST_MAX", 3)
+    monkeypatch.setattr(statements, "_IN_LIST_MAX", 3)
     first = media.ingest_all([(upload(mstore, image_bytes(seed=s)), product()) for s in range(8)])
     again = media.ingest_all([(upload(mstore, image_bytes(seed=s)), product()) for s in range(8)])
     assert [r.created for r in first] == [True] * 8

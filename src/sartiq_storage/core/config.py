@@ -7,6 +7,7 @@ Secrets are :class:`SecretStr`: they never appear in ``repr``, logs or ``config 
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -36,6 +37,12 @@ DEFAULT_PUBLIC_BASES: dict[Environment, str] = {
     Environment.development: "http://localhost:9002/shootify-media-dev",
 }
 """The seed's URL-resolution table; ``CDN_URL`` overrides it."""
+
+_SQL_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+"""A schema or table name that needs no quoting on PostgreSQL."""
+
+DEFAULT_VERSION_TABLE = "alembic_version"
+"""Alembic's own default, kept for the databases made before the name could be chosen."""
 
 MAX_UPLOAD_BYTES = 52_428_800
 """The platform's ``max_file_size`` (50 MB)."""
@@ -72,6 +79,15 @@ class Settings(BaseSettings):
     CDN_URL: str | None = None
     CLOUDFLARE_IMAGE_TRANSFORMATIONS_ENABLED: bool = False
     DATABASE_URL: str | None = Field(default=None, repr=False)  # may hold a password
+    STORAGE_DB_SCHEMA: str | None = Field(
+        default=None,
+        description="PostgreSQL schema for our tables and migration history (unset: the "
+        "connection's own, as before); for a host application's database",
+    )
+    STORAGE_DB_VERSION_TABLE: str = Field(
+        default=DEFAULT_VERSION_TABLE,
+        description="Alembic's version table for our migrations (in STORAGE_DB_SCHEMA if set)",
+    )
     STORAGE_DATA_DIR: Path = Path("data")
     AUTH_JWT_SECRET: SecretStr | None = None
     STORAGE_BACKEND: BackendKind | None = None
@@ -176,6 +192,18 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return (
                 value.strip().lower() if info.field_name == "LOG_FORMAT" else value.strip().upper()
+            )
+        return value
+
+    @field_validator("STORAGE_DB_SCHEMA", "STORAGE_DB_VERSION_TABLE")
+    @classmethod
+    def _sql_name(cls, value: str | None, info: Any) -> str | None:
+        if value is None or value == "":
+            return None if info.field_name == "STORAGE_DB_SCHEMA" else DEFAULT_VERSION_TABLE
+        if not _SQL_NAME.fullmatch(value) or value.startswith("pg_"):
+            raise ValueError(
+                f"{info.field_name} {value!r} must be a lower-case SQL name "
+                "(letters, digits, '_'; at most 63; not pg_*)"
             )
         return value
 

@@ -23,7 +23,10 @@ from sartiq_storage.services.tags import TagService
 from sartiq_storage.services.uploads import UploadService
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from sartiq_storage.core.datasets.protocol import DatasetStore
+    from sartiq_storage.services.datasets import NativeDatasetEngine
 
 
 @dataclass(slots=True)
@@ -54,7 +57,9 @@ class StorageContext:
         if self._datasets is None:
             with self._datasets_lock:
                 if self._datasets is None:
-                    self._datasets = open_datasets(self.settings)
+                    # A host's engine is shared; our own URL gets the engine its own pool.
+                    shared = None if self.db.owns_engine else self.db
+                    self._datasets = open_datasets(self.settings, shared)
         return self._datasets
 
     def close(self) -> None:
@@ -99,11 +104,46 @@ def datasets_credentials_for(settings: Settings) -> tuple[str | None, str | None
     return None, None, False
 
 
-def open_datasets(settings: Settings) -> DatasetStore:
+def reserved_prefixes(settings: Settings) -> tuple[str, ...]:
+    """Where no repository may live: the content zones, and every prefix the lifecycle
+    policy expires (a sweep would delete a repository's objects there)."""
+    from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES
+    from sartiq_storage.core.lifecycle import policy_for
+
+    expiring = (rule.prefix for rule in policy_for(settings).expiring)
+    return tuple(dict.fromkeys((*RESERVED_PREFIXES, *expiring)))
+
+
+def open_native_datasets(
+    settings: Settings, database: Database | None = None, *, migrate: bool = True
+) -> NativeDatasetEngine:
+    """The native engine on the settings' store and metadata: the SQL database (schema
+    upgraded first; ``database``: one already open, a host's, which the engine then does not
+    close) or, with ``DATASETS_KV=dynamodb``, the DynamoDB table as the seed deploys lakeFS."""
+    from sartiq_storage.adapters.datasets.dynamodb import open_dynamo_kv
+    from sartiq_storage.adapters.datasets.kv import KV, SqlKV
+    from sartiq_storage.services.datasets import NativeDatasetEngine
+
+    kv: KV
+    if settings.DATASETS_KV == "dynamodb":
+        kv = open_dynamo_kv(settings)
+    else:
+        owned = database is None
+        database = database or Database.from_settings(settings)
+        if migrate:
+            upgrade(database)
+        kv = SqlKV(database, owns_database=owned)
+    return NativeDatasetEngine(
+        kv,
+        open_store(settings),
+        reserved_prefixes=reserved_prefixes(settings),
+    )
+
+
+def open_datasets(settings: Settings, database: Database | None = None) -> DatasetStore:
     """A real lakeFS when ``LAKEFS_ENDPOINT`` is set, else the native engine."""
     if settings.LAKEFS_ENDPOINT:
-        from sartiq_storage.adapters.lakefs_engine import LakeFSEngine
-        from sartiq_storage.datasets import reserved_prefixes
+        from sartiq_storage.adapters.datasets.lakefs import LakeFSEngine
 
         if not settings.LAKEFS_ACCESS_KEY_ID or settings.LAKEFS_SECRET_ACCESS_KEY is None:
             raise ConfigurationError(
@@ -117,16 +157,20 @@ def open_datasets(settings: Settings) -> DatasetStore:
             content_bucket=settings.R2_BUCKET_NAME,
             reserved_prefixes=reserved_prefixes(settings),
         )
-    from sartiq_storage.datasets import open_engine
-
-    return open_engine(settings)
+    return open_native_datasets(settings, database)
 
 
-def build_context(settings: Settings, *, migrate: bool = False) -> StorageContext:
-    """Everything wired from settings; ``migrate`` brings the schema up to date first."""
+def build_context(
+    settings: Settings, *, migrate: bool = False, engine: Engine | None = None
+) -> StorageContext:
+    """Everything wired from settings; ``migrate`` brings the schema up to date first.
+
+    ``engine``: a host application's SQLAlchemy engine to use instead of ``DATABASE_URL``
+    (our tables in ``STORAGE_DB_SCHEMA``; the engine is left open by :meth:`close`).
+    """
     secret, generated = jwt_secret_for(settings)
     DECODES.configure(settings.STORAGE_MAX_CONCURRENT_DECODES, settings.STORAGE_DECODE_WAIT_SECONDS)
-    db = Database.from_url(settings.database_url)
+    db = Database.from_settings(settings, engine)
     if migrate:
         upgrade(db)
     store = open_store(settings)

@@ -37,6 +37,7 @@ from sartiq_storage.adapters.db.models import (
     MediaResource,
     MediaResourceAttachment,
 )
+from sartiq_storage.adapters.db.transactions import run_transaction
 from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.keys import (
     LegacyGenerationKey,
@@ -50,7 +51,9 @@ from sartiq_storage.core.keys import (
     ShootingLookKey,
     parse_key,
 )
+from sartiq_storage.services.media.recording import new_resource
 from sartiq_storage.services.media.service import AttachTo, MediaResourceService
+from sartiq_storage.services.media.verification import verify
 
 PREFIXES = ("images/", "shooting_looks/")
 LISTED = 1000
@@ -191,8 +194,8 @@ class LegacyMigration:
     def _migrate(self, key: str, entity_type: str, entity_id: uuid.UUID | None, slot: str) -> bool:
         """Register ``key`` in place (or reuse the resource with its bytes) and, when the
         entity id is a UUID, attach it; True when a resource was created."""
-        verified = self.media._verify(key, None)
-        service = self.media
+        verified = verify(self.store, key, self.media.settings)
+        attachments = self.media.attachments
 
         def work(session: Session) -> bool:
             if session.get(MediaIngestion, key) is not None:
@@ -202,7 +205,7 @@ class LegacyMigration:
             )
             created = resource is None
             if resource is None:
-                resource = service._new_resource(uuid.uuid4(), key, verified)
+                resource = new_resource(uuid.uuid4(), key, verified, self.media.clock())
                 resource.protected = True  # legacy objects are never deleted
                 session.add(resource)
                 session.flush()
@@ -213,10 +216,11 @@ class LegacyMigration:
                 session, entity_type, entity_id, slot, resource.id
             )
             if not attached:
-                service._attach(session, resource, AttachTo(entity_type, entity_id, slot, position))
+                target = AttachTo(entity_type, entity_id, slot, position)
+                attachments.attach(session, resource, target)
             return created
 
-        return self.media._transaction(work)
+        return run_transaction(self.db, work)
 
     @staticmethod
     def _free_position(

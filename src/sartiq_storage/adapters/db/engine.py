@@ -11,6 +11,9 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
+from sartiq_storage.core.config import DEFAULT_VERSION_TABLE, Settings
+from sartiq_storage.core.errors import ConfigurationError
+
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
@@ -61,9 +64,33 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 
 class Database:
-    """An engine and its session factory."""
+    """An engine and its session factory.
 
-    def __init__(self, engine: Engine) -> None:
+    ``schema``: a PostgreSQL schema our tables live in, for a database shared with a host
+    application. Every statement built from our tables is translated to it
+    (``schema_translate_map``), so the engine can be the host's own without changing its
+    ``search_path``. ``owns_engine=False``: :meth:`dispose` leaves a host's engine alone.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        schema: str | None = None,
+        version_table: str = DEFAULT_VERSION_TABLE,
+        owns_engine: bool = True,
+    ) -> None:
+        if schema is not None and engine.dialect.name != "postgresql":
+            raise ConfigurationError(
+                f"STORAGE_DB_SCHEMA is for PostgreSQL; {engine.dialect.name} has no schemas "
+                "(give this service its own database file instead)"
+            )
+        self.schema = schema
+        self.version_table = version_table
+        """Alembic's table for our migration history (``adapters/db/migrate.py``)."""
+        self.owns_engine = owns_engine
+        if schema is not None:
+            engine = engine.execution_options(schema_translate_map={None: schema})
         self.engine = engine
         self.sessions = sessionmaker(engine, expire_on_commit=False)
         # SQLite has one writer at a time; its busy handler makes the others sleep and poll,
@@ -75,8 +102,19 @@ class Database:
         self.read_engine = engine.execution_options(**{READ_ONLY: True})
 
     @classmethod
-    def from_url(cls, url: str, **kwargs: Any) -> Database:
-        return cls(make_engine(url, **kwargs))
+    def from_url(cls, url: str, *, schema: str | None = None, **kwargs: Any) -> Database:
+        return cls(make_engine(url, **kwargs), schema=schema)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, engine: Engine | None = None) -> Database:
+        """The settings' database (``DATABASE_URL``, ``STORAGE_DB_SCHEMA``), or ``engine``
+        (a host application's, left open by :meth:`dispose`) in that schema."""
+        schema, version_table = settings.STORAGE_DB_SCHEMA, settings.STORAGE_DB_VERSION_TABLE
+        if engine is None:
+            return cls(
+                make_engine(settings.database_url), schema=schema, version_table=version_table
+            )
+        return cls(engine, schema=schema, version_table=version_table, owns_engine=False)
 
     @property
     def is_postgres(self) -> bool:
@@ -96,4 +134,5 @@ class Database:
             yield connection
 
     def dispose(self) -> None:
-        self.engine.dispose()
+        if self.owns_engine:
+            self.engine.dispose()

@@ -11,6 +11,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 
 from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.core.errors import ConfigurationError
 
 SCRIPT_LOCATION = "sartiq_storage.adapters.db:migrations"
 
@@ -23,13 +24,48 @@ def alembic_config(url: str | None = None) -> Config:
     return config
 
 
+def _version_options(database: Database) -> dict[str, str | None]:
+    """Where our migration history lives: its own table, in our schema when there is one."""
+    return {"version_table": database.version_table, "version_table_schema": database.schema}
+
+
+def _ensure_schema(connection: Connection, schema: str) -> None:
+    """Create our schema when it is missing, and make it the only one unqualified names
+    resolve to for this transaction: Alembic's ``ALTER`` statements name tables bare."""
+    found = connection.execute(
+        text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema}
+    ).first()
+    if found is None:
+        connection.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+    connection.exec_driver_sql(f'SET LOCAL search_path TO "{schema}"')
+
+
+def _check_history_is_ours(connection: Connection, database: Database) -> None:
+    """A version table holding another application's revision (a host's Alembic history in
+    the same schema) is refused with the fix, before Alembic's "Can't locate revision"."""
+    current = MigrationContext.configure(
+        connection, opts=_version_options(database)
+    ).get_current_heads()
+    known = {
+        script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    }
+    foreign = [revision for revision in current if revision not in known]
+    if foreign:
+        where = f"{database.schema}." if database.schema else ""
+        raise ConfigurationError(
+            f"the table {where}{database.version_table} holds revision {foreign[0]!r}, which is "
+            "not one of sartiq-storage's: another application's migrations use it. Set "
+            "STORAGE_DB_SCHEMA (our own schema) or STORAGE_DB_VERSION_TABLE (docs/embedding.md)"
+        )
+
+
 def migration_lock_key(schema: str) -> int:
     """The PostgreSQL advisory lock that serialises migrations of ``schema`` (the worker's
     job locks are named the same way)."""
     return zlib.crc32(f"sartiq-storage:migrations:{schema}".encode())
 
 
-def _serialise(connection: Connection) -> None:
+def _serialise(connection: Connection, schema: str | None) -> None:
     """On PostgreSQL, wait for any other process migrating the same schema.
 
     Several ``serve`` processes (and workers) started together on an empty database would
@@ -40,7 +76,8 @@ def _serialise(connection: Connection) -> None:
     """
     if connection.dialect.name != "postgresql":
         return  # SQLite: BEGIN IMMEDIATE already makes one writer at a time
-    schema = connection.execute(text("SELECT current_schema()")).scalar_one()
+    if schema is None:
+        schema = connection.execute(text("SELECT current_schema()")).scalar_one()
     connection.execute(
         text("SELECT pg_advisory_xact_lock(:key)"), {"key": migration_lock_key(schema)}
     )
@@ -63,8 +100,12 @@ def upgrade(database: Database, revision: str = "head") -> None:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with connection.begin():
-                _serialise(connection)
+                _serialise(connection, database.schema)
+                if database.schema is not None:
+                    _ensure_schema(connection, database.schema)
+                _check_history_is_ours(connection, database)
                 config.attributes["connection"] = connection
+                config.attributes["version_options"] = _version_options(database)
                 command.upgrade(config, revision)
                 if sqlite:
                     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
@@ -77,7 +118,8 @@ def upgrade(database: Database, revision: str = "head") -> None:
 
 def current_revision(database: Database) -> str | None:
     with database.engine.connect() as connection:
-        return MigrationContext.configure(connection).get_current_revision()
+        opts = _version_options(database)
+        return MigrationContext.configure(connection, opts=opts).get_current_revision()
 
 
 def head_revision() -> str | None:

@@ -1,9 +1,14 @@
-"""Dataset errors, one class per lakeFS status so every interface maps them the same way."""
+"""Dataset errors, one class per lakeFS status so every interface maps them the same way.
+
+Every name ends in ``Error`` and carries ``status`` (the HTTP status), as the rest of the
+package's errors do.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sartiq_storage.core import errors as core_errors
 from sartiq_storage.core.errors import StorageError
 
 
@@ -13,19 +18,19 @@ class DatasetError(StorageError):
     status = 500
 
 
-class NotFound(DatasetError, LookupError):
+class NotFoundError(DatasetError, LookupError):
     """A repository, branch, tag, ref or object that does not exist."""
 
     status = 404
 
 
-class AlreadyExists(DatasetError):
+class AlreadyExistsError(DatasetError):
     """The name is taken (repository, branch or tag)."""
 
     status = 409
 
 
-class MergeConflict(DatasetError):
+class MergeConflictError(DatasetError):
     """A merge found conflicting paths; ``paths`` lists every one of them (sorted)."""
 
     status = 409
@@ -36,59 +41,67 @@ class MergeConflict(DatasetError):
         super().__init__(f"merge conflict on {len(self.paths)} path(s): {shown}")
 
 
-class DirtyBranch(DatasetError):
+class DirtyBranchError(DatasetError):
     """The branch has uncommitted changes and the operation needs a clean one."""
 
     status = 400
 
 
-class NoChanges(DatasetError):
+class NoChangesError(DatasetError):
     """Nothing to commit or merge (and ``allow_empty`` was not given)."""
 
     status = 400
 
 
-class InvalidRef(DatasetError, ValueError):
+class InvalidRefError(DatasetError, ValueError):
     """A ref expression that cannot be parsed or resolved ambiguously."""
 
     status = 400
 
 
-class InvalidName(DatasetError, ValueError):
+class InvalidNameError(DatasetError, ValueError):
     """A repository, branch or tag name that breaks lakeFS's naming rules."""
 
     status = 400
 
 
-class InvalidArgument(DatasetError, ValueError):
+class InvalidArgumentError(DatasetError, ValueError):
     """Any other bad value (strategy, parent number, path…)."""
 
     status = 400
 
 
-class ProtectedBranch(DatasetError):
+class ProtectedBranchError(DatasetError):
     """A write, commit or reset on a protected branch, or deleting the default branch."""
 
     status = 403
 
 
-class ReadOnlyRepository(DatasetError):
+class ReadOnlyRepositoryError(DatasetError):
     status = 403
 
 
-class PreconditionFailed(DatasetError):
-    """A hook refused the operation, or a create-only write found the path taken."""
+class PreconditionFailedError(DatasetError, core_errors.PreconditionFailedError):
+    """A hook refused the operation, or a create-only write found the path taken.
+
+    The store's :class:`~sartiq_storage.core.errors.PreconditionFailedError` for datasets:
+    one ``except`` of the core class catches both, and the lakeFS handlers see a dataset error.
+    """
 
     status = 412
 
+    def __init__(self, message: str, key: str = "") -> None:
+        self.key = key
+        StorageError.__init__(self, message)
 
-class Gone(DatasetError):
+
+class GoneError(DatasetError):
     """The object's bytes were removed by garbage collection."""
 
     status = 410
 
 
-class TooManyRetries(DatasetError):
+class TooManyRetriesError(DatasetError):
     """A branch update kept losing its compare-and-set."""
 
     status = 429

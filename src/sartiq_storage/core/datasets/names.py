@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sartiq_storage.core.datasets.errors import InvalidName
+from sartiq_storage.core.datasets.errors import InvalidNameError
 
 _REPO = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")
 _BRANCH = re.compile(r"^\w[-\w]*$", re.ASCII)
@@ -14,14 +14,14 @@ MAX_PATH_BYTES = 4096
 
 def validate_repository_name(name: str) -> str:
     if not isinstance(name, str) or not _REPO.match(name):
-        raise InvalidName(f"invalid repository name {name!r}: must match {_REPO.pattern}")
+        raise InvalidNameError(f"invalid repository name {name!r}: must match {_REPO.pattern}")
     return name
 
 
 def validate_branch_name(name: str) -> str:
     """Go's ``\\w`` is ASCII, so ours is too; no ``/`` and no ``.`` unlike git."""
     if not isinstance(name, str) or not _BRANCH.match(name):
-        raise InvalidName(f"invalid branch name {name!r}: must match {_BRANCH.pattern}")
+        raise InvalidNameError(f"invalid branch name {name!r}: must match {_BRANCH.pattern}")
     return name
 
 
@@ -29,7 +29,7 @@ def validate_tag_name(name: str) -> str:
     """git ref rules as lakeFS applies them (``~`` is allowed)."""
     reason = _tag_problem(name) if isinstance(name, str) else "not a string"
     if reason:
-        raise InvalidName(f"invalid tag name {name!r}: {reason}")
+        raise InvalidNameError(f"invalid tag name {name!r}: {reason}")
     return name
 
 
@@ -50,9 +50,9 @@ def _tag_problem(name: str) -> str:
 def validate_path(path: str) -> str:
     """Object paths are any non-empty string without NUL (lakeFS paths are free-form keys)."""
     if not isinstance(path, str) or not path:
-        raise InvalidName("object path must be a non-empty string")
+        raise InvalidNameError("object path must be a non-empty string")
     if "\x00" in path:
-        raise InvalidName("object path contains NUL")
+        raise InvalidNameError("object path contains NUL")
     if len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES:
-        raise InvalidName(f"object path longer than {MAX_PATH_BYTES} bytes")
+        raise InvalidNameError(f"object path longer than {MAX_PATH_BYTES} bytes")
     return path

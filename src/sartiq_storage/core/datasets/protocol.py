@@ -65,7 +65,7 @@ class DatasetStore(Protocol):
         show_hidden: bool = False,
     ) -> list[Branch]: ...
     def delete_branch(self, repo: str, name: str) -> None:
-        """The default branch cannot be deleted (ProtectedBranch)."""
+        """The default branch cannot be deleted (ProtectedBranchError)."""
 
     def reset_changes(
         self, repo: str, branch: str, type: ResetType = "reset", path: str | None = None
@@ -97,7 +97,7 @@ class DatasetStore(Protocol):
         """Stage an object (bytes stored content-addressed first, then the entry)."""
 
     def delete_object(self, repo: str, branch: str, path: str) -> None:
-        """Stage a delete; a path absent at the branch is NotFound."""
+        """Stage a delete; a path absent at the branch is NotFoundError."""
 
     def delete_objects(self, repo: str, branch: str, paths: Sequence[str]) -> list[str]:
         """Stage many deletes; returns the paths that were not found."""
@@ -106,7 +106,7 @@ class DatasetStore(Protocol):
     def get_object(
         self, repo: str, ref: str, path: str, *, start: int | None = None, end: int | None = None
     ) -> Iterator[bytes]:
-        """The bytes, or the range ``[start, end)``; Gone when GC collected them."""
+        """The bytes, or the range ``[start, end)``; GoneError when GC collected them."""
 
     def list_objects(
         self,
@@ -187,7 +187,7 @@ class DatasetStore(Protocol):
         force: bool = False,
         squash: bool = False,
     ) -> Commit:
-        """Three-way merge; MergeConflict lists every conflicting path."""
+        """Three-way merge; MergeConflictError lists every conflicting path."""
 
     def revert(
         self,

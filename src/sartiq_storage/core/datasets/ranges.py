@@ -17,6 +17,7 @@ import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sartiq_storage.core.datasets.model import Entry, entry_identity
 
@@ -25,8 +26,30 @@ MAX_ENTRIES = 4_096
 RANGE_FORMAT = "sartiq-range-v1"
 METARANGE_FORMAT = "sartiq-metarange-v1"
 
-Record = tuple[str, str, str, int, str, str, int, dict[str, str], int]
-"""(path, identity, address, size, checksum, content_type, mtime, metadata, external)."""
+
+class Record(NamedTuple):
+    """One entry as ranges and staging store it: a JSON array in exactly this field order.
+
+    A NamedTuple (not a dataclass) so the encoded bytes, and with them range and commit ids,
+    stay those of the plain tuples written before (``tests/datasets/test_records.py``).
+    """
+
+    path: str
+    identity: str
+    """What merge and diff compare: equal identities are the same content and metadata."""
+    address: str
+    size: int
+    checksum: str
+    content_type: str
+    mtime: int
+    metadata: dict[str, str]
+    external: int
+    """1 for an imported object outside the namespace (never collected), else 0."""
+
+    @classmethod
+    def from_json(cls, row: Sequence[object]) -> Record:
+        """A record from its decoded JSON array (types as written by :func:`entry_to_record`)."""
+        return cls(*row)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +68,7 @@ def is_boundary(key: str, raggedness: int = RAGGEDNESS) -> bool:
 
 
 def entry_to_record(entry: Entry) -> Record:
-    return (
+    return Record(
         entry.path,
         entry.identity,
         entry.address,
@@ -58,23 +81,17 @@ def entry_to_record(entry: Entry) -> Record:
     )
 
 
-def record_to_entry(record: Sequence[object]) -> Entry:
-    path, _identity, address, size, checksum, content_type, mtime, metadata, external = record
-    assert isinstance(metadata, Mapping)
+def record_to_entry(record: Record) -> Entry:
     return Entry(
-        path=str(path),
-        address=str(address),
-        size=int(size),  # type: ignore[call-overload]
-        checksum=str(checksum),
-        content_type=str(content_type),
-        mtime=int(mtime),  # type: ignore[call-overload]
-        metadata={str(k): str(v) for k, v in metadata.items()},
-        external=bool(external),
+        path=str(record.path),
+        address=str(record.address),
+        size=int(record.size),
+        checksum=str(record.checksum),
+        content_type=str(record.content_type),
+        mtime=int(record.mtime),
+        metadata={str(k): str(v) for k, v in record.metadata.items()},
+        external=bool(record.external),
     )
-
-
-def record_identity(record: Sequence[object]) -> str:
-    return str(record[1])
 
 
 def make_identity(size: int, checksum: str, content_type: str, metadata: Mapping[str, str]) -> str:
@@ -97,7 +114,7 @@ def decode_range(data: bytes) -> list[Record]:
     payload = json.loads(zlib.decompress(data).decode("utf-8", "surrogatepass"))
     if not isinstance(payload, list) or len(payload) != 2 or payload[0] != RANGE_FORMAT:
         raise ValueError("not a range file")
-    return [tuple(r) for r in payload[1]]
+    return [Record.from_json(r) for r in payload[1]]
 
 
 def encode_metarange(ranges: Sequence[RangeInfo]) -> tuple[str, bytes]:

@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from sartiq_storage.core.datasets.errors import InvalidRef
+from sartiq_storage.core.datasets.errors import InvalidRefError
 
 MIN_PREFIX = 6
 _HEX = re.compile(r"^[0-9a-f]+$")
@@ -47,7 +47,7 @@ def is_commit_prefix(text: str) -> bool:
 
 def parse_ref(expr: str) -> RefExpr:
     if not isinstance(expr, str) or not expr:
-        raise InvalidRef("empty ref")
+        raise InvalidRefError("empty ref")
     committed_only = False
     text = expr
     if text.endswith("@"):
@@ -57,13 +57,13 @@ def parse_ref(expr: str) -> RefExpr:
     cut = min((i for i in (text.find("~"), text.find("^")) if i >= 0), default=len(text))
     base, rest = text[:cut], text[cut:]
     if not base:
-        raise InvalidRef(f"ref {expr!r} has no base")
+        raise InvalidRefError(f"ref {expr!r} has no base")
     modifiers: list[Modifier] = []
     pos = 0
     while pos < len(rest):
         match = _MODIFIER.match(rest, pos)
         if match is None:
-            raise InvalidRef(f"cannot parse ref {expr!r} at {rest[pos:]!r}")
+            raise InvalidRefError(f"cannot parse ref {expr!r} at {rest[pos:]!r}")
         kind: Literal["~", "^"] = "~" if match.group(1) == "~" else "^"
         modifiers.append(Modifier(kind, int(match.group(2)) if match.group(2) else 1))
         pos = match.end()

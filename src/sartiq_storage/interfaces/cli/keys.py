@@ -7,7 +7,6 @@ reads it back into the same fields. Legacy zones are refused: they are never wri
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from enum import StrEnum
@@ -21,7 +20,7 @@ from sartiq_storage.core.errors import StorageError
 from sartiq_storage.core.filenames import normalize_extension, safe_filename
 from sartiq_storage.core.keys import ComputeResultKey, MediaKey, TempUploadKey, parse_key
 from sartiq_storage.core.urls import UrlResolver
-from sartiq_storage.interfaces.cli.output import out
+from sartiq_storage.interfaces.cli.output import out, show_json
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -47,13 +46,21 @@ def show_key(key: str, as_json: bool) -> None:
     fields["key"] = parsed.key
     fields["public_url"] = UrlResolver.from_settings(load_settings()).public_url(parsed.key)
     if as_json:
-        out.print_json(json.dumps(fields, default=str))
+        show_json(fields, default=str)
         return
     table = Table("field", "value", show_header=False)
     table.columns[1].overflow = "fold"
     for name, value in fields.items():
         table.add_row(name, "" if value is None else str(value))
     out.print(table)
+
+
+def explain(
+    key: Annotated[str, typer.Argument(help="An object key, e.g. media/<uuid>/file.webp")],
+    as_json: JsonOption = False,
+) -> None:
+    """Parse a key: its zone, entity, ids, retention and public URL."""
+    show_key(key, as_json)
 
 
 def _only(zone: str, given: dict[str, object]) -> None:

@@ -9,7 +9,6 @@ environment and the policy file, exactly as for ``serve``. Errors are raised as
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -20,7 +19,7 @@ from rich.table import Table
 
 from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.core.lifecycle import LifecyclePolicy, policy_for
-from sartiq_storage.interfaces.cli.output import err, out
+from sartiq_storage.interfaces.cli.output import err, out, print_json
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.lifecycle import (
     Plan,
@@ -31,12 +30,6 @@ from sartiq_storage.services.lifecycle import (
     plan,
     sweep,
 )
-
-lifecycle_app = typer.Typer(
-    help="Retention as code: sync the policy to the bucket, detect drift, or sweep.",
-    no_args_is_help=True,
-)
-
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output.")]
 
@@ -141,10 +134,9 @@ def _print_plan(result: Plan) -> None:
 
 
 def _emit_json(data: dict[str, Any]) -> None:
-    print(json.dumps(data, indent=2, default=str))
+    print_json(data, indent=2, default=str)
 
 
-@lifecycle_app.command("plan")
 def plan_command(as_json: JsonOption = False) -> None:
     """Show the policy and what the bucket's lifecycle and CORS rules lack or add."""
     settings, policy, context = _open()
@@ -158,7 +150,6 @@ def plan_command(as_json: JsonOption = False) -> None:
     _print_plan(result)
 
 
-@lifecycle_app.command("apply")
 def apply_command(
     remove_foreign: Annotated[
         bool,
@@ -206,7 +197,6 @@ def apply_command(
         raise typer.Exit(1)
 
 
-@lifecycle_app.command("check")
 def check_command(as_json: JsonOption = False) -> None:
     """Exit 1 when the bucket drifted from the policy, 0 when in sync (or without an engine)."""
     settings, policy, context = _open()
@@ -280,7 +270,6 @@ def _print_sweep(report: SweepReport) -> None:
         out.print(f"{report.due} object(s) due; pass --apply to delete them")
 
 
-@lifecycle_app.command("sweep")
 def sweep_command(
     apply_changes: Annotated[
         bool, typer.Option("--apply", help="Delete what is due (default: dry run).")

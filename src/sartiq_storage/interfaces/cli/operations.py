@@ -1,10 +1,8 @@
-"""Operator commands: orphans, heal, dead letters, the worker."""
+"""Operator commands: orphans, heal, dead letters, the worker, the legacy migration."""
 
 from __future__ import annotations
 
-import json
 import signal
-import sys
 import uuid
 from datetime import timedelta
 from typing import Annotated, Any
@@ -16,20 +14,13 @@ from sqlalchemy import delete
 
 from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
 from sartiq_storage.core.config import load_settings
-from sartiq_storage.interfaces.cli.output import err, out
+from sartiq_storage.interfaces.cli.output import err, flush, out, print_json, print_json_text
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.heal import Healer
 from sartiq_storage.services.operations import dead_letters, retry_now
 from sartiq_storage.services.orphans import OrphanScanner
 from sartiq_storage.services.worker import Worker
-
-orphans_app = typer.Typer(
-    help="Find what the bucket and the database disagree on.", no_args_is_help=True
-)
-deadletters_app = typer.Typer(
-    help="Deletions that failed and wait for a retry.", no_args_is_help=True
-)
 
 
 def _context() -> StorageContext:
@@ -38,7 +29,7 @@ def _context() -> StorageContext:
 
 def _print_report(title: str, report: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(report, default=str, indent=2))
+        print_json(report, default=str, indent=2)
         return
     table = Table(title=title, show_header=False)
     for name, value in report.items():
@@ -50,7 +41,6 @@ def _print_report(title: str, report: dict[str, Any], as_json: bool) -> None:
     out.print(table)
 
 
-@orphans_app.command("scan")
 def orphans_scan(
     apply: Annotated[bool, typer.Option("--apply", help="Act; without it, only report.")] = False,
     grace_hours: Annotated[
@@ -105,7 +95,7 @@ def heal(
         "unfixable": result.unfixable,
     }
     if as_json:
-        print(json.dumps(report, indent=2))
+        print_json(report, indent=2)
         return
     out.print(
         f"checked {result.checked}; {'fixed' if apply else 'would fix'} {len(result.fixed)}; "
@@ -117,7 +107,6 @@ def heal(
         out.print(f"  [red]unfixable[/red] {item['id']}: {item['problem']}")
 
 
-@deadletters_app.command("list")
 def deadletters_list(
     as_json: Annotated[
         bool, typer.Option("--json", help="The HTTP API's JSON: {items, total}.")
@@ -127,7 +116,7 @@ def deadletters_list(
     context = _context()
     letters = dead_letters(context.db, limit=None)
     if as_json:
-        print(letters.model_dump_json(indent=2))
+        print_json_text(letters.model_dump_json(indent=2))
         return
     table = Table("storage key", "attempts", "next attempt", "error")
     for letter in letters.items:
@@ -141,7 +130,6 @@ def deadletters_list(
     out.print(f"{letters.total} dead letter(s)")
 
 
-@deadletters_app.command("retry")
 def deadletters_retry(
     keys: Annotated[list[str] | None, typer.Argument(help="Storage keys; none: all.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="The HTTP API's JSON report.")] = False,
@@ -151,7 +139,7 @@ def deadletters_retry(
     context = _context()
     report = retry_now(context.media.deletions, keys)
     if as_json:
-        print(report.model_dump_json(indent=2))
+        print_json_text(report.model_dump_json(indent=2))
     else:
         for key, error in report.failed.items():
             err.print(f"[red]still failing[/red] {key}: {error}", highlight=False)
@@ -163,7 +151,6 @@ def deadletters_retry(
         raise typer.Exit(1)
 
 
-@deadletters_app.command("purge")
 def deadletters_purge(
     keys: Annotated[list[str] | None, typer.Argument(help="Storage keys; none: all.")] = None,
     yes: Annotated[bool, typer.Option("--yes", help="Really forget them.")] = False,
@@ -206,33 +193,25 @@ def worker(
     signal.signal(signal.SIGINT, stop)
     if once:
         report = runner.run_once(force=force, only=chosen)
-        print(
-            json.dumps(
-                {
-                    "deleted": report.deleted,
-                    "dead_lettered": report.dead_lettered,
-                    "jobs": report.jobs,
-                    "skipped_locked": report.skipped_locked,
-                },
-                default=str,
-            )
+        print_json(
+            {
+                "deleted": report.deleted,
+                "dead_lettered": report.dead_lettered,
+                "jobs": report.jobs,
+                "skipped_locked": report.skipped_locked,
+            },
+            default=str,
         )
         return
     err.print(
         f"worker running (poll {context.settings.WORKER_POLL_SECONDS:g} s); "
         "SIGTERM stops it cleanly"
     )
-    sys.stderr.flush()
+    flush()
     runner.run_forever()
     err.print("worker stopped")
 
 
-legacy_app = typer.Typer(
-    help="The legacy images/ and shooting_looks/ layouts.", no_args_is_help=True
-)
-
-
-@legacy_app.command("migrate")
 def legacy_migrate(
     apply: Annotated[
         bool, typer.Option("--apply", help="Migrate; without it, only count.")

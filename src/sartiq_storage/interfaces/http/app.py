@@ -17,6 +17,7 @@ from sartiq_storage.interfaces.http.auth import document_scopes
 from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.gate import BodyGate
+from sartiq_storage.interfaces.http.host_auth import HostAuth, use_host_auth
 from sartiq_storage.interfaces.http.lakefs import mount_lakefs
 from sartiq_storage.interfaces.http.middleware import install_layers
 from sartiq_storage.interfaces.http.middleware.logs import configure_logging
@@ -99,10 +100,12 @@ def create_app(
     context: StorageContext | None = None,
     *,
     apps: tuple[str, ...] = APPS,
+    auth: HostAuth | None = None,
 ) -> FastAPI:
     """Build the service: the backend's routes, the compute server's, or both (the default).
 
-    Settings are read from the environment when not given.
+    Settings are read from the environment when not given. ``auth``: a host application's
+    FastAPI dependency returning the caller, in place of our bearer tokens (``host_auth.py``).
     """
     if context is None:
         context = build_context(settings or load_settings())
@@ -136,6 +139,8 @@ def create_app(
         app.include_router(compute.router)
     # Versioned datasets, for lakeFS's own clients: both groups train and evaluate on them.
     mount_lakefs(app, context)
+    if auth is not None:
+        use_host_auth(app, auth)
     return app
 
 

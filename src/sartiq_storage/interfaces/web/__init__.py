@@ -1,7 +1,8 @@
 """The storage console: one page at ``/console`` for uploads, media, operations and datasets.
 
-Plain HTML, CSS and one JavaScript module, shipped as package data (``static/``) and served as
-they are: no build step, no front-end toolchain. The page calls the service's own JSON API
+Plain HTML, CSS and JavaScript ES modules (one per view, ``console.js`` the entry), shipped as
+package data (``static/``) and served as they are: the browser resolves the imports, so no
+build step, no front-end toolchain. The page calls the service's own JSON API
 with the bearer token the operator signs in with (``docs/console.md``).
 """
 

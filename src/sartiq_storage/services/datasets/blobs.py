@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from sartiq_storage.adapters.stores import ObjectStore
-from sartiq_storage.core.datasets.errors import Gone, InvalidArgument
+from sartiq_storage.core.datasets.errors import GoneError, InvalidArgumentError
 from sartiq_storage.core.errors import (
     InvalidKeyError,
     ObjectNotFoundError,
@@ -41,20 +41,20 @@ def namespace_key(store: ObjectStore, storage_namespace: str) -> str:
             bucket, _, rest = rest.partition("/")
             own = getattr(store, "bucket", None)
             if own is not None and bucket != own:
-                raise InvalidArgument(
+                raise InvalidArgumentError(
                     f"storage namespace {storage_namespace!r} names bucket {bucket!r}, "
                     f"but this engine stores in {own!r}"
                 )
         elif scheme not in ("local", "mem", "memory"):
-            raise InvalidArgument(f"unsupported storage namespace scheme {scheme!r}")
+            raise InvalidArgumentError(f"unsupported storage namespace scheme {scheme!r}")
         text = rest
     text = text.strip("/")
     if not text:
-        raise InvalidArgument("storage namespace must name a non-empty prefix")
+        raise InvalidArgumentError("storage namespace must name a non-empty prefix")
     try:
         return validate_prefix(text)
     except InvalidKeyError as exc:
-        raise InvalidArgument(f"invalid storage namespace: {exc}") from exc
+        raise InvalidArgumentError(f"invalid storage namespace: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +107,7 @@ class Blobs:
         try:
             stream = self.store.get(key, start=start, end=end)
         except ObjectNotFoundError as exc:
-            raise Gone(f"the bytes of this object are gone ({address})") from exc
+            raise GoneError(f"the bytes of this object are gone ({address})") from exc
         except ValueError as exc:
-            raise InvalidArgument(str(exc)) from exc
+            raise InvalidArgumentError(str(exc)) from exc
         return iter(stream)

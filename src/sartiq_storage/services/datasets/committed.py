@@ -88,7 +88,7 @@ class CommittedStore:
                 return cached
         self.ranges_fetched += 1
         records = decode_range(self.store.get_bytes(self.range_key(ns, range_id)))
-        parsed = ParsedRange([r[0] for r in records], records)
+        parsed = ParsedRange([r.path for r in records], records)
         with self._lock:
             self._ranges[key] = parsed
             self._remember(self._ranges, key)  # type: ignore[arg-type]
@@ -104,9 +104,9 @@ class CommittedStore:
             with contextlib.suppress(PreconditionFailedError):  # the same range exists
                 self.store.put(self.range_key(ns, range_id), data, if_absent=True)
             with self._lock:
-                self._ranges[key] = ParsedRange([r[0] for r in records], list(records))
+                self._ranges[key] = ParsedRange([r.path for r in records], list(records))
                 self._remember(self._ranges, key)  # type: ignore[arg-type]
-        return RangeInfo(range_id, records[0][0], records[-1][0], len(records))
+        return RangeInfo(range_id, records[0].path, records[-1].path, len(records))
 
     def read_metarange(self, ns: str, metarange_id: str) -> ParsedMetarange:
         self.metaranges_read += 1
@@ -200,15 +200,15 @@ class CommittedStore:
                 if (
                     ci < n
                     and changes[ci][0] <= info.max_key
-                    and (i >= len(records) or changes[ci][0] <= records[i][0])
+                    and (i >= len(records) or changes[ci][0] <= records[i].path)
                 ):
                     path, new = changes[ci]
                     ci += 1
-                    if i < len(records) and records[i][0] == path:
+                    if i < len(records) and records[i].path == path:
                         old = records[i]
                         i += 1
                         if new is not None:
-                            writer.add(old if old[1] == new[1] else new)
+                            writer.add(old if old.identity == new.identity else new)
                     elif new is not None:
                         writer.add(new)
                 else:
@@ -242,21 +242,21 @@ class CommittedStore:
                     left.open()
                 else:
                     record = left.take()
-                    yield record[0], record, None
+                    yield record.path, record, None
             elif lk is None or rk < lk:
                 if rh is not None:
                     right.open()
                 else:
                     record = right.take()
-                    yield record[0], None, record
+                    yield record.path, None, record
             elif lh is not None:
                 left.open()
             elif rh is not None:
                 right.open()
             else:
                 lrec, rrec = left.take(), right.take()
-                if lrec[1] != rrec[1]:
-                    yield lrec[0], lrec, rrec
+                if lrec.identity != rrec.identity:
+                    yield lrec.path, lrec, rrec
 
 
 class _RangeWriter:
@@ -270,7 +270,7 @@ class _RangeWriter:
 
     def add(self, record: Record) -> None:
         self.pending.append(record)
-        if is_boundary(record[0]) or len(self.pending) >= MAX_ENTRIES:
+        if is_boundary(record.path) or len(self.pending) >= MAX_ENTRIES:
             self.flush()
 
     def copy(self, info: RangeInfo) -> None:
@@ -311,7 +311,7 @@ class _Cursor:
     def key(self) -> str | None:
         self._settle()
         if self.records is not None:
-            return self.records[self.pos][0]
+            return self.records[self.pos].path
         if self.index < len(self.ranges):
             return self.ranges[self.index].min_key
         return None

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 
 from sartiq_storage.adapters.stores import ObjectStore
-from sartiq_storage.core.datasets.errors import InvalidArgument
+from sartiq_storage.core.datasets.errors import InvalidArgumentError
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.datasets.ranges import Record, entry_to_record
 from sartiq_storage.services.datasets.blobs import namespace_key
@@ -26,7 +26,7 @@ def import_records(store: ObjectStore, source: str, destination: str) -> Iterato
     """
     prefix = source_prefix(store, source)
     if prefix.startswith("_meta/") or "/_meta/" in prefix:
-        raise InvalidArgument("cannot import engine metadata")
+        raise InvalidArgumentError("cannot import engine metadata")
     now = int(time.time())
     for info in store.list(prefix):
         relative = (

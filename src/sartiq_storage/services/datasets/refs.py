@@ -1,10 +1,16 @@
-"""Ref resolution in lakeFS order: full id, branch, tag, unique id prefix; then ``~``/``^``."""
+"""Refs: resolution in lakeFS order (full id, branch, tag, unique id prefix; then ``~``/``^``),
+commit and branch reads, and tags.
+
+The read side of graveler's RefManager; it also serves GC (:class:`~.retention.GcRefManager`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from sartiq_storage.adapters.datasets.kv import KV
-from sartiq_storage.core.datasets.errors import InvalidRef, NotFound
-from sartiq_storage.core.datasets.model import Commit
+from sartiq_storage.core.datasets.errors import InvalidRefError, NotFoundError
+from sartiq_storage.core.datasets.model import Commit, Tag
 from sartiq_storage.core.datasets.refs import (
     RefExpr,
     is_commit_prefix,
@@ -15,6 +21,7 @@ from sartiq_storage.services.datasets.records import (
     BranchRecord,
     RepoRecord,
     decode_commit,
+    dumps,
     loads,
 )
 
@@ -26,7 +33,7 @@ class RefResolver:
     def commit(self, repo: RepoRecord, commit_id: str) -> Commit:
         data = self.kv.get(repo.partition, f"commits/{commit_id}")
         if data is None:
-            raise NotFound(f"commit {commit_id!r} not found in {repo.repository.name!r}")
+            raise NotFoundError(f"commit {commit_id!r} not found in {repo.repository.name!r}")
         return decode_commit(data)
 
     def branch(self, repo: RepoRecord, name: str) -> tuple[BranchRecord, bytes] | None:
@@ -36,6 +43,36 @@ class RefResolver:
     def tag(self, repo: RepoRecord, name: str) -> str | None:
         data = self.kv.get(repo.partition, f"tags/{name}")
         return None if data is None else str(loads(data)["commit_id"])
+
+    def branch_records(self, repo: RepoRecord) -> Iterator[tuple[str, BranchRecord]]:
+        """Every branch, hidden ones too, as ``(name, record)``."""
+        for key, data in self.kv.scan(repo.partition, prefix="branches/"):
+            yield key[len("branches/") :], BranchRecord.decode(data)
+
+    def commits(self, repo: RepoRecord) -> Iterator[Commit]:
+        """Every commit the repository holds, reachable or not."""
+        for _key, data in self.kv.scan(repo.partition, prefix="commits/"):
+            yield decode_commit(data)
+
+    def set_tag(self, repo: RepoRecord, name: str, commit_id: str, *, force: bool) -> bool:
+        """False when the tag exists and ``force`` is not given."""
+        value = dumps({"commit_id": commit_id})
+        if force:
+            self.kv.set(repo.partition, f"tags/{name}", value)
+            return True
+        return self.kv.set_if(repo.partition, f"tags/{name}", value, None)
+
+    def list_tags(self, repo: RepoRecord, *, prefix: str, after: str, amount: int) -> list[Tag]:
+        start = f"tags/{after}" if after else ""
+        out: list[Tag] = []
+        for key, data in self.kv.scan(repo.partition, prefix=f"tags/{prefix}", after=start):
+            out.append(Tag(key[len("tags/") :], str(loads(data)["commit_id"])))
+            if len(out) >= amount:
+                break
+        return out
+
+    def delete_tag(self, repo: RepoRecord, name: str) -> None:
+        self.kv.delete(repo.partition, f"tags/{name}")
 
     def resolve(self, repo: RepoRecord, ref: str) -> tuple[Commit, BranchRecord | None, RefExpr]:
         """The commit, the branch record when the ref is a plain branch, and the parsed ref."""
@@ -51,11 +88,11 @@ class RefResolver:
             if modifier.kind == "~":
                 for _ in range(modifier.n):
                     if not commit.parents:
-                        raise NotFound(f"{ref!r}: not enough ancestors")
+                        raise NotFoundError(f"{ref!r}: not enough ancestors")
                     commit = self.commit(repo, commit.parents[0])
             elif modifier.n > 0:
                 if modifier.n > len(commit.parents):
-                    raise NotFound(f"{ref!r}: commit has {len(commit.parents)} parent(s)")
+                    raise NotFoundError(f"{ref!r}: commit has {len(commit.parents)} parent(s)")
                 commit = self.commit(repo, commit.parents[modifier.n - 1])
         return commit, branch, expr
 
@@ -75,8 +112,8 @@ class RefResolver:
             for key, data in self.kv.scan(repo.partition, prefix=f"commits/{base}"):
                 matches.append(data)
                 if len(matches) > 1:
-                    raise InvalidRef(f"commit id prefix {base!r} is ambiguous")
+                    raise InvalidRefError(f"commit id prefix {base!r} is ambiguous")
                 del key
             if matches:
                 return decode_commit(matches[0]), None
-        raise NotFound(f"ref {base!r} not found in {repo.repository.name!r}")
+        raise NotFoundError(f"ref {base!r} not found in {repo.repository.name!r}")

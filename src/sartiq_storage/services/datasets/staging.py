@@ -31,7 +31,7 @@ def encode(record: Record | None) -> bytes:
 def decode(data: bytes) -> Record | None:
     if data == TOMBSTONE:
         return None
-    return tuple(json.loads(data.decode("utf-8", "surrogatepass")))
+    return Record.from_json(json.loads(data.decode("utf-8", "surrogatepass")))
 
 
 class Staging:

@@ -229,6 +229,19 @@ class DeletionQueue:
             keys, kind="outbox", outbox_ids=[row_id for row_id, _ in rows], status=status
         )
 
+    def after_commit(self, rows: list[tuple[object, str]], status: KeyStatus | None = None) -> None:
+        """Run an operation's deletions right after its commit; a failure is the worker's.
+
+        The change is committed, so the caller succeeded: a failing or crashing delete must
+        not turn that into an error. The outbox rows stay (leased) and are retried.
+        """
+        if not rows:
+            return
+        try:
+            self.delete_now(rows, status)
+        except Exception:
+            logger.exception("post-commit deletion failed; the outbox will retry it")
+
     def drain(
         self,
         ids: Iterable[object] | None = None,

@@ -15,7 +15,10 @@ def run() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
         context.configure(
-            connection=connection, target_metadata=target_metadata, render_as_batch=True
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=True,
+            **config.attributes.get("version_options", {}),
         )
         with context.begin_transaction():
             context.run_migrations()

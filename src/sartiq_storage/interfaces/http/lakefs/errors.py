@@ -1,8 +1,9 @@
 """Errors as lakeFS answers them: a status from ``DatasetError.status`` and ``{"message": …}``.
 
 Each message starts with lakeFS's own wording for that failure ("no changes", "conflict
-found", …) so clients that match on it, :class:`~sartiq_storage.adapters.lakefs_engine.LakeFSEngine`
-among them, read our errors as they read a real lakeFS's.
+found", …) so clients that match on it,
+:class:`~sartiq_storage.adapters.datasets.lakefs.LakeFSEngine` among them, read our errors
+as they read a real lakeFS's.
 """
 
 from __future__ import annotations
@@ -25,19 +26,19 @@ from sartiq_storage.interfaces.http.errors import (
 )
 
 LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
-    (e.MergeConflict, "conflict found"),
-    (e.AlreadyExists, "already exists"),
-    (e.DirtyBranch, "uncommitted changes (dirty branch)"),
-    (e.NoChanges, "no changes"),
-    (e.InvalidRef, "invalid ref"),
-    (e.InvalidName, "invalid name"),
-    (e.InvalidArgument, "invalid value"),
-    (e.ReadOnlyRepository, "read-only repository"),
-    (e.ProtectedBranch, "cannot write to protected branch"),
-    (e.PreconditionFailed, "precondition failed"),
-    (e.Gone, "object gone"),
-    (e.TooManyRetries, "too many tries"),
-    (e.NotFound, "not found"),
+    (e.MergeConflictError, "conflict found"),
+    (e.AlreadyExistsError, "already exists"),
+    (e.DirtyBranchError, "uncommitted changes (dirty branch)"),
+    (e.NoChangesError, "no changes"),
+    (e.InvalidRefError, "invalid ref"),
+    (e.InvalidNameError, "invalid name"),
+    (e.InvalidArgumentError, "invalid value"),
+    (e.ReadOnlyRepositoryError, "read-only repository"),
+    (e.ProtectedBranchError, "cannot write to protected branch"),
+    (e.PreconditionFailedError, "precondition failed"),
+    (e.GoneError, "object gone"),
+    (e.TooManyRetriesError, "too many tries"),
+    (e.NotFoundError, "not found"),
 ]
 
 

@@ -82,16 +82,16 @@ async def upload_object(
     SDK's way, with the object's own Content-Type); ``If-None-Match: *`` makes it create-only.
     """
     if if_none_match is not None and if_none_match.strip() != "*":
-        raise e.InvalidArgument("If-None-Match supports only '*'")
+        raise e.InvalidArgumentError("If-None-Match supports only '*'")
     if if_match is not None:
-        raise e.InvalidArgument("If-Match is not supported")
+        raise e.InvalidArgumentError("If-Match is not supported")
     header_type = request.headers.get("content-type", "")
     content_type: str | None
     if header_type.lower().startswith("multipart/form-data"):
         form = await request.form()
         content = form.get("content")
         if not isinstance(content, UploadFile):
-            raise e.InvalidArgument("multipart upload without a 'content' file field")
+            raise e.InvalidArgumentError("multipart upload without a 'content' file field")
         data: IO[bytes] = content.file
         content_type = content.content_type or None
     else:
@@ -116,13 +116,13 @@ async def upload_object(
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """``[start, end)`` of a single ``bytes=`` range; None to send everything.
 
-    As lakeFS: a header its spec's pattern refuses is 400 (InvalidArgument); several ranges,
+    As lakeFS: a header its spec's pattern refuses is 400 (InvalidArgumentError); several ranges,
     an empty one, or any range of an empty object are 416 like an unsatisfiable one.
     """
     if header is None:
         return None
     if _RANGE_SYNTAX.match(header) is None:
-        raise e.InvalidArgument(f"Range: {header!r} does not match ^bytes=((\\d*-\\d*,? ?)+)$")
+        raise e.InvalidArgumentError(f"Range: {header!r} does not match ^bytes=((\\d*-\\d*,? ?)+)$")
     span = parse_byte_range(header, size)
     if span is None or span[0] >= size:
         raise RangeNotSatisfiableError("range not satisfiable")
@@ -243,7 +243,7 @@ def delete_object(
     """A missing object is not an error (lakeFS's rule); a missing branch still is."""
     try:
         engine.delete_object(repository, branch, path)
-    except e.NotFound:
+    except e.NotFoundError:
         engine.get_branch(repository, branch)
     return Response(status_code=204)
 
@@ -258,7 +258,7 @@ def delete_objects(
     no_tombstone: bool = False,
 ) -> ObjectErrorList:
     if len(body.paths) > MAX_AMOUNT:
-        raise e.InvalidArgument(f"at most {MAX_AMOUNT} paths per request")
+        raise e.InvalidArgumentError(f"at most {MAX_AMOUNT} paths per request")
     engine.delete_objects(repository, branch, body.paths)
     return ObjectErrorList(errors=[])
 

@@ -73,16 +73,16 @@ def create_repository(
     In lakeFS's order: an existing repository is 409 before the body is judged further; the
     one storage here has the empty id; ``sample_data`` fills the new repository.
     """
-    with suppress(e.NotFound):
+    with suppress(e.NotFoundError):
         engine.get_repository(body.name)
-        raise e.AlreadyExists(f"repository {body.name!r} already exists")
+        raise e.AlreadyExistsError(f"repository {body.name!r} already exists")
     if body.storage_id:
-        raise e.InvalidArgument(f"storage id: no storage {body.storage_id!r} is configured")
+        raise e.InvalidArgumentError(f"storage id: no storage {body.storage_id!r} is configured")
     validity = storage_config(request.app.state.context).blockstore_namespace_validity_regex
     if "://" in body.storage_namespace and re.match(validity, body.storage_namespace) is None:
         # A scheme must be the one /config/storage advertises, as on lakeFS; a bare prefix
         # stays a key prefix on the one store (docs/decisions.md).
-        raise e.InvalidArgument(
+        raise e.InvalidArgumentError(
             f"storage namespace {body.storage_namespace!r} does not match {validity}"
         )
     repo = engine.create_repository(
@@ -158,7 +158,7 @@ def delete_branch(repository: str, branch: str, engine: EngineDep, force: bool =
 def reset_branch(repository: str, branch: str, body: ResetCreation, engine: EngineDep) -> Response:
     """Discard uncommitted changes: one object, a prefix, or all of them."""
     if body.type != "reset" and not body.path:
-        raise e.InvalidArgument("path is required for an object or common_prefix reset")
+        raise e.InvalidArgumentError("path is required for an object or common_prefix reset")
     engine.reset_changes(repository, branch, body.type, None if body.type == "reset" else body.path)
     return Response(status_code=NO_CONTENT)
 
@@ -251,6 +251,6 @@ def set_branch_protection_rules(
     if if_match is not None:
         current = _protection_etag(list(engine.get_branch_protection(repository)))
         if if_match.strip('"') != current:
-            raise e.PreconditionFailed("branch protection rules changed since they were read")
+            raise e.PreconditionFailedError("branch protection rules changed since they were read")
     engine.set_branch_protection(repository, [rule.pattern for rule in body])
     return Response(status_code=NO_CONTENT)

@@ -40,7 +40,7 @@ def _date_time(name: str, text: str) -> datetime:
     try:
         return _DATE_TIME.validate_python(text)
     except ValidationError:
-        raise e.InvalidArgument(f"{name}: {text!r} is not a date-time") from None
+        raise e.InvalidArgumentError(f"{name}: {text!r} is not a date-time") from None
 
 
 STRATEGIES: dict[str, MergeStrategy | None] = {
@@ -180,7 +180,7 @@ def merge_into_branch(
     """409's message names every conflicting path, which lakeFS's does not."""
     body = body or Merge()
     if (body.strategy or "") not in STRATEGIES:
-        raise e.InvalidArgument(f"invalid strategy {body.strategy!r}")
+        raise e.InvalidArgumentError(f"invalid strategy {body.strategy!r}")
     made = engine.merge(
         repository,
         source_ref,
@@ -259,9 +259,9 @@ def _parse_import_id(import_id: str, branch: str) -> tuple[str, int]:
         fields = cast(dict[str, object], json.loads(raw))
         commit_id, owner, when = fields["c"], fields["b"], fields["t"]
     except (ValueError, KeyError, TypeError):
-        raise e.NotFound(f"import {import_id!r} not found") from None
+        raise e.NotFoundError(f"import {import_id!r} not found") from None
     if not isinstance(commit_id, str) or owner != branch or not isinstance(when, int):
-        raise e.NotFound(f"import {import_id!r} not found")
+        raise e.NotFoundError(f"import {import_id!r} not found")
     return commit_id, when
 
 
@@ -271,7 +271,7 @@ def import_start(
 ) -> ImportCreationResponse:
     """Zero-copy import of one prefix, finished before this answers (status is "completed")."""
     if len(body.paths) != 1 or body.paths[0].type != "common_prefix":
-        raise e.InvalidArgument("import takes exactly one location of type common_prefix")
+        raise e.InvalidArgumentError("import takes exactly one location of type common_prefix")
     location = body.paths[0]
     made = engine.import_prefix(
         repository,

@@ -5,45 +5,47 @@ default window) walk first-parent history; commits are active up to and includin
 one older than the branch's retention. Blobs no active commit and no staged entry references,
 older than the grace period, are candidates. External (imported) objects live outside the
 namespace and are never listed, so never touched. Commits and the range files they need are
-kept forever, so history stays readable; reading a collected blob is Gone.
+kept forever, so history stays readable; reading a collected blob is GoneError.
 """
 
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
-from sartiq_storage.core.datasets.model import Commit, GcReport
+from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.core.datasets.model import Commit, GcReport, GcRules
 from sartiq_storage.services.datasets.blobs import DATA_PREFIX
-from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord, decode_commit
-from sartiq_storage.services.datasets.staging import decode, partition
-
-if TYPE_CHECKING:
-    from sartiq_storage.services.datasets.engine import NativeDatasetEngine
+from sartiq_storage.services.datasets.committed import CommittedStore
+from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord
+from sartiq_storage.services.datasets.staging import Staging
 
 DAY = 86_400
 
 
-def _staged_addresses(engine: NativeDatasetEngine, repo: RepoRecord) -> set[str]:
+class GcRefManager(Protocol):
+    """All GC needs of the refs, as graveler's GarbageCollectionManager gets: branches, commits."""
+
+    def branch_records(self, repo: RepoRecord) -> Iterator[tuple[str, BranchRecord]]: ...
+
+    def commits(self, repo: RepoRecord) -> Iterator[Commit]: ...
+
+
+def _staged_addresses(refs: GcRefManager, staging: Staging, repo: RepoRecord) -> set[str]:
     found: set[str] = set()
-    for _key, data in engine.kv.scan(repo.partition, prefix="branches/"):
-        for token in BranchRecord.decode(data).tokens:
-            for _path, value in engine.kv.scan(partition(token)):
-                record = decode(value)
-                if record is not None and not record[8]:
-                    found.add(str(record[2]))
+    for _name, branch in refs.branch_records(repo):
+        for token in branch.tokens:
+            for _path, record in staging.changes([token]):
+                if record is not None and not record.external:
+                    found.add(record.address)
     return found
 
 
 def _active_commits(
-    engine: NativeDatasetEngine, repo: RepoRecord, commits: dict[str, Commit]
+    refs: GcRefManager, repo: RepoRecord, commits: dict[str, Commit], rules: GcRules, now: int
 ) -> set[str]:
-    rules = engine.effective_gc_rules(repo.repository.name)
-    now = engine._now()
-    heads: dict[str, str] = {
-        key[len("branches/") :]: BranchRecord.decode(data).commit_id
-        for key, data in engine.kv.scan(repo.partition, prefix="branches/")
-    }
+    heads: dict[str, str] = {name: record.commit_id for name, record in refs.branch_records(repo)}
     reachable: set[str] = set()
     stack = list(heads.values())
     while stack:
@@ -77,15 +79,22 @@ def _active_commits(
 
 
 def collect(
-    engine: NativeDatasetEngine, repo: RepoRecord, *, dry_run: bool, grace_seconds: int
+    refs: GcRefManager,
+    staging: Staging,
+    committed: CommittedStore,
+    store: ObjectStore,
+    repo: RepoRecord,
+    *,
+    rules: GcRules,
+    clock: Callable[[], float],
+    dry_run: bool,
+    grace_seconds: int,
 ) -> GcReport:
+    """Mark and (unless ``dry_run``) sweep one repository. ``clock`` dates retention (the
+    engine's clock); the grace period is measured against the store's own times."""
     ns = repo.namespace_key
-    committed = engine.committed
-    commits = {
-        c.id: c
-        for c in (decode_commit(d) for _k, d in engine.kv.scan(repo.partition, prefix="commits/"))
-    }
-    active = _active_commits(engine, repo, commits)
+    commits = {c.id: c for c in refs.commits(repo)}
+    active = _active_commits(refs, repo, commits, rules, int(clock()))
 
     reachable: set[str] = set()
     seen_ranges: set[str] = set()
@@ -95,22 +104,22 @@ def collect(
                 continue
             seen_ranges.add(info.id)
             for record in committed.read_range(ns, info.id).records:
-                if not record[8]:
-                    reachable.add(str(record[2]))
-    reachable |= _staged_addresses(engine, repo)
+                if not record.external:
+                    reachable.add(record.address)
+    reachable |= _staged_addresses(refs, staging, repo)
 
     deadline = time.time() - grace_seconds
     candidates = sorted(
         info.key[len(ns) + 1 :]
-        for info in engine.store.list(f"{ns}/{DATA_PREFIX}")
+        for info in store.list(f"{ns}/{DATA_PREFIX}")
         if info.key[len(ns) + 1 :] not in reachable and info.last_modified.timestamp() <= deadline
     )
     deleted = metadata_deleted = 0
     if not dry_run:
         # Writes staged since the mark may have re-used a blob (dedup): look once more.
-        late = _staged_addresses(engine, repo)
+        late = _staged_addresses(refs, staging, repo)
         doomed = [f"{ns}/{a}" for a in candidates if a not in late]
-        failures = engine.store.delete_many(doomed)
+        failures = store.delete_many(doomed)
         deleted = len(doomed) - len(failures)
 
         needed_meta = {c.meta_range_id for c in commits.values()}
@@ -120,11 +129,11 @@ def collect(
         orphans = [
             info.key
             for folder, needed in (("ranges", needed_ranges), ("metaranges", needed_meta))
-            for info in engine.store.list(f"{ns}/_meta/{folder}/")
+            for info in store.list(f"{ns}/_meta/{folder}/")
             if info.key.rsplit("/", 1)[-1] not in needed
             and info.last_modified.timestamp() <= deadline
         ]
-        metadata_deleted = len(orphans) - len(engine.store.delete_many(orphans))
+        metadata_deleted = len(orphans) - len(store.delete_many(orphans))
     return GcReport(
         dry_run=dry_run,
         active_commits=len(active),

@@ -1,0 +1,110 @@
+"""``sartiq-storage ls|put|get|rm``: objects on the configured store, key by key.
+
+Legacy layouts (``images/``, ``shooting_looks/``) are read-only: the platform's old services
+still serve them, so ``put`` and ``rm`` refuse their keys before touching anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from sartiq_storage.core.config import load_settings
+from sartiq_storage.core.filenames import content_type_for_extension
+from sartiq_storage.core.keys import Zone, classify, parse_key
+from sartiq_storage.interfaces.cli.errors import CliError
+from sartiq_storage.interfaces.cli.output import err, out, print_json, write_bytes
+from sartiq_storage.services.context import StorageContext, build_context
+
+
+def _refuse_legacy(key: str, verb: str) -> None:
+    """Legacy layouts are read-only: the platform's old services still serve them."""
+    zone = classify(key)
+    if zone in (Zone.legacy_images, Zone.legacy_shooting_looks):
+        raise CliError(f"{key}: {zone.value} keys are read-only (legacy layouts are never {verb})")
+
+
+def _context() -> StorageContext:
+    return build_context(load_settings())
+
+
+def list_objects(
+    prefix: Annotated[str, typer.Argument(help="Key prefix (plain string, as on S3).")] = "",
+    limit: Annotated[int, typer.Option(help="Stop after this many objects (0: all).")] = 100,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
+) -> None:
+    """List objects under a prefix, in key order."""
+    context = _context()
+    table = Table("key", "size", "last modified")
+    for count, info in enumerate(context.store.list(prefix), start=1):
+        if as_json:
+            row = {"key": info.key, "size": info.size, "etag": info.etag}
+            row["last_modified"] = info.last_modified.isoformat()
+            print_json(row)
+        else:
+            table.add_row(
+                info.key, str(info.size), info.last_modified.isoformat(timespec="seconds")
+            )
+        if limit and count >= limit:
+            break
+    if not as_json:
+        out.print(table)
+
+
+def put_object(
+    source: Annotated[Path, typer.Argument(help="Local file to upload.")],
+    key: Annotated[str, typer.Argument(help="Destination key.")],
+    content_type: Annotated[str | None, typer.Option(help="Defaults from the extension.")] = None,
+    cache_control: Annotated[str | None, typer.Option(help="Cache-Control to store.")] = None,
+    if_absent: Annotated[bool, typer.Option(help="Refuse to replace an existing object.")] = False,
+) -> None:
+    """Upload a local file to a key."""
+    if not source.is_file():
+        raise CliError(f"no such file: {source}")
+    parsed = parse_key(key)
+    _refuse_legacy(parsed.key, "written")
+    context = _context()
+    kind = content_type or content_type_for_extension(source.suffix)
+    with source.open("rb") as handle:
+        result = context.store.put(
+            parsed.key, handle, content_type=kind, cache_control=cache_control, if_absent=if_absent
+        )
+    out.print(f"stored {result.key} ({result.size} bytes, etag {result.etag})")
+
+
+def get_object(
+    key: Annotated[str, typer.Argument(help="Key to download.")],
+    destination: Annotated[str, typer.Argument(help="File to write, or - for stdout.")] = "-",
+) -> None:
+    """Download an object to a file or to standard output."""
+    context = _context()
+    with context.store.get(key) as stream:
+        if destination == "-":
+            write_bytes(stream)
+            return
+        target = Path(destination)
+        partial = target.with_name(target.name + ".part")
+        with partial.open("wb") as handle:
+            for chunk in stream:
+                handle.write(chunk)
+        partial.replace(target)
+    err.print(f"wrote {target} ({stream.info.size} bytes)")
+
+
+def remove_objects(
+    keys: Annotated[list[str], typer.Argument(help="Keys to delete.")],
+) -> None:
+    """Delete objects (a missing object counts as deleted). Legacy images/ and shooting_looks/
+    keys are refused: they are read-only, and nothing is deleted when one is named."""
+    for key in keys:
+        _refuse_legacy(key, "deleted")
+    context = _context()
+    failures = context.store.delete_many(keys)
+    for failure in failures:
+        err.print(f"[red]failed[/red] {failure.key}: {failure.error}")
+    out.print(f"deleted {len(keys) - len(failures)} of {len(keys)}")
+    if failures:
+        raise typer.Exit(1)

@@ -1,0 +1,129 @@
+"""``sartiq-storage serve`` and ``token``: run the HTTP service, sign a bearer token for it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sartiq_storage.core.config import load_settings
+from sartiq_storage.core.tokens import SCOPES, UnknownScopeError, check_scopes, issue_token
+from sartiq_storage.interfaces.cli.datasets.repos import warn_about_dataset_namespaces
+from sartiq_storage.interfaces.cli.errors import CliError
+from sartiq_storage.interfaces.cli.output import flush, out
+from sartiq_storage.services.context import build_context
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Refuse a port out of range or already listened on, before anything is served.
+
+    granian binds with ``SO_REUSEPORT``: a second ``serve`` on a busy port would start
+    silently and share it with the first (the kernel spreading connections over both). A
+    probe bound without that option fails on a port anyone listens on, so the busy port
+    is one clear error instead.
+    """
+    import errno
+    import socket
+
+    if not 1 <= port <= 65535:
+        raise CliError(f"--port must be between 1 and 65535, not {port}")
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        raise CliError(f"cannot listen on {host!r}: {exc.strerror}") from None
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is not busy
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CliError(
+                    f"port {port} on {host} is already in use (another serve?); "
+                    "stop it or pick another --port"
+                ) from None
+            raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    app_name: Annotated[
+        str, typer.Option("--app", help="backend, compute, or all (both on one port).")
+    ] = "all",
+    workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+) -> None:
+    """Run the HTTP service (on the embedded defaults unless settings say otherwise).
+
+    Served by granian, the fastest ASGI server we measured (``docs/benchmarks.md``).
+    """
+    import os
+
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from sartiq_storage.interfaces.http.app import APPS
+
+    if app_name not in (*APPS, "all"):
+        raise CliError(f"--app must be backend, compute or all, not {app_name!r}")
+    apps = APPS if app_name == "all" else (app_name,)
+    _check_port_free(host, port)
+    shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104
+    os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
+    os.environ["SARTIQ_SERVE_APPS"] = ",".join(apps)
+    settings = load_settings()
+    context = build_context(settings, migrate=True)  # migrate once, before the workers
+    out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
+    out.print(f"listening on [bold]http://{shown_host}:{port}[/bold] ({', '.join(apps)})")
+    console = f"http://{shown_host}:{port}/console/"
+    if context.jwt_secret_generated:
+        token = issue_token(context.jwt_secret, "dev")
+        out.print("development token (AUTH_JWT_SECRET unset; valid 7 days):")
+        out.print(token, soft_wrap=True, highlight=False)
+        console += f"#token={token}"  # a fragment: the browser never sends it to a server
+    if "backend" in apps:
+        out.print(f"console: {console}", soft_wrap=True, highlight=False)
+    out.print(f"lakeFS-compatible API: [bold]http://{shown_host}:{port}/lakefs/api/v1[/bold]")
+    if context.datasets_credentials_generated:
+        out.print("datasets credentials (DATASETS_ACCESS_KEY_ID/_SECRET_ACCESS_KEY unset):")
+        out.print(f"  access key id:     {context.datasets_access_key_id}", highlight=False)
+        out.print(f"  secret access key: {context.datasets_secret_access_key}", highlight=False)
+    elif context.datasets_access_key_id is None:
+        out.print("  closed: set DATASETS_ACCESS_KEY_ID and DATASETS_SECRET_ACCESS_KEY to open it")
+    warn_about_dataset_namespaces(context)
+    context.close()
+    flush()
+    Granian(
+        "sartiq_storage.interfaces.http.app:app_from_environment",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_enabled=False,
+    ).serve()
+
+
+def token(
+    subject: Annotated[str, typer.Option("--sub", help="Who the token names.")] = "dev",
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 7 * 24 * 3600,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help=f"What the token may do; repeat it. One of: {', '.join(SCOPES)}. "
+            "None given: every scope.",
+        ),
+    ] = None,
+) -> None:
+    """Print a bearer token signed with AUTH_JWT_SECRET (or the embedded default's)."""
+    scopes = None if scope is None else [s for v in scope for s in v.replace(",", " ").split()]
+    try:
+        scopes = None if scopes is None else sorted(check_scopes(scopes))
+    except UnknownScopeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from None
+    context = build_context(load_settings())
+    out.print(
+        issue_token(context.jwt_secret, subject, ttl_seconds=ttl, scopes=scopes), soft_wrap=True
+    )

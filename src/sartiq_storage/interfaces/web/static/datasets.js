@@ -1,0 +1,222 @@
+// The Datasets view, read-only: repositories, branches and tags, the log at a ref, a diff
+// between two refs, and the objects at a ref, folder by folder.
+
+import { api, describeError } from "./api.js";
+import { $, bytes, emptyNote, errorNote, h, richText, short, table, when } from "./dom.js";
+
+const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
+
+export async function loadDatasets() {
+  const list = $("#repo-list");
+  let repos;
+  try {
+    repos = await api("api/v1/datasets/repositories");
+  } catch (error) {
+    list.replaceChildren(h("li", {}, errorNote({ message: describeError(error) })));
+    return;
+  }
+  if (!repos.length) {
+    list.replaceChildren(h("li", { class: "muted small" }, richText("No repositories yet: `sartiq-storage datasets repo create`.")));
+    return;
+  }
+  list.replaceChildren(...repos.map((repo) => h("li", {},
+    h("button", {
+      type: "button",
+      dataset: { repo: repo.name },
+      "aria-current": datasets.repo?.name === repo.name ? "true" : "false",
+      onclick: () => selectRepo(repo),
+    },
+    h("span", { class: "name" }, repo.name),
+    h("span", { class: "ns", title: repo.storage_namespace }, `${repo.default_branch} · ${repo.storage_namespace}`)))));
+  const current = repos.find((r) => r.name === datasets.repo?.name) ?? repos[0];
+  await selectRepo(current);
+}
+
+function refOptions() {
+  const { refs } = datasets;
+  return h("datalist", { id: "ref-options" },
+    refs.branches.map((b) => h("option", { value: b.name }, "branch")),
+    refs.tags.map((t) => h("option", { value: t.name }, "tag")));
+}
+
+async function selectRepo(repo) {
+  const panel = $("#repo-panel");
+  for (const button of document.querySelectorAll("#repo-list button")) {
+    button.setAttribute("aria-current", button.dataset.repo === repo.name ? "true" : "false");
+  }
+  if (datasets.repo?.name !== repo.name) {
+    datasets.prefix = "";
+    datasets.ref = repo.default_branch;
+  }
+  datasets.repo = repo;
+  try {
+    datasets.refs = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/refs`);
+  } catch (error) {
+    panel.replaceChildren(errorNote({ message: describeError(error) }));
+    return;
+  }
+  const modes = [["log", "Log"], ["diff", "Diff"], ["browse", "Browse"], ["refs", "Branches"]];
+  const content = h("div", { class: "repo-content" });
+  const segmented = h("div", { class: "segmented", role: "group", "aria-label": "View" },
+    modes.map(([mode, label]) => h("button", {
+      type: "button",
+      dataset: { mode },
+      "aria-pressed": String(datasets.mode === mode),
+      onclick: () => {
+        datasets.mode = mode;
+        for (const b of segmented.children) b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+        renderRepoMode(content);
+      },
+    }, label)));
+  panel.replaceChildren(
+    h("div", { class: "repo-head" },
+      h("h2", {}, repo.name),
+      h("span", { class: "badge accent" }, `default ${repo.default_branch}`),
+      repo.read_only && h("span", { class: "badge warn" }, "read-only"),
+      h("span", { class: "spacer" }),
+      segmented),
+    refOptions(),
+    content);
+  await renderRepoMode(content);
+}
+
+function refInput(id, value, label) {
+  return h("label", {}, label, h("input", { id, value, list: "ref-options", spellcheck: "false", required: true }));
+}
+
+async function renderRepoMode(content) {
+  const mode = datasets.mode;
+  if (mode === "refs") return renderRefs(content);
+  if (mode === "diff") return renderDiffForm(content);
+  const form = h("form", { class: "toolbar" },
+    refInput("ds-ref", datasets.ref, "Ref (branch, tag or commit)"),
+    h("button", { class: "button", type: "submit" }, mode === "log" ? "Show log" : "Browse"));
+  const results = h("div", { class: "results" });
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    datasets.ref = $("#ds-ref").value.trim();
+    datasets.prefix = "";
+    (mode === "log" ? showLog : showObjects)(results);
+  });
+  content.replaceChildren(form, results);
+  await (mode === "log" ? showLog : showObjects)(results);
+}
+
+function renderRefs(content) {
+  const { refs, repo } = datasets;
+  const branchRows = refs.branches.map((b) => h("tr", {},
+    h("td", {}, b.name, b.name === repo.default_branch ? h("span", { class: "badge accent" }, " default") : null),
+    h("td", { class: "commit-id" }, short(b.commit_id, 16))));
+  const tagRows = refs.tags.map((t) => h("tr", {}, h("td", {}, t.name), h("td", { class: "commit-id" }, short(t.commit_id, 16))));
+  content.replaceChildren(
+    h("h3", {}, "Branches"),
+    table(["branch", "commit"], branchRows),
+    h("h3", {}, "Tags"),
+    tagRows.length ? table(["tag", "commit"], tagRows) : h("p", { class: "muted small" }, "No tags."));
+}
+
+async function showLog(results) {
+  const { repo, ref } = datasets;
+  results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  try {
+    const commits = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/log`, { query: { ref, amount: 100 } });
+    const rows = commits.map((c) => h("tr", {},
+      h("td", { class: "commit-id", title: c.id }, short(c.id, 12)),
+      h("td", {}, c.message || h("span", { class: "muted" }, "(no message)")),
+      h("td", {}, c.committer),
+      h("td", {}, when(c.creation_date))));
+    results.replaceChildren(
+      h("p", { class: "muted small" }, `${commits.length} commit${commits.length === 1 ? "" : "s"} reachable from ${ref}${commits.length === 100 ? " (newest 100)" : ""}.`),
+      table(["commit", "message", "committer", "date"], rows));
+  } catch (error) {
+    results.replaceChildren(errorNote({ message: describeError(error) }));
+  }
+}
+
+function renderDiffForm(content) {
+  const { refs, repo } = datasets;
+  const other = refs.branches.find((b) => b.name !== repo.default_branch)?.name ?? repo.default_branch;
+  const mode = h("select", { id: "ds-diff-mode", title: "three-dot: what To changed since the merge base; two-dot: From against To directly" },
+    h("option", { value: "three_dot" }, "Since merge base"),
+    h("option", { value: "two_dot" }, "Direct"));
+  const form = h("form", { class: "toolbar" },
+    refInput("ds-left", repo.default_branch, "From"),
+    refInput("ds-right", other, "To"),
+    h("label", {}, "Mode", mode),
+    h("button", { class: "button primary", type: "submit" }, "Compare"));
+  const results = h("div", { class: "results" });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const left = $("#ds-left").value.trim();
+    const right = $("#ds-right").value.trim();
+    results.replaceChildren(h("p", { class: "muted" }, "Comparing…"));
+    try {
+      const entries = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/diff`, {
+        query: { left, right, mode: mode.value, amount: 1000 },
+      });
+      if (!entries.length) {
+        results.replaceChildren(emptyNote(`No differences between ${left} and ${right}.`));
+        return;
+      }
+      const rows = entries.map((e) => h("tr", { dataset: { type: e.type } },
+        h("td", { class: `type-${e.type}` }, e.type),
+        h("td", { class: "path" }, e.path),
+        h("td", { class: "num" }, e.size_bytes === null ? "" : bytes(e.size_bytes))));
+      results.replaceChildren(
+        h("p", { class: "muted small" }, `${entries.length} change${entries.length === 1 ? "" : "s"} from ${left} to ${right}.`),
+        table(["change", "path", "size"], rows));
+    } catch (error) {
+      results.replaceChildren(errorNote({ message: describeError(error) }));
+    }
+  });
+  content.replaceChildren(form, results);
+}
+
+async function showObjects(results, after = "", append = false) {
+  const { repo, ref, prefix } = datasets;
+  if (!append) results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  let listing;
+  try {
+    listing = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/objects`, {
+      query: { ref, prefix, after, amount: 200 },
+    });
+  } catch (error) {
+    results.replaceChildren(errorNote({ message: describeError(error) }));
+    return;
+  }
+  const enter = (path) => {
+    datasets.prefix = path;
+    showObjects(results);
+  };
+  const rows = listing.items.map((item) => (item.path_type === "common_prefix"
+    ? h("tr", { class: "clickable", onclick: () => enter(item.path) },
+      h("td", { class: "path" }, `${item.path.slice(prefix.length)}`), h("td", {}, "folder"), h("td", {}), h("td", {}), h("td", {}))
+    : h("tr", {},
+      h("td", { class: "path", title: item.path }, item.path.slice(prefix.length)),
+      h("td", {}, item.content_type),
+      h("td", { class: "num" }, bytes(item.size)),
+      h("td", { class: "commit-id", title: `MD5 ${item.checksum}` }, short(item.checksum, 10)),
+      h("td", {}, when(item.mtime)))));
+  if (append) {
+    results.querySelector("tbody").append(...rows);
+    results.querySelector(".more")?.remove();
+  } else {
+    const crumbs = [h("button", { type: "button", onclick: () => enter("") }, `${repo.name}@${ref}`)];
+    let walked = "";
+    for (const part of prefix.split("/").filter(Boolean)) {
+      walked += `${part}/`;
+      const target = walked;
+      crumbs.push(" / ", h("button", { type: "button", onclick: () => enter(target) }, part));
+    }
+    results.replaceChildren(
+      h("div", { class: "crumbs" }, crumbs),
+      rows.length ? table(["name", "type", "size", "checksum", "modified"], rows) : emptyNote("Nothing here."));
+  }
+  if (listing.has_more) {
+    results.append(h("button", {
+      class: "button small more",
+      type: "button",
+      onclick: () => showObjects(results, listing.next_offset, true),
+    }, "Load more"));
+  }
+}

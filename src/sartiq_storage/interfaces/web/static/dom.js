@@ -1,0 +1,162 @@
+// Small DOM helpers shared by every view: the h() builder, formatting, toasts, buttons.
+// Every string from the API reaches the page as text (textContent), never as HTML.
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name === "class") el.className = value;
+    else if (name === "dataset") Object.assign(el.dataset, value);
+    else if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (value === true) el.setAttribute(name, "");
+    else el.setAttribute(name, String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+export function uuid4() {
+  // crypto.randomUUID needs a secure context; getRandomValues does not.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export function bytes(n) {
+  if (n === null || n === undefined) return "—";
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let value = n;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  if (unit === 0) return `${value} B`;
+  return `${value < 10 && !Number.isInteger(value) ? value.toFixed(1) : Math.round(value)} ${units[unit]}`;
+}
+
+export function when(value) {
+  if (value === null || value === undefined || value === "") return "—";
+  const date = typeof value === "number" ? new Date(value * 1000) : new Date(value);
+  if (Number.isNaN(date.getTime())) return String(value);
+  return date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+}
+
+// Text with `code` spans (the service's notes name commands that way), safely as DOM nodes.
+export function richText(text) {
+  return String(text ?? "").split("`").map((part, i) => (i % 2 ? h("code", {}, part) : part));
+}
+
+export function age(seconds) {
+  if (seconds === null || seconds === undefined) return "—";
+  if (seconds < 90) return `${Math.round(seconds)} s`;
+  if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)} h`;
+  return `${Math.round(seconds / 86400)} d`;
+}
+
+export function short(id, n = 8) {
+  return String(id ?? "").slice(0, n);
+}
+
+export function toast(message, isError = false) {
+  const el = $("#toast");
+  el.textContent = message;
+  el.classList.toggle("err", isError);
+  el.hidden = false;
+  clearTimeout(toast.timer);
+  toast.timer = setTimeout(() => {
+    el.hidden = true;
+  }, isError ? 6000 : 3500);
+}
+
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // no permission (or no focus): fall back to a selection
+  }
+  const area = h("textarea", { class: "offscreen", readonly: true, "aria-hidden": "true" });
+  area.value = text;
+  document.body.append(area);
+  area.select();
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch {
+    copied = false;
+  }
+  area.remove();
+  return copied;
+}
+
+export function copyButton(text, label = "Copy URL") {
+  return h("button", {
+    class: "button small",
+    type: "button",
+    title: text,
+    onclick: async () => {
+      const copied = await copyText(text);
+      toast(copied ? "Public URL copied" : `Copy failed: ${text}`, !copied);
+    },
+  }, label);
+}
+
+// Two clicks to act: the first arms the button for a few seconds.
+export function confirmButton(label, armedLabel, action) {
+  const button = h("button", { class: "button small danger", type: "button" }, label);
+  let timer = null;
+  const disarm = () => {
+    button.classList.remove("armed");
+    button.textContent = label;
+  };
+  button.addEventListener("click", async () => {
+    if (!button.classList.contains("armed")) {
+      button.classList.add("armed");
+      button.textContent = armedLabel;
+      timer = setTimeout(disarm, 4000);
+      return;
+    }
+    clearTimeout(timer);
+    button.disabled = true;
+    try {
+      await action();
+    } catch (error) {
+      toast(error.message, true);
+      button.disabled = false;
+      disarm();
+    }
+  });
+  return button;
+}
+
+export function emptyNote(text) {
+  return h("p", { class: "empty" }, richText(text));
+}
+
+export function errorNote(error) {
+  return h("p", { class: "form-error" }, error.message ?? String(error));
+}
+
+export function table(headers, rows) {
+  return h("div", { class: "table-wrap" },
+    h("table", {},
+      h("thead", {}, h("tr", {}, headers.map((name) => h("th", {}, name)))),
+      h("tbody", {}, rows)));
+}
+
+export function stat(label, value, alert = false) {
+  return h("div", { class: alert ? "stat alert" : "stat" },
+    h("div", { class: "value" }, value ?? "—"),
+    h("div", { class: "label" }, label));
+}

@@ -1,0 +1,161 @@
+"""Dedup and promotion: reuse the resource holding the same bytes, or copy them to their own.
+
+A verified upload either matches a resource (a hit: MD5 and SHA-256 agree on both sides) or
+is promoted (a miss): a create-only copy from ``temp/`` (or ``compute/``) to the canonical
+``media/{id}/file.{ext}``, confirmed before any row names it. The one database read here is
+:func:`known_many`, the lookup by MD5; the rest takes only the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, replace
+
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.stores import ObjectStore, md5_from_etag
+from sartiq_storage.core.errors import ConflictError, PreconditionFailedError, StorageError
+from sartiq_storage.core.keys import MediaKey
+from sartiq_storage.services import failpoints
+from sartiq_storage.services.media import statements as sql
+from sartiq_storage.services.media.hashing import stream_digests
+from sartiq_storage.services.media.model import IMMUTABLE, AttachTo
+from sartiq_storage.services.media.verification import Verified
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Known:
+    """What the database already holds for a verified upload (read before any write)."""
+
+    resource_id: uuid.UUID
+    storage_key: str
+    sha256: str | None
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """An ingest verified and matched (hit) or promoted (miss), not yet recorded."""
+
+    verified: Verified
+    target: AttachTo | None
+    resource_id: uuid.UUID
+    canonical: str | None
+    """The promoted copy on a miss; None on a hit."""
+    collision_rank: int = 0
+    sha256_fills: tuple[tuple[uuid.UUID, str], ...] = ()
+    """SHA-256s of existing resources computed while matching: saved with the record."""
+
+
+def known_many(db: Database, md5s: list[str]) -> dict[str, list[Known]]:
+    """One read for a whole batch: the resources holding each MD5, by rank."""
+    known: dict[str, list[Known]] = {}
+    with db.read_connection() as conn:
+        for chunk in sql.in_lists(md5s):  # bound parameters are limited
+            for r in conn.execute(sql.KNOWN_BY_HASHES, {"b_md5s": list(chunk)}):
+                known.setdefault(r.content_hash, []).append(
+                    Known(r.id, r.storage_key, r.sha256, r.collision_rank)
+                )
+    return known
+
+
+def sha256_of(store: ObjectStore, key: str) -> str:
+    """An object's SHA-256, streamed (for a resource or upload whose ingest skipped it)."""
+    return stream_digests(store, key, "sha256")["sha256"]
+
+
+def match(
+    store: ObjectStore,
+    verified: Verified,
+    target: AttachTo | None,
+    known: list[Known],
+    *,
+    promoted: Prepared | None = None,
+) -> Prepared:
+    """Find the resource holding these bytes (a hit) or promote them (a miss).
+
+    MD5 is the platform's ``content_hash``, and MD5 collisions can be made at will, so a
+    hash hit counts only when SHA-256 agrees on both sides (computed now where ingest
+    skipped it). Different bytes behind the same MD5 become a resource of their own,
+    with the next ``collision_rank``. ``known``: the resources with the same MD5;
+    ``promoted``: a copy made on an earlier attempt.
+    """
+    rank = 0
+    fills: list[tuple[uuid.UUID, str]] = []
+    if known:
+        if verified.sha256 is None:
+            verified = replace(verified, sha256=sha256_of(store, verified.key))
+        for candidate in known:
+            theirs = candidate.sha256
+            if theirs is None:
+                theirs = sha256_of(store, candidate.storage_key)
+                fills.append((candidate.resource_id, theirs))
+            if theirs == verified.sha256:
+                canonical = None if promoted is None else promoted.canonical
+                resource_id = uuid.uuid4() if promoted is None else promoted.resource_id
+                return Prepared(
+                    verified, target, resource_id, canonical, candidate.rank, tuple(fills)
+                )
+        rank = max(candidate.rank for candidate in known) + 1
+        logger.warning("MD5 collision on %s: different bytes, new resource", verified.md5)
+    if promoted is not None and promoted.canonical is not None:
+        return replace(promoted, verified=verified, collision_rank=rank, sha256_fills=tuple(fills))
+    resource_id = uuid.uuid4()
+    canonical = promote(store, verified, resource_id)  # the copy exists before any row
+    return Prepared(verified, target, resource_id, canonical, rank, tuple(fills))
+
+
+def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> str:
+    """Create-only server-side copy to the canonical key, confirmed before any row."""
+    canonical = MediaKey(resource_id, verified.kind.extension).key
+    if verified.payload is not None:  # rewritten bytes: written, not copied
+        put = store.put(
+            canonical,
+            verified.payload,
+            content_type=verified.kind.content_type,
+            cache_control=IMMUTABLE,
+            if_absent=True,
+        )
+        failpoints.hit("ingest.copied")
+        stored_md5 = md5_from_etag(put.etag)
+        if put.size != verified.size or stored_md5 not in (None, verified.md5):
+            discard(store, canonical)
+            raise ConflictError(f"{canonical} does not hold the verified bytes")
+        failpoints.hit("ingest.verified")
+        return canonical
+    try:
+        copied = store.copy(
+            verified.key,
+            canonical,
+            content_type=verified.kind.content_type,
+            cache_control=IMMUTABLE,
+            # The key is a fresh UUID's, so create-only is defence in depth: worth a
+            # header, not an extra request that a concurrent writer could still race.
+            if_absent=store.atomic_create_only_copy,
+            source_info=verified.source,
+        )
+    except PreconditionFailedError as exc:
+        if exc.key != verified.key:
+            raise
+        raise ConflictError(f"{verified.key} changed while it was ingested") from None
+    failpoints.hit("ingest.copied")
+    if copied.md5 != verified.md5:
+        # The copy's answer does not prove its bytes (no plain-MD5 ETag): look.
+        copied = store.head(canonical)
+    if copied.size != verified.size or copied.md5 not in (None, verified.md5):
+        # A store that ignores the pin (moto, a generic S3) copied swapped bytes.
+        discard(store, canonical)
+        raise ConflictError(f"{canonical} does not hold the verified bytes")
+    failpoints.hit("ingest.verified")
+    return canonical
+
+
+def discard(store: ObjectStore, canonical: str) -> None:
+    """Remove a copy that is not what was verified: its key is a fresh UUID's, ours alone,
+    and no row names it. If the delete fails the orphan scan finds it."""
+    try:
+        store.delete(canonical)
+    except StorageError:
+        logger.warning("could not remove %s, which holds unverified bytes", canonical)

@@ -1,0 +1,221 @@
+"""Verify before promote: what an upload really is, checked from its bytes, with no database.
+
+Named steps, each taking only what it needs (the store, the settings, the bytes):
+
+* :func:`read_upload` — one GET: size limits, then :func:`sniff` the real type (never the
+  client's claim) from the first bytes before the rest is read;
+* :func:`header_metadata` — dimensions and profile from the image header, no pixel decoded;
+* :func:`probe_metadata` — a full probe (dominant colour; a video's duration);
+* :func:`needs_cleaning` — whether an image carries metadata (EXIF orientation or location,
+  or anything :mod:`image_metadata` finds walking every byte, PNG chunks included);
+* :func:`clean` — the privacy rewrite: upright, without the metadata;
+* :func:`digests` — MD5 (the platform's ``content_hash``) and SHA-256 (confirms a dedup hit).
+
+:func:`verify` runs them in order for one upload and returns a :class:`Verified`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+
+from sartiq_storage.adapters import image_metadata
+from sartiq_storage.adapters.media_probe import (
+    DecompressionBombError,
+    MediaMetadata,
+    MediaProbeError,
+    probe,
+    probe_image_header,
+)
+from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.core.errors import (
+    ObjectNotFoundError,
+    UnsupportedMediaError,
+    UploadMissingError,
+    UploadTooLargeError,
+)
+from sartiq_storage.core.sniff import SNIFF_BYTES, Sniffed, sniff
+from sartiq_storage.services import failpoints
+from sartiq_storage.services.media.model import MediaInput, MediaSettings
+
+HEADER_BYTES = 256 * 1024
+"""The prefix libvips parses for an image's header (dimensions, profile, pixel limit)."""
+_READ_AT_ONCE = 16 * 1024 * 1024
+"""Uploads up to this size are read in one buffer before they are sniffed; a larger one is
+sniffed from its first chunks, and not read further unless it is an accepted type."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """An upload as read: the store's answer, its sniffed type and its bytes."""
+
+    info: ObjectInfo
+    kind: Sniffed
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Verified:
+    """An upload checked from its bytes, ready to be matched by hash or promoted."""
+
+    key: str
+    size: int
+    md5: str
+    sha256: str | None
+    """None when not computed at ingest (deferred enrichment)."""
+    kind: Sniffed
+    metadata: MediaMetadata
+    payload: bytes | None = None
+    """The bytes to store instead of the upload's (an image rewritten upright, without its
+    location); None to store the upload as it is, by server-side copy."""
+    source: ObjectInfo | None = None
+    """The upload as read: its copy is pinned to this ETag, and needs no second look."""
+
+
+def read_upload(store: ObjectStore, key: str, max_file_size: int) -> Upload:
+    """One GET (it does what HEAD + GET would): the size is checked before any of the body is
+    read, the first bytes are sniffed, and what is not an accepted type is not read further
+    than ``HEADER_BYTES`` when the upload is too big to read at once."""
+    try:
+        stream = store.get(key)
+    except ObjectNotFoundError:
+        raise UploadMissingError(
+            f"{key} does not exist (the upload expired, never finished, or was removed)"
+        ) from None
+    with stream:
+        info = stream.info
+        if info.size > max_file_size:
+            raise UploadTooLargeError(
+                f"{key} is {info.size} bytes, over the {max_file_size} byte limit"
+            )
+        if info.size == 0:
+            raise UnsupportedMediaError(f"{key} is empty")
+        failpoints.hit("ingest.headed")
+        if info.size <= _READ_AT_ONCE:  # one buffer: no join, no second copy
+            data = stream.read()
+            kind = sniff(data[:SNIFF_BYTES])
+        else:  # sniffed from the first chunks: what is not accepted is not read further
+            chunks = iter(stream)
+            parts: list[bytes] = []
+            for chunk in chunks:
+                parts.append(chunk)
+                if sum(len(part) for part in parts) >= HEADER_BYTES:
+                    break
+            kind = sniff(b"".join(parts)[:SNIFF_BYTES])
+            data = b"".join([*parts, *chunks]) if kind is not None else b""
+    if kind is None:
+        raise UnsupportedMediaError(
+            f"{key} is not an accepted image or video (checked from its bytes)"
+        )
+    return Upload(info, kind, data)
+
+
+def header_metadata(key: str, data: bytes, kind: Sniffed, max_pixels: int) -> MediaMetadata | None:
+    """Dimensions and profile from the header alone, no pixel decoded (None: unreadable).
+
+    The prefix first (libvips copies its input); then every byte, which a HEIF or AVIF
+    whose EXIF item sits after its pixels needs (libheif reads that item when it opens
+    the file, and refuses a prefix). Probing such an image whole instead decoded it for
+    its colour: +1.5 GB at 100 megapixels (issue 14).
+    """
+    parts: list[bytes | memoryview] = [data]
+    if len(data) > HEADER_BYTES:
+        parts.insert(0, memoryview(data)[:HEADER_BYTES])
+    for part in parts:
+        try:
+            return probe_image_header(part, max_pixels=max_pixels, extension=kind.extension)
+        except DecompressionBombError as exc:
+            raise UnsupportedMediaError(f"{key}: {exc}") from None
+        except MediaProbeError:
+            continue
+    return None
+
+
+def probe_metadata(key: str, data: bytes, kind: Sniffed, max_pixels: int) -> MediaMetadata:
+    """Everything the codecs tell (an image decoded for its dominant colour, a video probed
+    whole); what they cannot read is refused as unsupported."""
+    try:
+        return probe(data, kind.resource_type, max_pixels=max_pixels)
+    except MediaProbeError as exc:
+        raise UnsupportedMediaError(f"{key}: {exc}") from None
+
+
+def needs_cleaning(data: bytes, kind: Sniffed, metadata: MediaMetadata) -> bool:
+    """Whether an image must be rewritten before it is stored: metadata can hide anywhere in
+    it, unseen by libvips, so every byte is walked."""
+    return kind.resource_type == "IMAGE" and bool(
+        metadata.needs_rewrite or image_metadata.findings(data, kind.extension)
+    )
+
+
+def clean(
+    key: str, data: bytes, kind: Sniffed, metadata: MediaMetadata, settings: MediaSettings
+) -> tuple[bytes, Sniffed, MediaMetadata]:
+    """Store a photo upright and without its metadata (``docs/media.md``, privacy)."""
+    try:
+        rotate = metadata.orientation not in (0, 1)
+        rewritten, reencoded = image_metadata.clean(data, kind.extension, rotate=rotate)
+        if not reencoded:  # the same encoded pixels: dimensions and colours are unchanged
+            return rewritten, kind, replace(metadata, has_location=False)
+        new_kind = sniff(rewritten[:SNIFF_BYTES])
+        if new_kind is None:
+            raise MediaProbeError("the rewritten image is not an accepted type")
+        if settings.inline_enrichment:
+            metadata = probe(rewritten, "IMAGE", max_pixels=settings.max_pixels)
+        else:
+            metadata = probe_image_header(
+                rewritten, max_pixels=settings.max_pixels, extension=new_kind.extension
+            )
+    except MediaProbeError as exc:
+        raise UnsupportedMediaError(f"{key}: {exc}") from None
+    return rewritten, new_kind, metadata
+
+
+def digests(data: bytes) -> tuple[str, str]:
+    """The bytes' MD5 (``content_hash``) and SHA-256, as hex."""
+    return hashlib.md5(data, usedforsecurity=False).hexdigest(), hashlib.sha256(data).hexdigest()
+
+
+def verify(
+    store: ObjectStore, key: str, settings: MediaSettings, hints: MediaInput | None = None
+) -> Verified:
+    """Everything checked before anything is created (verify before promote).
+
+    One GET reads the upload (:func:`read_upload`); every byte of an image is walked for
+    metadata, and a video is probed whole. With ``inline_enrichment`` (the default) the
+    bytes are hashed (MD5, SHA-256) and the dominant colour computed. Without it,
+    dimensions come from the header, a plain-MD5 ETag is the content hash (the store
+    computed it from the stored bytes) and the enrichment is left to ``heal``. ``hints``:
+    the caller's width and height, kept when the bytes do not tell.
+    """
+    upload = read_upload(store, key, settings.max_file_size)
+    info, kind, data = upload.info, upload.kind, upload.data
+    # Hashing needs every byte; deferred enrichment hashes only what it must: a video or
+    # a header past the prefix was read whole to be probed (as before), and an upload
+    # without a plain-MD5 ETag has no other hash. An image read whole only for the
+    # metadata walk keeps the ETag's MD5 (the walk proves the bytes need no change).
+    hashed = settings.inline_enrichment or info.md5 is None
+    metadata: MediaMetadata | None = None
+    # Deferred enrichment leaves the dominant colour to heal even when every byte is here:
+    # the header gives dimensions and profile at a fraction of a decode.
+    if not settings.inline_enrichment and kind.resource_type == "IMAGE":
+        metadata = header_metadata(key, data, kind, settings.max_pixels)
+    if metadata is None:
+        hashed = True
+        metadata = probe_metadata(key, data, kind, settings.max_pixels)
+    payload: bytes | None = None
+    if needs_cleaning(data, kind, metadata):
+        payload, kind, metadata = clean(key, data, kind, metadata, settings)
+        data = payload  # the hash covers the bytes stored and served
+    if hashed or payload is not None:  # else the ETag's MD5 stands
+        md5, sha = digests(data)
+        sha256: str | None = sha
+        size = len(data)
+    else:
+        md5, sha256, size = info.md5 or "", None, info.size
+    if hints is not None and metadata.width is None:
+        metadata = MediaMetadata(
+            hints.width, hints.height, metadata.dominant_color, metadata.color_profile
+        )
+    failpoints.hit("ingest.hashed")
+    return Verified(key, size, md5, sha256, kind, metadata, payload, info)
