@@ -120,7 +120,7 @@ def _on_dynamodb(
             "commits/s",
             f"{ours * 1000:.0f} ms vs {sqlite_commit * 1000:.0f} ms; target: within 2x "
             f"(ratio >= 0.5); {copied} metadata records copied from the SQLite run, ranges "
-            "shared on disk; moto answers in-process Python, not AWS's network",
+            "shared on disk; moto is a local Python server, AWS adds a few ms of network a call",
         ),
         Result(
             "datasets",
