@@ -12,14 +12,7 @@ of their zone, never to a wrong reading. See ``docs/keys.md``.
 
 from __future__ import annotations
 
-from sartiq_storage.core.keys._kinds import (
-    OTHER_ENTITY_TYPES,
-    ComputeResultKey,
-    MediaKey,
-    OtherKey,
-    TempUploadKey,
-    UnknownKey,
-)
+from sartiq_storage.core.keys._kinds import ComputeResultKey, MediaKey, TempUploadKey
 from sartiq_storage.core.keys._legacy import (
     LegacyGenerationKey,
     LegacyOrganizationKey,
@@ -31,7 +24,15 @@ from sartiq_storage.core.keys._legacy import (
     LegacyTempKey,
     ShootingLookKey,
 )
-from sartiq_storage.core.keys._parse import ParsedKey, new_media_key, new_temp_upload_key, parse_key
+from sartiq_storage.core.keys._parse import (
+    OTHER_ENTITY_TYPES,
+    OtherKey,
+    ParsedKey,
+    UnknownKey,
+    new_media_key,
+    new_temp_upload_key,
+    parse_key,
+)
 from sartiq_storage.core.keys._zones import ZONE_PREFIXES, Retention, Zone, classify, retention_for
 
 __all__ = [

@@ -1,12 +1,11 @@
-"""The key kinds the service writes (media, temp uploads, compute results) and the catch-alls."""
+"""The key kinds the service writes (media, temp uploads, compute results) and the base
+every kind shares."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Any, ClassVar, Final, Protocol
+from typing import Any, ClassVar, Protocol
 from uuid import UUID
 
 from sartiq_storage.core.errors import InvalidKeyError
@@ -18,7 +17,7 @@ from sartiq_storage.core.keys._fields import (
     _uint,
     _whole,
 )
-from sartiq_storage.core.keys._zones import Retention, Zone, classify, retention_for
+from sartiq_storage.core.keys._zones import Retention, Zone, retention_for
 
 
 class _Described(Protocol):
@@ -141,77 +140,3 @@ class ComputeResultKey(_KeyMixin):
     @property
     def extension(self) -> str:
         return "webp"
-
-
-def _check_other(path: object, zone: Zone, kind: str) -> None:
-    """A fallback kind holds a valid key of its zone that no specific pattern claims."""
-    if not isinstance(path, str):
-        raise InvalidKeyError(path, "not a string")
-    _whole(path)
-    if classify(path) is not zone:
-        raise InvalidKeyError(path, f"{kind} needs a key in zone {zone.value}")
-    from sartiq_storage.core.keys._parse import _match_specific  # the parser knows the kinds
-
-    specific = _match_specific(path)
-    if specific is not None:
-        raise InvalidKeyError(path, f"matches {type(specific).__name__}; use that instead")
-
-
-OTHER_ENTITY_TYPES: Final[Mapping[Zone, str]] = MappingProxyType(
-    {
-        Zone.media: "media_other",
-        Zone.temp: "temp_other",
-        Zone.compute: "compute_object",
-        Zone.legacy_images: "legacy_other",
-        Zone.legacy_shooting_looks: "shooting_looks_other",
-    }
-)
-"""The entity type of each known zone's :class:`OtherKey`."""
-
-
-@dataclass(frozen=True, slots=True)
-class OtherKey(_KeyMixin):
-    """A key of a known zone that no specific pattern there claims: ``media/…`` that is not
-    ``media/{uuid}/file.{ext}``, a ``temp/…`` that is no upload, compute intermediates and
-    logs, legacy ``images/…`` and ``shooting_looks/…`` that match no pattern exactly.
-
-    One kind for every zone (its ``zone`` a field, not the class), so code that handles "the
-    rest of a zone" asks ``isinstance(k, OtherKey)`` and then ``k.zone``.
-    """
-
-    path: str
-    zone: Zone
-
-    def __post_init__(self) -> None:
-        if self.zone not in OTHER_ENTITY_TYPES:
-            raise InvalidKeyError(self.path, f"OtherKey needs a known zone, not {self.zone!r}")
-        _check_other(self.path, self.zone, type(self).__name__)
-
-    @property
-    def entity_type(self) -> str:
-        return OTHER_ENTITY_TYPES[self.zone]
-
-    @property
-    def key(self) -> str:
-        return self.path
-
-    @property
-    def extension(self) -> str | None:
-        return _extension_of(self.path.rpartition("/")[2])
-
-
-@dataclass(frozen=True, slots=True)
-class UnknownKey(_KeyMixin):
-    """A valid key outside every known zone; retention permanent (never auto-deleted)."""
-
-    zone: ClassVar[Zone] = Zone.unknown
-    entity_type: ClassVar[str] = "unknown"
-
-    key: str
-
-    def __post_init__(self) -> None:
-        _check_other(self.key, self.zone, type(self).__name__)
-
-    @property
-    def extension(self) -> str | None:
-        return _extension_of(self.key.rpartition("/")[2])
