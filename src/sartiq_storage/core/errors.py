@@ -50,9 +50,11 @@ class PreconditionFailedError(StorageError):
 
     status = 412
 
-    def __init__(self, key: str, reason: str = "object already exists") -> None:
+    def __init__(
+        self, key: str = "", reason: str = "object already exists", *, message: str = ""
+    ) -> None:
         self.key = key
-        super().__init__(f"precondition failed for {key!r}: {reason}")
+        super().__init__(message or f"precondition failed for {key!r}: {reason}")
 
 
 class StoreUnavailableError(StorageError):

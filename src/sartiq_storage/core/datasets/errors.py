@@ -8,8 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sartiq_storage.core import errors as core_errors
+from sartiq_storage.core.errors import PreconditionFailedError as PreconditionFailedError
 from sartiq_storage.core.errors import StorageError
+
+DATASET_ERRORS: tuple[type[StorageError], ...]
+"""Filled below: every error a dataset operation raises on purpose (the lakeFS answers map
+them), :class:`DatasetError`'s family plus the store's one precondition error, which a hook
+refusal or a create-only write on a taken path raises as every store does."""
 
 
 class DatasetError(StorageError):
@@ -81,20 +86,6 @@ class ReadOnlyRepositoryError(DatasetError):
     status = 403
 
 
-class PreconditionFailedError(DatasetError, core_errors.PreconditionFailedError):
-    """A hook refused the operation, or a create-only write found the path taken.
-
-    The store's :class:`~sartiq_storage.core.errors.PreconditionFailedError` for datasets:
-    one ``except`` of the core class catches both, and the lakeFS handlers see a dataset error.
-    """
-
-    status = 412
-
-    def __init__(self, message: str, key: str = "") -> None:
-        self.key = key
-        StorageError.__init__(self, message)
-
-
 class GoneError(DatasetError):
     """The object's bytes were removed by garbage collection."""
 
@@ -105,3 +96,6 @@ class TooManyRetriesError(DatasetError):
     """A branch update kept losing its compare-and-set."""
 
     status = 429
+
+
+DATASET_ERRORS = (DatasetError, PreconditionFailedError)

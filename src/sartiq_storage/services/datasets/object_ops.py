@@ -47,7 +47,9 @@ class ObjectOperations(EngineParts):
         validate_path(path)
         view = self.views.view(r, branch)
         if if_absent and self.views.lookup(r, view, path) is not None:
-            raise PreconditionFailedError(f"path {path!r} already exists on {branch!r}")
+            raise PreconditionFailedError(
+                path, message=f"path {path!r} already exists on {branch!r}"
+            )
         blob = self.blobs.put(r.namespace_key, data)
         entry = Entry(
             path=path,

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from lakefs_sdk.exceptions import ApiException
 
 from sartiq_storage.core.datasets import errors as e
+from sartiq_storage.core.errors import StorageError
 
 
 class AuthenticationFailedError(e.DatasetError):
@@ -32,7 +33,7 @@ def _message(exc: ApiException) -> str:
     return str(exc.reason or f"HTTP {exc.status}")
 
 
-def map_error(exc: ApiException) -> e.DatasetError:
+def map_error(exc: ApiException) -> StorageError:
     """One lakeFS status (and, for 400/403/409, its wording) → one of our error types."""
     message = _message(exc)
     low = message.lower()
@@ -62,7 +63,7 @@ def map_error(exc: ApiException) -> e.DatasetError:
     if status == 410:
         return e.GoneError(message)
     if status == 412:
-        return e.PreconditionFailedError(message)
+        return e.PreconditionFailedError(message=message)
     if status == 429:
         return e.TooManyRetriesError(message)
     error = e.DatasetError(f"lakeFS answered {status}: {message}")

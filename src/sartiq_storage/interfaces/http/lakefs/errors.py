@@ -25,7 +25,7 @@ from sartiq_storage.interfaces.http.errors import (
     server_error,
 )
 
-LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
+LAKEFS_WORDING: list[tuple[type[StorageError], str]] = [
     (e.MergeConflictError, "conflict found"),
     (e.AlreadyExistsError, "already exists"),
     (e.DirtyBranchError, "uncommitted changes (dirty branch)"),
@@ -42,7 +42,7 @@ LAKEFS_WORDING: list[tuple[type[e.DatasetError], str]] = [
 ]
 
 
-def message_for(exc: e.DatasetError) -> str:
+def message_for(exc: StorageError) -> str:
     """``<lakeFS wording>: <our detail>``, without repeating the wording when already there."""
     detail = str(exc) or type(exc).__name__
     for error_type, wording in LAKEFS_WORDING:
@@ -72,7 +72,7 @@ def _allowed_methods(app: FastAPI, scope: Scope) -> list[str]:
 
 def install_lakefs_errors(app: FastAPI) -> None:
     async def dataset_error(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, e.DatasetError)
+        assert isinstance(exc, e.DATASET_ERRORS)
         return error(exc.status, message_for(exc))
 
     async def invalid_key(request: Request, exc: Exception) -> JSONResponse:
@@ -106,7 +106,8 @@ def install_lakefs_errors(app: FastAPI) -> None:
         )
         return error(400, f"invalid value: {problems}")
 
-    app.add_exception_handler(e.DatasetError, dataset_error)
+    for dataset_error_type in e.DATASET_ERRORS:
+        app.add_exception_handler(dataset_error_type, dataset_error)
     app.add_exception_handler(InvalidKeyError, invalid_key)
     app.add_exception_handler(StorageError, other_error)
     app.add_exception_handler(StoreUnavailableError, store_unavailable)

@@ -251,6 +251,8 @@ def set_branch_protection_rules(
     if if_match is not None:
         current = _protection_etag(list(engine.get_branch_protection(repository)))
         if if_match.strip('"') != current:
-            raise e.PreconditionFailedError("branch protection rules changed since they were read")
+            raise e.PreconditionFailedError(
+                message="branch protection rules changed since they were read"
+            )
     engine.set_branch_protection(repository, [rule.pattern for rule in body])
     return Response(status_code=NO_CONTENT)

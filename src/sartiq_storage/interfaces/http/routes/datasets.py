@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Path, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from sartiq_storage.core.datasets.errors import DatasetError
+from sartiq_storage.core.datasets.errors import DATASET_ERRORS
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry
 from sartiq_storage.interfaces.http.auth import ContextDep, DatasetsReadDep
 from sartiq_storage.interfaces.http.lakefs.schemas import CommitPublic, DiffOut
@@ -33,7 +33,7 @@ async def _run(call: Callable[[], _T]) -> _T:
     """Run an engine call in the threadpool; its errors become ``{"detail"}`` answers."""
     try:
         return await run_in_threadpool(call)
-    except DatasetError as exc:
+    except DATASET_ERRORS as exc:
         raise HTTPException(exc.status, str(exc) or type(exc).__name__) from None
 
 
