@@ -6,6 +6,7 @@ This module sits above the layers on purpose (it may import any of them).
 
 from __future__ import annotations
 
+from sartiq_storage.adapters.datasets.dynamodb import DynamoKV
 from sartiq_storage.adapters.datasets.kv import KV, MemoryKV, SqlKV
 from sartiq_storage.core.config import Settings
 from sartiq_storage.core.datasets.errors import (
@@ -51,6 +52,7 @@ __all__ = [
     "DatasetStore",
     "DiffEntry",
     "DirtyBranchError",
+    "DynamoKV",
     "Entry",
     "GcReport",
     "GcRules",
@@ -78,7 +80,8 @@ __all__ = [
 
 
 def open_engine(settings: Settings, *, migrate: bool = True) -> NativeDatasetEngine:
-    """The native engine on the settings' store and database (schema upgraded first)."""
+    """The native engine on the settings' store and metadata: the SQL database (schema
+    upgraded first) or, with ``DATASETS_KV=dynamodb``, DynamoDB as the seed deploys lakeFS."""
     return open_native_datasets(settings, migrate=migrate)
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import itertools
+import time
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import utcnow
 from sartiq_storage.adapters.stores import LocalStore, ObjectInfo, ObjectStore
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.service import MediaResourceService
-from sartiq_storage.services.orphans import OrphanScanner, merge
+from sartiq_storage.services.orphans import OrphanScanner, _prefetched_pages, compare
 from sartiq_storage.testing.media import image_bytes
 from tests.support.media_service import CDN, product, upload
 
@@ -107,9 +112,58 @@ def test_an_orphan_that_gets_a_row_before_deletion_is_kept(db: Database) -> None
     assert store.exists(stray)
 
 
-def test_merge_pairs_sorted_streams() -> None:
+def _compared(objects: list[str], rows: list[str], size: int, page: int) -> tuple[list[str], ...]:
     now = utcnow()
-    objs = [ObjectInfo(k, 1, None, now) for k in ["a", "b", "d"]]
-    rows = [(k, uuid.uuid4()) for k in ["b", "c", "d", "e"]]
-    pairs = [(o.key if o else None, r[0] if r else None) for o, r in merge(iter(objs), iter(rows))]
-    assert pairs == [("a", None), ("b", "b"), (None, "c"), ("d", "d"), (None, "e")]
+    listing = iter([ObjectInfo(k, 1, None, now) for k in objects])
+    pages = iter([rows[i : i + page] for i in range(0, len(rows), page)])
+    lonely, missing, counted_objects, counted_rows = [], [], 0, 0
+    for chunk in compare(listing, pages, size=size):
+        lonely += [obj.key for obj in chunk.lonely]
+        missing += chunk.missing
+        counted_objects += chunk.objects
+        counted_rows += chunk.rows
+    assert (counted_objects, counted_rows) == (len(objects), len(rows))
+    return lonely, missing
+
+
+def test_compare_pairs_sorted_streams() -> None:
+    lonely, missing = _compared(["a", "b", "d"], ["b", "c", "d", "e"], size=2, page=3)
+    assert (lonely, missing) == (["a"], ["c", "e"])
+
+
+@given(
+    objects=st.sets(st.text("abc/", min_size=1, max_size=4)),
+    rows=st.sets(st.text("abc/", min_size=1, max_size=4)),
+    size=st.integers(1, 5),
+    page=st.integers(1, 5),
+)
+def test_compare_is_the_set_difference_in_key_order(
+    objects: set[str], rows: set[str], size: int, page: int
+) -> None:
+    """Whatever the run and page sizes, where the runs and pages fall, and which side ends
+    first: each key is judged once, in key order."""
+    lonely, missing = _compared(sorted(objects), sorted(rows), size, page)
+    assert lonely == sorted(objects - rows)
+    assert missing == sorted(rows - objects)
+
+
+def test_a_failing_row_read_fails_the_scan_and_an_abandoned_one_stops() -> None:
+    def failing() -> Iterator[list[str]]:
+        yield ["a"]
+        raise RuntimeError("database gone")
+
+    with pytest.raises(RuntimeError, match="database gone"):
+        list(_prefetched_pages(failing()))
+    read: list[int] = []
+
+    def endless() -> Iterator[list[str]]:
+        for n in itertools.count():
+            read.append(n)
+            yield [str(n)]
+
+    pages = _prefetched_pages(endless())
+    assert next(pages) == ["0"]
+    pages.close()  # the reader thread is stopped and joined, not left reading
+    stopped = len(read)
+    time.sleep(0.2)
+    assert len(read) == stopped <= 4

@@ -129,6 +129,33 @@ class Settings(BaseSettings):
         default="datasets",
         description="Key prefix under which repositories get their storage namespaces",
     )
+    DATASETS_KV: Literal["sql", "dynamodb"] = Field(
+        default="sql",
+        description="Dataset metadata store: the SQL database, or DynamoDB (lakeFS's kvstore)",
+    )
+    DATASETS_DYNAMODB_TABLE: str = Field(
+        default="kvstore", min_length=3, max_length=255, description="lakeFS's table_name"
+    )
+    DATASETS_DYNAMODB_REGION: str | None = Field(
+        default=None, description="lakeFS's aws_region; unset: the AWS chain's"
+    )
+    DATASETS_DYNAMODB_ENDPOINT: str | None = Field(
+        default=None, description="lakeFS's endpoint (DynamoDB Local, moto); unset: AWS"
+    )
+    DATASETS_DYNAMODB_ACCESS_KEY_ID: str | None = Field(
+        default=None, description="lakeFS's aws_access_key_id; unset: the AWS chain"
+    )
+    DATASETS_DYNAMODB_SECRET_ACCESS_KEY: SecretStr | None = None
+    DATASETS_DYNAMODB_SCAN_LIMIT: int = Field(
+        default=1000, ge=1, le=10_000, description="lakeFS's scan_limit: items per Query page"
+    )
+    DATASETS_DYNAMODB_CREATE_TABLE: bool = Field(
+        default=True, description="Create the table on first use when it does not exist"
+    )
+    DATASETS_DYNAMODB_READ_CAPACITY: int | None = Field(
+        default=None, ge=1, description="lakeFS's read_capacity_units (with write: provisioned)"
+    )
+    DATASETS_DYNAMODB_WRITE_CAPACITY: int | None = Field(default=None, ge=1)
     LOG_FORMAT: Literal["text", "json"] = Field(
         default="text", description="Log lines as text, or one JSON object a line"
     )
@@ -141,7 +168,13 @@ class Settings(BaseSettings):
     LAKEFS_ACCESS_KEY_ID: str | None = None
     LAKEFS_SECRET_ACCESS_KEY: SecretStr | None = None
 
-    @field_validator("R2_ENDPOINT_URL", "CDN_URL", "STORAGE_SERVICE_URL", "LAKEFS_ENDPOINT")
+    @field_validator(
+        "R2_ENDPOINT_URL",
+        "CDN_URL",
+        "STORAGE_SERVICE_URL",
+        "LAKEFS_ENDPOINT",
+        "DATASETS_DYNAMODB_ENDPOINT",
+    )
     @classmethod
     def _urls(cls, value: str | None, info: Any) -> str | None:
         return _check_http_url(value, info.field_name)

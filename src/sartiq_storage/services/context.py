@@ -117,17 +117,24 @@ def reserved_prefixes(settings: Settings) -> tuple[str, ...]:
 def open_native_datasets(
     settings: Settings, database: Database | None = None, *, migrate: bool = True
 ) -> NativeDatasetEngine:
-    """The native engine on the settings' store and database (schema upgraded first);
-    ``database``: one already open (a host's engine), which the engine then does not close."""
-    from sartiq_storage.adapters.datasets.kv import SqlKV
+    """The native engine on the settings' store and metadata: the SQL database (schema
+    upgraded first; ``database``: one already open, a host's, which the engine then does not
+    close) or, with ``DATASETS_KV=dynamodb``, the DynamoDB table as the seed deploys lakeFS."""
+    from sartiq_storage.adapters.datasets.dynamodb import open_dynamo_kv
+    from sartiq_storage.adapters.datasets.kv import KV, SqlKV
     from sartiq_storage.services.datasets import NativeDatasetEngine
 
-    owned = database is None
-    database = database or Database.from_settings(settings)
-    if migrate:
-        upgrade(database)
+    kv: KV
+    if settings.DATASETS_KV == "dynamodb":
+        kv = open_dynamo_kv(settings)
+    else:
+        owned = database is None
+        database = database or Database.from_settings(settings)
+        if migrate:
+            upgrade(database)
+        kv = SqlKV(database, owns_database=owned)
     return NativeDatasetEngine(
-        SqlKV(database, owns_database=owned),
+        kv,
         open_store(settings),
         reserved_prefixes=reserved_prefixes(settings),
     )

@@ -7,13 +7,19 @@
 3. **Resources with no attachments**, not protected, detached longer than the grace: deleted
    by the conditional statement of ``MediaResourceService.delete_if_orphaned``.
 
-Directions 1 and 2 are one **sorted merge** of the store listing (keys come in byte order)
-and the rows ordered the same way (``COLLATE "C"`` on PostgreSQL; SQLite compares bytes), both
-streamed, so memory stays bounded whatever the number of keys.
+Directions 1 and 2 are one **sorted comparison** of the store listing (keys come in byte
+order) and the row keys ordered the same way (``COLLATE "C"`` on PostgreSQL; SQLite compares
+bytes), both streamed a run at a time, the rows read a page ahead on a thread while the store
+lists, so memory stays bounded whatever the number of keys.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import itertools
+import queue
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -35,6 +41,10 @@ SCANNED_PREFIXES = ("media/", "images/", "shooting_looks/")
 """Where rows point. Only ``media/{uuid}/file.{ext}`` objects without a row are ours to delete."""
 SAMPLE = 100
 _PAGE = 1000
+_ROW_PAGE = 10_000
+_CHUNK = 10_000
+"""Listed objects compared at once with the row keys of the same range."""
+"""Keys read per query: ten thousand keys are about a megabyte."""
 
 
 @dataclass(slots=True)
@@ -61,27 +71,71 @@ class OrphanReport:
         return asdict(self)
 
 
-def _rows(db: Database, prefix: str) -> Iterator[tuple[str, uuid.UUID]]:
-    """``(storage_key, id)`` of rows under ``prefix``, in byte order, a page at a time."""
+def _key_pages(db: Database, prefix: str) -> Iterator[list[str]]:
+    """``storage_key`` of the rows under ``prefix``, in byte order, a page at a time.
+
+    Keys only, through Core: the ORM's rows and their UUID conversion cost ten times the read
+    itself (``docs/benchmarks.md``, orphan scan); the ids of missing objects' rows are looked
+    up for the report's sample alone. Short keyset-paged reads, never one transaction held
+    open for the whole scan.
+    """
     # Byte order everywhere: PostgreSQL's default collation would sort "a-b" after "ab/".
     key = MediaResource.storage_key.collate("C") if db.is_postgres else MediaResource.storage_key
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     after: str | None = None
     while True:
-        with db.session() as session:
-            query = (
-                select(MediaResource.storage_key, MediaResource.id)
-                .where(key >= prefix, key < upper)
-                .order_by(key)
-                .limit(_PAGE)
-            )
-            if after is not None:
-                query = query.where(key > after)
-            page = [(k, i) for k, i in session.execute(query)]
+        query = select(MediaResource.storage_key).where(key >= prefix, key < upper)
+        if after is not None:
+            query = query.where(key > after)
+        with db.engine.connect() as connection:
+            page = list(connection.execute(query.order_by(key).limit(_ROW_PAGE)).scalars())
         if not page:
             return
-        yield from page
-        after = page[-1][0]
+        yield page
+        after = page[-1]
+
+
+def _prefetched_pages(pages: Iterator[list[str]]) -> Iterator[list[str]]:
+    """``pages``, read one page ahead on a thread while the caller consumes the
+    store's listing: the database's waits overlap the store's (both release the GIL)."""
+    ahead: queue.Queue[list[str] | Exception | None] = queue.Queue(maxsize=2)
+    stop = threading.Event()
+
+    def read() -> None:
+        try:
+            for page in pages:
+                while not stop.is_set():
+                    with contextlib.suppress(queue.Full):
+                        ahead.put(page, timeout=0.1)
+                        break
+                if stop.is_set():
+                    return
+            ahead.put(None)
+        except Exception as exc:  # noqa: BLE001 - re-raised where the keys are consumed
+            ahead.put(exc)
+
+    reader = threading.Thread(target=read, name="orphan-scan-rows", daemon=True)
+    reader.start()
+    try:
+        while (page := ahead.get()) is not None:
+            if isinstance(page, Exception):
+                raise page
+            yield page
+    finally:
+        stop.set()  # an abandoned scan stops the reader at its next page
+        reader.join()
+
+
+def _ids_of(db: Database, keys: list[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    with db.session() as session:
+        found = session.execute(
+            select(MediaResource.storage_key, MediaResource.id).where(
+                MediaResource.storage_key.in_(keys)
+            )
+        )
+        return {key: str(resource_id) for key, resource_id in found}
 
 
 def _is_media_object(key: str) -> bool:
@@ -92,22 +146,58 @@ def _is_media_object(key: str) -> bool:
         return False
 
 
-def merge(
-    objects: Iterator[ObjectInfo], rows: Iterator[tuple[str, uuid.UUID]]
-) -> Iterator[tuple[ObjectInfo | None, tuple[str, uuid.UUID] | None]]:
-    """Pair two key-ordered streams: (object, row), (object, None) or (None, row)."""
-    obj = next(objects, None)
-    row = next(rows, None)
-    while obj is not None or row is not None:
-        if row is None or (obj is not None and obj.key < row[0]):
-            yield obj, None
-            obj = next(objects, None)
-        elif obj is None or row[0] < obj.key:
-            yield None, row
-            row = next(rows, None)
-        else:
-            yield obj, row
-            obj, row = next(objects, None), next(rows, None)
+@dataclass(slots=True)
+class Chunk:
+    """A run of the listing and the row keys in the same key range, compared."""
+
+    objects: int
+    rows: int
+    lonely: list[ObjectInfo]
+    """Objects in the run with no row."""
+    missing: list[str]
+    """Row keys in the run with no object."""
+
+
+def compare(
+    objects: Iterator[ObjectInfo], pages: Iterator[list[str]], *, size: int = 0
+) -> Iterator[Chunk]:
+    """Two key-ordered streams compared a run at a time.
+
+    Each run of ``size`` (:data:`_CHUNK`) listed objects is matched against the row keys up
+    to its last key with set operations, not pair by pair: a Python step per key cost more
+    than the listing itself (``docs/benchmarks.md``). Memory is one run and one page, whatever the
+    totals.
+    """
+    rows: list[str] = []
+    at = 0
+    more = True
+    while chunk := list(itertools.islice(objects, size or _CHUNK)):
+        bound = chunk[-1].key
+        while more and (at == len(rows) or rows[-1] <= bound):
+            page = next(pages, None)
+            if page is None:
+                more = False
+            else:
+                rows, at = rows[at:] + page, 0
+        end = bisect.bisect_right(rows, bound, at)
+        in_range = rows[at:end]
+        at = end
+        keys = [obj.key for obj in chunk]  # the one step a key takes in Python
+        if keys == in_range:
+            yield Chunk(len(chunk), len(in_range), [], [])
+            continue
+        listed = set(keys)
+        lonely = [chunk[bisect.bisect_left(keys, k)] for k in sorted(listed.difference(in_range))]
+        missing = sorted(set(in_range).difference(listed))
+        yield Chunk(len(chunk), len(in_range), lonely, missing)
+    rest = rows[at:]
+    while True:  # rows past the last object: none of them has one
+        if rest:
+            yield Chunk(0, len(rest), [], rest)
+        page = next(pages, None) if more else None
+        if page is None:
+            return
+        rest = page
 
 
 class OrphanScanner:
@@ -129,14 +219,13 @@ class OrphanScanner:
         report = OrphanReport(now.isoformat(), apply, grace.total_seconds() / 3600)
         pending: list[str] = []
         for prefix in SCANNED_PREFIXES:
-            for obj, row in merge(self.store.list(prefix), _rows(self.db, prefix)):
-                if obj is not None:
-                    report.objects_scanned += 1
-                    if progress is not None and report.objects_scanned % 1000 == 0:
-                        progress(1000)
-                if row is not None:
-                    report.rows_scanned += 1
-                if obj is not None and row is None and prefix == "media/":
+            rows = _prefetched_pages(_key_pages(self.db, prefix))
+            for chunk in compare(self.store.list(prefix), rows):
+                report.objects_scanned += chunk.objects
+                report.rows_scanned += chunk.rows
+                if progress is not None and chunk.objects:
+                    progress(chunk.objects)
+                for obj in chunk.lonely if prefix == "media/" else ():
                     if not _is_media_object(obj.key):
                         report.foreign_objects += 1  # not ours: never deleted
                         continue
@@ -152,12 +241,14 @@ class OrphanScanner:
                         if len(pending) >= _PAGE:
                             self._schedule(pending)
                             pending = []
-                elif obj is None and row is not None:
-                    report.missing_objects += 1
-                    if len(report.missing_object_sample) < SAMPLE:
-                        report.missing_object_sample.append({"id": str(row[1]), "key": row[0]})
+                report.missing_objects += len(chunk.missing)
+                room = SAMPLE - len(report.missing_object_sample)
+                report.missing_object_sample += [{"id": "", "key": k} for k in chunk.missing[:room]]
         if pending:
             self._schedule(pending)
+        ids = _ids_of(self.db, [sample["key"] for sample in report.missing_object_sample])
+        for sample in report.missing_object_sample:
+            sample["id"] = ids.get(sample["key"], "")
         self._unattached(report, now, grace, apply)
         return report
 

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import httpx
 
+from sartiq_storage.adapters.datasets.dynamodb import DynamoKV
 from sartiq_storage.adapters.stores import S3Store
 from sartiq_storage.testing.process_group import process_group
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
 TEST_KEY_ID = "testing-key"
@@ -36,6 +38,22 @@ def moto_client(endpoint: str, key_id: str = TEST_KEY_ID, secret: str = TEST_SEC
         aws_secret_access_key=secret,
         region_name="us-east-1",
     )
+
+
+def moto_dynamodb(endpoint: str) -> DynamoDBClient:
+    """A boto3 DynamoDB client for moto's server (it serves every service on one port)."""
+    return boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        aws_access_key_id=TEST_KEY_ID,
+        aws_secret_access_key=TEST_SECRET,
+        region_name="us-east-1",
+    )
+
+
+def moto_dynamo_kv(endpoint: str) -> DynamoKV:
+    """A :class:`DynamoKV` on a fresh table of moto's server (created by the adapter)."""
+    return DynamoKV(moto_dynamodb(endpoint), f"kv-{uuid.uuid4().hex[:20]}")
 
 
 def moto_store(

@@ -9,19 +9,24 @@ from pathlib import Path
 import pytest
 
 from sartiq_storage.adapters.datasets.kv import KV, MemoryKV, SqlKV, prefix_upper_bound
+from sartiq_storage.testing.moto_server import moto_dynamo_kv
 from tests.support.db import postgres_database, sqlite_database
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "postgres", "dynamodb"])
 def kv(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[KV]:
     if request.param == "memory":
         yield MemoryKV()
     elif request.param == "sqlite":
         with sqlite_database(tmp_path) as db:
             yield SqlKV(db)
-    else:
+    elif request.param == "postgres":
         with postgres_database() as db:
             yield SqlKV(db)
+    else:
+        kv = moto_dynamo_kv(request.getfixturevalue("moto_endpoint"))
+        yield kv
+        kv.close()
 
 
 def test_get_set_delete(kv: KV) -> None:

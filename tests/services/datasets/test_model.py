@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
-from sartiq_storage.adapters.datasets.kv import MemoryKV
+from sartiq_storage.adapters.datasets.kv import KV, MemoryKV
 from sartiq_storage.adapters.stores import MemoryStore
 from sartiq_storage.core.datasets.merge import merge_outcome
 from sartiq_storage.datasets import MergeConflictError, NativeDatasetEngine, NoChangesError
+from sartiq_storage.testing.moto_server import moto_dynamo_kv
 from tests.support.datasets import snapshot
 
 REPO = "model"
@@ -19,9 +26,13 @@ BRANCHES = st.sampled_from(["main", "b1", "b2"])
 
 
 class DatasetModel(RuleBasedStateMachine):
+    def new_kv(self) -> KV:
+        """The metadata store of one example (a subclass runs the model on DynamoDB)."""
+        return MemoryKV()
+
     def __init__(self) -> None:
         super().__init__()
-        self.engine = NativeDatasetEngine(MemoryKV(), MemoryStore())
+        self.engine = NativeDatasetEngine(self.new_kv(), MemoryStore())
         self.engine.create_repository(REPO, "datasets/model")
         created = self.engine.get_branch(REPO, "main").commit_id
         self.commits: dict[str, dict[str, bytes]] = {created: {}}
@@ -101,3 +112,19 @@ class DatasetModel(RuleBasedStateMachine):
 
 DatasetModel.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
 TestDatasetModel = DatasetModel.TestCase
+
+
+def test_the_model_on_dynamodb(moto_endpoint: str) -> None:
+    """The same machine with DynamoDB (moto's server) as the metadata store, a fresh table
+    per example; fewer examples, as each step is a few round trips."""
+
+    class OnDynamo(DatasetModel):
+        def new_kv(self) -> KV:
+            return moto_dynamo_kv(moto_endpoint)
+
+        def teardown(self) -> None:
+            self.engine.kv.close()
+
+    run_state_machine_as_test(
+        OnDynamo, settings=settings(max_examples=8, stateful_step_count=20, deadline=None)
+    )

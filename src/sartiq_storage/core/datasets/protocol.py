@@ -30,8 +30,9 @@ ResetType = Literal["object", "common_prefix", "reset"]
 DiffMode = Literal["three_dot", "two_dot"]
 
 
-class DatasetStore(Protocol):
-    # -- repositories --------------------------------------------------------------------
+class RepositoryApi(Protocol):
+    """Repositories and their administration (import, GC rules, branch protection)."""
+
     def create_repository(
         self,
         name: str,
@@ -47,7 +48,29 @@ class DatasetStore(Protocol):
     def list_repositories(self, *, after: str = "", amount: int = 100) -> list[Repository]: ...
     def delete_repository(self, name: str) -> None: ...
 
-    # -- branches ------------------------------------------------------------------------
+    def import_prefix(
+        self,
+        repo: str,
+        branch: str,
+        source: str,
+        destination: str,
+        *,
+        message: str,
+        committer: str = "sartiq-storage",
+        metadata: Mapping[str, str] | None = None,
+    ) -> Commit:
+        """Zero-copy: entries under ``destination`` point at the source objects, then commit."""
+
+    def get_gc_rules(self, repo: str) -> GcRules: ...
+    def set_gc_rules(self, repo: str, rules: GcRules) -> None: ...
+    def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport: ...
+    def get_branch_protection(self, repo: str) -> list[str]: ...
+    def set_branch_protection(self, repo: str, patterns: Sequence[str]) -> None: ...
+
+
+class RefApi(Protocol):
+    """Branches and tags: the names that point at commits."""
+
     def create_branch(
         self, repo: str, name: str, source_ref: str, *, hidden: bool = False
     ) -> Branch:
@@ -82,7 +105,18 @@ class DatasetStore(Protocol):
 
     def reflog(self, repo: str, branch: str) -> list[ReflogEntry]: ...
 
-    # -- objects -------------------------------------------------------------------------
+    # -- tags ----------------------------------------------------------------------------
+    def create_tag(self, repo: str, name: str, ref: str, *, force: bool = False) -> Tag: ...
+    def get_tag(self, repo: str, name: str) -> Tag: ...
+    def list_tags(
+        self, repo: str, *, prefix: str = "", after: str = "", amount: int = 100
+    ) -> list[Tag]: ...
+    def delete_tag(self, repo: str, name: str) -> None: ...
+
+
+class ObjectApi(Protocol):
+    """Objects on a branch (writes) or at any ref (reads)."""
+
     def put_object(
         self,
         repo: str,
@@ -123,7 +157,10 @@ class DatasetStore(Protocol):
     ) -> Entry:
         """Metadata-only copy: the new entry points at the same bytes."""
 
-    # -- versions ------------------------------------------------------------------------
+
+class VersionApi(Protocol):
+    """Commits, history, diffs, merges and ref resolution."""
+
     def commit(
         self,
         repo: str,
@@ -219,30 +256,6 @@ class DatasetStore(Protocol):
     def resolve(self, repo: str, ref: str) -> str:
         """The commit id a ref expression names."""
 
-    # -- tags ----------------------------------------------------------------------------
-    def create_tag(self, repo: str, name: str, ref: str, *, force: bool = False) -> Tag: ...
-    def get_tag(self, repo: str, name: str) -> Tag: ...
-    def list_tags(
-        self, repo: str, *, prefix: str = "", after: str = "", amount: int = 100
-    ) -> list[Tag]: ...
-    def delete_tag(self, repo: str, name: str) -> None: ...
 
-    # -- administration ------------------------------------------------------------------
-    def import_prefix(
-        self,
-        repo: str,
-        branch: str,
-        source: str,
-        destination: str,
-        *,
-        message: str,
-        committer: str = "sartiq-storage",
-        metadata: Mapping[str, str] | None = None,
-    ) -> Commit:
-        """Zero-copy: entries under ``destination`` point at the source objects, then commit."""
-
-    def get_gc_rules(self, repo: str) -> GcRules: ...
-    def set_gc_rules(self, repo: str, rules: GcRules) -> None: ...
-    def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport: ...
-    def get_branch_protection(self, repo: str) -> list[str]: ...
-    def set_branch_protection(self, repo: str, patterns: Sequence[str]) -> None: ...
+class DatasetStore(RepositoryApi, RefApi, ObjectApi, VersionApi, Protocol):
+    """The whole lakeFS surface, in four parts a caller can also ask for alone."""

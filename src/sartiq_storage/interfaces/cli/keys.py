@@ -1,6 +1,6 @@
 """``sartiq-storage keys explain|build``: read a key into its parts, or write one from them.
 
-``build`` uses the same typed keys the services write with (``core/keys.py``), so a key built
+``build`` uses the same typed keys the services write with (``core/keys/``), so a key built
 here is exactly what an upload, an ingest or the compute server would produce, and ``explain``
 reads it back into the same fields. Legacy zones are refused: they are never written.
 """

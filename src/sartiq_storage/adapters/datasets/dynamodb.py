@@ -1,0 +1,250 @@
+"""The dataset engine's metadata on DynamoDB, laid out as lakeFS lays out its ``kvstore``.
+
+One table, partition key ``PartitionKey`` and sort key ``ItemKey`` (both binary: the UTF-8
+bytes of our strings), value ``ItemValue`` (binary). DynamoDB orders binary sort keys by
+unsigned bytes, and UTF-8 byte order is code point order, so scans come back in the order
+:class:`MemoryKV` and :class:`SqlKV` use. ``set_if`` is a conditional ``PutItem``
+(``attribute_not_exists`` for "absent", else equality on ``ItemValue``), as lakeFS's ``SetIf``;
+every read is strongly consistent, which the engine's compare-and-set loops rely on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from sartiq_storage.adapters.datasets.kv import KV, prefix_upper_bound
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+    from sartiq_storage.core.config import Settings
+
+PARTITION_KEY = "PartitionKey"
+ITEM_KEY = "ItemKey"
+ITEM_VALUE = "ItemValue"
+BATCH_WRITE_MAX = 25
+"""DynamoDB's limit of requests in one ``BatchWriteItem``."""
+WRITERS = 8
+"""``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
+
+
+def _bytes(text: str) -> bytes:
+    return text.encode("utf-8")
+
+
+class DynamoKV(KV):
+    """A :class:`KV` on one DynamoDB table (created on first use when ``create_table``)."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table: str = "kvstore",
+        *,
+        scan_limit: int = 1000,
+        create_table: bool = True,
+        read_capacity: int | None = None,
+        write_capacity: int | None = None,
+    ) -> None:
+        self.client = client
+        self.table = table
+        self.scan_limit = scan_limit
+        if create_table:
+            self._ensure_table(read_capacity, write_capacity)
+
+    # -- setup ---------------------------------------------------------------------------
+    def _ensure_table(self, read_capacity: int | None, write_capacity: int | None) -> None:
+        """Create the table unless it exists (lakeFS's ``setupKeyValueDatabase``): on demand
+        billing unless both capacities are given."""
+        try:
+            self.client.describe_table(TableName=self.table)
+            return
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+        billing: dict[str, Any] = {"BillingMode": "PAY_PER_REQUEST"}
+        if read_capacity and write_capacity:
+            billing = {
+                "BillingMode": "PROVISIONED",
+                "ProvisionedThroughput": {
+                    "ReadCapacityUnits": read_capacity,
+                    "WriteCapacityUnits": write_capacity,
+                },
+            }
+        try:
+            self.client.create_table(
+                TableName=self.table,
+                AttributeDefinitions=[
+                    {"AttributeName": PARTITION_KEY, "AttributeType": "B"},
+                    {"AttributeName": ITEM_KEY, "AttributeType": "B"},
+                ],
+                KeySchema=[
+                    {"AttributeName": PARTITION_KEY, "KeyType": "HASH"},
+                    {"AttributeName": ITEM_KEY, "KeyType": "RANGE"},
+                ],
+                **billing,
+            )
+        except ClientError as exc:
+            if _code(exc) != "ResourceInUseException":  # another process created it first
+                raise
+        self.client.get_waiter("table_exists").wait(
+            TableName=self.table, WaiterConfig={"Delay": 1, "MaxAttempts": 60}
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- single items --------------------------------------------------------------------
+    def _key(self, partition: str, key: str) -> dict[str, Any]:
+        return {PARTITION_KEY: {"B": _bytes(partition)}, ITEM_KEY: {"B": _bytes(key)}}
+
+    def get(self, partition: str, key: str) -> bytes | None:
+        found = self.client.get_item(
+            TableName=self.table, Key=self._key(partition, key), ConsistentRead=True
+        )
+        item = found.get("Item")
+        return None if item is None else bytes(item[ITEM_VALUE]["B"])
+
+    def _item(self, partition: str, key: str, value: bytes) -> dict[str, Any]:
+        return {**self._key(partition, key), ITEM_VALUE: {"B": bytes(value)}}
+
+    def set(self, partition: str, key: str, value: bytes) -> None:
+        self.client.put_item(TableName=self.table, Item=self._item(partition, key, value))
+
+    def set_if(self, partition: str, key: str, value: bytes, expected: bytes | None) -> bool:
+        condition: dict[str, Any]
+        if expected is None:
+            condition = {"ConditionExpression": f"attribute_not_exists({ITEM_VALUE})"}
+        else:
+            condition = {
+                "ConditionExpression": "#v = :expected",
+                "ExpressionAttributeNames": {"#v": ITEM_VALUE},
+                "ExpressionAttributeValues": {":expected": {"B": bytes(expected)}},
+            }
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=self._item(partition, key, value), **condition
+            )
+        except ClientError as exc:
+            if _code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def delete(self, partition: str, key: str) -> None:
+        self.client.delete_item(TableName=self.table, Key=self._key(partition, key))
+
+    # -- batches -------------------------------------------------------------------------
+    def _batch_write(self, requests: list[dict[str, Any]]) -> None:
+        """``BatchWriteItem`` in chunks of 25, a few chunks in flight (each key appears once,
+        so their order does not matter), resending what DynamoDB leaves unprocessed."""
+        chunks = [
+            requests[i : i + BATCH_WRITE_MAX] for i in range(0, len(requests), BATCH_WRITE_MAX)
+        ]
+        if len(chunks) <= 1:
+            for chunk in chunks:
+                self._write_chunk(chunk)
+            return
+        with ThreadPoolExecutor(max_workers=min(WRITERS, len(chunks))) as pool:
+            for _ in pool.map(self._write_chunk, chunks):
+                pass
+
+    def _write_chunk(self, chunk: list[dict[str, Any]]) -> None:
+        pending: dict[str, Any] = {self.table: chunk}
+        pause = 0.05
+        while pending:
+            answer = self.client.batch_write_item(RequestItems=pending)
+            pending = dict(answer.get("UnprocessedItems") or {})
+            if pending:  # throttled: back off before resending the rest
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
+
+    def set_many(self, partition: str, items: Iterable[tuple[str, bytes]]) -> None:
+        # One batch may not name a key twice: the last value wins, as in the other backends.
+        latest = {key: value for key, value in items}
+        self._batch_write(
+            [{"PutRequest": {"Item": self._item(partition, k, v)}} for k, v in latest.items()]
+        )
+
+    def delete_prefix(self, partition: str, prefix: str = "") -> None:
+        keys = [k for k, _ in self._query(partition, prefix, prefix, "", keys_only=True)]
+        self._batch_write([{"DeleteRequest": {"Key": self._key(partition, k)}} for k in keys])
+
+    # -- scans ---------------------------------------------------------------------------
+    def scan(
+        self, partition: str, prefix: str = "", start: str = "", after: str = ""
+    ) -> Iterator[tuple[str, bytes]]:
+        return self._query(partition, prefix, start, after)
+
+    def _query(
+        self, partition: str, prefix: str, start: str, after: str, *, keys_only: bool = False
+    ) -> Iterator[tuple[str, bytes]]:
+        """``Query`` pages of ``scan_limit`` items from the lower bound, ``BETWEEN`` it and the
+        prefix's upper bound when there is one; the bounds' edges are trimmed here."""
+        position = max(prefix, start)
+        inclusive = not after or position > after
+        position = position if inclusive else after
+        upper = prefix_upper_bound(prefix) if prefix else None
+        if upper is not None and _bytes(position) >= _bytes(upper):
+            return  # BETWEEN refuses a lower bound above the upper one
+        values: dict[str, Any] = {":p": {"B": _bytes(partition)}}
+        condition = f"{PARTITION_KEY} = :p"
+        if upper is not None:
+            condition += f" AND {ITEM_KEY} BETWEEN :lo AND :hi"
+            values[":lo"] = {"B": _bytes(position)}
+            values[":hi"] = {"B": _bytes(upper)}
+        elif position:
+            condition += f" AND {ITEM_KEY} {'>=' if inclusive else '>'} :lo"
+            values[":lo"] = {"B": _bytes(position)}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": values,
+            "ConsistentRead": True,
+            "Limit": self.scan_limit,
+        }
+        if keys_only:
+            request["ProjectionExpression"] = f"{ITEM_KEY}"
+        while True:
+            page = self.client.query(**request)
+            for item in page.get("Items", []):
+                key = bytes(item[ITEM_KEY]["B"]).decode("utf-8")
+                if (not inclusive and key == position) or not key.startswith(prefix):
+                    continue
+                yield key, b"" if keys_only else bytes(item[ITEM_VALUE]["B"])
+            last = page.get("LastEvaluatedKey")
+            if not last:
+                return
+            request["ExclusiveStartKey"] = last
+
+
+def _code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def open_dynamo_kv(settings: Settings) -> DynamoKV:
+    """The settings' table (``DATASETS_DYNAMODB_*``); credentials and region fall back to
+    the AWS chain (environment, profile, instance role) when unset."""
+    secret = settings.DATASETS_DYNAMODB_SECRET_ACCESS_KEY
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=settings.DATASETS_DYNAMODB_ENDPOINT,
+        region_name=settings.DATASETS_DYNAMODB_REGION,
+        aws_access_key_id=settings.DATASETS_DYNAMODB_ACCESS_KEY_ID,
+        aws_secret_access_key=None if secret is None else secret.get_secret_value(),
+        config=Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16),
+    )
+    return DynamoKV(
+        client,
+        settings.DATASETS_DYNAMODB_TABLE,
+        scan_limit=settings.DATASETS_DYNAMODB_SCAN_LIMIT,
+        create_table=settings.DATASETS_DYNAMODB_CREATE_TABLE,
+        read_capacity=settings.DATASETS_DYNAMODB_READ_CAPACITY,
+        write_capacity=settings.DATASETS_DYNAMODB_WRITE_CAPACITY,
+    )
