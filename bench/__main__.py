@@ -188,7 +188,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     ensure_repo_on_path()
-    from tests.support.process_group import exit_on_sigterm
+    from sartiq_storage.testing.process_group import exit_on_sigterm
 
     # A SIGTERM ends the run through its `finally` blocks: the servers it started stop too.
     exit_on_sigterm()

@@ -102,7 +102,7 @@ def _on_dynamodb(
 ) -> list[Result]:
     """The big branch's metadata copied into DynamoDB on moto's server (a real process on
     127.0.0.1), its ranges shared on disk: commit and branch creation against SQLite's."""
-    from tests.support.moto_server import moto_dynamo_kv, moto_server
+    from sartiq_storage.testing.moto_server import moto_dynamo_kv, moto_server
 
     with moto_server() as endpoint:
         kv = moto_dynamo_kv(endpoint)

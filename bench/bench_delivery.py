@@ -88,7 +88,7 @@ def _command(server: str, target: str, port: int, factory: bool) -> list[str]:
 @contextmanager
 def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[str]:
     ensure_repo_on_path()
-    from tests.support.process_group import process_group
+    from sartiq_storage.testing.process_group import process_group
 
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
@@ -119,13 +119,12 @@ def _layers(quick: bool) -> list[Result]:
     import asyncio
     import statistics
 
-    from tests.support.media import image_bytes
-
     from sartiq_storage.core.config import load_settings
     from sartiq_storage.interfaces.http.app import create_app
     from sartiq_storage.interfaces.http.fast_files import FastFiles
     from sartiq_storage.interfaces.http.middleware.logs import configure_logging, reset_logging
     from sartiq_storage.services.context import build_context
+    from sartiq_storage.testing.media import image_bytes
 
     key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"
     with tempfile.TemporaryDirectory(prefix="bench-layers-") as tmp, open(os.devnull, "w") as sink:
@@ -202,9 +201,8 @@ def run(quick: bool) -> list[Result]:
         return layers
     global DURATION
     DURATION = "1s" if quick else "4s"
-    from tests.support.media import image_bytes
-
     from sartiq_storage.adapters.stores import LocalStore
+    from sartiq_storage.testing.media import image_bytes
 
     results: list[Result] = list(layers)
     key = "media/0b6f4a52-5a8e-4d0e-9f3c-6a1d2c3e4f50/file.png"

@@ -163,7 +163,7 @@ def _wrk(url: str, seconds: int, script: Path | None = None) -> WrkResult:
 @contextmanager
 def _process(cmd: list[str], env: dict[str, str], cwd: Path, ready: str) -> Iterator[int]:
     ensure_repo_on_path()
-    from tests.support.process_group import process_group
+    from sartiq_storage.testing.process_group import process_group
 
     with process_group(
         cmd,
@@ -226,10 +226,9 @@ def run(quick: bool) -> list[Result]:
     if shutil.which("wrk") is None:
         print("load: wrk is not installed (apt-get install wrk); skipped")
         return []
-    from tests.support.media import image_bytes
-
     from sartiq_storage.adapters.stores import LocalStore
     from sartiq_storage.core.tokens import issue_token
+    from sartiq_storage.testing.media import image_bytes
 
     seconds = 5 if quick else 60
     warmup = 1.0 if quick else 10.0

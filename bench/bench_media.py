@@ -273,7 +273,7 @@ def _against_deferred(inline: Result, deferred: Result) -> Result:
 
 def run(quick: bool) -> list[Result]:
     ensure_repo_on_path()
-    from tests.support.moto_server import moto_client, moto_server, moto_store
+    from sartiq_storage.testing.moto_server import moto_client, moto_server, moto_store
 
     count = 40 if quick else 1000
     s3_count = 20 if quick else 200

@@ -513,7 +513,7 @@ def bench_memory(quick: bool) -> list[Result]:
 
 def bench_s3(quick: bool) -> list[Result]:
     ensure_repo_on_path()
-    from tests.support.moto_server import moto_server
+    from sartiq_storage.testing.moto_server import moto_server
 
     with moto_server() as endpoint:
         client: S3Client = boto3.client(

@@ -12,12 +12,15 @@ import pytest
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.stores import LocalStore, MemoryStore, ObjectStore, S3Store
 from sartiq_storage.core.signing import UrlSigner
+from sartiq_storage.testing.moto_server import make_bucket, moto_server, moto_store
 from tests.support.artifacts import CONSOLE_SCREENSHOTS
 from tests.support.db import postgres_database, sqlite_database
 from tests.support.error_bodies import watching_httpx
-from tests.support.moto_server import make_bucket, moto_server, moto_store
 from tests.support.s3_servers import S3Server, ServerName, register, selected_servers
 from tests.support.seaweedfs import seaweedfs_server, unavailable
+
+# Fixtures that tests in several folders use (a folder's own stay in its conftest.py).
+pytest_plugins = ["tests.support.lifecycle"]
 
 _STARTED = time.time()
 

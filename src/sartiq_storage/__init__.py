@@ -11,6 +11,8 @@ names in ``__all__``; anything reached another way may change without notice):
 - ``sartiq_storage.datasets``: versioned datasets with lakeFS semantics (``open_engine``);
 - ``sartiq_storage.api``: the HTTP app factory (``create_app``), to serve or to mount in a
   host application under the host's own authentication (``docs/embedding.md``).
+- ``sartiq_storage.testing``: helpers for our own tests and benchmarks (a moto S3 server,
+  process groups that never leak children, sample images and videos); not for the platform.
 
 These modules are the outermost layer: they may import any other, and nothing inside the
 layers imports them. The layers, imported in one direction only:

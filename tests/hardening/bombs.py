@@ -18,7 +18,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.media import image_bytes
+from sartiq_storage.testing.media import image_bytes
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:

@@ -38,7 +38,7 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
-from tests.support.media import image_bytes
+from sartiq_storage.testing.media import image_bytes
 
 
 def _import_all(package: str) -> None:
@@ -204,7 +204,7 @@ def run(
             pair = f"{context.datasets_access_key_id}:{context.datasets_secret_access_key}"
             basic = {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
             # The sub-app runs bare here, outside the service's ASGI layers: its no-store is
-            # checked through the service (tests/interfaces/test_http_surface.py).
+            # checked through the service (tests/end_to_end/test_http_surface.py).
             check_operations(
                 lakefs_app(app),
                 basic,
@@ -222,7 +222,7 @@ def lakefs_app(app: Any) -> Any:
     from starlette.routing import Mount
 
     from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX
-    from tests.hardening.routes import iter_routes
+    from tests.support.routes import iter_routes
 
     mounts = [m for m in iter_routes(app.routes) if isinstance(m, Mount)]
     return next(m.app for m in mounts if m.path == LAKEFS_API_PREFIX)

@@ -56,8 +56,8 @@ from sartiq_storage.core.errors import (
     PreconditionFailedError,
     StorageError,
 )
+from sartiq_storage.testing.moto_server import moto_client, moto_store
 from tests.support.fault_proxy import FaultPlan, FaultProxy, fault_proxy
-from tests.support.moto_server import moto_client, moto_store
 
 FLAVORS: tuple[Literal["generic", "aws", "r2"], ...] = ("generic", "aws", "r2")
 OPS: dict[str, float] = {
@@ -463,7 +463,7 @@ def _server(endpoint: str | None, server: str = "moto") -> Iterator[str]:
     if endpoint is not None:
         yield endpoint
         return
-    from tests.support.moto_server import moto_server
+    from sartiq_storage.testing.moto_server import moto_server
     from tests.support.seaweedfs import seaweedfs_server
 
     with seaweedfs_server() if server == "seaweedfs" else moto_server() as started:

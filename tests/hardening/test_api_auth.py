@@ -24,8 +24,8 @@ from starlette.routing import Mount
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import Reply, make_app, make_context, request, to_wire
-from tests.hardening.routes import MUTATING, RouteInfo, fill, iter_routes, mutating
+from tests.support.asgi import Reply, make_app, make_context, request, to_wire
+from tests.support.routes import MUTATING, RouteInfo, fill, iter_routes, mutating
 
 # Mutating routes that authenticate by something other than a bearer token, and what they
 # answer without it. Anything else that mutates must answer 401.

@@ -25,9 +25,9 @@ from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.gate import MAX_JSON_BODY_BYTES, MULTIPART_SLACK_BYTES
 from sartiq_storage.interfaces.http.lakefs import LAKEFS_API_PREFIX
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import make_app, make_context, request
-from tests.hardening.routes import fill, mutating
-from tests.support.moto_server import free_port
+from sartiq_storage.testing.moto_server import free_port
+from tests.support.asgi import make_app, make_context, request
+from tests.support.routes import fill, mutating
 from tests.support.serve_process import get_once_up, serve_process
 
 CHUNK = 1024 * 1024

@@ -20,9 +20,9 @@ from playwright.sync_api import Error as PlaywrightError
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
+from sartiq_storage.testing.moto_server import free_port
 from tests.support.browser import chromium
 from tests.support.live_server import live_server
-from tests.support.moto_server import free_port
 
 MARK = "SCRIPT-RAN"
 SVG = (

@@ -28,10 +28,10 @@ from sartiq_storage.adapters.stores import DeleteFailure, ObjectInfo, ObjectStor
 from sartiq_storage.core.errors import StoreUnavailableError
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media.service import AttachTo, MediaInput
+from sartiq_storage.testing.media import image_bytes
 from tests.hardening import crash_child
 from tests.hardening.crash_child import ENTITY, GRACE, KILLED, open_service, run
 from tests.hardening.media_invariants import check_media_invariants
-from tests.support.media import image_bytes
 
 REPO = Path(__file__).resolve().parents[2]
 INGEST_POINTS = [

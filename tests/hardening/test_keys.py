@@ -23,11 +23,11 @@ from sartiq_storage.core.errors import InvalidKeyError
 from sartiq_storage.core.keys import parse_key
 from sartiq_storage.core.validation import validate_key, validate_prefix
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import Reply, bearer, make_app, make_context, request, to_wire
+from sartiq_storage.testing.media import image_bytes
 from tests.hardening.corpus import TOKENS, TRAVERSAL, TWINS, VALID
 from tests.hardening.keygen import Generator
 from tests.hardening.oracle import KeyFinding, KeyOracle
-from tests.support.media import image_bytes
+from tests.support.asgi import Reply, bearer, make_app, make_context, request, to_wire
 
 SEEDED_INPUTS = 20_000
 HYPOTHESIS_EXAMPLES = 1_000

@@ -27,7 +27,7 @@ from sartiq_storage.core.errors import InvalidKeyError
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.delivery import TYPES
-from tests.hardening.asgi import Reply, make_app, make_context, request, to_wire
+from tests.support.asgi import Reply, make_app, make_context, request, to_wire
 
 PAYLOADS_FILE = Path(__file__).parent / "data" / "open_redirect_payloads.txt"
 R2 = {

@@ -17,8 +17,8 @@ import pytest
 
 from sartiq_storage.core.tokens import ALL_SCOPES, issue_token
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import Reply, make_app, make_context, request, to_wire
-from tests.hardening.routes import fill
+from tests.support.asgi import Reply, make_app, make_context, request, to_wire
+from tests.support.routes import fill
 
 ANY = "any valid token"
 PUBLIC = "public"

@@ -23,9 +23,9 @@ from fastapi import FastAPI
 
 from sartiq_storage.core.policies import IMMUTABLE
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import Reply, bearer, make_app, make_context, request, to_wire
-from tests.hardening.routes import RouteInfo, iter_routes
-from tests.support.media import image_bytes
+from sartiq_storage.testing.media import image_bytes
+from tests.support.asgi import Reply, bearer, make_app, make_context, request, to_wire
+from tests.support.routes import RouteInfo, iter_routes
 
 MEDIA = "media/0b8f3c1e-6d1a-4f7e-9a57-3d1f0b2c4e5a/file.png"
 LEGACY = "images/products/abc123/product_abc123_SKU001_d4e5f6_cover.png"

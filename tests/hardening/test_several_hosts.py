@@ -40,17 +40,17 @@ from sqlalchemy import select
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaResourceAttachment
 from sartiq_storage.core.tokens import issue_token
-from tests.hardening.media_invariants import check_media_invariants, media_rows
-from tests.support.buckets import public_read
-from tests.support.db import postgres_database, url_for_processes
-from tests.support.media import image_bytes, ingest_body
-from tests.support.moto_server import (
+from sartiq_storage.testing.media import image_bytes, ingest_body
+from sartiq_storage.testing.moto_server import (
     TEST_KEY_ID,
     TEST_SECRET,
     free_port,
     moto_settings,
     moto_store,
 )
+from tests.hardening.media_invariants import check_media_invariants, media_rows
+from tests.support.buckets import public_read
+from tests.support.db import postgres_database, url_for_processes
 from tests.support.serve_process import ENTRY_POINT, kill_hard, serve_process, stop
 
 SERVES = 3

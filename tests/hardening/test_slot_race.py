@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from sartiq_storage.adapters.db.models import MediaResource, MediaResourceAttachment
 from sartiq_storage.services.context import StorageContext
-from tests.hardening.asgi import bearer, make_app, make_context
+from sartiq_storage.testing.media import image_bytes
+from tests.support.asgi import bearer, make_app, make_context
 from tests.support.db import postgres_schema_url
 from tests.support.error_bodies import leak_in
-from tests.support.media import image_bytes
 
 WRITERS = 40
 

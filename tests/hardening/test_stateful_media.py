@@ -34,7 +34,7 @@ from sartiq_storage.core.errors import ConflictError, MediaNotFoundError
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.service import AttachTo, MediaInput, MediaResourceService
 from sartiq_storage.services.orphans import OrphanScanner
-from tests.support.media import image_bytes
+from sartiq_storage.testing.media import image_bytes
 
 CDN = "https://cdn.stateful"
 CONTENTS = [image_bytes("png", 8 + i, 8, (40 * i, 10, 200 - 30 * i)) for i in range(4)]

@@ -36,10 +36,10 @@ from sartiq_storage.services.media.deletions import (
     DeletionQueue,
     enqueue,
 )
+from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_store
 from tests.hardening.store_faults import FAULT_KINDS_USED, RunConfig, run
 from tests.support.db import sqlite_database
 from tests.support.fault_proxy import fault_proxy
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_store
 from tests.support.s3_servers import S3Server
 
 CI_OPS = 1000

@@ -42,10 +42,10 @@ from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services.context import StorageContext, build_context
+from sartiq_storage.testing.media import image_bytes
+from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
 from tests.support.buckets import public_read
 from tests.support.live_server import live_server
-from tests.support.media import image_bytes
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
 from tests.support.s3_servers import S3Server
 
 SECRET = "upload-refusals-secret-0123456789abcdef"

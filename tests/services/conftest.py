@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -10,9 +9,8 @@ import pytest
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.stores import MemoryStore, ObjectStore
 from sartiq_storage.core.urls import UrlResolver
-from sartiq_storage.services.media.service import AttachTo, MediaInput, MediaResourceService
-
-CDN = "https://cdn.test"
+from sartiq_storage.services.media.service import MediaResourceService
+from tests.support.media_service import CDN
 
 
 @pytest.fixture
@@ -25,18 +23,3 @@ def media(db: Database, mstore: ObjectStore) -> Iterator[MediaResourceService]:
     service = MediaResourceService(db, mstore, UrlResolver(CDN))
     yield service
     service.close()  # its pending outbox acknowledgements, while the database is still there
-
-
-def upload(
-    store: ObjectStore, data: bytes, name: str = "photo.png", ctype: str = "image/png"
-) -> MediaInput:
-    """What the browser does: PUT the bytes under temp/, then hand the file_url over."""
-    key = f"temp/{uuid.uuid4().hex}_1706000000_{name}"
-    store.put(key, data, content_type=ctype)
-    return MediaInput(url=f"{CDN}/{key}")
-
-
-def product(
-    slot: str = "cover_image", position: int | None = None, entity_id: uuid.UUID | None = None
-) -> AttachTo:
-    return AttachTo("PRODUCT", entity_id or uuid.uuid4(), slot, position)

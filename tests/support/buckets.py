@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.support.moto_server import moto_client
+from sartiq_storage.testing.moto_server import moto_client
 
 
 def public_read(endpoint: str, bucket: str, key_id: str, secret: str) -> None:

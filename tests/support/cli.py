@@ -35,3 +35,18 @@ def sartiq(
         timeout=timeout,
         check=False,
     )
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``sartiq-storage ARGS`` with a wide terminal (``COLUMNS=200``) and a 60 s timeout."""
+    return subprocess.run(
+        [str(ENTRY_POINT), *args],  # as an operator runs it
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200", **(env or {})},
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )

@@ -1,7 +1,7 @@
 """No answer may carry database, driver or interpreter text.
 
 Every HTTP response the suites receive through httpx (their clients, Starlette's
-``TestClient``, the ASGI transport) and through ``tests/hardening/asgi.request`` is checked
+``TestClient``, the ASGI transport) and through ``tests/support/asgi.request`` is checked
 by the autouse fixture in ``tests/conftest.py``: an error body (status 400 or more) that
 quotes the driver (``psycopg``, ``UniqueViolation``…), SQLAlchemy, a traceback or SQL fails
 the test that received it.

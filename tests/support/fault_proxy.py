@@ -53,7 +53,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client
+from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client
 
 Decide = Callable[[str, str, int], str | None]
 DeleteErrors = Callable[[str], str | None]

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from tests.support.moto_server import moto_client, moto_settings, moto_store
+from sartiq_storage.testing.moto_server import moto_client, moto_settings, moto_store
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

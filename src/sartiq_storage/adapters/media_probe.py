@@ -101,7 +101,7 @@ def _dominant_color(data: bytes, header: pyvips.Image | None = None) -> str | No
     whole by libheif, which has no reduced decode: +750 MB at 48 megapixels, +1.5 GB at 100.
     An RGB or grey JPEG whose ``header`` was read already skips ``thumbnail``'s second header
     read, its rotation and its Lanczos resize: a box shrink of the scaled decode gives the same
-    colour (``tests/services/test_dominant_colour.py``) for a fifth less time. A HEIF or AVIF
+    colour (``tests/adapters/test_media_probe.py``) for a fifth less time. A HEIF or AVIF
     over :data:`HEIF_DECODE_PIXELS` whose thumbnail is missing (or as big) gets None.
     """
     source = pyvips.Source.new_from_memory(data)

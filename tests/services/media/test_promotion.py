@@ -13,8 +13,8 @@ from sartiq_storage.core.keys import MediaKey
 from sartiq_storage.services.media.model import IMMUTABLE, AttachTo, MediaSettings
 from sartiq_storage.services.media.promotion import Known, match, promote, sha256_of
 from sartiq_storage.services.media.verification import Verified, digests, verify
-from tests.services.test_privacy import phone_photo
-from tests.support.media import image_bytes
+from sartiq_storage.testing.media import image_bytes
+from tests.support.photos import phone_photo
 
 TARGET = AttachTo("PRODUCT", uuid.uuid4(), "cover_image")
 

@@ -9,8 +9,8 @@ from sartiq_storage.adapters.stores import MemoryStore
 from sartiq_storage.core.errors import UploadTooLargeError
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.service import MediaResourceService
-from tests.services.conftest import CDN, product, upload
-from tests.support.media import image_bytes
+from sartiq_storage.testing.media import image_bytes
+from tests.support.media_service import CDN, product, upload
 
 
 def test_a_setting_changed_on_the_service_is_what_the_steps_read(db: Database) -> None:

@@ -27,8 +27,8 @@ from sartiq_storage.services.media.verification import (
     read_upload,
     verify,
 )
-from tests.services.test_privacy import phone_photo
-from tests.support.media import image_bytes, mp4_bytes
+from sartiq_storage.testing.media import image_bytes, mp4_bytes
+from tests.support.photos import phone_photo
 
 
 def with_text_chunk(png: bytes, text: bytes = b"Comment\x00taken at home") -> bytes:

@@ -31,7 +31,7 @@ class Record(NamedTuple):
     """One entry as ranges and staging store it: a JSON array in exactly this field order.
 
     A NamedTuple (not a dataclass) so the encoded bytes, and with them range and commit ids,
-    stay those of the plain tuples written before (``tests/datasets/test_records.py``).
+    stay those of the plain tuples written before (``tests/services/datasets/test_records.py``).
     """
 
     path: str

@@ -1,0 +1,50 @@
+"""The dominant colour read from a thumbnail decoded at reduced size is the full image's."""
+
+from __future__ import annotations
+
+import pytest
+
+from sartiq_storage.adapters.media_probe import dominant_of, probe
+from sartiq_storage.adapters.vips import pyvips
+from sartiq_storage.testing.media import image_bytes
+
+OPTIONS = {"jpg": "[Q=90]", "webp": "[Q=90]", "avif": "[Q=70]"}
+
+
+def _two_tones(fmt: str) -> bytes:
+    """Two thirds dark teal, a third orange: big enough that JPEG decodes at 1/8 scale."""
+    left = pyvips.Image.black(440, 480, bands=3) + [20, 90, 100]
+    right = pyvips.Image.black(200, 480, bands=3) + [230, 120, 30]
+    image = left.join(right, "horizontal").cast("uchar")
+    return bytes(image.write_to_buffer(f".{fmt}{OPTIONS.get(fmt, '')}"))
+
+
+def _distance(a: str, b: str) -> float:
+    x, y = bytes.fromhex(a[1:]), bytes.fromhex(b[1:])
+    return float(sum((p - q) ** 2 for p, q in zip(x, y, strict=True)) ** 0.5)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "tiff", "avif"])
+@pytest.mark.parametrize("maker", ["solid", "two tones"])
+def test_the_thumbnail_colour_is_the_full_decode_colour(fmt: str, maker: str) -> None:
+    try:
+        data = image_bytes(fmt, 640, 480) if maker == "solid" else _two_tones(fmt)
+    except pyvips.Error:
+        pytest.skip(f"this libvips cannot write {fmt}")
+    full = dominant_of(pyvips.Image.new_from_buffer(data, ""))
+    shrunk = probe(data, "IMAGE").dominant_color
+    assert shrunk is not None
+    assert _distance(shrunk, full) <= 6, (shrunk, full)
+
+
+@pytest.mark.parametrize("bands", [3, 1])
+def test_a_big_jpeg_decoded_at_an_eighth_and_box_shrunk_keeps_its_colour(bands: int) -> None:
+    image = pyvips.Image.black(1000, 900, bands=bands) + [200, 60, 90][:bands]
+    image = image.join(
+        pyvips.Image.black(400, 900, bands=bands) + [10, 10, 10][:bands], "horizontal"
+    )
+    data = bytes(image.cast("uchar").write_to_buffer(".jpg[Q=85]"))
+    full = dominant_of(pyvips.Image.new_from_buffer(data, ""))
+    shrunk = probe(data, "IMAGE").dominant_color
+    assert shrunk is not None
+    assert _distance(shrunk, full) <= 6, (shrunk, full)

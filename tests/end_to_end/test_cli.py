@@ -1,0 +1,133 @@
+"""The command line, run as a user would: a real process, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from sartiq_storage.testing.moto_server import free_port
+from tests.support.cli import run_cli
+from tests.support.serve_process import get_once_up, serve_process
+
+
+def test_keys_explain_legacy_product() -> None:
+    result = run_cli(
+        "keys", "explain", "images/products/abc123/product_abc123_SKU001_d4e5f6_cover.webp"
+    )
+    assert result.returncode == 0, result.stderr
+    for expected in (
+        "abc123",
+        "SKU001",
+        "d4e5f6",
+        "cover",
+        "legacy_images",
+        "permanent",
+        "product",
+    ):
+        assert expected in result.stdout
+
+
+def test_keys_explain_json() -> None:
+    result = run_cli("keys", "explain", "--json", "compute/generations/task789/result_0.webp")
+    fields = json.loads(result.stdout)
+    assert fields["zone"] == "compute"
+    assert fields["retention"] == "temporary"
+    assert fields["public_url"].endswith("/compute/generations/task789/result_0.webp")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("keys", "explain", "../../etc/passwd"),
+        ("get", "media/none/file.png"),
+        ("put", "no-such-file.png", "media/x/file.png"),
+        ("ls", "/abs"),
+    ],
+)
+def test_errors_are_one_line_and_non_zero(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().startswith("error:")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_exit_2() -> None:
+    result = run_cli("no-such-command")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_put_ls_get_rm_round_trip(tmp_path: Path) -> None:
+    source = tmp_path / "photo.png"
+    source.write_bytes(b"\x89PNG fake")
+    assert run_cli("put", str(source), "media/abc/file.png").returncode == 0
+    listed = run_cli("ls", "media/", "--json")
+    rows = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["key"] for r in rows] == ["media/abc/file.png"]
+    out = tmp_path / "back.png"
+    assert run_cli("get", "media/abc/file.png", str(out)).returncode == 0
+    assert out.read_bytes() == b"\x89PNG fake"
+    assert run_cli("rm", "media/abc/file.png").returncode == 0
+    assert run_cli("ls", "media/", "--json").stdout.strip() == ""
+
+
+def test_legacy_keys_are_never_written(tmp_path: Path) -> None:
+    source = tmp_path / "x.png"
+    source.write_bytes(b"x")
+    result = run_cli("put", str(source), "images/products/p/product_p_S_u_cover.png")
+    assert result.returncode == 1
+    assert "read-only" in result.stderr
+
+
+def test_config_show_masks_secrets() -> None:
+    result = run_cli("config", "show", "--json", env={"AUTH_JWT_SECRET": "super-secret-value"})
+    assert result.returncode == 0
+    assert "super-secret-value" not in result.stdout
+    assert json.loads(result.stdout)["AUTH_JWT_SECRET"] == "********"
+
+
+def test_invalid_settings_are_a_clear_error() -> None:
+    result = run_cli("config", "show", env={"ENVIRONMENT": "moon"})
+    assert result.returncode == 1
+    assert "ENVIRONMENT" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_serve_prints_its_address_and_answers(tmp_path: Path) -> None:
+    port = free_port()
+    with serve_process(tmp_path, port) as proc:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            lines.append(line)
+            if line.startswith("eyJ"):
+                break
+        printed = "".join(lines)
+        assert f"http://127.0.0.1:{port}" in printed
+        token = lines[-1].strip()
+        health = get_once_up(f"http://127.0.0.1:{port}/healthz")
+        assert health.json()["backend"] == "local"
+        assert token.count(".") == 2
+        assert (tmp_path / "data" / "secrets.json").exists()
+
+
+def test_serve_compute_only(tmp_path: Path) -> None:
+    port = free_port()
+    with serve_process(tmp_path, port, "--app", "compute"):
+        base = f"http://127.0.0.1:{port}"
+        listed = get_once_up(f"{base}/api/v1/storage/images", attempts=150)
+        assert listed.status_code == 401  # the compute storage API takes a token, reads too
+        assert httpx.get(f"{base}/files/media/x/file.png", timeout=5).status_code == 404
+
+
+def test_serve_rejects_unknown_app() -> None:
+    result = run_cli("serve", "--app", "frontend")
+    assert result.returncode == 1
+    assert "--app" in result.stderr

@@ -1,0 +1,94 @@
+"""Helpers for the console's browser tests: the service under test, the page a test drives,
+an upload through the API, screen sizes."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import Page
+
+from sartiq_storage.core.tokens import issue_token
+from sartiq_storage.services.context import StorageContext
+from tests.support.artifacts import CONSOLE_SCREENSHOTS
+
+ARTIFACTS = CONSOLE_SCREENSHOTS
+"""Screenshots of every step (gitignored); the run's summary prints where."""
+JWT_SECRET = "console-tests-jwt-secret-0123456789abcdef"
+DATASETS_KEY = "AKIACONSOLETESTS0001"
+DATASETS_SECRET = "console-tests-datasets-secret-0123456789"
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+
+
+@dataclass
+class Service:
+    backend: str
+    base: str
+    context: StorageContext
+    token: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.token = issue_token(JWT_SECRET, "console-tests")
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class ConsolePage:
+    """A page on the console, with every console error and page error it raised."""
+
+    page: Page
+    name: str
+    errors: list[str] = field(default_factory=list)
+
+    def shot(self, step: str) -> Path:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTIFACTS / f"{self.name}-{step}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def assert_no_errors(self) -> None:
+        assert self.errors == [], "\n".join(self.errors)
+
+    def sign_in(self, token: str) -> None:
+        self.page.fill("#token-input", token)
+        self.page.click("#signin-button")
+        self.page.wait_for_selector("#app:not([hidden])")
+
+    def go(self, view: str) -> None:
+        self.page.click(f'.tabs a[data-tab="{view}"]')
+        self.page.wait_for_selector(f"#view-{view}:not([hidden])")
+
+    def no_horizontal_overflow(self) -> None:
+        widths = self.page.evaluate(
+            "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        )
+        assert widths[0] <= widths[1], f"horizontal overflow: {widths[0]} > {widths[1]} px"
+
+
+def upload_through_api(service: Service, data: bytes, filename: str, entity: uuid.UUID) -> dict:  # type: ignore[type-arg]
+    """Presign, PUT and ingest as the web app does (to seed pages without clicking)."""
+    with httpx.Client(base_url=service.base, headers=service.auth, timeout=30) as api:
+        presigned = api.post(
+            "/api/v1/uploads/presigned-url",
+            json={"filename": filename, "content_type": "image/png", "size": len(data)},
+        ).json()
+        put = httpx.put(presigned["upload_url"], content=data, headers=presigned["upload_headers"])
+        assert put.status_code == 200, put.text
+        ingested = api.post(
+            "/api/v1/media-resources/ingest",
+            json={
+                "media": {"url": presigned["file_url"]},
+                "entity_type": "LOOK",
+                "entity_id": str(entity),
+                "slot": "gallery",
+                "position": 0,
+            },
+        )
+        assert ingested.status_code == 201, ingested.text
+        return ingested.json()  # type: ignore[no-any-return]
