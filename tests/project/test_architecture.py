@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import sartiq_storage
@@ -142,3 +143,56 @@ def test_core_does_no_io() -> None:
             if top in io_modules and not (top == "pathlib" and path.name in allowed_pathlib):
                 offenders.append(f"{path.name} imports {name}")
     assert offenders == []
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Module → the package modules it imports at run time, at any depth of the module
+    (functions included), ``if TYPE_CHECKING:`` blocks aside (they never run)."""
+    modules: dict[str, Path] = {}
+    for path in ROOT.rglob("*.py"):
+        parts = path.relative_to(ROOT.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+
+    def runtime_nodes(tree: ast.AST) -> Iterator[ast.AST]:
+        for node in ast.iter_child_nodes(tree):
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+                yield from (n for child in node.orelse for n in [child, *runtime_nodes(child)])
+                continue
+            yield node
+            yield from runtime_nodes(node)
+
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        found: set[str] = set()
+        for node in runtime_nodes(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                for alias in node.names:  # ``from package import module`` names the module
+                    sub = f"{node.module}.{alias.name}"
+                    found.add(sub if sub in modules else node.module)
+            elif isinstance(node, ast.Import):
+                found.update(alias.name for alias in node.names)
+        graph[name] = {m for m in found if m in modules and m != name}
+    return graph
+
+
+def test_no_import_cycle_anywhere() -> None:
+    """Issue 15: no module imports, directly or through others, one that imports it back, not
+    even lazily inside a function (a lazy import is how a cycle hides)."""
+    graph = _module_graph()
+    assert len(graph) > 150  # the walk sees the whole package
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, trail: list[str]) -> None:
+        state[name] = 1
+        for dep in sorted(graph[name]):
+            if state.get(dep) == 1:
+                cycles.append([*trail[trail.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*trail, dep])
+        state[name] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
