@@ -26,13 +26,14 @@ from sartiq_storage.testing.process_group import (
 ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
-import sys, tempfile, time
+import faulthandler, signal, sys, tempfile, time
 from pathlib import Path
 from sartiq_storage.testing.process_group import exit_on_sigterm
 from sartiq_storage.testing.moto_server import moto_server
 from bench import bench_delivery, bench_load
 
 exit_on_sigterm()  # as `python -m bench` does
+faulthandler.register(signal.SIGUSR1, all_threads=True)  # where it hangs, if it ever does
 with tempfile.TemporaryDirectory() as tmp:
     port = bench_load._free_port()
     env = {"STORAGE_DATA_DIR": tmp, "AUTH_JWT_SECRET": "x" * 40}
@@ -63,7 +64,13 @@ def test_an_interrupted_benchmark_leaves_no_process_behind(signum: int) -> None:
         # serve (and its granian worker), bare granian (and its worker), moto
         assert len(started) >= 3, started
         child.send_signal(signum)
-        child.wait(timeout=60)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # once in CI: show where the child was stuck
+            child.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            tree = descendants(child.pid)
+            pytest.fail(f"no exit 60 s after {signal.Signals(signum).name}; tree: {tree}")
         deadline = time.monotonic() + 5  # the group is gone once the child has returned
         left = [p for p in started if still_alive(p)]
         while left and time.monotonic() < deadline:
