@@ -134,10 +134,13 @@ atexit.register(_stop_all)
 def exit_on_sigterm() -> None:
     """Turn SIGTERM and SIGHUP into ``SystemExit`` in the main thread, so ``finally`` blocks
     and the ``atexit`` hook stop child groups (the default action ends the process on the
-    spot). Ctrl-C already raises ``KeyboardInterrupt``."""
+    spot). Ctrl-C raises ``KeyboardInterrupt``, also where SIGINT was inherited ignored."""
 
     def leave(signum: int, _frame: FrameType | None) -> None:
         sys.exit(128 + signum)
 
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, leave)
+    # A process started in the background by a shell without job control inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt: a kill -INT would be lost.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
