@@ -80,6 +80,9 @@ def icc_description(profile: bytes) -> str | None:
 THUMBNAIL = 32
 """Side of the thumbnail the dominant colour is read from: the field needs no more."""
 
+HEIF_EXTENSIONS = frozenset({"heic", "avif"})
+"""The ISO BMFF image formats: one container, libheif for both."""
+
 HEIF_DECODE_PIXELS = 16_000_000
 """Largest HEIF or AVIF image decoded whole for its dominant colour. libheif has no reduced
 decode and holds about 15 bytes a pixel while decoding (+1.5 GB at 100 megapixels), so above

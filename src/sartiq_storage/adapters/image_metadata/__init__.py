@@ -38,12 +38,12 @@ from sartiq_storage.adapters.image_metadata._heif import heif_findings, heif_str
 from sartiq_storage.adapters.image_metadata._jpeg import jpeg
 from sartiq_storage.adapters.image_metadata._png import png
 from sartiq_storage.adapters.image_metadata._webp import webp
-from sartiq_storage.adapters.media_probe import MediaProbeError, rewrite_image
+from sartiq_storage.adapters.media_probe import HEIF_EXTENSIONS, MediaProbeError, rewrite_image
 from sartiq_storage.core.sniff import SNIFF_BYTES, sniff
 
 __all__ = ["STRIPPABLE", "clean", "exif_findings", "findings", "strip"]
 
-STRIPPABLE = frozenset({"jpg", "png", "webp", "gif", "heic", "avif"})
+STRIPPABLE = frozenset({"jpg", "png", "webp", "gif"}) | HEIF_EXTENSIONS
 """Formats whose metadata :func:`strip` removes without re-encoding."""
 
 _WALKERS: dict[str, Callable[[bytes], tuple[list[str], Parts]]] = {
@@ -63,7 +63,7 @@ def findings(data: bytes, extension: str) -> list[str]:
             return _WALKERS[extension](data)[0]
         if extension == "tiff":
             return tiff_findings(data, file=True)
-        if extension in ("heic", "avif"):
+        if extension in HEIF_EXTENSIONS:
             return heif_findings(data)
     except _UNREADABLE as exc:
         return [f"unreadable {extension} structure ({exc})"]
@@ -75,7 +75,7 @@ def strip(data: bytes, extension: str) -> bytes:
     :data:`STRIPPABLE` formats). Also drops harmless EXIF: the caller strips only an image
     that needs no rotation."""
     try:
-        if extension in ("heic", "avif"):
+        if extension in HEIF_EXTENSIONS:
             return heif_strip(data)
         return b"".join(_WALKERS[extension](data)[1])
     except _UNREADABLE as exc:
@@ -97,7 +97,7 @@ def clean(data: bytes, extension: str, *, rotate: bool) -> tuple[bytes, bool]:
         try:
             out = strip(data, extension)
         except MediaProbeError:
-            if extension not in ("heic", "avif"):
+            if extension not in HEIF_EXTENSIONS:
                 raise
             reencoded = True
     if reencoded:

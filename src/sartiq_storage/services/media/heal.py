@@ -24,6 +24,7 @@ from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaIngestion, MediaResource, ResourceType
 from sartiq_storage.adapters.media_probe import (
     HEIF_DECODE_PIXELS,
+    HEIF_EXTENSIONS,
     MediaProbeError,
     heif_colour_decodable,
     probe,
@@ -43,15 +44,12 @@ class HealResult:
     unfixable: list[dict[str, str]] = field(default_factory=list)
 
 
-_HEIF_EXTENSIONS = ("heic", "avif")
-
-
 def _needs_metadata(resource: MediaResource) -> bool:
     if resource.width is None or resource.height is None:
         return True
     if resource.resource_type is ResourceType.IMAGE:
         colour = resource.dominant_color is None and (
-            resource.extension not in _HEIF_EXTENSIONS
+            resource.extension not in HEIF_EXTENSIONS
             or heif_colour_decodable(resource.width, resource.height)
         )
         return colour or resource.color_profile is None
@@ -100,7 +98,7 @@ class Healer:
                             & (MediaResource.dominant_color.is_(None))
                             & not_(
                                 and_(
-                                    MediaResource.extension.in_(_HEIF_EXTENSIONS),
+                                    MediaResource.extension.in_(sorted(HEIF_EXTENSIONS)),
                                     MediaResource.width * MediaResource.height > HEIF_DECODE_PIXELS,
                                 )
                             )
