@@ -131,8 +131,10 @@ def test_ingest_batch_answers_item_by_item(service: tuple[str, dict[str, str]]) 
         assert answer.status_code == 200, answer.text
         results = answer.json()["results"]
         assert [r["status"] for r in results] == [201, 201, 201, 415]
-        assert results[3]["detail"] and results[3]["media_resource"] is None
-        assert results[0]["created"] is True and results[2]["created"] is False
+        assert results[3]["detail"]
+        assert results[3]["media_resource"] is None
+        assert results[0]["created"] is True
+        assert results[2]["created"] is False
         assert results[2]["media_resource"]["id"] == results[0]["media_resource"]["id"]
         assert [r["attachment"]["slot"] for r in results[:3]] == ["front", "back", "detail"]
         for result in results[:2]:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from sartiq_storage.core.errors import StorageError
 from sartiq_storage.interfaces.http.auth import (
     ContextDep,
     MediaReadDep,
@@ -32,7 +33,6 @@ from sartiq_storage.interfaces.http.schemas import (
     TagIds,
     TagPublic,
 )
-from sartiq_storage.core.errors import StorageError
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.media.heal import Healer
 from sartiq_storage.services.media.service import AttachTo, IngestResult, MediaInput
