@@ -92,3 +92,86 @@ def test_presign_put_ingest_and_follow_files(service: tuple[str, dict[str, str]]
         assert converted.content[8:12] == b"WEBP"
         assert converted.headers["cache-control"] == "public, max-age=31536000, immutable"
         assert converted.headers["etag"]
+
+
+def _presigned_put(api: httpx.Client, data: bytes, name: str, content_type: str) -> str:
+    presigned = api.post(
+        "/api/v1/uploads/presigned-url",
+        json={"filename": name, "content_type": content_type, "size": len(data)},
+    ).json()
+    put = httpx.put(presigned["upload_url"], content=data, headers=presigned["upload_headers"])
+    assert put.status_code == 200, put.text
+    return str(presigned["file_url"])
+
+
+def test_ingest_batch_answers_item_by_item(service: tuple[str, dict[str, str]]) -> None:
+    """A console drop of several files: one call, each item answered as ``/ingest`` would
+    answer it alone, a refused item costing the others nothing; the retry is idempotent."""
+    base, auth = service
+    red, blue = image_bytes("png", 30, 20, (200, 0, 0)), image_bytes("jpg", 20, 30, (0, 0, 200))
+    entity = str(uuid.uuid4())
+    with httpx.Client(base_url=base, headers=auth, timeout=30) as api:
+        urls = [
+            _presigned_put(api, red, "red.png", "image/png"),
+            _presigned_put(api, blue, "blue.jpg", "image/jpeg"),
+            _presigned_put(api, red, "red again.png", "image/png"),
+            _presigned_put(api, b"not an image at all, just text", "fake.png", "image/png"),
+        ]
+
+        def items(slots: list[str]) -> list[dict[str, object]]:
+            return [
+                {"media": {"url": url}, "entity_type": "LOOK", "entity_id": entity, "slot": slot}
+                for url, slot in zip(urls, slots, strict=True)
+            ]
+
+        answer = api.post(
+            "/api/v1/media-resources/ingest-batch",
+            json={"items": items(["front", "back", "detail", "broken"])},
+        )
+        assert answer.status_code == 200, answer.text
+        results = answer.json()["results"]
+        assert [r["status"] for r in results] == [201, 201, 201, 415]
+        assert results[3]["detail"]
+        assert results[3]["media_resource"] is None
+        assert results[0]["created"] is True
+        assert results[2]["created"] is False
+        assert results[2]["media_resource"]["id"] == results[0]["media_resource"]["id"]
+        assert [r["attachment"]["slot"] for r in results[:3]] == ["front", "back", "detail"]
+        for result in results[:2]:
+            served = httpx.get(result["media_resource"]["url"])
+            assert served.status_code == 200
+        assert httpx.get(results[0]["media_resource"]["url"]).content == red
+        listed = api.get(
+            "/api/v1/media-resources", params={"entity_type": "LOOK", "entity_id": entity}
+        ).json()
+        assert listed["total"] == 2  # the refused upload became no resource
+
+        # The same three items again: the sources are gone (deleted after commit), but each
+        # re-ingest of a recorded upload answers the resource it already made.
+        again = api.post(
+            "/api/v1/media-resources/ingest-batch",
+            json={"items": items(["front", "back", "detail", "broken"])[:3]},
+        )
+        assert again.status_code == 200, again.text
+        ids = [r["media_resource"]["id"] for r in again.json()["results"]]
+        assert ids == [r["media_resource"]["id"] for r in results[:3]]
+
+
+@pytest.mark.parametrize("count", [0, 101])
+def test_ingest_batch_refuses_an_empty_or_oversized_batch(
+    service: tuple[str, dict[str, str]], count: int
+) -> None:
+    base, auth = service
+    item = {
+        "media": {"url": f"{base}/temp/x.png"},
+        "entity_type": "LOOK",
+        "entity_id": str(uuid.uuid4()),
+        "slot": "front",
+    }
+    answer = httpx.post(
+        f"{base}/api/v1/media-resources/ingest-batch",
+        json={"items": [item] * count},
+        headers=auth,
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"]

@@ -31,6 +31,7 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/uploads/presigned-url"): "uploads",
     ("POST", f"{MEDIA}/ingest"): "media:write",
     ("POST", f"{MEDIA}/ingest-storage-key"): "media:write",
+    ("POST", f"{MEDIA}/ingest-batch"): "media:write",
     ("POST", f"{MEDIA}/heal"): "ops",
     ("GET", MEDIA): "media:read",
     ("GET", f"{MEDIA}/{{media_resource_id}}"): "media:read",

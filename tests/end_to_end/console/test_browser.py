@@ -51,12 +51,32 @@ def test_upload_two_images_then_a_duplicate_and_a_refused_file(
 
     entity = str(uuid.uuid4())
     page.fill("#entity-id", entity)
+    ingest_calls: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            ingest_calls.append(request.url.rsplit("/", 1)[-1])
+            if "/api/v1/media-resources/ingest" in request.url
+            else None
+        ),
+    )
     page.set_input_files(
         "#file-input",
-        [_file("Look Front.jpg", "image/jpeg", JPEG), _file("swatch.png", "image/png", PNG)],
+        [
+            _file("Look Front.jpg", "image/jpeg", JPEG),
+            _file("swatch.png", "image/png", PNG),
+            _file("broken.png", "image/png", b"a text file named like a PNG"),
+        ],
     )
     rows = page.locator("#uploads li")
     expect(page.locator('#uploads li[data-state="done"]')).to_have_count(2)
+    # The drop's ingests go through ingest-batch (those finishing together share a call);
+    # the broken file is refused on its own row, costing the others nothing.
+    broken = rows.filter(has_text="broken.png")
+    expect(broken).to_have_attribute("data-state", "error")
+    expect(broken.locator(".status")).to_contain_text("Not an accepted image or video")
+    assert set(ingest_calls) == {"ingest-batch"}, ingest_calls
+    assert len(ingest_calls) <= 3
     first = rows.filter(has_text="Look Front.jpg")
     expect(first).to_have_attribute("data-created", "true")
     expect(first).to_have_attribute("data-width", "120")

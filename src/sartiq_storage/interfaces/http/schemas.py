@@ -53,6 +53,15 @@ class IngestBody(AttachmentFields):
     media: MediaInputBody
 
 
+INGEST_BATCH_MAX = 100
+"""Items per ``ingest-batch`` call: one console drop or one generation's outputs, and a
+bound on the work (and the transaction) one request may hold."""
+
+
+class IngestBatchBody(Strict):
+    items: list[IngestBody] = Field(min_length=1, max_length=INGEST_BATCH_MAX)
+
+
 class IngestStorageKeyBody(Strict):
     storage_key: str = Field(min_length=1, max_length=1024)
     relocate: bool = True
@@ -146,6 +155,21 @@ class IngestResponse(BaseModel):
     media_resource: MediaResourcePublic
     attachment: AttachmentPublic | None
     created: bool
+
+
+class IngestBatchItem(BaseModel):
+    """One item's answer: what ``/ingest`` would have answered for it alone (``status`` 201
+    with the resource, or the refusal's status and ``detail``)."""
+
+    status: int
+    media_resource: MediaResourcePublic | None = None
+    attachment: AttachmentPublic | None = None
+    created: bool | None = None
+    detail: str | None = None
+
+
+class IngestBatchResponse(BaseModel):
+    results: list[IngestBatchItem]
 
 
 class MediaResourceDetail(MediaResourcePublic):

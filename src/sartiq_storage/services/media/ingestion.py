@@ -61,6 +61,11 @@ def _outcome(step: Callable[[_A], _R], argument: _A) -> _R | Exception:
         return exc
 
 
+def _unsettled(outcome: object) -> Exception:
+    """A step left unfinished is a bug; say so for that item instead of dropping it."""
+    return RuntimeError(f"batch item left unsettled: {type(outcome).__name__}")
+
+
 def _map_outcomes(
     pool: ThreadPoolExecutor | None, step: Callable[[_A], _R], arguments: Sequence[_A]
 ) -> list[_R | Exception]:
@@ -113,8 +118,19 @@ class Ingestion:
         self, items: Sequence[tuple[MediaInput, AttachTo]], *, concurrency: int = 1
     ) -> list[IngestResult]:
         """Ingest several inputs, pipelined (see ``MediaResourceService.ingest_all``)."""
+        outcomes = self.ingest_each(items, concurrency=concurrency)
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+        return [o for o in outcomes if isinstance(o, IngestResult)]
+
+    def ingest_each(
+        self, items: Sequence[tuple[MediaInput, AttachTo]], *, concurrency: int = 1
+    ) -> list[IngestResult | Exception]:
+        """Each item's result or error, in item order: the batch pipeline of ``ingest_all``
+        without raising, for callers that answer item by item (the batch HTTP route)."""
         if len(items) <= 1:
-            return [self.ingest(media, target) for media, target in items]
+            return [_outcome(lambda item: self.ingest(*item), item) for item in items]
 
         # Bytes seen twice in one batch: the first (the leader) is promoted and recorded with
         # the batch; the others wait for it and then match it as a plain hit. Promoting both
@@ -165,10 +181,7 @@ class Ingestion:
                 outcomes[i] = _outcome(self.finish, outcome)
             elif isinstance(outcome, Verified):
                 outcomes[i] = _outcome(self.finish_follower, (outcome, items[i][1]))
-        for outcome in outcomes:
-            if isinstance(outcome, Exception):
-                raise outcome
-        return [o for o in outcomes if isinstance(o, IngestResult)]
+        return [o if isinstance(o, IngestResult | Exception) else _unsettled(o) for o in outcomes]
 
     def ingest_key(
         self, key: str, target: AttachTo | None, *, hints: MediaInput | None

@@ -185,6 +185,13 @@ class MediaResourceService:
         """
         return self.ingestion.ingest_all(items, concurrency=concurrency)
 
+    def ingest_each(
+        self, items: Sequence[tuple[MediaInput, AttachTo]], *, concurrency: int = 1
+    ) -> list[IngestResult | Exception]:
+        """``ingest_all``'s pipeline answering item by item: each item's result, or the error
+        that refused it, in item order (nothing raised for a refused item)."""
+        return self.ingestion.ingest_each(items, concurrency=concurrency)
+
     def ingest_from_storage_key(
         self, storage_key: str, *, relocate: bool = True, target: AttachTo | None = None
     ) -> IngestResult:

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from sartiq_storage.core.errors import StorageError
 from sartiq_storage.interfaces.http.auth import (
     ContextDep,
     MediaReadDep,
@@ -18,6 +19,9 @@ from sartiq_storage.interfaces.http.schemas import (
     AttachmentPublic,
     HealBody,
     HealReport,
+    IngestBatchBody,
+    IngestBatchItem,
+    IngestBatchResponse,
     IngestBody,
     IngestResponse,
     IngestStorageKeyBody,
@@ -47,15 +51,49 @@ def _ingest_response(context: StorageContext, result: IngestResult) -> IngestRes
 @router.post("/ingest", status_code=201)
 async def ingest(body: IngestBody, context: ContextDep, caller: MediaWriteDep) -> IngestResponse:
     """Turn an uploaded temp URL (or an existing resource id) into an attachment."""
+    media, target = _media_input(body)
+    result = await run_in_threadpool(context.media.ingest, media, target)
+    return _ingest_response(context, result)
+
+
+BATCH_CONCURRENCY = 8
+"""Store round trips one batch overlaps (verification and promotion); the records are one
+transaction whatever the concurrency."""
+
+
+def _media_input(body: IngestBody) -> tuple[MediaInput, AttachTo]:
     media = MediaInput(
         url=body.media.url,
         media_resource_id=body.media.media_resource_id,
         width=body.media.width,
         height=body.media.height,
     )
-    target = AttachTo(body.entity_type, body.entity_id, body.slot, body.position)
-    result = await run_in_threadpool(context.media.ingest, media, target)
-    return _ingest_response(context, result)
+    return media, AttachTo(body.entity_type, body.entity_id, body.slot, body.position)
+
+
+def _batch_item(context: StorageContext, outcome: IngestResult | Exception) -> IngestBatchItem:
+    if isinstance(outcome, IngestResult):
+        answer = _ingest_response(context, outcome)
+        return IngestBatchItem(status=201, **answer.model_dump())
+    if isinstance(outcome, StorageError) and outcome.status < 500:
+        return IngestBatchItem(status=outcome.status, detail=str(outcome))
+    # A fault (store or database outage, a bug) fails the whole call as /ingest would: the
+    # handlers log it and answer 5xx; the items recorded before it stay, and since every
+    # ingest is idempotent the caller retries the batch as it is.
+    raise outcome
+
+
+@router.post("/ingest-batch")
+async def ingest_batch(
+    body: IngestBatchBody, context: ContextDep, caller: MediaWriteDep
+) -> IngestBatchResponse:
+    """Ingest several uploads in one call (a console drop, a generation's outputs): verified
+    and promoted concurrently, recorded in one transaction, answered item by item."""
+    items = [_media_input(item) for item in body.items]
+    outcomes = await run_in_threadpool(
+        context.media.ingest_each, items, concurrency=BATCH_CONCURRENCY
+    )
+    return IngestBatchResponse(results=[_batch_item(context, o) for o in outcomes])
 
 
 @router.post("/ingest-storage-key", status_code=201)

@@ -164,6 +164,39 @@ function putFile(presigned, file, onProgress) {
   });
 }
 
+// Uploads that finish while an ingest call is in flight wait and go together in the next
+// call to ingest-batch (one transaction for all of them); the first one goes at once.
+const ingests = { pending: [], flushing: false };
+const INGEST_BATCH_MAX = 100;
+
+function ingestSoon(body) {
+  return new Promise((resolve, reject) => {
+    ingests.pending.push({ body, resolve, reject });
+    flushIngests();
+  });
+}
+
+async function flushIngests() {
+  if (ingests.flushing || !ingests.pending.length) return;
+  ingests.flushing = true;
+  const batch = ingests.pending.splice(0, INGEST_BATCH_MAX);
+  try {
+    const answer = await api("api/v1/media-resources/ingest-batch", {
+      method: "POST",
+      body: { items: batch.map((entry) => entry.body) },
+    });
+    answer.results.forEach((result, index) => {
+      if (result.status === 201) batch[index].resolve(result);
+      else batch[index].reject(new ApiError(result.status, formatDetail(result.detail)));
+    });
+  } catch (error) {
+    for (const entry of batch) entry.reject(error);
+  } finally {
+    ingests.flushing = false;
+    flushIngests();
+  }
+}
+
 async function uploadOne({ file, contentType, target, row }) {
   try {
     row.set("working", "Requesting an upload URL…");
@@ -179,10 +212,7 @@ async function uploadOne({ file, contentType, target, row }) {
     });
     row.progress(1);
     row.set("working", "Ingesting…");
-    const result = await api("api/v1/media-resources/ingest", {
-      method: "POST",
-      body: { media: { url: presigned.file_url }, ...target },
-    });
+    const result = await ingestSoon({ media: { url: presigned.file_url }, ...target });
     const resource = result.media_resource;
     const size = resource.width && resource.height ? ` · ${resource.width} × ${resource.height}` : "";
     const where = `${target.slot}${target.position === null ? "" : ` #${target.position}`}`;
