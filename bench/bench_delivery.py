@@ -27,8 +27,10 @@ DESCRIPTION = """\
 `wrk -t1 -c32` on loopback (one core for the server, one for the load). Each figure is the
 median of three 4-second runs, ours and the baseline up at once and alternating run by run.
 Then the servers themselves compared on the bare app, and a cached `?type=webp` conversion
-(`/_storage/derived/…`: HEAD the source, find the derivative, stream it with ETag and
-immutable caching) against Starlette's `StaticFiles` serving a file of the same size. Skipped,
+(`/_storage/derived/…` once made: `stat` the source and the derivative, answer with the
+kept ETag and immutable caching, the file sent by the server itself where it offers ASGI
+`pathsend` (granian) or read at once; `fast_derived.py`) against Starlette's `StaticFiles`
+serving a file of the same size. Skipped,
 with a note, when `wrk` is not installed (`apt-get install wrk`).
 First, without a server: the `/files` 302 called in-process as the app answers it (the fast
 path skips the ASGI layers and adds `X-Request-ID` and the access line itself, the line written
@@ -249,7 +251,8 @@ def run(quick: bool) -> list[Result]:
                     ours_derived,
                     static,
                     "req/s",
-                    f"{len(body):,}-byte WebP; ours looks the derivative up, HEADs and streams it",
+                    f"{len(body):,}-byte WebP; ours: two stats (source, derivative), kept headers, "
+                    + ("pathsend" if server == "granian" else "one read"),
                 )
             )
         results.append(

@@ -359,6 +359,11 @@ class LocalStore(SignedUrlMixin):
         key, path = self._path(key)
         return self._info(key, path)
 
+    def file_path(self, key: str) -> str:
+        """The file holding ``key``'s bytes (validated, inside the root), for a server that
+        sends files itself (the derivative fast path); the object may not exist."""
+        return self._path(key)[1]
+
     def get(self, key: str, *, start: int | None = None, end: int | None = None) -> ObjectStream:
         key, path = self._path(key)
         try:

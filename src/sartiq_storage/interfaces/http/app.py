@@ -15,6 +15,8 @@ from sartiq_storage.core.config import Settings, load_settings
 from sartiq_storage.core.http_headers import CORS_EXPOSE_HEADERS
 from sartiq_storage.interfaces.http.auth import document_scopes
 from sartiq_storage.interfaces.http.errors import install_error_handlers
+from sartiq_storage.interfaces.http.fast_derived import PREFIX as DERIVED_PREFIX
+from sartiq_storage.interfaces.http.fast_derived import FastDerived
 from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.host_auth import HostAuth, use_host_auth
@@ -50,6 +52,9 @@ class StorageApp(FastAPI):
     """
 
     fast: FastFiles | None = None
+    fast_derived: FastDerived | None = None
+    """Cached ``?type=`` derivatives on the embedded store, answered as static files
+    (``fast_derived.py``); the route answers the rest."""
     outer: ASGIApp | None = None
     fast_logged = False
     """Set by ``install_layers``: the fast path skips the layers and does their work itself
@@ -69,6 +74,15 @@ class StorageApp(FastAPI):
             and scope["path"].startswith(FAST_PREFIX)
         ):
             await self.fast.logged(scope, receive, send)
+            return
+        if (
+            self.fast_logged
+            and self.fast_derived is not None
+            and scope["type"] == "http"
+            and scope["method"] in ("GET", "HEAD")
+            and scope["path"].startswith(DERIVED_PREFIX)
+            and await self.fast_derived.handled(scope, receive, send)
+        ):
             return
         await (self.outer or self._dispatch)(scope, receive, send)
 
@@ -127,6 +141,8 @@ def create_app(
     document_scopes(app)  # each operation's bearer scope in the OpenAPI document
     if "backend" in apps:
         app.fast = FastFiles(context)
+        derived = FastDerived(context)
+        app.fast_derived = derived if derived.active else None
         app.include_router(files.router)  # documents /files in the OpenAPI schema
         app.include_router(uploads.router)
         app.include_router(media.router)

@@ -32,7 +32,8 @@ from sartiq_storage.interfaces.http.middleware.no_store import add_no_store
 from sartiq_storage.services.context import StorageContext
 
 PREFIX = "/files/"
-EXPOSE = ", ".join(CORS_EXPOSE_HEADERS).encode("latin-1")
+EXPOSE = ", ".join([*CORS_EXPOSE_HEADERS, "X-Request-ID"]).encode("latin-1")
+"""As the CORS middleware exposes them: the request id too, which every answer carries."""
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
@@ -42,6 +43,21 @@ Target = tuple[bytes, bytes, bytes]
 """A 302's Location, Cache-Control and Vary."""
 TARGETS_KEPT = 1024
 """Redirects kept per process: a few MB at worst (a valid key is at most 1,024 bytes)."""
+
+
+def add_cors(
+    scope: Scope, origins: set[bytes], headers: list[tuple[bytes, bytes]], vary: bytes
+) -> None:
+    """The CORS middleware's headers on a simple request, for answers that skip it."""
+    origin = None
+    for name, value in scope["headers"]:
+        if name == b"origin":
+            origin = value
+            break
+    if origin is not None and origin in origins:
+        headers.append((b"access-control-allow-origin", origin))
+        headers.append((b"access-control-expose-headers", EXPOSE))
+    headers.append((b"vary", vary))
 
 
 class FastFiles:
@@ -61,15 +77,7 @@ class FastFiles:
         return self._target(path, type_, None)
 
     def _cors(self, scope: Scope, headers: list[tuple[bytes, bytes]], vary: bytes) -> None:
-        origin = None
-        for name, value in scope["headers"]:
-            if name == b"origin":
-                origin = value
-                break
-        if origin is not None and origin in self.origins:
-            headers.append((b"access-control-allow-origin", origin))
-            headers.append((b"access-control-expose-headers", EXPOSE))
-        headers.append((b"vary", vary))
+        add_cors(scope, self.origins, headers, vary)
 
     def _error(self, scope: Scope, status: int, detail: str) -> Answer:
         body = json.dumps({"detail": detail}).encode()
@@ -148,13 +156,19 @@ class FastFiles:
             target = loggable_target(scope)
             log_answer(scope["method"], target, status or 500, started, rid, None, exc)
             raise
-        if status >= 500 or not logger.isEnabledFor(INFO):
-            if status >= 500:
-                log_answer(scope["method"], loggable_target(scope), status, started, rid, None)
-            return  # the target is worked out only for a line written
-        writer = access_log.direct_writer
-        if writer is None:
+        write_access_line(scope, status, started, rid)
+
+
+def write_access_line(scope: Scope, status: int, started: float, rid: str) -> None:
+    """The access line of a fast-path answer, as the access-log layer writes it; the target
+    is worked out only for a line written."""
+    if status >= 500 or not logger.isEnabledFor(INFO):
+        if status >= 500:
             log_answer(scope["method"], loggable_target(scope), status, started, rid, None)
-            return
-        duration_ms = (perf_counter() - started) * 1000
-        writer(scope["method"], loggable_target(scope), status, duration_ms, rid, None)
+        return
+    writer = access_log.direct_writer
+    if writer is None:
+        log_answer(scope["method"], loggable_target(scope), status, started, rid, None)
+        return
+    duration_ms = (perf_counter() - started) * 1000
+    writer(scope["method"], loggable_target(scope), status, duration_ms, rid, None)
