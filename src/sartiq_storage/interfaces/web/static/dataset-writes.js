@@ -53,6 +53,8 @@ export function explain(error) {
   if (error instanceof ApiError && error.status === 403 && /scope/.test(error.message)) {
     return `Not allowed: this token may read datasets but not change them (${error.message}). Sign in with a token that has datasets:write.`;
   }
+  // A protected branch or a read-only repository: the dataset's rule, not the object store.
+  if (error instanceof ApiError && error.status === 403) return `Refused: ${error.message}`;
   return describeError(error);
 }
 
@@ -567,7 +569,7 @@ export function renderMerge(content, ctx) {
     field("Into branch", into),
     field("Message (optional)", message),
     field("Conflict strategy", strategy),
-    h("button", { class: "button primary", type: "submit" }, "Merge"),
+    h("button", { class: "button primary", type: "submit" }, "Run merge"),
     error);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
