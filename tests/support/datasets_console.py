@@ -99,7 +99,8 @@ def wider_than_viewport(page: Page, root: str = "#view-datasets") -> list[str]:
             return all
               .filter(el => !el.closest('.table-wrap') || el.classList.contains('table-wrap'))
               .filter(el => el.getBoundingClientRect().right > width + 0.5)
-              .map(el => `${el.tagName.toLowerCase()}.${el.className} ${Math.round(el.getBoundingClientRect().right)} > ${width}`);
+              .map(el => `${el.tagName.toLowerCase()}.${el.className} `
+                + `${Math.round(el.getBoundingClientRect().right)} > ${width}`);
         }""",
         root,
     )

@@ -58,6 +58,16 @@ export function explain(error) {
   return describeError(error);
 }
 
+// A table whose wrapper scrolls sideways on a narrow screen: focusable and named, so the
+// keyboard can scroll it too.
+export function dataTable(label, headers, rows) {
+  const wrap = table(headers, rows);
+  wrap.setAttribute("tabindex", "0");
+  wrap.setAttribute("role", "region");
+  wrap.setAttribute("aria-label", label);
+  return wrap;
+}
+
 // --- dialogs ------------------------------------------------------------------------------
 
 let dialogCount = 0;
@@ -362,7 +372,7 @@ async function showChanges(list, ctx, branch) {
     }
     list.replaceChildren(
       h("p", { class: "muted small" }, `${entries.length} uncommitted change${entries.length === 1 ? "" : "s"} on ${branch}.`),
-      table(["change", "path", "size"], entries.map((e) => h("tr", { dataset: { type: e.type } },
+      dataTable(`Uncommitted changes on ${branch}`, ["change", "path", "size"], entries.map((e) => h("tr", { dataset: { type: e.type } },
         h("td", { class: `type-${e.type}` }, e.type),
         h("td", { class: "path" }, e.path),
         h("td", { class: "num" }, e.size_bytes === null || e.type === "removed" ? "" : bytes(e.size_bytes))))));

@@ -4,9 +4,9 @@
 
 import { api, describeError } from "./api.js";
 import {
-  renderBranches, renderChanges, renderMerge, revertButton, setUpAnnouncements, writable,
+  dataTable, renderBranches, renderChanges, renderMerge, revertButton, setUpAnnouncements, writable,
 } from "./dataset-writes.js";
-import { $, bytes, emptyNote, errorNote, h, richText, short, table, when } from "./dom.js";
+import { $, bytes, emptyNote, errorNote, h, richText, short, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
 
@@ -149,7 +149,7 @@ async function showLog(results) {
       branch && c.parents.length === 1 ? h("td", {}, revertButton(writeContext(), c, branch, () => showLog(results))) : branch ? h("td", {}) : null));
     results.replaceChildren(
       h("p", { class: "muted small", id: "ds-log-summary", tabindex: "-1" }, `${commits.length} commit${commits.length === 1 ? "" : "s"} reachable from ${ref}${commits.length === 100 ? " (newest 100)" : ""}.`),
-      table(["commit", "message", "committer", "date", ...(branch ? ["action"] : [])], rows));
+      dataTable(`Commits reachable from ${ref}`, ["commit", "message", "committer", "date", ...(branch ? ["action"] : [])], rows));
   } catch (error) {
     results.replaceChildren(errorNote({ message: describeError(error) }));
   }
@@ -186,7 +186,7 @@ function renderDiffForm(content) {
         h("td", { class: "num" }, e.size_bytes === null ? "" : bytes(e.size_bytes))));
       results.replaceChildren(
         h("p", { class: "muted small" }, `${entries.length} change${entries.length === 1 ? "" : "s"} from ${left} to ${right}.`),
-        table(["change", "path", "size"], rows));
+        dataTable(`Changes from ${left} to ${right}`, ["change", "path", "size"], rows));
     } catch (error) {
       results.replaceChildren(errorNote({ message: describeError(error) }));
     }
@@ -232,7 +232,7 @@ async function showObjects(results, after = "", append = false) {
     }
     results.replaceChildren(
       h("div", { class: "crumbs" }, crumbs),
-      rows.length ? table(["name", "type", "size", "checksum", "modified"], rows) : emptyNote("Nothing here."));
+      rows.length ? dataTable(`Objects at ${ref}`, ["name", "type", "size", "checksum", "modified"], rows) : emptyNote("Nothing here."));
   }
   if (listing.has_more) {
     results.append(h("button", {
