@@ -244,7 +244,7 @@ function globMatch(pattern, name) {
 
 function createBranchForm(ctx, rerender) {
   const { repo } = ctx;
-  const name = textInput("name", { id: "ds-new-branch", required: true, pattern: "[A-Za-z0-9_][A-Za-z0-9_\\-]*" });
+  const name = textInput("name", { id: "ds-new-branch", required: true, placeholder: "e.g. relabel-tops", pattern: "[A-Za-z0-9_][A-Za-z0-9_\\-]*" });
   const source = textInput("source", { id: "ds-new-branch-source", required: true, list: "ref-options", value: repo.default_branch });
   const error = errorSlot();
   const form = h("form", { class: "toolbar ds-form", "aria-label": "Create branch" },
@@ -267,7 +267,7 @@ function createBranchForm(ctx, rerender) {
 
 function createTagForm(ctx, rerender) {
   const { repo } = ctx;
-  const name = textInput("name", { id: "ds-new-tag", required: true });
+  const name = textInput("name", { id: "ds-new-tag", required: true, placeholder: "e.g. v1.0" });
   const ref = textInput("ref", { id: "ds-new-tag-ref", required: true, list: "ref-options", value: repo.default_branch });
   const error = errorSlot();
   const form = h("form", { class: "toolbar ds-form", "aria-label": "Create tag" },
@@ -316,7 +316,7 @@ function protectionSection(ctx, rules, canWrite, rerender) {
     rows.length ? h("ul", { class: "ds-rows", "aria-labelledby": "ds-protection-heading" }, rows)
       : h("p", { class: "muted small" }, "No branch is protected.")];
   if (canWrite) {
-    const pattern = textInput("pattern", { id: "ds-new-rule", required: true, value: rules.length ? "" : repo.default_branch });
+    const pattern = textInput("pattern", { id: "ds-new-rule", required: true, placeholder: "e.g. main", value: rules.length ? "" : repo.default_branch });
     const error = errorSlot();
     const form = h("form", { class: "toolbar ds-form", "aria-label": "Add protection rule" },
       field("Branch name pattern", pattern, "a name or a glob such as release-*"),
@@ -409,7 +409,7 @@ export function uploadObject(repo, branch, path, file, onProgress) {
 
 function uploadSection(ctx, branch, refresh) {
   const folder = textInput("folder", { id: "ds-upload-folder", placeholder: "e.g. images/tops/" });
-  const files = h("input", { id: "ds-upload-files", name: "files", type: "file", multiple: true, required: true });
+  const files = h("input", { id: "ds-upload-files", name: "files", type: "file", multiple: true });
   const error = errorSlot();
   const rows = h("ul", { class: "ds-uploads", "aria-label": "Files uploaded" });
   const form = h("form", { class: "ds-form ds-upload", "aria-labelledby": "ds-upload-heading" },
@@ -422,6 +422,11 @@ function uploadSection(ctx, branch, refresh) {
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const chosen = [...files.files];
+    if (!chosen.length) {
+      announceError("Choose one or more files first.", error);
+      files.focus();
+      return;
+    }
     const target = branch();
     let prefix = folder.value.trim().replace(/^\/+/, "");
     if (prefix && !prefix.endsWith("/")) prefix += "/";
@@ -501,7 +506,7 @@ function relabel(list) {
 }
 
 function commitSection(ctx, branch, refresh) {
-  const message = h("textarea", { id: "ds-commit-message", name: "message", rows: "2", required: true, class: "ds-textarea" });
+  const message = h("textarea", { id: "ds-commit-message", name: "message", rows: "2", required: true, class: "ds-textarea", placeholder: "What changed and why" });
   const list = h("ul", { class: "ds-meta" });
   const add = h("button", {
     class: "button small ds-add-meta",
@@ -567,7 +572,7 @@ export function renderMerge(content, ctx) {
   const other = refs.branches.find((b) => b.name !== repo.default_branch)?.name ?? repo.default_branch;
   const source = textInput("source", { id: "ds-merge-source", required: true, list: "ref-options", value: other });
   const into = branchSelect("ds-merge-into", ctx, repo.default_branch);
-  const message = textInput("message", { id: "ds-merge-message" });
+  const message = textInput("message", { id: "ds-merge-message", placeholder: "Merge … into …" });
   const strategy = h("select", { id: "ds-merge-strategy", name: "strategy" },
     h("option", { value: "" }, "None: stop and list conflicts"),
     h("option", { value: "dest-wins" }, "Destination wins (dest-wins)"),
