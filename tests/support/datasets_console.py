@@ -118,3 +118,24 @@ def unexpected_errors(console: ConsolePage, *statuses: int) -> list[str]:
 
 def file_payload(name: str, data: bytes, mime: str) -> dict[str, Any]:
     return {"name": name, "mimeType": mime, "buffer": data}
+
+
+def record_announcements(page: Page) -> None:
+    """From now on, note every text the datasets view's live regions say."""
+    page.evaluate(
+        """() => {
+            window.__said = [];
+            for (const id of ['ds-status', 'ds-alert']) {
+                const el = document.getElementById(id);
+                new MutationObserver(() => {
+                    if (el.textContent) window.__said.push(`${id}: ${el.textContent}`);
+                }).observe(el, { childList: true, characterData: true, subtree: true });
+            }
+        }"""
+    )
+
+
+def announcements(page: Page) -> list[str]:
+    """What the live regions said since :func:`record_announcements`."""
+    said: list[str] = page.evaluate("window.__said")
+    return said

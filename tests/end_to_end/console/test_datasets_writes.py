@@ -16,9 +16,11 @@ from tests.support.console import DESKTOP, JWT_SECRET, PHONE, ConsolePage, Servi
 from tests.support.datasets_console import (
     NARROW,
     accessible_name,
+    announcements,
     controls_named_by_visible_text,
     file_payload,
     press_on,
+    record_announcements,
     seed_conflicts,
     seed_repository,
     tab_to,
@@ -44,10 +46,12 @@ def _open_repo(console: ConsolePage, service: Service, repo: str, token: str | N
 
 def _mode(page: Page, mode: str) -> None:
     page.click(f'#repo-panel .segmented button[data-mode="{mode}"]')
+    page.wait_for_selector(f'#repo-panel .repo-content[data-rendered="{mode}"]')
 
 
-def _status(page: Page) -> str:
-    return page.locator("#ds-status").inner_text()
+def _mode_by_keyboard(page: Page, mode: str) -> None:
+    press_on(page, page.locator(f'#repo-panel .segmented button[data-mode="{mode}"]'))
+    page.wait_for_selector(f'#repo-panel .repo-content[data-rendered="{mode}"]')
 
 
 def _fits(page: Page) -> None:
@@ -90,16 +94,20 @@ def test_every_write_flow_with_the_mouse(
             file_payload("shoes.csv", b"id,label\n2,shoe\n", "text/csv"),
         ],
     )
+    record_announcements(page)
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.locator("#ds-status")).to_have_text(
         "Uploaded 2 files to dev: uncommitted until you commit."
     )
+    expect(changes := page.locator("#ds-changes-list tbody tr")).to_have_count(2)
+    # One announcement for the whole operation, not one per file or percent.
+    assert announcements(page) == [
+        "ds-status: Uploaded 2 files to dev: uncommitted until you commit."
+    ]
     expect(page.get_by_role("progressbar", name="Upload of tops.csv")).to_have_attribute(
         "value", "1"
     )
     expect(page.get_by_role("progressbar", name="Upload of shoes.csv")).to_be_visible()
-    changes = page.locator("#ds-changes-list tbody tr")
-    expect(changes).to_have_count(2)
     expect(changes.first).to_contain_text("labels/shoes.csv")
     _fits(page)
     console.shot("2-uploaded")
@@ -237,17 +245,16 @@ def test_every_flow_by_keyboard_alone(embedded: Service, open_console: Opener) -
     press_on(page, page.locator('.tabs a[data-tab="datasets"]'))
     press_on(page, page.locator(f'#repo-list button[data-repo="{repo}"]'))
     expect(page.locator("#repo-panel h2")).to_have_text(repo)
-    segment = page.locator("#repo-panel .segmented button")
 
     # Branch.
-    press_on(page, segment.and_(page.locator('[data-mode="refs"]')))
+    _mode_by_keyboard(page, "refs")
     type_into(page, page.locator("#ds-new-branch"), "kb")
     page.keyboard.press("Enter")  # submits the form
     expect(page.locator("#ds-status")).to_have_text("Created branch kb from main.")
     expect(page.locator("#ds-new-branch")).to_be_focused()  # ready for the next one
 
     # Upload: Space on the file input opens the chooser; Enter on Upload sends.
-    press_on(page, segment.and_(page.locator('[data-mode="changes"]')))
+    _mode_by_keyboard(page, "changes")
     branch = page.locator("#ds-changes-branch")
     tab_to(page, branch)
     page.keyboard.type("kb")  # a select follows typed letters
@@ -276,19 +283,19 @@ def test_every_flow_by_keyboard_alone(embedded: Service, open_console: Opener) -
     assert (head.message, dict(head.metadata)) == ("By keyboard", {"via": "keyboard"})
 
     # Diff.
-    press_on(page, segment.and_(page.locator('[data-mode="diff"]')))
+    _mode_by_keyboard(page, "diff")
     type_into(page, page.locator("#ds-right"), "kb")
     page.keyboard.press("Enter")
     expect(page.locator("#repo-panel .results tbody tr")).to_have_count(1)
 
     # Merge kb into main.
-    press_on(page, segment.and_(page.locator('[data-mode="merge"]')))
+    _mode_by_keyboard(page, "merge")
     type_into(page, page.locator("#ds-merge-source"), "kb")
     press_on(page, page.get_by_role("button", name="Run merge"))
     expect(page.locator("#ds-merge-result")).to_contain_text("Merged kb into main")
 
     # Revert on kb: the dialog traps Tab, Escape gives focus back, Enter confirms.
-    press_on(page, segment.and_(page.locator('[data-mode="log"]')))
+    _mode_by_keyboard(page, "log")
     type_into(page, page.locator("#ds-ref"), "kb")
     page.keyboard.press("Enter")
     revert = page.get_by_role("button", name=f"Revert commit {head.id[:12]}")
@@ -313,7 +320,7 @@ def test_every_flow_by_keyboard_alone(embedded: Service, open_console: Opener) -
     expect(page.locator("#ds-log-summary")).to_be_focused()
 
     # Tag, protection rule and its removal, branch deletion.
-    press_on(page, segment.and_(page.locator('[data-mode="refs"]')))
+    _mode_by_keyboard(page, "refs")
     type_into(page, page.locator("#ds-new-tag"), "kb-1")
     page.keyboard.press("Enter")
     expect(page.locator("#ds-status")).to_contain_text("Created tag kb-1")
@@ -408,7 +415,6 @@ def test_axe_finds_nothing_on_the_datasets_view(
     check("log")
     for mode in MODES[1:]:
         _mode(page, mode)
-        page.wait_for_selector("#repo-panel .repo-content > *")
         check(mode)
     _mode(page, "changes")
     page.select_option("#ds-changes-branch", "relabel")

@@ -181,10 +181,11 @@ export async function renderBranches(content, ctx, focusAfter) {
       api(`${repoPath(repo)}/branch-protection`),
     ]);
   } catch (failure) {
-    announceError(explain(failure), content);
+    if (ctx.mode === "refs") announceError(explain(failure), content);
     return;
   }
   ctx.refs = refs;
+  if (ctx.mode !== "refs") return; // another view was chosen meanwhile
   const canWrite = writable();
   const rerender = (selector) => renderBranches(content, ctx, selector);
   const heading = h("h3", { id: "ds-branches-heading", tabindex: "-1" }, `Branches (${refs.branches.length})`);
@@ -364,8 +365,11 @@ export async function renderChanges(content, ctx) {
 
 async function showChanges(list, ctx, branch) {
   list.replaceChildren(h("p", { class: "muted" }, "Loading…"));
+  const asked = Symbol(branch);
+  list.asked = asked; // a later choice of branch wins over an earlier answer still on its way
   try {
     const entries = await api(`${branchPath(ctx.repo, branch)}/changes`);
+    if (list.asked !== asked) return;
     if (!entries.length) {
       list.replaceChildren(emptyNote(`No uncommitted changes on ${branch}.`));
       return;
@@ -377,7 +381,7 @@ async function showChanges(list, ctx, branch) {
         h("td", { class: "path" }, e.path),
         h("td", { class: "num" }, e.size_bytes === null || e.type === "removed" ? "" : bytes(e.size_bytes))))));
   } catch (failure) {
-    announceError(explain(failure), list);
+    if (list.asked === asked) announceError(explain(failure), list);
   }
 }
 

@@ -96,8 +96,15 @@ function refInput(id, value, label) {
   return h("label", {}, label, h("input", { id, value, list: "ref-options", spellcheck: "false", required: true }));
 }
 
+// The view of the mode chosen; `data-rendered` names it once shown (what tests wait for).
 async function renderRepoMode(content) {
+  delete content.dataset.rendered;
   const mode = datasets.mode;
+  await renderMode(content, mode);
+  if (datasets.mode === mode) content.dataset.rendered = mode;
+}
+
+async function renderMode(content, mode) {
   if (mode === "refs") return renderBranches(content, writeContext());
   if (mode === "changes") return renderChanges(content, writeContext());
   if (mode === "merge") return renderMerge(content, writeContext());
@@ -126,6 +133,7 @@ function writeContext() {
       datasets.refs = refs;
       refsChanged();
     },
+    get mode() { return datasets.mode; },
     get ref() { return datasets.ref; },
     set ref(ref) { datasets.ref = ref; },
   };
