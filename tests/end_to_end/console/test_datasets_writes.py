@@ -438,3 +438,30 @@ def test_axe_finds_nothing_on_the_datasets_view(
         "Delete branch"
     )
     assert unexpected_errors(console, 409) == []
+
+
+def test_a_refused_revert_stays_in_its_dialog_and_says_why(
+    embedded: Service, open_console: Opener
+) -> None:
+    repo = "dirty"
+    seed_repository(embedded.context, repo)
+    embedded.context.datasets.put_object(repo, "relabel", "wip.csv", b"w", content_type="text/csv")
+    head = embedded.context.datasets.log(repo, "relabel", amount=1)[0]
+    console = open_console(embedded, "ds-dialog-error", PHONE)
+    page = _open_repo(console, embedded, repo)
+    page.fill("#ds-ref", "relabel")
+    page.locator("#repo-panel form.toolbar button[type=submit]").click()
+    revert = page.get_by_role("button", name=f"Revert commit {head.id[:12]}")
+    revert.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_role("button", name="Revert commit").click()
+    error = dialog.get_by_role("alert")
+    expect(error).to_contain_text("uncommitted changes")  # the engine's reason, in the dialog
+    expect(dialog.get_by_role("button", name="Revert commit")).to_be_focused()
+    assert wider_than_viewport(page) == []
+    console.shot("1-refused-in-dialog")
+    dialog.get_by_role("button", name="Cancel").click()
+    expect(dialog).to_have_count(0)
+    expect(revert).to_be_focused()
+    assert len(embedded.context.datasets.log(repo, "relabel", amount=10)) == 3  # nothing made
+    assert unexpected_errors(console, 400) == []
