@@ -23,7 +23,8 @@ SCOPES: dict[str, str] = {
     "uploads": "presign browser uploads",
     "compute": "the compute server's storage (/api/v1/storage/images)",
     "ops": "dead letters, orphan reports, lifecycle drift, heal",
-    "datasets:read": "the read-only datasets view (/api/v1/datasets)",
+    "datasets:read": "the datasets view's reads (GET /api/v1/datasets)",
+    "datasets:write": "dataset writes: branches, uploads, commits, merges, tags, protection",
 }
 """Every scope a route can require, with what it grants."""
 ALL_SCOPES = frozenset(SCOPES)

@@ -25,6 +25,7 @@ from sartiq_storage.interfaces.http.middleware import install_layers
 from sartiq_storage.interfaces.http.middleware.logs import configure_logging
 from sartiq_storage.interfaces.http.routes import (
     compute,
+    dataset_writes,
     datasets,
     embedded,
     files,
@@ -149,6 +150,7 @@ def create_app(
         app.include_router(tags.router)
         app.include_router(operations.router)
         app.include_router(datasets.router)
+        app.include_router(dataset_writes.router)
         app.include_router(token.router)
         install_console(app)  # the operators' page over the routes above (docs/console.md)
     if "compute" in apps:

@@ -1,12 +1,17 @@
-// The Datasets view, read-only: repositories, branches and tags, the log at a ref, a diff
-// between two refs, and the objects at a ref, folder by folder.
+// The Datasets view: repositories, branches and tags, the log at a ref, a diff between two
+// refs, and the objects at a ref, folder by folder. With `datasets:write`, the writes of
+// dataset-writes.js too: branches, tags, protection, uploads, commits, merges, reverts.
 
 import { api, describeError } from "./api.js";
-import { $, bytes, emptyNote, errorNote, h, richText, short, table, when } from "./dom.js";
+import {
+  dataTable, renderBranches, renderChanges, renderMerge, revertButton, setUpAnnouncements, writable,
+} from "./dataset-writes.js";
+import { $, bytes, emptyNote, errorNote, h, richText, short, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
 
 export async function loadDatasets() {
+  setUpAnnouncements();
   const list = $("#repo-list");
   let repos;
   try {
@@ -39,6 +44,11 @@ function refOptions() {
     refs.tags.map((t) => h("option", { value: t.name }, "tag")));
 }
 
+// After a write changed the branches or tags: the ref suggestions follow.
+function refsChanged() {
+  $("#ref-options")?.replaceWith(refOptions());
+}
+
 async function selectRepo(repo) {
   const panel = $("#repo-panel");
   for (const button of document.querySelectorAll("#repo-list button")) {
@@ -55,7 +65,9 @@ async function selectRepo(repo) {
     panel.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
-  const modes = [["log", "Log"], ["diff", "Diff"], ["browse", "Browse"], ["refs", "Branches"]];
+  const modes = [["log", "Log"], ["changes", "Changes"], ["diff", "Diff"],
+    ...(writable() ? [["merge", "Merge"]] : []), ["browse", "Browse"], ["refs", "Branches"]];
+  if (!modes.some(([mode]) => mode === datasets.mode)) datasets.mode = "log";
   const content = h("div", { class: "repo-content" });
   const segmented = h("div", { class: "segmented", role: "group", "aria-label": "View" },
     modes.map(([mode, label]) => h("button", {
@@ -84,9 +96,18 @@ function refInput(id, value, label) {
   return h("label", {}, label, h("input", { id, value, list: "ref-options", spellcheck: "false", required: true }));
 }
 
+// The view of the mode chosen; `data-rendered` names it once shown (what tests wait for).
 async function renderRepoMode(content) {
+  delete content.dataset.rendered;
   const mode = datasets.mode;
-  if (mode === "refs") return renderRefs(content);
+  await renderMode(content, mode);
+  if (datasets.mode === mode) content.dataset.rendered = mode;
+}
+
+async function renderMode(content, mode) {
+  if (mode === "refs") return renderBranches(content, writeContext());
+  if (mode === "changes") return renderChanges(content, writeContext());
+  if (mode === "merge") return renderMerge(content, writeContext());
   if (mode === "diff") return renderDiffForm(content);
   const form = h("form", { class: "toolbar" },
     refInput("ds-ref", datasets.ref, "Ref (branch, tag or commit)"),
@@ -102,17 +123,20 @@ async function renderRepoMode(content) {
   await (mode === "log" ? showLog : showObjects)(results);
 }
 
-function renderRefs(content) {
-  const { refs, repo } = datasets;
-  const branchRows = refs.branches.map((b) => h("tr", {},
-    h("td", {}, b.name, b.name === repo.default_branch ? h("span", { class: "badge accent" }, " default") : null),
-    h("td", { class: "commit-id" }, short(b.commit_id, 16))));
-  const tagRows = refs.tags.map((t) => h("tr", {}, h("td", {}, t.name), h("td", { class: "commit-id" }, short(t.commit_id, 16))));
-  content.replaceChildren(
-    h("h3", {}, "Branches"),
-    table(["branch", "commit"], branchRows),
-    h("h3", {}, "Tags"),
-    tagRows.length ? table(["tag", "commit"], tagRows) : h("p", { class: "muted small" }, "No tags."));
+// What the write views read and change: the repository, its refs (kept in step with the
+// ref suggestions) and the ref the other views show.
+function writeContext() {
+  return {
+    get repo() { return datasets.repo; },
+    get refs() { return datasets.refs; },
+    set refs(refs) {
+      datasets.refs = refs;
+      refsChanged();
+    },
+    get mode() { return datasets.mode; },
+    get ref() { return datasets.ref; },
+    set ref(ref) { datasets.ref = ref; },
+  };
 }
 
 async function showLog(results) {
@@ -120,14 +144,20 @@ async function showLog(results) {
   results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   try {
     const commits = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/log`, { query: { ref, amount: 100 } });
+    // Revert works on a branch: offered when the log shown is a branch's.
+    const branch = writable() && datasets.refs.branches.some((b) => b.name === ref) ? ref : null;
     const rows = commits.map((c) => h("tr", {},
       h("td", { class: "commit-id", title: c.id }, short(c.id, 12)),
-      h("td", {}, c.message || h("span", { class: "muted" }, "(no message)")),
+      h("td", {}, c.message || h("span", { class: "muted" }, "(no message)"),
+        Object.keys(c.metadata ?? {}).length
+          ? h("span", { class: "ds-commit-meta" }, Object.entries(c.metadata).map(([k, v]) => `${k}=${v}`).join(" · "))
+          : null),
       h("td", {}, c.committer),
-      h("td", {}, when(c.creation_date))));
+      h("td", {}, when(c.creation_date)),
+      branch && c.parents.length === 1 ? h("td", {}, revertButton(writeContext(), c, branch, () => showLog(results))) : branch ? h("td", {}) : null));
     results.replaceChildren(
-      h("p", { class: "muted small" }, `${commits.length} commit${commits.length === 1 ? "" : "s"} reachable from ${ref}${commits.length === 100 ? " (newest 100)" : ""}.`),
-      table(["commit", "message", "committer", "date"], rows));
+      h("p", { class: "muted small", id: "ds-log-summary", tabindex: "-1" }, `${commits.length} commit${commits.length === 1 ? "" : "s"} reachable from ${ref}${commits.length === 100 ? " (newest 100)" : ""}.`),
+      dataTable(`Commits reachable from ${ref}`, ["commit", "message", "committer", "date", ...(branch ? ["action"] : [])], rows));
   } catch (error) {
     results.replaceChildren(errorNote({ message: describeError(error) }));
   }
@@ -164,7 +194,7 @@ function renderDiffForm(content) {
         h("td", { class: "num" }, e.size_bytes === null ? "" : bytes(e.size_bytes))));
       results.replaceChildren(
         h("p", { class: "muted small" }, `${entries.length} change${entries.length === 1 ? "" : "s"} from ${left} to ${right}.`),
-        table(["change", "path", "size"], rows));
+        dataTable(`Changes from ${left} to ${right}`, ["change", "path", "size"], rows));
     } catch (error) {
       results.replaceChildren(errorNote({ message: describeError(error) }));
     }
@@ -210,7 +240,7 @@ async function showObjects(results, after = "", append = false) {
     }
     results.replaceChildren(
       h("div", { class: "crumbs" }, crumbs),
-      rows.length ? table(["name", "type", "size", "checksum", "modified"], rows) : emptyNote("Nothing here."));
+      rows.length ? dataTable(`Objects at ${ref}`, ["name", "type", "size", "checksum", "modified"], rows) : emptyNote("Nothing here."));
   }
   if (listing.has_more) {
     results.append(h("button", {
