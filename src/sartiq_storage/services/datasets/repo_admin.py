@@ -200,12 +200,21 @@ def _read_dump(engine: NativeDatasetEngine, r: RepoRecord, kind: str, dump_id: s
     return list(document["rows"])
 
 
+BARE_ONLY = "can only restore into a bare repository"
+"""lakeFS's words for a restore into a repository that has its default branch."""
+
+
+def is_bare(engine: NativeDatasetEngine, repo: str) -> bool:
+    r = engine.repos.get(repo)
+    return engine.refs.branch(r, r.repository.default_branch) is None
+
+
 def restore_refs(engine: NativeDatasetEngine, repo: str, dump: RefsDump) -> None:
     """Loads a dump into a bare repository (no default branch yet), checked whole before
     anything is written: every branch and tag must name a dumped commit."""
     r = engine._writable_repo(repo)
     if engine.refs.branch(r, r.repository.default_branch) is not None:
-        raise InvalidArgumentError("can only restore into a bare repository")
+        raise InvalidArgumentError(BARE_ONLY)
     commits: list[Commit] = [
         decode_commit(dumps(row))
         for row in _read_dump(engine, r, "commits", dump.commits_meta_range_id)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import HTTPException, Request, Response
+from fastapi import HTTPException, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
@@ -142,13 +142,14 @@ def dump_refs(repository: str, engine: EngineDep) -> RefsDumpOut:
 
 
 @router.put("/repositories/{repository}/refs/restore", status_code=200)
-def restore_refs(
-    repository: str, body: RefsRestore, request: Request, engine: EngineDep
-) -> Response:
+def restore_refs(repository: str, body: RefsRestore, engine: EngineDep) -> Response:
     dump = RefsDump(
         commits_meta_range_id=body.commits_meta_range_id,
         branches_meta_range_id=body.branches_meta_range_id,
         tags_meta_range_id=body.tags_meta_range_id,
     )
-    admin.restore_refs(_native(engine), repository, dump)
+    native = _native(engine)
+    if not admin.is_bare(native, repository):
+        raise HTTPException(400, admin.BARE_ONLY)  # lakeFS's words alone
+    admin.restore_refs(native, repository, dump)
     return Response(status_code=200)
