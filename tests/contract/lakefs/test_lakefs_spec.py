@@ -135,13 +135,20 @@ def test_transaction_commit_then_read_at_the_commit(
     assert branch not in branches
 
 
-def test_failed_transaction_leaves_main_untouched(
-    fs: LakeFSFileSystem, options: dict[str, Any], repo: str
-) -> None:
-    lost = pytest.warns(UserWarning, match="uncommitted changes")
-    with lost, pytest.raises(RuntimeError), fs.transaction(repo, "main") as tx:
+def _failing_job(fs: LakeFSFileSystem, options: dict[str, Any], repo: str) -> None:
+    with fs.transaction(repo, "main") as tx:
         _frame().to_csv(
             f"lakefs://{repo}/{tx.branch.id}/half.csv", storage_options=options, index=False
         )
         raise RuntimeError("the job failed")
+
+
+def test_failed_transaction_leaves_main_untouched(
+    fs: LakeFSFileSystem, options: dict[str, Any], repo: str
+) -> None:
+    with (
+        pytest.warns(UserWarning, match="uncommitted changes"),
+        pytest.raises(RuntimeError, match="the job failed"),
+    ):
+        _failing_job(fs, options, repo)
     assert not fs.exists(f"lakefs://{repo}/main/half.csv")
