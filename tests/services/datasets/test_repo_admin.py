@@ -22,6 +22,7 @@ def test_dump_restores_every_ref_into_a_bare_repository(
     engine.create_tag(repo, "v1", first.id)
     dump = admin.dump_refs(engine, repo)
     namespace = engine.get_repository(repo).storage_namespace
+    key_prefix = engine.repos.get(repo).namespace_key
     history = [c.id for c in engine.log(repo, "dev")]
 
     with pytest.raises(InvalidArgumentError, match=admin.BARE_ONLY):
@@ -31,6 +32,16 @@ def test_dump_restores_every_ref_into_a_bare_repository(
     assert admin.is_bare(engine, repo)
     with pytest.raises(NotFoundError):
         admin.restore_refs(engine, repo, admin.RefsDump("0" * 64, "0" * 64, "0" * 64))
+    engine.create_repository("elsewhere", "datasets/elsewhere", bare=True)
+    with pytest.raises(NotFoundError):  # the dump lives in the namespace it was made in
+        admin.restore_refs(engine, "elsewhere", dump)
+    elsewhere = engine.repos.get("elsewhere").namespace_key
+    for info in list(engine.store.list(f"{key_prefix}/_meta/refs/")):
+        copied = info.key.replace(key_prefix, elsewhere, 1)
+        engine.store.put(copied, engine.store.get_bytes(info.key))
+    with pytest.raises(InvalidArgumentError, match="restore on the namespace that was dumped"):
+        admin.restore_refs(engine, "elsewhere", dump)  # its trees are not there
+    assert admin.is_bare(engine, "elsewhere")
     admin.restore_refs(engine, repo, dump)
 
     assert [c.id for c in engine.log(repo, "dev")] == history

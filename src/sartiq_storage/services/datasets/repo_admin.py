@@ -227,6 +227,13 @@ def restore_refs(engine: NativeDatasetEngine, repo: str, dump: RefsDump) -> None
             raise InvalidArgumentError(
                 f"{ref['name']!r} names commit {ref['commit_id']} not in the dump"
             )
+    for metarange_id in sorted({c.meta_range_id for c in commits}):
+        # The trees must be in this namespace: a dump restored elsewhere would name none.
+        if not engine.store.exists(engine.committed.metarange_key(r.namespace_key, metarange_id)):
+            raise InvalidArgumentError(
+                f"metarange {metarange_id} is not in storage namespace "
+                f"{r.repository.storage_namespace!r}: restore on the namespace that was dumped"
+            )
     for commit in commits:
         engine.kv.set(r.partition, f"commits/{commit.id}", encode_commit(commit))
     for tag in tags:
