@@ -1,11 +1,12 @@
 """``lakefs-spec`` (the fsspec filesystem for lakeFS) and the data-frame libraries that use it,
-against a running ``serve`` on the embedded default over real HTTP (issue 16, item 7):
+against a running ``serve`` over real HTTP, on the embedded default and on S3 (issue 16, item 7):
 file operations, pandas and polars reading and writing parquet and CSV at ``lakefs://`` URLs,
 and a transaction whose commit is then read back by its id."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,27 +16,44 @@ import polars as pl
 import pytest
 from lakefs_spec import LakeFSFileSystem
 
-from sartiq_storage.testing.moto_server import free_port
+from sartiq_storage.testing.moto_server import free_port, make_bucket, moto_settings
 from tests.support.lakefs import KEY_ID, SECRET, unique
 from tests.support.serve_process import get_once_up, serve_process
 
 
-@pytest.fixture(scope="module")
-def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``serve`` as an operator starts it, with the datasets key pair set."""
+@dataclass(frozen=True)
+class Served:
+    url: str
+    """The lakeFS API's base URL."""
+    namespaces: str
+    """Where test repositories live on that service's store."""
+
+
+@pytest.fixture(scope="module", params=["embedded", "s3"])
+def served(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Served]:
+    """``serve`` as an operator starts it, with the datasets key pair set: on the embedded
+    default, and on S3 (moto's server as the R2 backend)."""
     work = tmp_path_factory.mktemp("lakefs-spec")
     port = free_port()
     env = {"DATASETS_ACCESS_KEY_ID": KEY_ID, "DATASETS_SECRET_ACCESS_KEY": SECRET}
+    namespaces = "local://datasets"
+    if request.param == "s3":
+        bucket = make_bucket(request.getfixturevalue("moto_endpoint"))
+        env |= moto_settings(request.getfixturevalue("moto_endpoint"), bucket)
+        env["AUTH_JWT_SECRET"] = "lakefs-spec-tests-jwt-secret-0123456789"
+        namespaces = f"s3://{bucket}/datasets"
     with serve_process(work, port, env=env):
         url = f"http://127.0.0.1:{port}/lakefs/api/v1"
         get_once_up(f"{url}/healthcheck", attempts=300)
-        yield url
+        yield Served(url, namespaces)
 
 
 @pytest.fixture
-def options(endpoint: str) -> dict[str, Any]:
+def options(served: Served) -> dict[str, Any]:
     """What pandas passes to fsspec for a ``lakefs://`` URL."""
-    return {"host": endpoint, "username": KEY_ID, "password": SECRET}
+    return {"host": served.url, "username": KEY_ID, "password": SECRET}
 
 
 @pytest.fixture
@@ -44,11 +62,11 @@ def fs(options: dict[str, Any]) -> LakeFSFileSystem:
 
 
 @pytest.fixture
-def repo(endpoint: str) -> Iterator[str]:
-    client = lakefs.Client(host=endpoint, username=KEY_ID, password=SECRET)
+def repo(served: Served) -> Iterator[str]:
+    client = lakefs.Client(host=served.url, username=KEY_ID, password=SECRET)
     name = unique("spec")
     repository = lakefs.repository(name, client=client).create(
-        storage_namespace=f"local://datasets/{name}"
+        storage_namespace=f"{served.namespaces}/{name}"
     )
     yield name
     repository.delete()
