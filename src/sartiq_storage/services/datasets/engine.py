@@ -105,7 +105,10 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
         default_branch: str = "main",
         read_only: bool = False,
         committer: str = "sartiq-storage",
+        bare: bool = False,
     ) -> Repository:
+        """``bare``: no branch and no first commit, what ``restoreRefs`` fills (lakeFS's
+        ``bare=true``)."""
         validate_repository_name(name)
         validate_branch_name(default_branch)
         ns = namespace_key(self.store, storage_namespace)
@@ -127,6 +130,10 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
                 EMPTY_METARANGE_BYTES,
                 if_absent=True,
             )
+        if bare:
+            if not self.repos.publish(record):
+                raise AlreadyExistsError(f"repository {name!r} already exists")
+            return repository
         commit = self.graph.store(
             record,
             parents=(),

@@ -5,13 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from sartiq_storage import __version__
-from sartiq_storage.interfaces.http.lakefs.auth import USER_ID
 from sartiq_storage.interfaces.http.lakefs.common import authed_router
 from sartiq_storage.interfaces.http.lakefs.schemas import (
     Config,
-    CurrentUser,
     StorageConfig,
-    User,
     VersionConfig,
 )
 from sartiq_storage.services.context import StorageContext
@@ -68,8 +65,3 @@ async def get_version() -> VersionConfig:
 @router.get("/config/storage", response_model_exclude_none=True)
 async def get_storage_config(request: Request) -> StorageConfig:
     return storage_config(request.app.state.context)
-
-
-@router.get("/user", response_model_exclude_none=True)
-async def current_user() -> CurrentUser:
-    return CurrentUser(user=User(id=USER_ID, creation_date=0))

@@ -28,6 +28,7 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
     ResetCreation,
     TagCreation,
 )
+from sartiq_storage.services.datasets import NativeDatasetEngine
 from sartiq_storage.services.datasets.samples import populate_sample
 
 router = authed_router()
@@ -68,7 +69,8 @@ def list_repositories(
 def create_repository(
     body: RepositoryCreation, request: Request, engine: EngineDep, user: UserDep, bare: bool = False
 ) -> RepositoryOut:
-    """``bare`` is accepted but the initial commit is made anyway (the engine always does).
+    """``bare``: no branch and no first commit, what ``restoreRefs`` fills (the native
+    engine; a real lakeFS behind ``LAKEFS_ENDPOINT`` gets the ordinary creation).
 
     In lakeFS's order: an existing repository is 409 before the body is judged further; the
     one storage here has the empty id; ``sample_data`` fills the new repository.
@@ -85,6 +87,16 @@ def create_repository(
         raise e.InvalidArgumentError(
             f"storage namespace {body.storage_namespace!r} does not match {validity}"
         )
+    if bare and isinstance(engine, NativeDatasetEngine):
+        repo = engine.create_repository(
+            body.name,
+            body.storage_namespace,
+            default_branch=body.default_branch or "main",
+            read_only=body.read_only,
+            committer=user,
+            bare=True,
+        )
+        return RepositoryOut.of(repo)
     repo = engine.create_repository(
         body.name,
         body.storage_namespace,
@@ -100,12 +112,6 @@ def create_repository(
 @router.get("/repositories/{repository}")
 def get_repository(repository: str, engine: EngineDep) -> RepositoryOut:
     return RepositoryOut.of(engine.get_repository(repository))
-
-
-@router.get("/repositories/{repository}/metadata")
-def get_repository_metadata(repository: str, engine: EngineDep) -> dict[str, str]:
-    engine.get_repository(repository)
-    return {}
 
 
 @router.delete("/repositories/{repository}", status_code=NO_CONTENT)
