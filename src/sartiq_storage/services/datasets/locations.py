@@ -136,7 +136,10 @@ class NamespaceStores:
         return f"s3://{where.bucket}/{where.key}"
 
     def import_source(self, source: str) -> str:
-        """The qualified prefix an import reads (``s3://any-bucket/…`` on S3), or refused."""
+        """The qualified prefix an import reads, or refused: on S3 ``s3://any-bucket/…``
+        (the content bucket only when allowed); embedded, ``local://…`` in the datasets folder
+        or a bare prefix on the content store (how repositories made inside content zones
+        move out)."""
         trailing = source.rstrip().endswith("/")
         where = parse_location(source, allow_empty=True)
         if self.mode == "single":
@@ -148,6 +151,8 @@ class NamespaceStores:
         if where.scheme == "s3":
             self._check_bucket(where.bucket, source)
             return self._slash(f"s3://{where.bucket}/{where.key}", trailing)
+        if where.scheme == "":  # embedded: a bare prefix is one on the content store
+            return self._slash(where.key, trailing)
         return self._slash(f"local://{where.key}", trailing)
 
     @staticmethod
