@@ -176,6 +176,12 @@ class Settings(BaseSettings):
         default=None, description="lakeFS's blockstore.s3.credentials; unset: the AWS chain"
     )
     DATASETS_S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    DATASETS_IMPORT_BATCH: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Objects an import lists and saves per step (what a restart may redo)",
+    )
     DATASETS_ALLOW_CONTENT_BUCKET: bool = Field(
         default=False,
         description="Let s3:// namespaces and imports name the content bucket (R2_BUCKET_NAME); "

@@ -140,6 +140,7 @@ def open_native_datasets(
         content,
         reserved_prefixes=reserved_prefixes(settings),
         stores=namespace_stores(settings, content),
+        import_batch=settings.DATASETS_IMPORT_BATCH,
     )
 
 

@@ -46,6 +46,7 @@ from sartiq_storage.services.datasets.branches import Branches, new_token
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
 from sartiq_storage.services.datasets.commits import Committer
 from sartiq_storage.services.datasets.committed import CommittedStore
+from sartiq_storage.services.datasets.imports import BATCH as IMPORT_BATCH
 from sartiq_storage.services.datasets.imports import ImportOperations
 from sartiq_storage.services.datasets.locations import NamespaceStores
 from sartiq_storage.services.datasets.object_ops import ObjectOperations
@@ -74,11 +75,14 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations, ImportOperations)
         clock: Callable[[], float] = time.time,
         reserved_prefixes: Sequence[str] = RESERVED_PREFIXES,
         stores: NamespaceStores | None = None,
+        import_batch: int = IMPORT_BATCH,
     ) -> None:
         """``reserved_prefixes``: where no repository may live (the content zones and any
         prefix the service writes; ``open_engine`` adds the lifecycle policy's).
         ``stores``: where namespaces live (their own buckets, the datasets folder); unset,
-        every namespace is a prefix on ``store``."""
+        every namespace is a prefix on ``store``. ``import_batch``: source objects an import
+        saves per step."""
+        self.import_batch = import_batch
         self.reserved_prefixes = tuple(reserved_prefixes)
         self.kv = kv
         self.store = store

@@ -31,6 +31,7 @@ class EngineParts:
     kv: KV
     store: ObjectStore
     stores: NamespaceStores
+    import_batch: int
     clock: Callable[[], float]
     repos: Repositories
     refs: RefResolver

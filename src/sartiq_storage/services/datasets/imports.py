@@ -223,10 +223,12 @@ class ImportOperations(EngineParts):
         import_id: str,
         *,
         progress: Callable[[ImportJob], None] | None = None,
-        batch: int = BATCH,
+        batch: int | None = None,
     ) -> ImportJob:
-        """Runs the job to its end from where it got to; returns its final state. Another
-        runner holding a live lease: returns the state as it is, without running."""
+        """Runs the job to its end from where it got to, ``batch`` source objects a step
+        (default: the engine's ``import_batch``); returns its final state. Another runner
+        holding a live lease: returns the state as it is, without running."""
+        batch = batch or self.import_batch
         r = self.repos.get(repo)
         lease = _Lease(self, r, import_id)
         self._load(r, import_id)

@@ -14,7 +14,6 @@ from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import err, out, print_json
 from sartiq_storage.services.datasets import NativeDatasetEngine
 from sartiq_storage.services.datasets.imports import (
-    BATCH,
     ImportJob,
     ImportSource,
     SourceType,
@@ -41,8 +40,12 @@ def import_prefix(
         str | None, typer.Option("--resume", help="Continue a stopped import by its id.")
     ] = None,
     batch: Annotated[
-        int, typer.Option(help="Objects per saved step (what a restart may redo).", min=1)
-    ] = BATCH,
+        int | None,
+        typer.Option(
+            help="Objects per saved step (what a restart may redo); default DATASETS_IMPORT_BATCH.",
+            min=1,
+        ),
+    ] = None,
 ) -> None:
     """Zero-copy import: entries point at the existing objects, then one commit. Progress is
     saved every --batch objects, so an interrupted import continues with --resume."""
