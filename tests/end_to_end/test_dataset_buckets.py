@@ -130,13 +130,13 @@ def test_repositories_live_in_their_own_bucket_and_gc_and_orphan_scan_keep_to_th
     datasets_before = keys(moto_endpoint, datasets)
     context = build_context(settings, migrate=True)
     try:
-        report = OrphanScanner(context.db, context.store, context.media).scan(
+        scan = OrphanScanner(context.db, context.store, context.media).scan(
             grace=timedelta(0), apply=True, now=datetime.now(UTC) + timedelta(days=1)
         )
     finally:
         context.close()
-    assert (report.orphan_objects, report.orphan_object_sample) == (1, [media_orphan])
-    assert report.objects_scanned <= len(keys(moto_endpoint, content))
+    assert (scan.orphan_objects, scan.orphan_object_sample) == (1, [media_orphan])
+    assert scan.objects_scanned <= len(keys(moto_endpoint, content))
     assert keys(moto_endpoint, datasets) == datasets_before
 
 

@@ -3,7 +3,6 @@ buckets of their own (``DATASETS_S3_*``), and ``serve`` started on it."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -76,12 +75,3 @@ def served(cwd: Path, environment: dict[str, str]) -> Iterator[Served]:
         yield Served(
             base, lakefs.Client(host=f"{base}/lakefs/api/v1", username=KEY_ID, password=SECRET)
         )
-
-
-def wait_until(check: object, *, timeout: float = 60.0) -> None:
-    """Polls the callable ``check`` until it answers true."""
-    deadline = time.monotonic() + timeout
-    while not check():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out")
-        time.sleep(0.1)
