@@ -56,7 +56,8 @@ def storage_config(context: StorageContext) -> StorageConfig:
         pre_sign_support_ui=False,
         import_support=True,
         import_validity_regex=f"^{scheme}://",
-        blockstore_description=f"sartiq-storage: {context.store.description}",
+        blockstore_description="sartiq-storage: datasets in "
+        + ("S3 buckets of their own" if scheme == "s3" else "a local folder of their own"),
     )
 
 
