@@ -60,6 +60,7 @@ def test_a_store_outage_is_one_short_503_a_down_health_and_one_cli_line(
         monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
         monkeypatch.setenv("DATASETS_ACCESS_KEY_ID", "AKIAOUTAGE")
         monkeypatch.setenv("DATASETS_SECRET_ACCESS_KEY", "outage-datasets-secret")
+        monkeypatch.setenv("DATASETS_ALLOW_CONTENT_BUCKET", "true")  # one bucket goes away
         monkeypatch.setenv("LOG_FORMAT", "json")
         monkeypatch.setenv("LOG_LEVEL", "INFO")
         with serve_process(tmp_path, port) as proc:

@@ -156,6 +156,37 @@ class Settings(BaseSettings):
         default=None, ge=1, description="lakeFS's read_capacity_units (with write: provisioned)"
     )
     DATASETS_DYNAMODB_WRITE_CAPACITY: int | None = Field(default=None, ge=1)
+    DATASETS_BLOCKSTORE_TYPE: Literal["local", "s3"] | None = Field(
+        default=None,
+        description="lakeFS's blockstore.type: where repositories keep their objects (unset: "
+        "s3 when the content backend or DATASETS_S3_ENDPOINT is S3, else local)",
+    )
+    DATASETS_LOCAL_PATH: Path | None = Field(
+        default=None,
+        description="lakeFS's blockstore.local.path: the local:// datasets folder (unset: "
+        "<STORAGE_DATA_DIR>/datasets, beside the content store's <STORAGE_DATA_DIR>/store)",
+    )
+    DATASETS_S3_ENDPOINT: str | None = Field(
+        default=None, description="lakeFS's blockstore.s3.endpoint (moto, MinIO); unset: AWS"
+    )
+    DATASETS_S3_REGION: str | None = Field(
+        default=None, description="lakeFS's blockstore.s3.region; unset: the AWS chain's"
+    )
+    DATASETS_S3_ACCESS_KEY_ID: str | None = Field(
+        default=None, description="lakeFS's blockstore.s3.credentials; unset: the AWS chain"
+    )
+    DATASETS_S3_SECRET_ACCESS_KEY: SecretStr | None = None
+    DATASETS_IMPORT_BATCH: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Objects an import lists and saves per step (what a restart may redo)",
+    )
+    DATASETS_ALLOW_CONTENT_BUCKET: bool = Field(
+        default=False,
+        description="Let s3:// namespaces and imports name the content bucket (R2_BUCKET_NAME); "
+        "its content zones stay refused",
+    )
     LOG_FORMAT: Literal["text", "json"] = Field(
         default="text", description="Log lines as text, or one JSON object a line"
     )
@@ -174,6 +205,7 @@ class Settings(BaseSettings):
         "STORAGE_SERVICE_URL",
         "LAKEFS_ENDPOINT",
         "DATASETS_DYNAMODB_ENDPOINT",
+        "DATASETS_S3_ENDPOINT",
     )
     @classmethod
     def _urls(cls, value: str | None, info: Any) -> str | None:
@@ -229,6 +261,10 @@ class Settings(BaseSettings):
             self.R2_SECRET_ACCESS_KEY
         ):
             raise ValueError("R2_ACCESS_KEY_ID and R2_SECRET_ACCESS_KEY must be set together")
+        if bool(self.DATASETS_S3_ACCESS_KEY_ID) != bool(self.DATASETS_S3_SECRET_ACCESS_KEY):
+            raise ValueError(
+                "DATASETS_S3_ACCESS_KEY_ID and DATASETS_S3_SECRET_ACCESS_KEY must be set together"
+            )
         return self
 
     # -- derived ---------------------------------------------------------------------------
@@ -250,6 +286,20 @@ class Settings(BaseSettings):
     @property
     def data_dir(self) -> Path:
         return self.STORAGE_DATA_DIR.expanduser().absolute()
+
+    @property
+    def datasets_blockstore(self) -> Literal["local", "s3"]:
+        """Where new repositories keep their objects: local:// (a folder of its own) or s3://
+        (buckets of their own), as lakeFS has one blockstore type per installation."""
+        if self.DATASETS_BLOCKSTORE_TYPE is not None:
+            return self.DATASETS_BLOCKSTORE_TYPE
+        return "s3" if self.backend is BackendKind.s3 or self.DATASETS_S3_ENDPOINT else "local"
+
+    @property
+    def datasets_local_path(self) -> Path:
+        """The local:// datasets folder, never the content store's folder."""
+        path = self.DATASETS_LOCAL_PATH or self.data_dir / "datasets"
+        return path.expanduser().absolute()
 
     @property
     def database_url(self) -> str:

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from sartiq_storage.core.datasets.protocol import DatasetStore
     from sartiq_storage.services.datasets import NativeDatasetEngine
+    from sartiq_storage.services.datasets.locations import NamespaceStores
 
 
 @dataclass(slots=True)
@@ -133,10 +134,33 @@ def open_native_datasets(
         if migrate:
             upgrade(database)
         kv = SqlKV(database, owns_database=owned)
+    content = open_store(settings)
     return NativeDatasetEngine(
         kv,
-        open_store(settings),
+        content,
         reserved_prefixes=reserved_prefixes(settings),
+        stores=namespace_stores(settings, content),
+        import_batch=settings.DATASETS_IMPORT_BATCH,
+    )
+
+
+def namespace_stores(settings: Settings, content: ObjectStore) -> NamespaceStores:
+    """Where the settings put repositories: ``local://`` in the datasets folder, or
+    ``s3://`` buckets of their own (``DATASETS_BLOCKSTORE_TYPE``); the content bucket only
+    with ``DATASETS_ALLOW_CONTENT_BUCKET``. Repositories recorded with a bare prefix (made
+    before) stay on the content store."""
+    from sartiq_storage.adapters.stores import open_datasets_bucket, open_datasets_folder
+    from sartiq_storage.core.config import BackendKind
+    from sartiq_storage.services.datasets.locations import NamespaceStores
+
+    mode = settings.datasets_blockstore
+    return NamespaceStores(
+        content,
+        mode=mode,
+        datasets=open_datasets_folder(settings) if mode == "local" else None,
+        bucket_store=lambda bucket: open_datasets_bucket(settings, bucket),
+        content_bucket=settings.R2_BUCKET_NAME if settings.backend is BackendKind.s3 else None,
+        allow_content_bucket=settings.DATASETS_ALLOW_CONTENT_BUCKET,
     )
 
 

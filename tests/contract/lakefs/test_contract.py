@@ -223,8 +223,8 @@ def test_import_by_reference(engine: DatasetStore, repo: str, service: Service) 
     if is_real(engine):
         pytest.skip("the source prefix lives on this service's store")
     prefix = unique("src")
-    service.context.store.put(f"{prefix}/x/1.json", b"one", content_type="application/json")
-    service.context.store.put(f"{prefix}/x/2.json", b"two", content_type="application/json")
+    service.datasets_folder.put(f"{prefix}/x/1.json", b"one", content_type="application/json")
+    service.datasets_folder.put(f"{prefix}/x/2.json", b"two", content_type="application/json")
     made = engine.import_prefix(repo, "main", f"local://{prefix}/x/", "raw/", message="import")
     assert made.message == "import"
     assert sorted(state(engine, repo, "main")) == ["raw/1.json", "raw/2.json"]

@@ -133,7 +133,7 @@ def test_copy_and_bulk_listing(repo: lakefs.Repository) -> None:
 
 
 def test_import_by_reference(service: Service, repo: lakefs.Repository) -> None:
-    store = service.context.store
+    store = service.datasets_folder
     prefix = unique("import-src")
     store.put(f"{prefix}/a.json", b'{"a": 1}', content_type="application/json")
     store.put(f"{prefix}/b/c.json", b'{"c": 2}', content_type="application/json")

@@ -21,6 +21,7 @@ from sartiq_storage.interfaces.http.fast_files import FastFiles
 from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.host_auth import HostAuth, use_host_auth
 from sartiq_storage.interfaces.http.lakefs import mount_lakefs
+from sartiq_storage.interfaces.http.lakefs.app import resume_imports_in_background
 from sartiq_storage.interfaces.http.middleware import install_layers
 from sartiq_storage.interfaces.http.middleware.logs import configure_logging
 from sartiq_storage.interfaces.http.routes import (
@@ -169,4 +170,6 @@ def app_from_environment() -> FastAPI:
     chosen = tuple(a for a in os.environ.get("SARTIQ_SERVE_APPS", ",".join(APPS)).split(",") if a)
     settings = load_settings()
     configure_logging(settings)
-    return create_app(settings, apps=chosen or APPS)
+    app = create_app(settings, apps=chosen or APPS)
+    resume_imports_in_background(app.state.context)
+    return app

@@ -15,12 +15,8 @@ from typing import BinaryIO
 
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.datasets.errors import GoneError, InvalidArgumentError
-from sartiq_storage.core.errors import (
-    InvalidKeyError,
-    ObjectNotFoundError,
-    PreconditionFailedError,
-)
-from sartiq_storage.core.validation import validate_prefix
+from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
+from sartiq_storage.services.datasets.locations import NamespaceStores
 
 SPOOL_BYTES = 8 * 1024 * 1024
 CHUNK = 1024 * 1024
@@ -28,33 +24,13 @@ DATA_PREFIX = "data/"
 
 
 def namespace_key(store: ObjectStore, storage_namespace: str) -> str:
-    """The namespace as a key prefix on ``store``.
+    """The namespace as a key prefix on ``store`` alone (the engine on a single store).
 
     Accepts ``datasets/<repo>``, ``local://datasets/<repo>``, ``mem://…``, and
-    ``s3://<bucket>/<prefix>`` when ``<bucket>`` is the store's own bucket. Another bucket is
-    refused: the engine has exactly one store.
+    ``s3://<bucket>/<prefix>`` when ``<bucket>`` is the store's own bucket; see
+    :class:`~.locations.NamespaceStores` for namespaces with stores of their own.
     """
-    text = storage_namespace.strip()
-    scheme, sep, rest = text.partition("://")
-    if sep:
-        if scheme in ("s3", "r2"):
-            bucket, _, rest = rest.partition("/")
-            own = getattr(store, "bucket", None)
-            if own is not None and bucket != own:
-                raise InvalidArgumentError(
-                    f"storage namespace {storage_namespace!r} names bucket {bucket!r}, "
-                    f"but this engine stores in {own!r}"
-                )
-        elif scheme not in ("local", "mem", "memory"):
-            raise InvalidArgumentError(f"unsupported storage namespace scheme {scheme!r}")
-        text = rest
-    text = text.strip("/")
-    if not text:
-        raise InvalidArgumentError("storage namespace must name a non-empty prefix")
-    try:
-        return validate_prefix(text)
-    except InvalidKeyError as exc:
-        raise InvalidArgumentError(f"invalid storage namespace: {exc}") from exc
+    return NamespaceStores(store).locate(storage_namespace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +52,9 @@ def _chunks(data: bytes | BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
 
 
 class Blobs:
-    def __init__(self, store: ObjectStore) -> None:
-        self.store = store
+    def __init__(self, store: ObjectStore | NamespaceStores) -> None:
+        """``store``: one store for every namespace, or the resolver of qualified ones."""
+        self.stores = store if isinstance(store, NamespaceStores) else NamespaceStores(store)
 
     def put(self, ns: str, data: bytes | BinaryIO | Iterable[bytes]) -> StoredBlob:
         sha, md5, size = hashlib.sha256(), hashlib.md5(usedforsecurity=False), 0
@@ -89,23 +66,30 @@ class Blobs:
                 spool.write(chunk)
             digest = sha.hexdigest()
             address = f"{DATA_PREFIX}{digest[:2]}/{digest}"
-            key = f"{ns}/{address}"
-            if not self.store.exists(key):
+            store, prefix = self.stores.resolve(ns)
+            key = f"{prefix}/{address}"
+            if not store.exists(key):
                 spool.seek(0)
                 # Same bytes written concurrently: content addressing makes that fine.
                 with contextlib.suppress(PreconditionFailedError):
-                    self.store.put(key, spool, if_absent=True)
+                    store.put(key, spool, if_absent=True)
         return StoredBlob(address, size, md5.hexdigest())
 
-    def key_of(self, ns: str, address: str, external: bool) -> str:
-        return address if external else f"{ns}/{address}"
+    def locate(self, ns: str, address: str, external: bool) -> tuple[ObjectStore, str]:
+        """The store and key of an entry's bytes: its namespace's, or for an imported
+        (external) entry the source's own (``s3://bucket/key``, ``local://key``, or a key
+        on the engine's store)."""
+        if external:
+            return self.stores.resolve(address)
+        store, prefix = self.stores.resolve(ns)
+        return store, f"{prefix}/{address}"
 
     def read(
         self, ns: str, address: str, external: bool, start: int | None, end: int | None
     ) -> Iterator[bytes]:
-        key = self.key_of(ns, address, external)
+        store, key = self.locate(ns, address, external)
         try:
-            stream = self.store.get(key, start=start, end=end)
+            stream = store.get(key, start=start, end=end)
         except ObjectNotFoundError as exc:
             raise GoneError(f"the bytes of this object are gone ({address})") from exc
         except ValueError as exc:

@@ -27,6 +27,7 @@ from sartiq_storage.core.datasets.ranges import (
     is_boundary,
 )
 from sartiq_storage.core.errors import PreconditionFailedError
+from sartiq_storage.services.datasets.locations import NamespaceStores
 
 Change = tuple[str, Record | None]
 """A path and its new record, or None for a delete."""
@@ -48,8 +49,9 @@ class ParsedMetarange:
 
 
 class CommittedStore:
-    def __init__(self, store: ObjectStore, *, cache_ranges: int = 512) -> None:
-        self.store = store
+    def __init__(self, store: ObjectStore | NamespaceStores, *, cache_ranges: int = 512) -> None:
+        """``store``: one store for every namespace, or the resolver of qualified ones."""
+        self.stores = store if isinstance(store, NamespaceStores) else NamespaceStores(store)
         self.cache_ranges = cache_ranges
         self._ranges: OrderedDict[tuple[str, str], ParsedRange] = OrderedDict()
         self._metaranges: OrderedDict[tuple[str, str], ParsedMetarange] = OrderedDict()
@@ -67,11 +69,23 @@ class CommittedStore:
     # -- files -----------------------------------------------------------------------------
     @staticmethod
     def range_key(ns: str, range_id: str) -> str:
+        """The key of a range file under a namespace's key prefix (on its own store)."""
         return f"{ns}/_meta/ranges/{range_id}"
 
     @staticmethod
     def metarange_key(ns: str, metarange_id: str) -> str:
         return f"{ns}/_meta/metaranges/{metarange_id}"
+
+    def _file(self, ns: str, folder: str, file_id: str) -> tuple[ObjectStore, str]:
+        """The store and key of a tree file of the qualified namespace ``ns``."""
+        store, prefix = self.stores.resolve(ns)
+        return store, f"{prefix}/_meta/{folder}/{file_id}"
+
+    def put_metarange_bytes(self, ns: str, metarange_id: str, data: bytes) -> None:
+        """Writes a metarange file once (content-addressed: an existing one is the same)."""
+        store, key = self._file(ns, "metaranges", metarange_id)
+        with contextlib.suppress(PreconditionFailedError):
+            store.put(key, data, if_absent=True)
 
     def _remember(self, cache: OrderedDict[tuple[str, str], object], key: tuple[str, str]) -> None:
         cache.move_to_end(key)
@@ -87,7 +101,8 @@ class CommittedStore:
                 self._remember(self._ranges, key)  # type: ignore[arg-type]
                 return cached
         self.ranges_fetched += 1
-        records = decode_range(self.store.get_bytes(self.range_key(ns, range_id)))
+        store, file_key = self._file(ns, "ranges", range_id)
+        records = decode_range(store.get_bytes(file_key))
         parsed = ParsedRange([r.path for r in records], records)
         with self._lock:
             self._ranges[key] = parsed
@@ -101,8 +116,9 @@ class CommittedStore:
             known = key in self._ranges
         if not known:
             self.ranges_written += 1
+            store, file_key = self._file(ns, "ranges", range_id)
             with contextlib.suppress(PreconditionFailedError):  # the same range exists
-                self.store.put(self.range_key(ns, range_id), data, if_absent=True)
+                store.put(file_key, data, if_absent=True)
             with self._lock:
                 self._ranges[key] = ParsedRange([r.path for r in records], list(records))
                 self._remember(self._ranges, key)  # type: ignore[arg-type]
@@ -119,7 +135,8 @@ class CommittedStore:
         if metarange_id == EMPTY_METARANGE_ID:
             ranges: list[RangeInfo] = []
         else:
-            ranges = decode_metarange(self.store.get_bytes(self.metarange_key(ns, metarange_id)))
+            store, file_key = self._file(ns, "metaranges", metarange_id)
+            ranges = decode_metarange(store.get_bytes(file_key))
         parsed = ParsedMetarange(ranges, [r.max_key for r in ranges])
         with self._lock:
             self._metaranges[key] = parsed
@@ -133,8 +150,7 @@ class CommittedStore:
             known = key in self._metaranges
         if not known:
             self.metaranges_written += 1
-            with contextlib.suppress(PreconditionFailedError):
-                self.store.put(self.metarange_key(ns, metarange_id), data, if_absent=True)
+            self.put_metarange_bytes(ns, metarange_id, data)
             with self._lock:
                 self._metaranges[key] = ParsedMetarange(list(ranges), [r.max_key for r in ranges])
                 self._remember(self._metaranges, key)  # type: ignore[arg-type]

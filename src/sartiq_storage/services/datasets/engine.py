@@ -13,7 +13,6 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import suppress
 from dataclasses import replace
 from typing import Literal
 
@@ -42,12 +41,14 @@ from sartiq_storage.core.datasets.names import (
 )
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.ranges import EMPTY_METARANGE_BYTES, EMPTY_METARANGE_ID
-from sartiq_storage.core.errors import PreconditionFailedError
-from sartiq_storage.services.datasets.blobs import Blobs, namespace_key
+from sartiq_storage.services.datasets.blobs import Blobs
 from sartiq_storage.services.datasets.branches import Branches, new_token
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
 from sartiq_storage.services.datasets.commits import Committer
 from sartiq_storage.services.datasets.committed import CommittedStore
+from sartiq_storage.services.datasets.imports import BATCH as IMPORT_BATCH
+from sartiq_storage.services.datasets.imports import ImportOperations
+from sartiq_storage.services.datasets.locations import NamespaceStores
 from sartiq_storage.services.datasets.object_ops import ObjectOperations
 from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord
 from sartiq_storage.services.datasets.refs import RefResolver
@@ -58,7 +59,7 @@ from sartiq_storage.services.datasets.version_ops import VersionOperations
 from sartiq_storage.services.datasets.views import Views
 
 
-class NativeDatasetEngine(ObjectOperations, VersionOperations):
+class NativeDatasetEngine(ObjectOperations, VersionOperations, ImportOperations):
     """Implements :class:`~sartiq_storage.core.datasets.protocol.DatasetStore` natively.
 
     Thread-safe. Same-branch commits and merges queue on a per-branch lock in this process;
@@ -73,15 +74,22 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
         cache_ranges: int = 512,
         clock: Callable[[], float] = time.time,
         reserved_prefixes: Sequence[str] = RESERVED_PREFIXES,
+        stores: NamespaceStores | None = None,
+        import_batch: int = IMPORT_BATCH,
     ) -> None:
         """``reserved_prefixes``: where no repository may live (the content zones and any
-        prefix the service writes; ``open_engine`` adds the lifecycle policy's)."""
+        prefix the service writes; ``open_engine`` adds the lifecycle policy's).
+        ``stores``: where namespaces live (their own buckets, the datasets folder); unset,
+        every namespace is a prefix on ``store``. ``import_batch``: source objects an import
+        saves per step."""
+        self.import_batch = import_batch
         self.reserved_prefixes = tuple(reserved_prefixes)
         self.kv = kv
         self.store = store
+        self.stores = stores or NamespaceStores(store)
         self.clock = clock
-        self.committed = CommittedStore(store, cache_ranges=cache_ranges)
-        self.blobs = Blobs(store)
+        self.committed = CommittedStore(self.stores, cache_ranges=cache_ranges)
+        self.blobs = Blobs(self.stores)
         self.staging = Staging(kv)
         self.repos = Repositories(kv)
         self.refs = RefResolver(kv)
@@ -94,7 +102,27 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
 
     def close(self) -> None:
         self.kv.close()
+        self.stores.close()
         self.store.close()
+
+    def store_for(self, repository: str) -> tuple[ObjectStore, str]:
+        """The object store a repository's namespace lives on and its key prefix there:
+        its blobs are ``<prefix>/data/…``, its tree files ``<prefix>/_meta/…``."""
+        return self.stores.resolve(self.repos.get(repository).namespace_key)
+
+    def _conflict(self, ns: str, others: Sequence[RepoRecord]) -> str | None:
+        """The zones rule on the key (not on a dataset bucket), then overlap with others."""
+        if self.stores.zoned(ns):
+            problem = namespace_conflict(
+                self.stores.key_of(ns), reserved=self.reserved_prefixes, repositories=()
+            )
+            if problem is not None:
+                return problem
+        return namespace_conflict(
+            ns,
+            reserved=(),
+            repositories=((r.repository.name, r.namespace_key) for r in others),
+        )
 
     # -- repositories --------------------------------------------------------------------
     def create_repository(
@@ -111,25 +139,16 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
         ``bare=true``)."""
         validate_repository_name(name)
         validate_branch_name(default_branch)
-        ns = namespace_key(self.store, storage_namespace)
+        ns = self.stores.locate(storage_namespace)
         others = list(self.repos.records())
         if any(r.repository.name == name for r in others):
             raise AlreadyExistsError(f"repository {name!r} already exists")
-        problem = namespace_conflict(
-            ns,
-            reserved=self.reserved_prefixes,
-            repositories=((r.repository.name, r.namespace_key) for r in others),
-        )
+        problem = self._conflict(ns, others)
         if problem is not None:
             raise InvalidArgumentError(problem)
         repository = Repository(name, storage_namespace, default_branch, self._now(), read_only)
         record = RepoRecord(repository, ns, uuid.uuid4().hex[:12])
-        with suppress(PreconditionFailedError):
-            self.store.put(
-                self.committed.metarange_key(ns, EMPTY_METARANGE_ID),
-                EMPTY_METARANGE_BYTES,
-                if_absent=True,
-            )
+        self.committed.put_metarange_bytes(ns, EMPTY_METARANGE_ID, EMPTY_METARANGE_BYTES)
         if bare:
             if not self.repos.publish(record):
                 raise AlreadyExistsError(f"repository {name!r} already exists")
@@ -160,13 +179,7 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
         records = list(self.repos.records())
         out = []
         for record in records:
-            problem = namespace_conflict(
-                record.namespace_key,
-                reserved=self.reserved_prefixes,
-                repositories=(
-                    (o.repository.name, o.namespace_key) for o in records if o is not record
-                ),
-            )
+            problem = self._conflict(record.namespace_key, [o for o in records if o is not record])
             if problem is not None:
                 out.append((record.repository.name, problem))
         return out
@@ -332,7 +345,7 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
             self.refs,
             self.staging,
             self.committed,
-            self.store,
+            self.stores.resolve(r.namespace_key)[0],
             r,
             rules=self.repos.effective_gc_rules(r),
             clock=self.clock,

@@ -17,6 +17,7 @@ from sartiq_storage.services.datasets.branches import Branches
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
 from sartiq_storage.services.datasets.commits import Committer
 from sartiq_storage.services.datasets.committed import CommittedStore
+from sartiq_storage.services.datasets.locations import NamespaceStores
 from sartiq_storage.services.datasets.records import RepoRecord
 from sartiq_storage.services.datasets.refs import RefResolver
 from sartiq_storage.services.datasets.repositories import Repositories
@@ -29,6 +30,8 @@ class EngineParts:
 
     kv: KV
     store: ObjectStore
+    stores: NamespaceStores
+    import_batch: int
     clock: Callable[[], float]
     repos: Repositories
     refs: RefResolver

@@ -28,7 +28,9 @@ def loads(data: bytes) -> Any:
 class RepoRecord:
     repository: Repository
     namespace_key: str
-    """The storage namespace as a key prefix on our object store."""
+    """The storage namespace, qualified: ``s3://bucket/prefix`` (a bucket of its own),
+    ``local://prefix`` (the datasets folder) or a bare prefix on the engine's own store
+    (see :class:`~.locations.NamespaceStores`)."""
     uid: str
     """Part of the repository's partition name, so a re-created repository starts empty."""
 

@@ -91,8 +91,11 @@ def collect(
     grace_seconds: int,
 ) -> GcReport:
     """Mark and (unless ``dry_run``) sweep one repository. ``clock`` dates retention (the
-    engine's clock); the grace period is measured against the store's own times."""
+    engine's clock); the grace period is measured against the store's own times. ``store``
+    is the repository's own (``(store, prefix)`` of its namespace): GC lists and deletes only
+    under that namespace there, never another repository's or the content store's keys."""
     ns = repo.namespace_key
+    prefix = committed.stores.resolve(ns)[1]
     commits = {c.id: c for c in refs.commits(repo)}
     active = _active_commits(refs, repo, commits, rules, int(clock()))
 
@@ -110,15 +113,16 @@ def collect(
 
     deadline = time.time() - grace_seconds
     candidates = sorted(
-        info.key[len(ns) + 1 :]
-        for info in store.list(f"{ns}/{DATA_PREFIX}")
-        if info.key[len(ns) + 1 :] not in reachable and info.last_modified.timestamp() <= deadline
+        info.key[len(prefix) + 1 :]
+        for info in store.list(f"{prefix}/{DATA_PREFIX}")
+        if info.key[len(prefix) + 1 :] not in reachable
+        and info.last_modified.timestamp() <= deadline
     )
     deleted = metadata_deleted = 0
     if not dry_run:
         # Writes staged since the mark may have re-used a blob (dedup): look once more.
         late = _staged_addresses(refs, staging, repo)
-        doomed = [f"{ns}/{a}" for a in candidates if a not in late]
+        doomed = [f"{prefix}/{a}" for a in candidates if a not in late]
         failures = store.delete_many(doomed)
         deleted = len(doomed) - len(failures)
 
@@ -129,7 +133,7 @@ def collect(
         orphans = [
             info.key
             for folder, needed in (("ranges", needed_ranges), ("metaranges", needed_meta))
-            for info in store.list(f"{ns}/_meta/{folder}/")
+            for info in store.list(f"{prefix}/_meta/{folder}/")
             if info.key.rsplit("/", 1)[-1] not in needed
             and info.last_modified.timestamp() <= deadline
         ]

@@ -11,10 +11,9 @@ from typing import Literal
 
 from sartiq_storage.core.datasets.errors import DirtyBranchError, InvalidArgumentError
 from sartiq_storage.core.datasets.model import Commit, DiffEntry, MergeStrategy
-from sartiq_storage.core.datasets.ranges import RangeInfo, Record
+from sartiq_storage.core.datasets.ranges import RangeInfo
 from sartiq_storage.services.datasets.committed import Change
 from sartiq_storage.services.datasets.engine_base import EngineParts
-from sartiq_storage.services.datasets.importer import import_records
 from sartiq_storage.services.datasets.records import RepoRecord
 from sartiq_storage.services.datasets.tree_merge import (
     DiffMode,
@@ -299,40 +298,3 @@ class VersionOperations(EngineParts):
         r = self.repos.get(repo)
         commit, _b, _e = self.refs.resolve(r, ref)
         return list(self.committed.read_metarange(r.namespace_key, commit.meta_range_id).ranges)
-
-    def import_prefix(
-        self,
-        repo: str,
-        branch: str,
-        source: str,
-        destination: str,
-        *,
-        message: str,
-        committer: str = "sartiq-storage",
-        metadata: Mapping[str, str] | None = None,
-    ) -> Commit:
-        """Replaces everything under ``destination``; staged changes on the branch stay staged."""
-        r = self._writable_repo(repo)
-        self.repos.check_unprotected(r, branch)
-        if destination and not destination.endswith("/"):
-            destination += "/"
-        imported = {rec.path: rec for rec in import_records(self.store, source, destination)}
-
-        def build(head: Commit) -> tuple[list[Change], list[str], bool]:
-            changes: dict[str, Record | None] = dict(imported)
-            for record in self.committed.iterate(
-                r.namespace_key, head.meta_range_id, prefix=destination
-            ):
-                if record.path not in imported:
-                    changes[record.path] = None
-            return sorted(changes.items(), key=lambda item: item[0]), [], False
-
-        return self.committer.commit_tree(
-            r,
-            branch,
-            build,
-            message=message,
-            committer=committer,
-            metadata=metadata,
-            allow_empty=True,
-        )

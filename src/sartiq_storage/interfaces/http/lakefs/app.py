@@ -6,7 +6,9 @@ for malformed requests) without changing the rest of the service's ``{"detail": 
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 
 from fastapi import FastAPI
 from starlette.routing import Mount
@@ -16,6 +18,7 @@ from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.lakefs import admin, meta, objects, refs, users, versions
 from sartiq_storage.interfaces.http.lakefs.errors import install_lakefs_errors
 from sartiq_storage.services.context import StorageContext
+from sartiq_storage.services.datasets import NativeDatasetEngine
 
 LAKEFS_MOUNT = "/lakefs"
 LAKEFS_API_PREFIX = f"{LAKEFS_MOUNT}/api/v1"
@@ -45,3 +48,21 @@ def mount_lakefs(app: FastAPI, context: StorageContext) -> None:
     mount = app.router.routes[-1]
     assert isinstance(mount, Mount)
     mount.path_regex = re.compile(mount.path_regex.pattern, re.DOTALL)
+
+
+def resume_imports_in_background(context: StorageContext) -> threading.Thread:
+    """What a starting ``serve`` does for imports a stopped one left running: continue each
+    from its last saved batch once its runner's lease is stale (``services/datasets/
+    imports.py``). Every worker tries; the lease lets one of them run each job."""
+
+    def resume() -> None:
+        try:
+            engine = context.datasets
+            if isinstance(engine, NativeDatasetEngine) and engine.pending_imports():
+                engine.resume_imports()
+        except Exception:  # a store or database down at start: the next serve tries again
+            logging.getLogger(__name__).exception("resuming dataset imports failed")
+
+    thread = threading.Thread(target=resume, daemon=True, name="resume-imports")
+    thread.start()
+    return thread

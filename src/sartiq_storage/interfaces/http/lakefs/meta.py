@@ -26,22 +26,35 @@ async def healthcheck() -> Response:
 
 
 def storage_config(context: StorageContext) -> StorageConfig:
-    """``pre_sign_support`` is false so the SDKs send bytes through the API itself."""
+    """What namespaces and import sources this deployment accepts: ``local://`` (the
+    datasets folder) or ``s3://`` (buckets of their own), ``DATASETS_BLOCKSTORE_TYPE``.
+    ``pre_sign_support`` is false so the SDKs send bytes through the API itself."""
     settings = context.settings
-    local = settings.embedded
-    scheme = "local" if local else "s3"
-    prefix = settings.DATASETS_NAMESPACE_PREFIX.strip("/")
-    base = f"{scheme}://{prefix}" if local else f"s3://{settings.R2_BUCKET_NAME}/{prefix}"
+    scheme = settings.datasets_blockstore
+    configured = settings.DATASETS_NAMESPACE_PREFIX.strip().rstrip("/")
+    default: str | None
+    if configured.startswith(f"{scheme}://"):
+        default = configured
+    elif "://" in configured:
+        default = None  # another scheme: nothing this deployment accepts to suggest
+    elif scheme == "local":
+        default = f"local://{configured.strip('/')}"
+    elif settings.DATASETS_ALLOW_CONTENT_BUCKET and not settings.embedded:
+        default = f"s3://{settings.R2_BUCKET_NAME}/{configured.strip('/')}"
+    else:
+        default = None  # no dataset bucket to suggest: set DATASETS_NAMESPACE_PREFIX=s3://…
+    example = default or "s3://example-bucket/datasets"
     return StorageConfig(
         blockstore_type=scheme,
-        blockstore_namespace_example=f"{base}/example-repo",
+        blockstore_namespace_example=f"{example}/example-repo",
         blockstore_namespace_validity_regex=f"^{scheme}://",
-        default_namespace_prefix=base,
+        default_namespace_prefix=default,
         pre_sign_support=False,
         pre_sign_support_ui=False,
         import_support=True,
         import_validity_regex=f"^{scheme}://",
-        blockstore_description=f"sartiq-storage: {context.store.description}",
+        blockstore_description="sartiq-storage: datasets in "
+        + ("S3 buckets of their own" if scheme == "s3" else "a local folder of their own"),
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import threading
 from datetime import UTC, datetime
 from typing import Annotated, Literal, cast
 
@@ -25,13 +27,17 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
     FindMergeBaseResult,
     ImportCreation,
     ImportCreationResponse,
+    ImportError_,
     ImportStatus,
     Merge,
     MergeResult,
     RevertCreation,
 )
+from sartiq_storage.services.datasets import NativeDatasetEngine
+from sartiq_storage.services.datasets.imports import ImportJob, ImportSource
 
 router = authed_router()
+logger = logging.getLogger(__name__)
 _DATE_TIME = TypeAdapter(AwareDatetime)
 
 
@@ -245,10 +251,11 @@ def cherry_pick(
     return CommitOut.of(made)
 
 
-# -- import: done synchronously; the id carries the result, so any worker can answer --------
+# -- import: a job on the native engine (lakeFS's asynchronous import), else synchronous --------
 
 
 def _import_id(commit_id: str, branch: str) -> str:
+    """A real lakeFS behind us is waited for here; the id then carries the result."""
     raw = json.dumps({"c": commit_id, "b": branch, "t": int(datetime.now(UTC).timestamp())})
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
@@ -265,11 +272,36 @@ def _parse_import_id(import_id: str, branch: str) -> tuple[str, int]:
     return commit_id, when
 
 
+def _run_in_background(engine: NativeDatasetEngine, repository: str, import_id: str) -> None:
+    """As lakeFS's goroutine: the request answers 202 at once; status reports progress."""
+
+    def run() -> None:
+        try:
+            engine.run_import(repository, import_id)
+        except Exception:  # recorded in the job where it can be; never kill the worker
+            logger.exception("import %s of %s failed", import_id, repository)
+
+    threading.Thread(target=run, daemon=True, name=f"import-{import_id}").start()
+
+
 @router.post("/repositories/{repository}/branches/{branch}/import", status_code=202)
 def import_start(
     repository: str, branch: str, body: ImportCreation, engine: EngineDep, user: UserDep
 ) -> ImportCreationResponse:
-    """Zero-copy import of one prefix, finished before this answers (status is "completed")."""
+    """Zero-copy import of prefixes and objects: checked and recorded, then run in the
+    background (resumed by the next ``serve`` if this one stops)."""
+    message = body.commit.message or f"Import objects from {body.paths[0].path}"
+    if isinstance(engine, NativeDatasetEngine):
+        import_id = engine.start_import(
+            repository,
+            branch,
+            [ImportSource(p.type, p.path, p.destination) for p in body.paths],
+            message=message,
+            committer=user,
+            metadata=body.commit.metadata or {},
+        )
+        _run_in_background(engine, repository, import_id)
+        return ImportCreationResponse(id=import_id)
     if len(body.paths) != 1 or body.paths[0].type != "common_prefix":
         raise e.InvalidArgumentError("import takes exactly one location of type common_prefix")
     location = body.paths[0]
@@ -278,15 +310,28 @@ def import_start(
         branch,
         location.path,
         location.destination,
-        message=body.commit.message or f"Import objects from {location.path}",
+        message=message,
         committer=user,
         metadata=body.commit.metadata or {},
     )
     return ImportCreationResponse(id=_import_id(made.id, branch))
 
 
+def _status_of(job: ImportJob) -> ImportStatus:
+    return ImportStatus(
+        completed=job.completed,
+        update_time=datetime.fromtimestamp(job.updated, UTC),
+        ingested_objects=job.ingested,
+        metarange_id=job.commit.meta_range_id if job.commit else None,
+        commit=CommitOut.of(job.commit) if job.commit else None,
+        error=ImportError_(message=job.error) if job.error else None,
+    )
+
+
 @router.get("/repositories/{repository}/branches/{branch}/import", response_model_exclude_none=True)
 def import_status(repository: str, branch: str, id: str, engine: EngineDep) -> ImportStatus:
+    if isinstance(engine, NativeDatasetEngine):
+        return _status_of(engine.import_status(repository, id, branch=branch))
     commit_id, when = _parse_import_id(id, branch)
     made = engine.get_commit(repository, commit_id)
     return ImportStatus(
@@ -299,5 +344,9 @@ def import_status(repository: str, branch: str, id: str, engine: EngineDep) -> I
 
 @router.delete("/repositories/{repository}/branches/{branch}/import", status_code=204)
 def import_cancel(repository: str, branch: str, id: str, engine: EngineDep) -> Response:
+    """Cancels a running import (204); one that completed is a conflict (409), as lakeFS."""
+    if isinstance(engine, NativeDatasetEngine):
+        engine.cancel_import(repository, id, branch=branch)
+        return Response(status_code=204)
     _parse_import_id(id, branch)
     raise HTTPException(409, "import already completed")
