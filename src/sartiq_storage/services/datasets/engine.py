@@ -48,7 +48,8 @@ from sartiq_storage.services.datasets.branches import Branches, new_token
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
 from sartiq_storage.services.datasets.commits import Committer
 from sartiq_storage.services.datasets.committed import CommittedStore
-from sartiq_storage.services.datasets.object_ops import ObjectOperations
+from sartiq_storage.services.datasets.link_addresses import LinkAddresses
+from sartiq_storage.services.datasets.presigned import PresignedOperations
 from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord
 from sartiq_storage.services.datasets.refs import RefResolver
 from sartiq_storage.services.datasets.repositories import Repositories
@@ -58,7 +59,7 @@ from sartiq_storage.services.datasets.version_ops import VersionOperations
 from sartiq_storage.services.datasets.views import Views
 
 
-class NativeDatasetEngine(ObjectOperations, VersionOperations):
+class NativeDatasetEngine(PresignedOperations, VersionOperations):
     """Implements :class:`~sartiq_storage.core.datasets.protocol.DatasetStore` natively.
 
     Thread-safe. Same-branch commits and merges queue on a per-branch lock in this process;
@@ -82,6 +83,7 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations):
         self.clock = clock
         self.committed = CommittedStore(store, cache_ranges=cache_ranges)
         self.blobs = Blobs(store)
+        self.links = LinkAddresses(kv)
         self.staging = Staging(kv)
         self.repos = Repositories(kv)
         self.refs = RefResolver(kv)

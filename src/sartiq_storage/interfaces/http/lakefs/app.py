@@ -13,7 +13,7 @@ from starlette.routing import Mount
 
 from sartiq_storage import __version__
 from sartiq_storage.interfaces.http.gate import BodyGate
-from sartiq_storage.interfaces.http.lakefs import meta, objects, refs, versions
+from sartiq_storage.interfaces.http.lakefs import meta, objects, refs, staging, versions
 from sartiq_storage.interfaces.http.lakefs.errors import install_lakefs_errors
 from sartiq_storage.services.context import StorageContext
 
@@ -33,7 +33,7 @@ def create_lakefs_app(context: StorageContext) -> FastAPI:
     app.add_middleware(BodyGate, error_body=lambda message: {"message": message})
     install_lakefs_errors(app)
     app.include_router(meta.public)
-    for module in (meta, refs, versions, objects):
+    for module in (meta, refs, versions, objects, staging):
         app.include_router(module.router)
     return app
 

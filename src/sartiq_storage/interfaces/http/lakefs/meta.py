@@ -29,8 +29,11 @@ async def healthcheck() -> Response:
 
 
 def storage_config(context: StorageContext) -> StorageConfig:
-    """``pre_sign_support`` is false so the SDKs send bytes through the API itself."""
+    """``pre_sign_support`` true on the native engine: the SDKs then move object bytes
+    straight to and from the store (S3, or the embedded backend's own signed URLs); pre-signed
+    multipart only where the store has multipart uploads (S3)."""
     settings = context.settings
+    native = not settings.LAKEFS_ENDPOINT
     local = settings.embedded
     scheme = "local" if local else "s3"
     prefix = settings.DATASETS_NAMESPACE_PREFIX.strip("/")
@@ -40,8 +43,9 @@ def storage_config(context: StorageContext) -> StorageConfig:
         blockstore_namespace_example=f"{base}/example-repo",
         blockstore_namespace_validity_regex=f"^{scheme}://",
         default_namespace_prefix=base,
-        pre_sign_support=False,
-        pre_sign_support_ui=False,
+        pre_sign_support=native,
+        pre_sign_support_ui=native,
+        pre_sign_multipart_upload=native and not local,
         import_support=True,
         import_validity_regex=f"^{scheme}://",
         blockstore_description=f"sartiq-storage: {context.store.description}",
