@@ -39,7 +39,8 @@ def test_server_config_offers_the_pre_signed_path(client: lakefs.Client) -> None
     assert client.storage_config.pre_sign_support is True
     assert client.storage_config.pre_sign_support_ui is True
     storage = client.sdk_client.config_api.get_config().storage_config
-    assert storage is not None and storage.pre_sign_multipart_upload is False
+    assert storage is not None
+    assert storage.pre_sign_multipart_upload is False
     assert client.storage_config.import_support is True
     assert client.storage_config.blockstore_type == "local"
     assert client.version
