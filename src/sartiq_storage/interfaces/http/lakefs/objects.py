@@ -70,7 +70,11 @@ async def _spool(request: Request) -> IO[bytes]:
     return spool
 
 
-@router.post("/repositories/{repository}/branches/{branch}/objects", status_code=201)
+@router.post(
+    "/repositories/{repository}/branches/{branch}/objects",
+    status_code=201,
+    response_model_exclude_none=True,
+)
 @body_limit(MAX_OBJECT_BYTES + MULTIPART_SLACK_BYTES)
 async def upload_object(
     repository: str,
@@ -165,7 +169,10 @@ def _presigned_redirect(engine: DatasetStore, repository: str, ref: str, path: s
     return Response(status_code=302, headers={"Location": request.url})
 
 
-@router.get("/repositories/{repository}/refs/{ref}/objects")
+@router.get(
+    "/repositories/{repository}/refs/{ref}/objects",
+    responses={302: {"description": "presign=true: to the store's presigned GET"}},
+)
 async def get_object(
     repository: str,
     ref: str,
@@ -297,7 +304,11 @@ def delete_objects(
     return ObjectErrorList(errors=[])
 
 
-@router.post("/repositories/{repository}/branches/{branch}/objects/copy", status_code=201)
+@router.post(
+    "/repositories/{repository}/branches/{branch}/objects/copy",
+    status_code=201,
+    response_model_exclude_none=True,
+)
 def copy_object(
     repository: str, branch: str, dest_path: str, body: ObjectCopyCreation, engine: EngineDep
 ) -> ObjectStats:

@@ -30,6 +30,9 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
 
 router = authed_router()
 _BRANCH = "/repositories/{repository}/branches/{branch}"
+_NOT_HERE: dict[int | str, dict[str, object]] = {
+    501: {"description": "the store has no multipart upload (the embedded backend)"}
+}
 
 
 @router.get(f"{_BRANCH}/staging/backing", response_model_exclude_none=True)
@@ -95,7 +98,9 @@ async def create_presign_multipart_upload(
     )
 
 
-@router.put(f"{_BRANCH}/staging/pmpu/{{upload_id}}", response_model_exclude_none=True)
+@router.put(
+    f"{_BRANCH}/staging/pmpu/{{upload_id}}", response_model_exclude_none=True, responses=_NOT_HERE
+)
 async def complete_presign_multipart_upload(
     repository: str,
     branch: str,
@@ -121,7 +126,7 @@ async def complete_presign_multipart_upload(
     return stats.model_copy(update={"physical_address": entry.address})
 
 
-@router.delete(f"{_BRANCH}/staging/pmpu/{{upload_id}}", status_code=204)
+@router.delete(f"{_BRANCH}/staging/pmpu/{{upload_id}}", status_code=204, responses=_NOT_HERE)
 async def abort_presign_multipart_upload(
     repository: str,
     branch: str,
