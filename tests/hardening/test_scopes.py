@@ -188,6 +188,7 @@ LAKEFS_PRESIGNED_ROUTES = [
     ("PUT", f"{LAKEFS_STAGING}/pmpu/u1?path=a"),
     ("DELETE", f"{LAKEFS_STAGING}/pmpu/u1?path=a"),
     ("GET", "/lakefs/api/v1/repositories/r/refs/main/objects?path=a&presign=true"),
+    ("GET", "/lakefs/api/v1/repositories/r/branches/main/objects/stage_allowed?path=a"),
 ]
 
 

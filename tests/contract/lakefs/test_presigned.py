@@ -319,6 +319,20 @@ def test_pre_signed_multipart_upload(served: ServedLakeFS, repo: lakefs.Reposito
     assert [o.path for o in repo.branch("main").objects()] == ["big.bin"]
 
 
+def test_upload_preflight_answers_as_lakefs(served: ServedLakeFS, repo: lakefs.Repository) -> None:
+    served.sdk().internal_api.upload_object_preflight(repo.id, "main", "any/path.bin")
+    with served.http() as http:
+        answer = http.get(
+            f"/repositories/{repo.id}/branches/main/objects/stage_allowed", params={"path": "a"}
+        )
+    assert (answer.status_code, answer.content) == (204, b"")
+    anonymous = httpx.get(
+        f"{served.lakefs}/repositories/{repo.id}/branches/main/objects/stage_allowed",
+        params={"path": "a"},
+    )
+    assert anonymous.status_code == 401
+
+
 def test_presigned_urls_need_no_credentials_but_the_api_does(
     served: ServedLakeFS, repo: lakefs.Repository
 ) -> None:

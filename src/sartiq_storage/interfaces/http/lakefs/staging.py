@@ -35,6 +35,14 @@ _NOT_HERE: dict[int | str, dict[str, object]] = {
 }
 
 
+@router.get(f"{_BRANCH}/objects/stage_allowed", status_code=204)
+async def upload_object_preflight(repository: str, branch: str, path: Path) -> Response:
+    """lakeFS's uploadObjectPreflight (its UI asks before a pre-signed upload): 204 when the
+    caller may write objects, which the key pair always may; like lakeFS it checks nothing
+    else (the repository, branch and protection are checked by the upload itself)."""
+    return Response(status_code=204)
+
+
 @router.get(f"{_BRANCH}/staging/backing", response_model_exclude_none=True)
 async def get_physical_address(
     repository: str, branch: str, path: Path, engine: EngineDep, presign: bool = False
