@@ -19,7 +19,8 @@ import pytest
 from lakefs_sdk.exceptions import ApiException
 
 from sartiq_storage.testing.moto_server import make_bucket, moto_settings
-from tests.support.lakefs import unique
+from tests.support.byte_proxy import byte_proxy
+from tests.support.lakefs import KEY_ID, SECRET, unique
 from tests.support.lakefs_serve import ServedLakeFS, served_lakefs
 
 BIG = os.urandom(3 * 1024 * 1024 + 17)
@@ -111,6 +112,25 @@ def test_sdk_pre_signed_writes_and_reads_move_no_bytes_through_the_server(
     after = served.traffic()
     assert after.received - before.received == 10
     assert after.sent - before.sent == 10
+
+
+def test_a_counting_proxy_in_front_of_the_api_sees_no_object_bytes(
+    served: ServedLakeFS, repo: lakefs.Repository
+) -> None:
+    """Independent of the server's counters: every API byte passes a proxy that counts them."""
+    host, port = served.base.removeprefix("http://").split(":")
+    with byte_proxy(host, int(port)) as proxy:
+        client = lakefs.Client(host=f"{proxy.url}/lakefs/api/v1", username=KEY_ID, password=SECRET)
+        branch = lakefs.repository(repo.id, client=client).branch("main")
+        branch.object("via/proxy.bin").upload(data=BIG, pre_sign=True)
+        with branch.object("via/proxy.bin").reader(mode="rb", pre_sign=True) as reader:
+            assert reader.read() == BIG
+        presigned = proxy.total
+        with branch.object("via/proxy.bin").reader(mode="rb", pre_sign=False) as reader:
+            assert reader.read() == BIG
+        direct = proxy.total - presigned
+    assert presigned < 64 * 1024  # JSON and headers only; the object is 3 MiB
+    assert direct > len(BIG)  # the same read without pre-signing carries the object
 
 
 def test_lakefs_sdk_staging_calls_and_presigned_listing(
