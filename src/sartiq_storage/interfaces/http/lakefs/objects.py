@@ -27,7 +27,7 @@ from sartiq_storage.interfaces.http.gate import MULTIPART_SLACK_BYTES, body_limi
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, Path, authed_router, clamp
 from sartiq_storage.interfaces.http.lakefs.errors import error
-from sartiq_storage.interfaces.http.lakefs.presigning import presigner
+from sartiq_storage.interfaces.http.lakefs.presigning import can_presign, presigner
 from sartiq_storage.interfaces.http.lakefs.schemas import (
     MAX_AMOUNT,
     ObjectCopyCreation,
@@ -183,7 +183,7 @@ async def get_object(
 ) -> Response:
     """Streamed, with ``Range`` (206, or 416 with ``Content-Range: bytes */size``); with
     ``presign=true`` a 302 to the store (the client sends its ``Range`` there)."""
-    if presign:
+    if presign and can_presign(engine):
         return await run_in_threadpool(_presigned_redirect, engine, repository, ref, path)
     entry = await run_in_threadpool(engine.stat_object, repository, ref, path)
     headers = _object_headers(entry)
@@ -224,7 +224,9 @@ def stat_object(
 ) -> ObjectStats:
     entry = engine.stat_object(repository, ref, path)
     stats = ObjectStats.of(entry, user_metadata=user_metadata)
-    return _presigned(engine, repository, entry, stats) if presign else stats
+    return (
+        _presigned(engine, repository, entry, stats) if presign and can_presign(engine) else stats
+    )
 
 
 @router.get("/repositories/{repository}/refs/{ref}/objects/ls", response_model_exclude_none=True)
@@ -244,7 +246,7 @@ def list_objects(
     )
     items = [
         _presigned(engine, repository, i, ObjectStats.of(i, user_metadata=user_metadata))
-        if presign and isinstance(i, Entry)
+        if presign and isinstance(i, Entry) and can_presign(engine)
         else ObjectStats.of(i, user_metadata=user_metadata)
         for i in listing.items
     ]
