@@ -189,3 +189,41 @@ def test_an_invalid_token_says_so_and_logs_the_cause(
         context.close()
     assert (reply.status, reply.json()) == (401, {"detail": "invalid token"})
     assert "utf-8" in caplog.text
+
+
+LAKEFS_STAGING = "/lakefs/api/v1/repositories/r/branches/main/staging"
+LAKEFS_PRESIGNED_ROUTES = [
+    ("GET", f"{LAKEFS_STAGING}/backing?path=a&presign=true"),
+    ("PUT", f"{LAKEFS_STAGING}/backing?path=a"),
+    ("POST", f"{LAKEFS_STAGING}/pmpu?path=a&parts=2"),
+    ("PUT", f"{LAKEFS_STAGING}/pmpu/u1?path=a"),
+    ("DELETE", f"{LAKEFS_STAGING}/pmpu/u1?path=a"),
+    ("GET", "/lakefs/api/v1/repositories/r/refs/main/objects?path=a&presign=true"),
+    ("GET", "/lakefs/api/v1/repositories/r/branches/main/objects/stage_allowed?path=a"),
+]
+
+
+def test_the_lakefs_pre_signed_routes_take_the_key_pair_not_a_bearer_token(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """They hand out URLs that write into and read from the store: a bearer token, even one
+    with every scope, is not the lakeFS API's credential (401 with lakeFS's Basic challenge)."""
+    context = make_context(
+        monkeypatch,
+        tmp_path,
+        DATASETS_ACCESS_KEY_ID="AKIASCOPES",
+        DATASETS_SECRET_ACCESS_KEY="scopes-datasets-secret",
+    )
+    app = make_app(context)
+    every = issue_token(context.jwt_secret, "walker", scopes=ALL_SCOPES)
+
+    async def run() -> list[tuple[str, str, Reply]]:
+        return [(m, p, await _call(app, m, p, every)) for m, p in LAKEFS_PRESIGNED_ROUTES]
+
+    try:
+        replies = asyncio.run(run())
+    finally:
+        context.close()
+    for method, path, reply in replies:
+        assert reply.status == 401, (method, path, reply.status)
+        assert (reply.header("www-authenticate") or "").startswith("Basic"), (method, path)

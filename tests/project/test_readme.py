@@ -200,7 +200,8 @@ class Route:
     method: str
     path: str
     auth: str
-    """``public`` or ``bearer``, from the sentence that introduces the route's table."""
+    """``public``, ``bearer`` or ``basic`` (the lakeFS API's key pair), from the sentence that
+    introduces the route's table."""
 
 
 def http_routes() -> list[Route]:
@@ -212,6 +213,8 @@ def http_routes() -> list[Route]:
             auth = "public"
         elif line.startswith("**Bearer token**"):
             auth = "bearer"
+        elif line.startswith("**lakeFS key pair**"):
+            auth = "basic"
         elif line.startswith("| ") and not line.startswith("| `"):
             route_table = line.startswith("| Route |")  # a table's header row
         if not (route_table and line.startswith("| `")):
@@ -231,6 +234,8 @@ def test_the_http_tables_are_read() -> None:
     assert Route("GET", "/healthz", "public") in routes
     assert Route("POST", "/api/v1/media-resources/ingest", "bearer") in routes
     assert Route("HEAD", "/api/v1/storage/images/{path}", "bearer") in routes
+    staging = "/lakefs/api/v1/repositories/{repo}/branches/{branch}/staging/backing"
+    assert Route("PUT", staging, "basic") in routes
     assert len(routes) >= 35
 
 
@@ -292,6 +297,11 @@ def test_every_documented_route_exists_with_its_auth(
             reply.status_code != 401 or reply.headers.get("www-authenticate") != "Bearer"
         ):
             problems.append(f"{shown}: answered without a token")
+        elif route.auth == "basic" and (
+            reply.status_code != 401
+            or not reply.headers.get("www-authenticate", "").startswith("Basic")
+        ):
+            problems.append(f"{shown}: answered without the lakeFS key pair")
         elif route.auth == "public" and reply.status_code == 401:
             problems.append(f"{shown}: wants a token the README does not mention")
     assert problems == []

@@ -47,6 +47,11 @@ DEFAULT_VERSION_TABLE = "alembic_version"
 MAX_UPLOAD_BYTES = 52_428_800
 """The platform's ``max_file_size`` (50 MB)."""
 
+MAX_SIGNED_PUT_BYTES = 5 * 1024**3
+"""The most any signed PUT to the embedded backend may carry: a dataset object staged through
+lakeFS's pre-signed path (S3's, and so lakeFS's, single-PUT limit). Media uploads stay under
+``MAX_UPLOAD_BYTES``: their grants bind the length or fall back to it."""
+
 
 def _check_http_url(value: str | None, name: str) -> str | None:
     if value is None or value == "":

@@ -36,6 +36,9 @@ class SignedGrant:
     content_type: str | None
     content_length: int | None
     if_absent: bool
+    max_length: int | None = None
+    """The most bytes the PUT may carry when the exact length is not bound (a dataset object
+    signed before its size is known); None: the service's upload limit."""
 
 
 def _canonical(grant: SignedGrant) -> bytes:
@@ -47,6 +50,8 @@ def _canonical(grant: SignedGrant) -> bytes:
         "" if grant.content_length is None else str(grant.content_length),
         "1" if grant.if_absent else "0",
     ]
+    if grant.max_length is not None:  # only then, so URLs signed before the field still verify
+        parts.append(f"max={grant.max_length}")
     return "\n".join(parts).encode("utf-8")
 
 
@@ -71,6 +76,8 @@ class UrlSigner:
             query["len"] = str(grant.content_length)
         if grant.if_absent:
             query["once"] = "1"
+        if grant.max_length is not None:
+            query["max"] = str(grant.max_length)
         query["sig"] = self._sign(grant)
         return f"{self.base_url}{OBJECT_ROUTE}{quote(grant.key)}?{urlencode(query)}"
 
@@ -84,9 +91,12 @@ class UrlSigner:
         content_length: int | None = None,
         if_absent: bool = False,
         now: float | None = None,
+        max_length: int | None = None,
     ) -> SignedGrant:
         expires = int((time.time() if now is None else now) + expires_in)
-        return SignedGrant(method, key, expires, content_type, content_length, if_absent)
+        return SignedGrant(
+            method, key, expires, content_type, content_length, if_absent, max_length
+        )
 
     def verify(
         self,
@@ -100,6 +110,7 @@ class UrlSigner:
         try:
             expires = int(query["expires"])
             length = int(query["len"]) if "len" in query else None
+            max_length = int(query["max"]) if "max" in query else None
             signature = query["sig"]
         except (KeyError, ValueError) as exc:
             raise SignatureError("missing or malformed signature parameters") from exc
@@ -112,6 +123,7 @@ class UrlSigner:
             query.get("ct"),
             length,
             query.get("once") == "1",
+            max_length,
         )
         if not hmac.compare_digest(self._sign(grant), signature):
             raise SignatureError("signature does not match")

@@ -94,8 +94,12 @@ def test_repository_with_sample_data(client: lakefs.Client) -> None:
         assert {row["image"] for row in rows} == set(images)
         assert main.get_commit().message == "Add sample data"
         with pytest.raises(ForbiddenException) as refused:
-            main.object("x.txt").upload(b"x")
+            main.object("x.txt").upload(b"x", pre_sign=False)
         assert "cannot write to protected branch" in str(refused.value)
+        # The SDK's pre-signed upload lets lakefs_sdk's own exception through (as on lakeFS)
+        with pytest.raises(lakefs_sdk.exceptions.ForbiddenException) as refused_presigned:
+            main.object("x.txt").upload(b"x", pre_sign=True)
+        assert "cannot write to protected branch" in str(refused_presigned.value)
 
         # An existing repository answers 409 first: exist_ok hands it back.
         again = lakefs.repository(name, client=client).create(
@@ -168,8 +172,11 @@ def test_error_texts_clients_match_on(sdk: LakeFSClient, repo: lakefs.Repository
         repo.id, [lakefs_sdk.BranchProtectionRule(pattern="main")]
     )
     with pytest.raises(ForbiddenException) as protected:
-        repo.branch("main").object("p.txt").upload(b"p")
+        repo.branch("main").object("p.txt").upload(b"p", pre_sign=False)
     assert "cannot write to protected branch" in str(protected.value)
+    with pytest.raises(lakefs_sdk.exceptions.ForbiddenException) as presigned:
+        repo.branch("main").object("p.txt").upload(b"p", pre_sign=True)
+    assert "cannot write to protected branch" in str(presigned.value)
 
 
 def test_revert_with_commit_overrides(sdk: LakeFSClient, repo: lakefs.Repository) -> None:

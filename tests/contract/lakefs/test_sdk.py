@@ -33,8 +33,14 @@ def repo(sdk_repository: lakefs.Repository) -> lakefs.Repository:
     return sdk_repository
 
 
-def test_server_config_says_upload_through_the_api(client: lakefs.Client) -> None:
-    assert client.storage_config.pre_sign_support is False
+def test_server_config_offers_the_pre_signed_path(client: lakefs.Client) -> None:
+    """So the SDKs move object bytes straight to and from the store by default; no multipart
+    on the embedded backend (it has no multipart upload)."""
+    assert client.storage_config.pre_sign_support is True
+    assert client.storage_config.pre_sign_support_ui is True
+    storage = client.sdk_client.config_api.get_config().storage_config
+    assert storage is not None
+    assert storage.pre_sign_multipart_upload is False
     assert client.storage_config.import_support is True
     assert client.storage_config.blockstore_type == "local"
     assert client.version

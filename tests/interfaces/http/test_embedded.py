@@ -156,3 +156,21 @@ def test_health(client: TestClient, context: StorageContext) -> None:
     assert body["backend"] == "local"
     token = issue_token(context.jwt_secret, "t")
     assert token
+
+
+def test_a_signed_cap_bounds_a_put_of_unknown_length(
+    client: TestClient, context: StorageContext
+) -> None:
+    """Dataset objects (lakeFS's pre-signed writes): any type, any length up to the signed cap;
+    the cap is part of the signature, so raising it in the URL breaks it."""
+    req = context.store.presign_put(
+        "datasets/r/data/presigned/1-a,sig", content_type=None, expires_in=60, max_length=8
+    )
+    assert "max=8" in req.url
+    over = client.put(req.url, content=b"123456789", headers={"Content-Type": "text/csv"})
+    assert over.status_code == 413
+    raised = client.put(req.url.replace("max=8", "max=80"), content=b"123456789")
+    assert raised.status_code == 403
+    fits = client.put(req.url, content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"})
+    assert fits.status_code == 200, fits.text
+    assert context.store.head("datasets/r/data/presigned/1-a,sig").content_type == "text/csv"

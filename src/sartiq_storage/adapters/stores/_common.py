@@ -74,6 +74,7 @@ class SignedUrlMixin(ObjectStore):
         content_type: str | None = None,
         content_length: int | None = None,
         if_absent: bool = False,
+        max_length: int | None = None,
     ) -> PresignedRequest:
         key = validate_key(key)
         signer = self._require_signer()
@@ -84,6 +85,7 @@ class SignedUrlMixin(ObjectStore):
             content_type=content_type,
             content_length=content_length,
             if_absent=if_absent,
+            max_length=max_length,
         )
         headers: dict[str, str] = {}
         if content_type is not None:
@@ -96,10 +98,11 @@ class SignedUrlMixin(ObjectStore):
         self,
         key: str,
         *,
-        content_type: str,
+        content_type: str | None,
         content_length: int | None = None,
         expires_in: int,
         if_absent: bool = True,
+        max_length: int | None = None,
     ) -> PresignedRequest:
         return self._presign(
             "PUT",
@@ -108,6 +111,7 @@ class SignedUrlMixin(ObjectStore):
             content_type=content_type,
             content_length=content_length,
             if_absent=if_absent,
+            max_length=max_length,
         )
 
     def presign_get(self, key: str, *, expires_in: int) -> PresignedRequest:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, Protocol, runtime_checkable
+
+from sartiq_storage.core.errors import StorageError
 
 Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 """What ``put`` accepts: bytes, a binary file object, or an iterable of chunks (streamed)."""
@@ -255,12 +257,19 @@ class ObjectStore(ABC):
         self,
         key: str,
         *,
-        content_type: str,
+        content_type: str | None,
         content_length: int | None = None,
         expires_in: int,
         if_absent: bool = True,
+        max_length: int | None = None,
     ) -> PresignedRequest:
-        """A PUT URL bound to the content type (and length when known)."""
+        """A PUT URL bound to the content type (and length when known).
+
+        ``content_type=None`` leaves the type to the uploader (lakeFS's staging URLs: the
+        client sends what it likes); ``max_length`` caps a body whose exact length is not
+        bound, where the store is the one to enforce it (the embedded backend; S3's own
+        single-PUT cap is 5 GiB).
+        """
 
     @abstractmethod
     def presign_get(self, key: str, *, expires_in: int) -> PresignedRequest:
@@ -268,3 +277,45 @@ class ObjectStore(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections; the default has none."""
+
+
+class MultipartRefusedError(StorageError, ValueError):
+    """The store refused to assemble or drop an upload: an unknown upload id, a missing or
+    altered part, parts out of order or too small. The caller's mistake, not an outage."""
+
+    status = 400
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedPart:
+    """One part of a multipart upload, as the uploader reports it."""
+
+    number: int
+    etag: str
+
+
+@runtime_checkable
+class MultipartPresigner(Protocol):
+    """A store whose clients upload large objects in parts, straight to the store.
+
+    S3 (and R2) only: the embedded backends have no multipart upload, so lakeFS's pre-signed
+    multipart API is refused there as lakeFS refuses it on a blockstore without it (501).
+    """
+
+    def create_multipart(self, key: str) -> str:
+        """Start an upload to ``key``; its upload id."""
+        ...
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        """A PUT URL for part ``number`` (1-based)."""
+        ...
+
+    def complete_multipart(
+        self, key: str, upload_id: str, parts: Sequence[UploadedPart]
+    ) -> ObjectInfo:
+        """Assemble the parts; the object as the store now holds it."""
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts."""
+        ...

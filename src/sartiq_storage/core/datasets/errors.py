@@ -98,4 +98,11 @@ class TooManyRetriesError(DatasetError):
     status = 429
 
 
+class NotSupportedError(DatasetError):
+    """An operation this engine's store cannot do (pre-signed multipart on the embedded
+    backend; pre-signing on an upstream lakeFS): lakeFS answers 501."""
+
+    status = 501
+
+
 DATASET_ERRORS = (DatasetError, PreconditionFailedError)

@@ -48,8 +48,9 @@ from sartiq_storage.services.datasets.commits import Committer
 from sartiq_storage.services.datasets.committed import CommittedStore
 from sartiq_storage.services.datasets.imports import BATCH as IMPORT_BATCH
 from sartiq_storage.services.datasets.imports import ImportOperations
+from sartiq_storage.services.datasets.link_addresses import LinkAddresses
 from sartiq_storage.services.datasets.locations import NamespaceStores
-from sartiq_storage.services.datasets.object_ops import ObjectOperations
+from sartiq_storage.services.datasets.presigned import PresignedOperations
 from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord
 from sartiq_storage.services.datasets.refs import RefResolver
 from sartiq_storage.services.datasets.repositories import Repositories
@@ -59,7 +60,7 @@ from sartiq_storage.services.datasets.version_ops import VersionOperations
 from sartiq_storage.services.datasets.views import Views
 
 
-class NativeDatasetEngine(ObjectOperations, VersionOperations, ImportOperations):
+class NativeDatasetEngine(PresignedOperations, VersionOperations, ImportOperations):
     """Implements :class:`~sartiq_storage.core.datasets.protocol.DatasetStore` natively.
 
     Thread-safe. Same-branch commits and merges queue on a per-branch lock in this process;
@@ -90,6 +91,7 @@ class NativeDatasetEngine(ObjectOperations, VersionOperations, ImportOperations)
         self.clock = clock
         self.committed = CommittedStore(self.stores, cache_ranges=cache_ranges)
         self.blobs = Blobs(self.stores)
+        self.links = LinkAddresses(kv)
         self.staging = Staging(kv)
         self.repos = Repositories(kv)
         self.refs = RefResolver(kv)

@@ -3,9 +3,12 @@
 Retention follows lakeFS: from each branch head (and each dangling commit still inside the
 default window) walk first-parent history; commits are active up to and including the first
 one older than the branch's retention. Blobs no active commit and no staged entry references,
-older than the grace period, are candidates. External (imported) objects live outside the
-namespace and are never listed, so never touched. Commits and the range files they need are
-kept forever, so history stays readable; reading a collected blob is GoneError.
+older than the grace period, are candidates, except an address issued for a pre-signed
+write whose link window (24 h, :mod:`~.link_addresses`) is still open: its upload may be
+linked yet. Linked addresses are referenced like any other. External (imported) objects
+live outside the namespace and are never listed, so never touched. Commits and the range
+files they need are kept forever, so history stays readable; reading a collected blob is
+GoneError.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.datasets.model import Commit, GcReport, GcRules
 from sartiq_storage.services.datasets.blobs import DATA_PREFIX
 from sartiq_storage.services.datasets.committed import CommittedStore
+from sartiq_storage.services.datasets.link_addresses import still_linkable
 from sartiq_storage.services.datasets.records import BranchRecord, RepoRecord
 from sartiq_storage.services.datasets.staging import Staging
 
@@ -112,11 +116,14 @@ def collect(
     reachable |= _staged_addresses(refs, staging, repo)
 
     deadline = time.time() - grace_seconds
+    now = clock()
     candidates = sorted(
         info.key[len(prefix) + 1 :]
         for info in store.list(f"{prefix}/{DATA_PREFIX}")
         if info.key[len(prefix) + 1 :] not in reachable
         and info.last_modified.timestamp() <= deadline
+        # uploaded through a pre-signed URL and not linked yet, but still linkable
+        and not still_linkable(info.key[len(prefix) + 1 :], now)
     )
     deleted = metadata_deleted = 0
     if not dry_run:

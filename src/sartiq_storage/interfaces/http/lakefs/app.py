@@ -15,7 +15,15 @@ from starlette.routing import Mount
 
 from sartiq_storage import __version__
 from sartiq_storage.interfaces.http.gate import BodyGate
-from sartiq_storage.interfaces.http.lakefs import admin, meta, objects, refs, users, versions
+from sartiq_storage.interfaces.http.lakefs import (
+    admin,
+    meta,
+    objects,
+    refs,
+    staging,
+    users,
+    versions,
+)
 from sartiq_storage.interfaces.http.lakefs.errors import install_lakefs_errors
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.datasets import NativeDatasetEngine
@@ -36,7 +44,7 @@ def create_lakefs_app(context: StorageContext) -> FastAPI:
     app.add_middleware(BodyGate, error_body=lambda message: {"message": message})
     install_lakefs_errors(app)
     app.include_router(meta.public)
-    for module in (meta, users, admin, refs, versions, objects):
+    for module in (meta, users, admin, refs, versions, objects, staging):
         app.include_router(module.router)
     return app
 

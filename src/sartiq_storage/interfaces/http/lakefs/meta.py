@@ -28,8 +28,11 @@ async def healthcheck() -> Response:
 def storage_config(context: StorageContext) -> StorageConfig:
     """What namespaces and import sources this deployment accepts: ``local://`` (the
     datasets folder) or ``s3://`` (buckets of their own), ``DATASETS_BLOCKSTORE_TYPE``.
-    ``pre_sign_support`` is false so the SDKs send bytes through the API itself."""
+    ``pre_sign_support`` true on the native engine: the SDKs then move object bytes
+    straight to and from the store (S3, or the embedded backend's own signed URLs); pre-signed
+    multipart only where the store has multipart uploads (S3)."""
     settings = context.settings
+    native = not settings.LAKEFS_ENDPOINT
     scheme = settings.datasets_blockstore
     configured = settings.DATASETS_NAMESPACE_PREFIX.strip().rstrip("/")
     default: str | None
@@ -49,8 +52,9 @@ def storage_config(context: StorageContext) -> StorageConfig:
         blockstore_namespace_example=f"{example}/example-repo",
         blockstore_namespace_validity_regex=f"^{scheme}://",
         default_namespace_prefix=default,
-        pre_sign_support=False,
-        pre_sign_support_ui=False,
+        pre_sign_support=native,
+        pre_sign_support_ui=native,
+        pre_sign_multipart_upload=native and scheme == "s3",
         import_support=True,
         import_validity_regex=f"^{scheme}://",
         blockstore_description="sartiq-storage: datasets in "

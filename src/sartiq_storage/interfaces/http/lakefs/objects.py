@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from typing import IO
 
@@ -26,6 +27,7 @@ from sartiq_storage.interfaces.http.gate import MULTIPART_SLACK_BYTES, body_limi
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep
 from sartiq_storage.interfaces.http.lakefs.common import Amount, Path, authed_router, clamp
 from sartiq_storage.interfaces.http.lakefs.errors import error
+from sartiq_storage.interfaces.http.lakefs.presigning import can_presign, presigner
 from sartiq_storage.interfaces.http.lakefs.schemas import (
     MAX_AMOUNT,
     ObjectCopyCreation,
@@ -35,6 +37,7 @@ from sartiq_storage.interfaces.http.lakefs.schemas import (
     Pagination,
     PathList,
 )
+from sartiq_storage.interfaces.http.lakefs.traffic import TRAFFIC
 from sartiq_storage.interfaces.http.responses import stored_bytes_headers
 
 router = authed_router()
@@ -61,12 +64,17 @@ async def _spool(request: Request) -> IO[bytes]:
     """The raw body, in memory up to 8 MiB and on disk beyond, so uploads never pin RAM."""
     spool = tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY)  # noqa: SIM115
     async for chunk in request.stream():
+        TRAFFIC.add_received(len(chunk))
         spool.write(chunk)
     spool.seek(0)
     return spool
 
 
-@router.post("/repositories/{repository}/branches/{branch}/objects", status_code=201)
+@router.post(
+    "/repositories/{repository}/branches/{branch}/objects",
+    status_code=201,
+    response_model_exclude_none=True,
+)
 @body_limit(MAX_OBJECT_BYTES + MULTIPART_SLACK_BYTES)
 async def upload_object(
     repository: str,
@@ -94,6 +102,7 @@ async def upload_object(
             raise e.InvalidArgumentError("multipart upload without a 'content' file field")
         data: IO[bytes] = content.file
         content_type = content.content_type or None
+        TRAFFIC.add_received(content.size or 0)
     else:
         data = await _spool(request)
         content_type = header_type or None
@@ -154,7 +163,16 @@ def _rest(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
 
 
-@router.get("/repositories/{repository}/refs/{ref}/objects")
+def _presigned_redirect(engine: DatasetStore, repository: str, ref: str, path: str) -> Response:
+    """lakeFS's answer to ``presign=true``: 302 to the store's own GET for the bytes."""
+    _entry, request = presigner(engine).presign_download(repository, ref, path)
+    return Response(status_code=302, headers={"Location": request.url})
+
+
+@router.get(
+    "/repositories/{repository}/refs/{ref}/objects",
+    responses={302: {"description": "presign=true: to the store's presigned GET"}},
+)
 async def get_object(
     repository: str,
     ref: str,
@@ -163,7 +181,10 @@ async def get_object(
     range: str | None = Header(default=None),
     presign: bool = False,
 ) -> Response:
-    """Streamed, with ``Range`` (206, or 416 with ``Content-Range: bytes */size``)."""
+    """Streamed, with ``Range`` (206, or 416 with ``Content-Range: bytes */size``); with
+    ``presign=true`` a 302 to the store (the client sends its ``Range`` there)."""
+    if presign and can_presign(engine):
+        return await run_in_threadpool(_presigned_redirect, engine, repository, ref, path)
     entry = await run_in_threadpool(engine.stat_object, repository, ref, path)
     headers = _object_headers(entry)
     try:
@@ -180,7 +201,7 @@ async def get_object(
         headers["Content-Range"] = content_range(span[0], span[1], entry.size)
     headers["Content-Length"] = str(length)
     return StreamingResponse(
-        _rest(first, chunks), status_code=status, headers=headers, media_type=None
+        TRAFFIC.counting(_rest(first, chunks)), status_code=status, headers=headers, media_type=None
     )
 
 
@@ -201,7 +222,11 @@ def stat_object(
     user_metadata: bool = True,
     presign: bool = False,
 ) -> ObjectStats:
-    return ObjectStats.of(engine.stat_object(repository, ref, path), user_metadata=user_metadata)
+    entry = engine.stat_object(repository, ref, path)
+    stats = ObjectStats.of(entry, user_metadata=user_metadata)
+    return (
+        _presigned(engine, repository, entry, stats) if presign and can_presign(engine) else stats
+    )
 
 
 @router.get("/repositories/{repository}/refs/{ref}/objects/ls", response_model_exclude_none=True)
@@ -219,7 +244,12 @@ def list_objects(
     listing = engine.list_objects(
         repository, ref, prefix=prefix, delimiter=delimiter, after=after, amount=clamp(amount)
     )
-    items = [ObjectStats.of(i, user_metadata=user_metadata) for i in listing.items]
+    items = [
+        _presigned(engine, repository, i, ObjectStats.of(i, user_metadata=user_metadata))
+        if presign and isinstance(i, Entry) and can_presign(engine)
+        else ObjectStats.of(i, user_metadata=user_metadata)
+        for i in listing.items
+    ]
     pagination = Pagination(
         has_more=listing.has_more,
         next_offset=(listing.next_offset or (items[-1].path if items else ""))
@@ -229,6 +259,19 @@ def list_objects(
         max_per_page=MAX_AMOUNT,
     )
     return ObjectStatsList(pagination=pagination, results=items)
+
+
+def _presigned(
+    engine: DatasetStore, repository: str, entry: Entry, stats: ObjectStats
+) -> ObjectStats:
+    """``stats`` with ``physical_address`` a presigned GET URL, as lakeFS answers presign=true."""
+    request = presigner(engine).presign_entry(repository, entry)
+    return stats.model_copy(
+        update={
+            "physical_address": request.url,
+            "physical_address_expiry": int(time.time()) + request.expires_in,
+        }
+    )
 
 
 @router.delete("/repositories/{repository}/branches/{branch}/objects", status_code=204)
@@ -263,7 +306,11 @@ def delete_objects(
     return ObjectErrorList(errors=[])
 
 
-@router.post("/repositories/{repository}/branches/{branch}/objects/copy", status_code=201)
+@router.post(
+    "/repositories/{repository}/branches/{branch}/objects/copy",
+    status_code=201,
+    response_model_exclude_none=True,
+)
 def copy_object(
     repository: str, branch: str, dest_path: str, body: ObjectCopyCreation, engine: EngineDep
 ) -> ObjectStats:

@@ -162,6 +162,8 @@ class ObjectStats(BaseModel):
     mtime: int
     metadata: dict[str, str] | None = None
     content_type: str | None = None
+    physical_address_expiry: int | None = None
+    """Set when ``physical_address`` is a presigned URL (``presign=true``): when it expires."""
 
     @classmethod
     def of(cls, item: Entry | CommonPrefix, *, user_metadata: bool = True) -> ObjectStats:
@@ -325,3 +327,50 @@ class ImportCreation(_Body):
     paths: list[ImportLocation] = Field(min_length=1)
     commit: CommitCreation
     force: bool = False
+
+
+# -- the pre-signed data path (staging/backing, staging/pmpu) --------------------------------
+
+
+class StagingLocation(BaseModel):
+    physical_address: str | None = None
+    presigned_url: str | None = None
+    presigned_url_expiry: int | None = None
+
+
+class StagingLocationIn(_Body):
+    physical_address: str | None = None
+    presigned_url: str | None = None
+    presigned_url_expiry: int | None = None
+
+
+class StagingMetadata(_Body):
+    staging: StagingLocationIn
+    checksum: str
+    size_bytes: int = Field(ge=0)
+    user_metadata: dict[str, str] | None = None
+    content_type: str | None = None
+    mtime: int | None = None
+    force: bool = False
+
+
+class PresignMultipartUpload(BaseModel):
+    upload_id: str
+    physical_address: str
+    presigned_urls: list[str] | None = None
+
+
+class UploadPartIn(_Body):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str
+
+
+class CompletePresignMultipartUpload(_Body):
+    physical_address: str
+    parts: list[UploadPartIn]
+    user_metadata: dict[str, str] | None = None
+    content_type: str | None = None
+
+
+class AbortPresignMultipartUpload(_Body):
+    physical_address: str

@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
-from sartiq_storage.core.config import MAX_UPLOAD_BYTES
+from sartiq_storage.core.config import MAX_SIGNED_PUT_BYTES, MAX_UPLOAD_BYTES
 from sartiq_storage.core.signing import OBJECT_ROUTE, SignatureError, UrlSigner
 from sartiq_storage.core.urls import PUBLIC_ROUTE
 from sartiq_storage.core.validation import validate_key
@@ -33,7 +33,7 @@ def _signer(context: StorageContext) -> UrlSigner:
 
 
 @router.put(OBJECT_ROUTE + "{key:key}")
-@body_limit(MAX_UPLOAD_BYTES)
+@body_limit(MAX_SIGNED_PUT_BYTES)
 async def signed_put(key: str, request: Request, context: ContextDep) -> Response:
     key = validate_key(key)
     try:
@@ -46,7 +46,13 @@ async def signed_put(key: str, request: Request, context: ContextDep) -> Respons
     declared = request.headers.get("content-length")
     if grant.content_length is not None and declared != str(grant.content_length):
         raise HTTPException(403, f"Content-Length must be {grant.content_length} as signed")
-    limit = grant.content_length if grant.content_length is not None else MAX_UPLOAD_BYTES
+    # The grant sets the limit (checked before any byte is read): its exact length, else its
+    # cap (dataset objects, up to MAX_SIGNED_PUT_BYTES), else the media upload limit.
+    limit = (
+        grant.content_length
+        if grant.content_length is not None
+        else min(grant.max_length or MAX_UPLOAD_BYTES, MAX_SIGNED_PUT_BYTES)
+    )
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise HTTPException(413, f"body is larger than {limit} bytes")
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:

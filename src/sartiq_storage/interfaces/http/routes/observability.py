@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from sartiq_storage.interfaces.http.auth import ContextDep
+from sartiq_storage.interfaces.http.lakefs.traffic import TRAFFIC
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.health import StoreProbe, storage_health
 
@@ -112,6 +113,16 @@ class StorageCollector(Collector):
             "sartiq_storage_deletions_failed",
             "Object deletions that failed in this process",
             value=health["deletions"]["failed"],
+        )
+        yield CounterMetricFamily(
+            "sartiq_storage_lakefs_object_bytes_received",
+            "Object bytes uploaded through the lakeFS API itself (not pre-signed)",
+            value=TRAFFIC.received,
+        )
+        yield CounterMetricFamily(
+            "sartiq_storage_lakefs_object_bytes_sent",
+            "Object bytes downloaded through the lakeFS API itself (not pre-signed)",
+            value=TRAFFIC.sent,
         )
 
 
