@@ -95,8 +95,12 @@ def tab_to(page: Page, selector: str, *, back: bool = False, limit: int = 80) ->
     for _ in range(limit):
         if page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector):
             return
+        before = focused(page)
         page.keyboard.press(key)
-        assert_focus_in_sight(page)
+        try:
+            assert_focus_in_sight(page)
+        except AssertionError as error:
+            raise AssertionError(f"{key} towards {selector}, from {before}: {error}") from None
     raise AssertionError(f"{limit} × {key} never reached {selector}; last: {focused(page)}")
 
 

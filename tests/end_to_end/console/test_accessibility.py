@@ -8,6 +8,7 @@ of the sticky top bar.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 
@@ -29,6 +30,16 @@ from tests.support.console_a11y import (
 pytestmark = pytest.mark.browser
 
 Opener = Callable[..., ConsolePage]
+_LIVE_REGIONS_RENDERED = """() => ['#toast-status', '#toast-alert', '#upload-announcer']
+  .every((s) => document.querySelector(s)?.getClientRects().length > 0
+    || getComputedStyle(document.querySelector(s)).display !== 'none')"""
+_BUTTON_NAMES = """(root) => [...document.querySelectorAll(`${root} button`)]
+  .map((b) => b.getAttribute('aria-label') ?? b.textContent.trim())"""
+_HEADER_ON_TOP = """() => [...document.querySelectorAll('#detail .detail-head > *')].every((el) => {
+  const r = el.getBoundingClientRect();
+  const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+  return hit !== null && el.contains(hit);
+})"""
 VIEWPORTS = [NARROW, PHONE, DESKTOP]
 IDS = ["320px", "390px", "1280px"]
 
@@ -67,6 +78,14 @@ def test_every_view_has_no_axe_violation_and_reflows(
         expect(page.locator(f'.tabs a[data-tab="{tab}"]')).to_be_in_viewport()
     expect(page.locator("#signout")).to_be_in_viewport()
     _check(console, "3-upload", width)
+    # Names: the label names the input alone; the drop zone's begins with what it shows.
+    expect(page.locator("#entity-id")).to_have_accessible_name("Entity id")
+    expect(page.locator("#new-entity")).to_have_accessible_name("New entity id")
+    expect(page.locator("#dropzone")).to_have_accessible_name(
+        re.compile(r"^Drop images or videos here or choose files ")
+    )
+    # The live regions are in the accessibility tree before anything is written into them.
+    assert page.evaluate(_LIVE_REGIONS_RENDERED), "a live region is display: none"
     png = image_bytes("png", 70, 50, (width % 256, 40, 90), seed=width)
     page.set_input_files(
         "#file-input",
@@ -88,6 +107,11 @@ def test_every_view_has_no_axe_violation_and_reflows(
         ".some(ul => ul.textContent.includes('Loading'))"
     )
     _check(console, "5-media", width)
+    names = page.evaluate(_BUTTON_NAMES, "#media-grid")
+    assert len(names) == len(set(names)), f"buttons with the same name: {sorted(names)}"
+    expect(page.locator("#media-grid .tile .preview").first).to_have_accessible_name(
+        re.compile(r"^PNG \d+ × \d+ · [0-9a-f]{8}: details$")
+    )
     page.locator("#media-grid .tile .actions button", has_text="Copy URL").first.click()
     expect(page.locator("#toast")).to_be_visible()
     _check(console, "6-toast", width)
@@ -95,6 +119,10 @@ def test_every_view_has_no_axe_violation_and_reflows(
     page.locator("#media-grid .tile .actions button", has_text="Details").first.click()
     expect(page.locator("#detail-body")).to_contain_text("Content hash")
     _check(console, "7-details", width)
+    # Scrolled, the dialog's sticky header still draws over the preview.
+    for offset in (40, 120, 240):
+        page.evaluate("(y) => { document.querySelector('#detail').scrollTop = y; }", offset)
+        assert page.evaluate(_HEADER_ON_TOP), f"the preview draws over the header at {offset} px"
     page.keyboard.press("Escape")
     expect(page.locator("#detail")).to_be_hidden()
 
@@ -198,16 +226,23 @@ def test_every_flow_by_keyboard_alone(
     expect(page.locator(attachments)).to_be_focused()
     assert_focus_in_sight(page)
 
+    # Down the grid and back up with Shift+Tab: each control scrolled into sight upwards
+    # stops below the sticky top bar, not under it (scroll-padding-top).
+    tab_to(page, "#media-grid .tile:last-child .actions button[aria-label^='Details of']")
+    tab_to(page, "#filter-type", back=True)
+
     # Datasets: browse a folder and a crumb back, every step by keyboard.
     tab_to(page, '.tabs a[data-tab="datasets"]', back=True)
     keys.press("Enter")
     expect(page.locator("#repo-panel .results")).to_contain_text("Add the readme")
     tab_to(page, '.segmented button[data-mode="browse"]')
     keys.press("Enter")
+    expect(page.locator("#repo-panel .crumbs")).to_have_text("garments@main")
     tab_to(page, "#ds-ref")
     keys.press("ControlOrMeta+a")
     keys.insert_text("relabel")
     keys.press("Enter")
+    expect(page.locator("#repo-panel .crumbs")).to_have_text("garments@relabel")
     tab_to(page, "#repo-panel button.folder")
     keys.press("Enter")
     listing = page.locator("#repo-panel .results table")
