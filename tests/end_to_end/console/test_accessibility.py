@@ -201,6 +201,9 @@ def test_every_flow_by_keyboard_alone(
     tab_to(page, "#detail-attachments button")
     keys.press("Enter")
     expect(page.locator("#detail-attachments button")).to_have_text("Confirm")
+    expect(page.locator("#detail-attachments button")).to_have_accessible_name(
+        re.compile(r"^Confirm: detach PNG 60 × 80 · [0-9a-f]{8} from PRODUCT ")
+    )
     keys.press("Enter")
     expect(page.locator("#detail-attachments")).to_be_focused()
     expect(page.locator("#detail-attachments")).to_contain_text("Not attached")
