@@ -12,11 +12,12 @@ import re
 import uuid
 from collections.abc import Callable
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
 from sartiq_storage.testing.media import image_bytes
-from tests.support.console import DESKTOP, PHONE, ConsolePage, Service
+from tests.support.console import DESKTOP, PHONE, ConsolePage, Service, upload_through_api
 from tests.support.console_a11y import (
     NARROW,
     assert_accessible,
@@ -260,4 +261,39 @@ def test_every_flow_by_keyboard_alone(
     expect(listing).to_have_attribute("aria-label", "Objects in / at relabel")
     expect(listing).to_be_focused()
     assert has_focus(page, "table")
+    console.assert_no_errors()
+
+
+def test_an_error_is_announced_at_once_and_news_politely(
+    seeded: Service, open_console: Opener
+) -> None:
+    entity = uuid.uuid4()
+    png = image_bytes("png", 48, 48, (90, 90, 200), seed=77)
+    upload_through_api(seeded, png, "stale.png", entity)
+    console = open_console(
+        seeded, "a11y-error", DESKTOP, f"/console/#/media?entity_type=LOOK&entity_id={entity}"
+    )
+    page = console.page
+    console.sign_in(seeded.token)
+    detach = page.locator("#media-grid li.attachment button")
+    expect(detach).to_have_count(1)
+    # Someone else detaches it meanwhile: this page's Detach then fails with a 404.
+    attachment = page.locator("#media-grid li.attachment").get_attribute("data-attachment-id")
+    gone = httpx.delete(
+        f"{seeded.base}/api/v1/media-resources/attachments/{attachment}", headers=seeded.auth
+    )
+    assert gone.status_code == 204, gone.text
+    detach.click()
+    detach.click()
+    expect(page.locator("#toast-alert")).not_to_be_empty()
+    expect(page.locator("#toast-status")).to_be_empty()
+    expect(page.locator("#toast")).to_have_class(re.compile(r"\berr\b"))
+    expect(detach).to_be_focused()  # the failed button is still there, disarmed
+    _check(console, "error-toast", DESKTOP["width"])
+    assert all("404" in e for e in console.errors), console.errors
+    console.errors.clear()  # the refused DELETE's own 404, and nothing else
+
+    page.locator("#media-grid .tile .actions button", has_text="Copy URL").click()
+    expect(page.locator("#toast-status")).to_contain_text("copied")
+    expect(page.locator("#toast-alert")).to_be_empty()
     console.assert_no_errors()

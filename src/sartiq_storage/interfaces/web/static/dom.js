@@ -145,7 +145,10 @@ export function confirmButton(label, armedLabel, action, what = null) {
     button.textContent = label;
     name(label);
   };
+  // Busy: aria-disabled, not disabled, which would drop the keyboard focus to the page and
+  // leave it there when the action fails and the button stays.
   button.addEventListener("click", async () => {
+    if (button.getAttribute("aria-disabled") === "true") return;
     if (!button.classList.contains("armed")) {
       button.classList.add("armed");
       button.textContent = armedLabel;
@@ -154,12 +157,12 @@ export function confirmButton(label, armedLabel, action, what = null) {
       return;
     }
     clearTimeout(timer);
-    button.disabled = true;
+    button.setAttribute("aria-disabled", "true");
     try {
       await action();
     } catch (error) {
       toast(error.message, true);
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
       disarm();
     }
   });
