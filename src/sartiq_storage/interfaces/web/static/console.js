@@ -9,7 +9,7 @@
 
 import { api, ApiError, describeError, may, onUnauthorized, session, url } from "./api.js";
 import { loadDatasets } from "./datasets.js";
-import { $, bytes, h, when } from "./dom.js";
+import { $, bytes, focusOn, h, when } from "./dom.js";
 import { openMedia, setUpDetail, setUpMedia } from "./media.js";
 import { loadOperations, setUpOperations } from "./operations.js";
 import { acceptedList, setUpUpload } from "./upload.js";
@@ -69,7 +69,9 @@ async function signIn(token) {
   $("#who").title = who.exp ? `token valid until ${when(who.exp)}` : "";
   $("#signin").hidden = true;
   $("#app").hidden = false;
-  route();
+  const view = route();
+  // The form just vanished under the focus: the view's heading takes it, not the page's top.
+  focusOn($(`#view-${view} h1`));
   return true;
 }
 
@@ -99,6 +101,15 @@ function route() {
   }
   document.title = `${VIEWS[view].title} · Sartiq Storage`;
   VIEWS[view].load(new URLSearchParams(query));
+  return view;
+}
+
+// The sticky top bar's height, for scroll-padding-top (console.css): a control the keyboard
+// reaches is scrolled clear of the bar, whatever the bar's height at this width.
+function trackTopBar() {
+  const bar = $(".topbar");
+  const set = () => document.documentElement.style.setProperty("--topbar-height", `${bar.offsetHeight}px`);
+  new ResizeObserver(set).observe(bar);
 }
 
 // --- start -------------------------------------------------------------------------------
@@ -123,6 +134,7 @@ async function start() {
   setUpMedia();
   setUpDetail();
   setUpOperations();
+  trackTopBar();
   $("#signout").addEventListener("click", () => signOut());
   $("#signin-form").addEventListener("submit", async (event) => {
     event.preventDefault();

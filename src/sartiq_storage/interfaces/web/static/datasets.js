@@ -6,7 +6,7 @@ import { api, describeError } from "./api.js";
 import {
   dataTable, renderBranches, renderChanges, renderMerge, revertButton, setUpAnnouncements, writable,
 } from "./dataset-writes.js";
-import { $, bytes, emptyNote, errorNote, h, richText, short, when } from "./dom.js";
+import { $, bytes, emptyNote, errorNote, focusOn, h, richText, short, table, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
 
@@ -214,19 +214,26 @@ async function showObjects(results, after = "", append = false) {
     results.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
-  const enter = (path) => {
+  // A folder or a crumb opened: the focus goes to the listing it opened (its table, named
+  // after the folder), not back to the top of the page.
+  const enter = async (path) => {
     datasets.prefix = path;
-    showObjects(results);
+    await showObjects(results);
+    focusOn(results.querySelector("table") ?? results.querySelector(".empty"));
   };
+  // A folder is a button (the keyboard opens it); a click anywhere on its row does too.
   const rows = listing.items.map((item) => (item.path_type === "common_prefix"
-    ? h("tr", { class: "clickable", onclick: () => enter(item.path) },
-      h("td", { class: "path" }, `${item.path.slice(prefix.length)}`), h("td", {}, "folder"), h("td", {}), h("td", {}), h("td", {}))
+    ? h("tr", { class: "clickable", onclick: (event) => event.target.closest("button") || enter(item.path) },
+      h("td", { class: "path" }, h("button", { type: "button", class: "folder", onclick: () => enter(item.path) },
+        item.path.slice(prefix.length))),
+      h("td", {}, "folder"), h("td", {}), h("td", {}), h("td", {}))
     : h("tr", {},
       h("td", { class: "path", title: item.path }, item.path.slice(prefix.length)),
       h("td", {}, item.content_type),
       h("td", { class: "num" }, bytes(item.size)),
       h("td", { class: "commit-id", title: `MD5 ${item.checksum}` }, short(item.checksum, 10)),
       h("td", {}, when(item.mtime)))));
+  const moreHadFocus = append && document.activeElement === results.querySelector(".more");
   if (append) {
     results.querySelector("tbody").append(...rows);
     results.querySelector(".more")?.remove();
@@ -238,9 +245,12 @@ async function showObjects(results, after = "", append = false) {
       const target = walked;
       crumbs.push(" / ", h("button", { type: "button", onclick: () => enter(target) }, part));
     }
+    crumbs.at(-1).setAttribute("aria-current", "location");
+    const listingTable = rows.length ? table(["name", "type", "size", "checksum", "modified"], rows) : null;
+    listingTable?.querySelector("table").setAttribute("aria-label", `Objects in ${prefix || "/"} at ${ref}`);
     results.replaceChildren(
-      h("div", { class: "crumbs" }, crumbs),
-      rows.length ? dataTable(`Objects at ${ref}`, ["name", "type", "size", "checksum", "modified"], rows) : emptyNote("Nothing here."));
+      h("nav", { class: "crumbs", "aria-label": "Folder path" }, crumbs),
+      listingTable ?? emptyNote("Nothing here."));
   }
   if (listing.has_more) {
     results.append(h("button", {
@@ -249,4 +259,5 @@ async function showObjects(results, after = "", append = false) {
       onclick: () => showObjects(results, listing.next_offset, true),
     }, "Load more"));
   }
+  if (moreHadFocus) focusOn(results.querySelector(".more") ?? results.querySelector("table"));
 }

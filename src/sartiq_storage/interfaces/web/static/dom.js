@@ -66,15 +66,30 @@ export function short(id, n = 8) {
   return String(id ?? "").slice(0, n);
 }
 
+// The toast's two live regions are in the page from the start (index.html): a region that
+// appears with its text is not announced by every screen reader. News is polite (role
+// status), an error is assertive (role alert); the other region is emptied.
 export function toast(message, isError = false) {
-  const el = $("#toast");
-  el.textContent = message;
-  el.classList.toggle("err", isError);
-  el.hidden = false;
+  const box = $("#toast");
+  $("#toast-status").textContent = isError ? "" : message;
+  $("#toast-alert").textContent = isError ? message : "";
+  box.classList.toggle("err", isError);
+  box.classList.add("shown");
   clearTimeout(toast.timer);
   toast.timer = setTimeout(() => {
-    el.hidden = true;
+    box.classList.remove("shown");
+    $("#toast-status").textContent = "";
+    $("#toast-alert").textContent = "";
   }, isError ? 6000 : 3500);
+}
+
+// Move the keyboard focus to an element that is not focusable itself (a heading, a region):
+// it takes tabindex -1 and the browser scrolls it clear of the sticky top bar
+// (scroll-padding-top in console.css).
+export function focusOn(element) {
+  if (!element || !element.isConnected) return;
+  if (!element.matches("a[href], button, input, select, textarea, [tabindex]")) element.tabIndex = -1;
+  element.focus();
 }
 
 export async function copyText(text) {
@@ -100,11 +115,14 @@ export async function copyText(text) {
   return copied;
 }
 
-export function copyButton(text, label = "Copy URL") {
+// `of`: what the URL belongs to, so that each button on a page has its own name
+// ("Copy URL of PNG 120 × 90 1a2b3c4d"), beginning with the words it shows.
+export function copyButton(text, label = "Copy URL", of = null) {
   return h("button", {
     class: "button small",
     type: "button",
     title: text,
+    "aria-label": of ? `${label} of ${of}` : null,
     onclick: async () => {
       const copied = await copyText(text);
       toast(copied ? "Public URL copied" : `Copy failed: ${text}`, !copied);
@@ -112,28 +130,39 @@ export function copyButton(text, label = "Copy URL") {
   }, label);
 }
 
-// Two clicks to act: the first arms the button for a few seconds.
-export function confirmButton(label, armedLabel, action) {
+// Two clicks to act: the first arms the button for a few seconds. `what` completes its name
+// for assistive technology ("Detach from PRODUCT 1a2b3c4d gallery #0", then "Confirm: detach
+// from …"), so that a row of such buttons is not a row of identical names.
+export function confirmButton(label, armedLabel, action, what = null) {
   const button = h("button", { class: "button small danger", type: "button" }, label);
+  const name = (shown) => {
+    if (what) button.setAttribute("aria-label", shown === label ? `${label} ${what}` : `${shown}: ${label.toLowerCase()} ${what}`);
+  };
+  name(label);
   let timer = null;
   const disarm = () => {
     button.classList.remove("armed");
     button.textContent = label;
+    name(label);
   };
+  // Busy: aria-disabled, not disabled, which would drop the keyboard focus to the page and
+  // leave it there when the action fails and the button stays.
   button.addEventListener("click", async () => {
+    if (button.getAttribute("aria-disabled") === "true") return;
     if (!button.classList.contains("armed")) {
       button.classList.add("armed");
       button.textContent = armedLabel;
+      name(armedLabel);
       timer = setTimeout(disarm, 4000);
       return;
     }
     clearTimeout(timer);
-    button.disabled = true;
+    button.setAttribute("aria-disabled", "true");
     try {
       await action();
     } catch (error) {
       toast(error.message, true);
-      button.disabled = false;
+      button.removeAttribute("aria-disabled");
       disarm();
     }
   });
@@ -148,11 +177,33 @@ export function errorNote(error) {
   return h("p", { class: "form-error" }, error.message ?? String(error));
 }
 
+// A table wider than its card scrolls sideways inside its wrap (tables are two-dimensional:
+// reflow does not apply). While it does, the wrap is a named region the keyboard can focus and
+// scroll with the arrow keys; a table that fits adds no tab stop.
+const sideways = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const wrap = entry.target.closest(".table-wrap");
+    if (!wrap) continue;
+    if (wrap.scrollWidth > wrap.clientWidth + 1) {
+      wrap.tabIndex = 0;
+      wrap.setAttribute("role", "region");
+      wrap.setAttribute("aria-label", wrap.dataset.name);
+    } else {
+      wrap.removeAttribute("tabindex");
+      wrap.removeAttribute("role");
+      wrap.removeAttribute("aria-label");
+    }
+  }
+});
+
 export function table(headers, rows) {
-  return h("div", { class: "table-wrap" },
-    h("table", {},
-      h("thead", {}, h("tr", {}, headers.map((name) => h("th", {}, name)))),
-      h("tbody", {}, rows)));
+  const inner = h("table", {},
+    h("thead", {}, h("tr", {}, headers.map((name) => h("th", {}, name)))),
+    h("tbody", {}, rows));
+  const wrap = h("div", { class: "table-wrap", dataset: { name: `Table of ${headers.join(", ")}` } }, inner);
+  sideways.observe(wrap);
+  sideways.observe(inner);
+  return wrap;
 }
 
 export function stat(label, value, alert = false) {

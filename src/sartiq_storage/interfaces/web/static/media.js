@@ -2,12 +2,12 @@
 // and the detail dialog with every field.
 
 import { api, describeError, may, url } from "./api.js";
-import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, h, short, toast, when } from "./dom.js";
+import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, focusOn, h, short, toast, when } from "./dom.js";
 
 const PAGE_SIZE = 24;
 const ENRICH_CONCURRENCY = 6;
 
-const media = { offset: 0, total: 0, type: "", id: "", generation: 0 };
+const media = { offset: 0, total: 0, type: "", id: "", generation: 0, detailId: null };
 
 function fileKey(resource) {
   // The public URL ends with the key; /files/{key} is the platform's stable URL for it.
@@ -50,6 +50,12 @@ function kindBadge(resource) {
   return resource.extension.toUpperCase();
 }
 
+// What a control acts on, in words, so that the buttons of 24 tiles have 24 different names
+// ("Details of PNG 120 × 90 · 1a2b3c4d"): the badge, the size and the id's first characters.
+function nameOf(resource) {
+  return `${kindBadge(resource)} ${dims(resource)} · ${short(resource.id)}`;
+}
+
 function attachmentItems(resource, attachments, onChange) {
   if (!attachments.length) {
     return [h("li", { class: "muted" }, "Not attached: the orphan scan removes it after the grace period.")];
@@ -61,7 +67,7 @@ function attachmentItems(resource, attachments, onChange) {
       await api(`api/v1/media-resources/attachments/${a.id}`, { method: "DELETE" });
       toast(`Detached from ${a.entity_type} ${short(a.entity_id)} (${a.slot})`);
       await onChange();
-    }) : null));
+    }, `${nameOf(resource)} from ${a.entity_type} ${short(a.entity_id)} ${a.slot}${a.position === null ? "" : ` #${a.position}`}`) : null));
 }
 
 function tagChips(tags) {
@@ -70,10 +76,18 @@ function tagChips(tags) {
 }
 
 function tile(resource) {
-  const attachments = h("ul", { class: "attachments" }, h("li", { class: "muted" }, "Loading attachments…"));
+  const name = nameOf(resource);
+  const attachments = h("ul", { class: "attachments", "aria-label": `Attachments of ${name}` },
+    h("li", { class: "muted" }, "Loading attachments…"));
   const tags = h("div", { class: "tags" });
-  const element = h("article", { class: "tile", dataset: { resourceId: resource.id } },
-    h("button", { class: "preview", type: "button", title: "Details", onclick: () => openDetail(resource.id) },
+  const element = h("article", { class: "tile", dataset: { resourceId: resource.id }, "aria-label": name },
+    h("button", {
+      class: "preview",
+      type: "button",
+      title: "Details",
+      "aria-label": `${name}: details`,
+      onclick: () => openDetail(resource.id),
+    },
       previewOf(resource),
       h("span", { class: "badge kind" }, kindBadge(resource))),
     h("div", { class: "body" },
@@ -90,8 +104,13 @@ function tile(resource) {
       attachments,
       tags,
       h("div", { class: "actions" },
-        copyButton(resource.url),
-        h("button", { class: "button small ghost", type: "button", onclick: () => openDetail(resource.id) }, "Details"))));
+        copyButton(resource.url, "Copy URL", name),
+        h("button", {
+          class: "button small ghost",
+          type: "button",
+          "aria-label": `Details of ${name}`,
+          onclick: () => openDetail(resource.id),
+        }, "Details"))));
   return { element, attachments, tags };
 }
 
@@ -101,11 +120,28 @@ async function fillTile(entry, resource) {
       api(`api/v1/media-resources/${resource.id}`),
       api(`api/v1/media-resources/${resource.id}/tags/`),
     ]);
-    entry.attachments.replaceChildren(...attachmentItems(resource, detail.attachments, () => loadMedia()));
+    entry.attachments.replaceChildren(...attachmentItems(resource, detail.attachments, () => afterDetach(resource.id)));
     entry.tags.replaceChildren(...tagChips(tags.tags));
   } catch (error) {
     entry.attachments.replaceChildren(h("li", { class: "form-error" }, describeError(error)));
   }
+}
+
+// After a Detach the grid is drawn anew: the focus goes to the same tile's attachments (what
+// is left), or, when the filter no longer shows the tile, to the tile now in its place, else
+// to the count; never back to the top of the page.
+async function afterDetach(id) {
+  const before = [...document.querySelectorAll("#media-grid .tile")];
+  const index = before.findIndex((t) => t.dataset.resourceId === id);
+  await loadMedia();
+  const same = $(`#media-grid .tile[data-resource-id="${CSS.escape(id)}"]`);
+  if (same) {
+    focusOn($(".attachments", same));
+    return;
+  }
+  const tiles = document.querySelectorAll("#media-grid .tile");
+  const instead = tiles[Math.min(index, tiles.length - 1)];
+  focusOn(instead ? $(".preview", instead) : $("#media-count"));
 }
 
 async function inBatches(items, size, work) {
@@ -201,6 +237,7 @@ export function setUpMedia() {
 // --- the detail dialog -------------------------------------------------------------------
 
 async function openDetail(id) {
+  media.detailId = id;
   const dialog = $("#detail");
   const body = $("#detail-body");
   body.replaceChildren(h("p", { class: "muted" }, "Loading…"));
@@ -238,15 +275,17 @@ function renderDetail(resource, tags) {
   const refresh = async () => {
     await openDetail(resource.id);
     await loadMedia();
+    focusOn($("#detail-attachments")); // what is left, not the dialog's first button
   };
   $("#detail-body").replaceChildren(
     h("div", { class: "section" },
       h("div", { class: "detail-preview" }, previewOf(resource)),
-      h("div", { class: "line" }, copyButton(resource.url))),
+      h("div", { class: "line" }, copyButton(resource.url, "Copy URL", nameOf(resource)))),
     h("div", { class: "section" },
       h("dl", { class: "props" }, props.map(([name, value]) => [h("dt", {}, name), h("dd", {}, value)])),
-      h("h3", {}, "Attachments"),
-      h("ul", { class: "attachments" }, attachmentItems(resource, resource.attachments, refresh)),
+      h("h3", { id: "detail-attachments-title" }, "Attachments"),
+      h("ul", { class: "attachments", id: "detail-attachments", "aria-labelledby": "detail-attachments-title" },
+        attachmentItems(resource, resource.attachments, refresh)),
       h("h3", {}, "Tags"),
       h("div", { class: "tags" }, tagChips(tags))));
 }
@@ -255,5 +294,16 @@ export function setUpDetail() {
   const dialog = $("#detail");
   dialog.addEventListener("click", (event) => {
     if (event.target === dialog || event.target.closest("[data-close]")) dialog.close();
+  });
+  // The dialog gives the focus back to what opened it; when the grid was drawn anew meanwhile
+  // (a Detach inside), that button is gone and the focus stays in the closed dialog, then
+  // falls to the page: the resource's tile takes it instead, or the view's heading.
+  dialog.addEventListener("close", () => {
+    requestAnimationFrame(() => {
+      const active = document.activeElement;
+      if (active && active !== document.body && !dialog.contains(active)) return;
+      const tile = $(`#media-grid .tile[data-resource-id="${CSS.escape(media.detailId ?? "")}"]`);
+      focusOn(tile ? $(".preview", tile) : $("#view-media h1"));
+    });
   });
 }

@@ -9,7 +9,17 @@ const UPLOAD_CONCURRENCY = 3;
 const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "expect", "origin", "referer"]);
 const EXTENSION_ALIASES = { jpeg: "jpg", jpe: "jpg", tif: "tiff", qt: "mov" };
 
-const uploads = { queue: [], active: 0 };
+const uploads = { queue: [], active: 0, done: 0, failed: 0 };
+
+// Screen readers hear each batch start and finish (a polite live region rendered from the
+// start), not every percent of every file: the rows themselves are not a live region.
+function announce(text) {
+  $("#upload-announcer").textContent = text;
+}
+
+function plural(n, word) {
+  return `${n} ${word}${n === 1 ? "" : "s"}`;
+}
 
 function acceptedType(file) {
   const types = session.config.accepted_types;
@@ -56,7 +66,7 @@ function uploadRow(file, contentType) {
     thumb = h("div", { class: contentType ? "thumb video" : "thumb other" }, contentType ? "VIDEO" : "FILE");
   }
   const status = h("div", { class: "status" }, "Waiting…");
-  const progress = h("progress", { max: "1", value: "0" });
+  const progress = h("progress", { max: "1", value: "0", "aria-label": `Upload of ${file.name}` });
   const row = h("li", { class: "upload", dataset: { state: "queued", name: file.name } },
     thumb,
     h("div", { class: "main" },
@@ -84,9 +94,11 @@ function enqueueFiles(fileList) {
   const target = readTarget();
   if (!target) return;
   const accepted = [];
+  const refused = [];
   for (const file of files) {
     const contentType = acceptedType(file);
     const row = uploadRow(file, contentType);
+    if (contentType === null || file.size > session.config.max_file_size || file.size === 0) refused.push(file.name);
     if (contentType === null) {
       row.progress(1);
       row.set("error", `Refused file type: ${file.type || "unknown"} is not an accepted image or video (accepted: ${acceptedList()}).`);
@@ -110,6 +122,11 @@ function enqueueFiles(fileList) {
     uploads.queue.push(item);
   });
   if (target.first !== null) $("#position").value = String(target.first + accepted.length);
+  const where = `${target.entity_type} ${short(target.entity_id)} ${target.slot}`;
+  announce([
+    accepted.length ? `Uploading ${plural(accepted.length, "file")} to ${where}.` : "",
+    refused.length ? `Refused: ${refused.join(", ")} (see the list).` : "",
+  ].join(" ").trim());
   $("#view-uploaded").href = `#/media?entity_type=${encodeURIComponent(target.entity_type)}&entity_id=${encodeURIComponent(target.entity_id)}`;
   pumpUploads();
 }
@@ -118,9 +135,18 @@ function pumpUploads() {
   while (uploads.active < UPLOAD_CONCURRENCY && uploads.queue.length) {
     const item = uploads.queue.shift();
     uploads.active += 1;
-    uploadOne(item).finally(() => {
+    uploadOne(item).then((ok) => {
+      if (ok) uploads.done += 1;
+      else uploads.failed += 1;
+    }).finally(() => {
       uploads.active -= 1;
       pumpUploads();
+      if (uploads.active === 0 && uploads.queue.length === 0) {
+        const failed = uploads.failed ? `, ${uploads.failed} failed (see the list)` : "";
+        announce(`Uploads finished: ${uploads.done} done${failed}.`);
+        uploads.done = 0;
+        uploads.failed = 0;
+      }
     });
   }
 }
@@ -225,9 +251,11 @@ async function uploadOne({ file, contentType, target, row }) {
     row.set("done", result.created
       ? `Done: new resource ${short(resource.id)}${size} in ${where}`
       : `Done: duplicate, reused resource ${short(resource.id)}${size} in ${where}`);
+    return true;
   } catch (error) {
     row.progress(1);
     row.set("error", describeError(error));
+    return false;
   }
 }
 
