@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.media_probe import MAX_PIXELS
 from sartiq_storage.adapters.stores import ObjectStore, md5_from_etag
 from sartiq_storage.core.errors import ConflictError, PreconditionFailedError, StorageError
 from sartiq_storage.core.keys import MediaKey
@@ -20,6 +21,7 @@ from sartiq_storage.services import failpoints
 from sartiq_storage.services.media import statements as sql
 from sartiq_storage.services.media.hashing import stream_digests
 from sartiq_storage.services.media.model import IMMUTABLE, AttachTo
+from sartiq_storage.services.media.posters import make_poster_quietly
 from sartiq_storage.services.media.verification import Verified
 
 logger = logging.getLogger(__name__)
@@ -108,7 +110,8 @@ def match(
 
 
 def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> str:
-    """Create-only server-side copy to the canonical key, confirmed before any row."""
+    """Create-only server-side copy to the canonical key, confirmed before any row; a
+    video's poster frame is made from the copy (:mod:`.posters`)."""
     canonical = MediaKey(resource_id, verified.kind.extension).key
     if verified.payload is not None:  # rewritten bytes: written, not copied
         put = store.put(
@@ -149,6 +152,10 @@ def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> s
         discard(store, canonical)
         raise ConflictError(f"{canonical} does not hold the verified bytes")
     failpoints.hit("ingest.verified")
+    if verified.kind.resource_type == "VIDEO":
+        if copied.key != canonical or copied.etag is None:
+            copied = store.head(canonical)
+        make_poster_quietly(store, copied, max_pixels=MAX_PIXELS)
     return canonical
 
 

@@ -26,16 +26,21 @@ from sartiq_storage.adapters.media_probe import (
     MediaProbeError,
     probe,
     probe_image_header,
+    probe_video_file,
 )
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.adapters.stores.ranged import RangedReader
 from sartiq_storage.core.errors import (
+    ConflictError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     UnsupportedMediaError,
     UploadMissingError,
     UploadTooLargeError,
 )
 from sartiq_storage.core.sniff import SNIFF_BYTES, Sniffed, sniff
 from sartiq_storage.services import failpoints
+from sartiq_storage.services.media.hashing import prefetched
 from sartiq_storage.services.media.model import MediaInput, MediaSettings
 
 HEADER_BYTES = 256 * 1024
@@ -52,6 +57,8 @@ class Upload:
     info: ObjectInfo
     kind: Sniffed
     data: bytes
+    streamed: bool = False
+    """A video too big to read at once: ``data`` is only its first bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,26 +79,35 @@ class Verified:
     """The upload as read: its copy is pinned to this ETag, and needs no second look."""
 
 
-def read_upload(store: ObjectStore, key: str, max_file_size: int) -> Upload:
+def read_upload(
+    store: ObjectStore, key: str, max_file_size: int, max_video_size: int | None = None
+) -> Upload:
     """One GET (it does what HEAD + GET would): the size is checked before any of the body is
     read, the first bytes are sniffed, and what is not an accepted type is not read further
-    than ``HEADER_BYTES`` when the upload is too big to read at once."""
+    than ``HEADER_BYTES`` when the upload is too big to read at once.
+
+    A video above that size is not read further either: ``data`` is then only its first
+    bytes (``Upload.streamed``), and the rest is read in ranges (:func:`verify_video`).
+    ``max_video_size``: a video's limit (``max_file_size`` when not given), an image's
+    staying ``max_file_size``.
+    """
+    video_limit = max_file_size if max_video_size is None else max_video_size
     try:
         stream = store.get(key)
     except ObjectNotFoundError:
         raise UploadMissingError(
             f"{key} does not exist (the upload expired, never finished, or was removed)"
         ) from None
+    streamed = False
     with stream:
         info = stream.info
-        if info.size > max_file_size:
-            raise UploadTooLargeError(
-                f"{key} is {info.size} bytes, over the {max_file_size} byte limit"
-            )
+        limit = max(max_file_size, video_limit)
+        if info.size > limit:
+            raise UploadTooLargeError(f"{key} is {info.size} bytes, over the {limit} byte limit")
         if info.size == 0:
             raise UnsupportedMediaError(f"{key} is empty")
         failpoints.hit("ingest.headed")
-        if info.size <= _READ_AT_ONCE:  # one buffer: no join, no second copy
+        if info.size <= min(_READ_AT_ONCE, max_file_size):  # one buffer: no join, no copy
             data = stream.read()
             kind = sniff(data[:SNIFF_BYTES])
         else:  # sniffed from the first chunks: what is not accepted is not read further
@@ -101,13 +117,56 @@ def read_upload(store: ObjectStore, key: str, max_file_size: int) -> Upload:
                 parts.append(chunk)
                 if sum(len(part) for part in parts) >= HEADER_BYTES:
                     break
-            kind = sniff(b"".join(parts)[:SNIFF_BYTES])
-            data = b"".join([*parts, *chunks]) if kind is not None else b""
+            head = b"".join(parts)
+            kind = sniff(head[:SNIFF_BYTES])
+            own_limit = video_limit if kind is not None and kind.resource_type == "VIDEO" else None
+            if kind is not None and info.size > (own_limit or max_file_size):
+                raise UploadTooLargeError(
+                    f"{key} is {info.size} bytes, over the {own_limit or max_file_size} byte "
+                    f"limit of {kind.content_type}"
+                )
+            streamed = kind is not None and kind.resource_type == "VIDEO"
+            accepted = kind is not None and not streamed
+            data = b"".join([*parts, *chunks]) if accepted else head
     if kind is None:
         raise UnsupportedMediaError(
             f"{key} is not an accepted image or video (checked from its bytes)"
         )
-    return Upload(info, kind, data)
+    return Upload(info, kind, data, streamed)
+
+
+def verify_video(store: ObjectStore, upload: Upload, hints: MediaInput | None = None) -> Verified:
+    """A big video, verified without holding it: its header was sniffed
+    (:func:`read_upload`); PyAV reads the container where it lies through ranged GETs
+    (:class:`RangedReader`: a 256 KiB read-ahead, every request pinned to the upload's
+    ETag); the MD5 is the ETag's when the store computed one from the bytes (a single PUT),
+    else a streamed hash (a multipart ETag ``…-N`` is no MD5). SHA-256 is left to the
+    dedup match, which computes it only on an MD5 hit."""
+    info, kind = upload.info, upload.kind
+    reader = RangedReader(store, info)
+    try:
+        metadata = probe_video_file(reader)  # type: ignore[arg-type]  # a RawIOBase is a file
+    except MediaProbeError as exc:
+        raise UnsupportedMediaError(f"{info.key}: {exc}") from None
+    except PreconditionFailedError:
+        raise ConflictError(f"{info.key} changed while it was ingested") from None
+    md5 = info.md5 or streamed_md5(store, info)
+    if hints is not None and metadata.width is None:
+        metadata = replace(metadata, width=hints.width, height=hints.height)
+    failpoints.hit("ingest.hashed")
+    return Verified(info.key, info.size, md5, None, kind, metadata, None, info)
+
+
+def streamed_md5(store: ObjectStore, info: ObjectInfo) -> str:
+    """The MD5 of the object ``info`` describes, read once as a stream (hashing one chunk
+    while the next is read); :class:`ConflictError` if the key now holds other bytes."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with store.get(info.key) as stream:
+        if (stream.info.etag, stream.info.size) != (info.etag, info.size):
+            raise ConflictError(f"{info.key} changed while it was ingested")
+        for chunk in prefetched(iter(stream)):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def header_metadata(key: str, data: bytes, kind: Sniffed, max_pixels: int) -> MediaMetadata | None:
@@ -188,7 +247,9 @@ def verify(
     computed it from the stored bytes) and the enrichment is left to ``heal``. ``hints``:
     the caller's width and height, kept when the bytes do not tell.
     """
-    upload = read_upload(store, key, settings.max_file_size)
+    upload = read_upload(store, key, settings.max_file_size, settings.max_video_size)
+    if upload.streamed:
+        return verify_video(store, upload, hints)
     info, kind, data = upload.info, upload.kind, upload.data
     # Hashing needs every byte; deferred enrichment hashes only what it must: a video or
     # a header past the prefix was read whole to be probed (as before), and an upload
@@ -214,8 +275,6 @@ def verify(
     else:
         md5, sha256, size = info.md5 or "", None, info.size
     if hints is not None and metadata.width is None:
-        metadata = MediaMetadata(
-            hints.width, hints.height, metadata.dominant_color, metadata.color_profile
-        )
+        metadata = replace(metadata, width=hints.width, height=hints.height)
     failpoints.hit("ingest.hashed")
     return Verified(key, size, md5, sha256, kind, metadata, payload, info)
