@@ -39,7 +39,8 @@ def test_a_long_video_is_probed_and_postered_from_a_small_part_of_it() -> None:
     reader = RangedReader(store, info)
     meta = probe_video_file(reader)  # type: ignore[arg-type]
     assert (meta.width, meta.height, meta.codec) == (160, 90, "h264")
-    assert meta.duration is not None and meta.duration > 100
+    assert meta.duration is not None
+    assert meta.duration > 100
     poster_reader = RangedReader(store, info)
     poster = poster_frame(poster_reader, ".jpg[Q=80]", max_side=80)  # type: ignore[arg-type]
     assert image_size(poster) == (80, 45)
