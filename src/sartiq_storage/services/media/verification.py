@@ -110,6 +110,7 @@ def read_upload(
         if info.size <= min(_READ_AT_ONCE, max_file_size):  # one buffer: no join, no copy
             data = stream.read()
             kind = sniff(data[:SNIFF_BYTES])
+            _check_limit(info, kind, max_file_size, video_limit)
         else:  # sniffed from the first chunks: what is not accepted is not read further
             chunks = iter(stream)
             parts: list[bytes] = []
@@ -119,12 +120,7 @@ def read_upload(
                     break
             head = b"".join(parts)
             kind = sniff(head[:SNIFF_BYTES])
-            own_limit = video_limit if kind is not None and kind.resource_type == "VIDEO" else None
-            if kind is not None and info.size > (own_limit or max_file_size):
-                raise UploadTooLargeError(
-                    f"{key} is {info.size} bytes, over the {own_limit or max_file_size} byte "
-                    f"limit of {kind.content_type}"
-                )
+            _check_limit(info, kind, max_file_size, video_limit)  # before the rest is read
             streamed = kind is not None and kind.resource_type == "VIDEO"
             accepted = kind is not None and not streamed
             data = b"".join([*parts, *chunks]) if accepted else head
@@ -133,6 +129,19 @@ def read_upload(
             f"{key} is not an accepted image or video (checked from its bytes)"
         )
     return Upload(info, kind, data, streamed)
+
+
+def _check_limit(
+    info: ObjectInfo, kind: Sniffed | None, max_file_size: int, max_video: int
+) -> None:
+    """An image over ``max_file_size`` or a video over its own limit is refused."""
+    if kind is None:
+        return
+    limit = max_video if kind.resource_type == "VIDEO" else max_file_size
+    if info.size > limit:
+        raise UploadTooLargeError(
+            f"{info.key} is {info.size} bytes, over the {limit} byte limit of {kind.content_type}"
+        )
 
 
 def verify_video(store: ObjectStore, upload: Upload, hints: MediaInput | None = None) -> Verified:
