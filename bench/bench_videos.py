@@ -31,7 +31,7 @@ One ingest of a 2 GB H.264 MP4 (320×180, every frame a keyframe, the index at t
 `temp/`, SQLite, each case in a fresh child process: on the embedded store (local files, the
 upload's ETag is the MD5 the store computed when it was written) and on moto's S3 server (the
 upload made in 64 MiB parts, so its ETag `…-N` is no MD5 and ingest hashes it as a stream).
-Ingest sniffs a header range, probes the container through ranged GETs (PyAV, 256 KiB
+Ingest sniffs a header range, probes the container through ranged GETs (PyAV, 1 MiB
 read-ahead), copies the object server-side to `media/{id}/file.mp4` and makes the poster
 frame. **ours** is the ingest; **baseline** is a plain server-side copy of the same object
 (`ObjectStore.copy` with the same content type, cache control, create-only and ETag pin as

@@ -9,13 +9,15 @@ import uuid
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
 from sartiq_storage.adapters.db.engine import Database
-from sartiq_storage.adapters.db.models import ResourceType
+from sartiq_storage.adapters.db.models import MediaResource, ResourceType
 from sartiq_storage.adapters.stores import LocalStore, ObjectStore, md5_from_etag
 from sartiq_storage.adapters.stores.ranged import READ_AHEAD
 from sartiq_storage.core.errors import UploadTooLargeError
 from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.services.media.heal import Healer
 from sartiq_storage.services.media.posters import poster_key
 from sartiq_storage.services.media.service import MediaInput, MediaResourceService
 from sartiq_storage.testing.media import video_bytes
@@ -118,3 +120,55 @@ def test_a_video_over_its_limit_is_refused_after_its_header(
         media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
     media.close()
     assert store.log.total < 2 * MiB  # the first chunk, sniffed: not the rest
+
+
+def test_heal_fills_a_big_video_from_ranged_reads_and_a_streamed_hash(
+    big_video: bytes, db: Database, tmp_path: Path
+) -> None:
+    inner = LocalStore(tmp_path / "data")
+    key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
+    inner.put(key, big_video, content_type="video/mp4")
+    media, result = _ingest(inner, db, key)
+    media.close()
+    resource = result.resource  # type: ignore[attr-defined]
+    with db.session() as session:
+        session.execute(
+            update(MediaResource)
+            .where(MediaResource.id == resource.id)
+            .values(duration=None, width=None, height=None, sha256=None)
+        )
+        session.commit()
+    store = ReadCountingStore(inner)
+    report = Healer(db, store).heal([resource.id], dry_run=False)  # type: ignore[arg-type]
+    assert report.fixed == [
+        {"id": str(resource.id), "fix": "filled duration, height, sha256, width"}
+    ]
+    with db.session() as session:
+        row = session.get(MediaResource, resource.id)
+        assert row is not None
+        assert (row.width, row.height) == (320, 180)
+        assert row.duration == resource.duration
+        assert row.sha256 == hashlib.sha256(big_video).hexdigest()
+    assert store.log.largest_piece < len(big_video) // 2
+
+
+def test_the_same_big_video_again_is_a_hit_and_its_speculative_copy_goes(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    bucket = make_bucket(moto_endpoint)
+    store = moto_store(moto_endpoint, bucket)
+    client = moto_client(moto_endpoint)
+    media = MediaResourceService(db, store, UrlResolver(CDN))
+    results = []
+    for _ in range(2):
+        key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
+        multipart_put(client, bucket, key, big_video)  # no MD5 in the ETag: hashed while copied
+        results.append(media.ingest(MediaInput(url=f"{CDN}/{key}"), product()))
+    media.close()
+    first, second = results
+    assert first.created
+    assert not second.created
+    assert second.resource.id == first.resource.id
+    files = [o.key for o in store.list("media/")]
+    assert files == [first.resource.storage_key]  # the second copy was made, then deleted
+    assert list(store.list("temp/")) == []

@@ -17,8 +17,11 @@ from dataclasses import dataclass
 from sartiq_storage.adapters.stores.base import ObjectInfo, ObjectStore
 from sartiq_storage.core.errors import PreconditionFailedError
 
-READ_AHEAD = 256 * 1024
-"""Bytes fetched per miss: a demuxer's reads are 32 KiB, so one GET serves several."""
+READ_AHEAD = 1024 * 1024
+"""Bytes fetched per miss. A demuxer reads 32 KiB at a time, and an MP4's index (``moov``,
+at the start or the end) of a two-gigabyte clip is a few hundred kilobytes: one GET for the
+header and one for the index, where 256 KiB took three (each GET is a round trip, and on
+stores that serve a range by reading the object, as moto does, far more)."""
 MAX_FETCH = 8 * 1024 * 1024
 """The largest single GET, whatever one ``read`` asks for: a read of everything is refused
 (:class:`ValueError`), and a large read is served in pieces of at most this size."""

@@ -20,6 +20,7 @@ import logging
 from sartiq_storage.adapters.media_probe import MediaProbeError
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.errors import StorageError
+from sartiq_storage.core.policies import IMMUTABLE
 from sartiq_storage.services.delivery import DeliveryService, make_poster
 
 logger = logging.getLogger(__name__)
@@ -31,6 +32,17 @@ POSTER_FORMAT = "webp"
 def poster_key(video: ObjectInfo, fmt: str = POSTER_FORMAT) -> str:
     """Where the poster of ``video`` (its canonical object, with its ETag) is stored."""
     return DeliveryService.derivative_key(video, fmt)
+
+
+def store_poster(store: ObjectStore, video: ObjectInfo, poster: bytes) -> str | None:
+    """Store the WebP poster made at verification beside ``video`` (its promoted copy)."""
+    key = poster_key(video)
+    try:
+        store.put(key, poster, content_type="image/webp", cache_control=IMMUTABLE)
+    except StorageError as exc:  # a cache: the first request makes it again
+        logger.warning("could not store the poster frame of %s: %s", video.key, exc)
+        return None
+    return key
 
 
 def make_poster_quietly(store: ObjectStore, video: ObjectInfo, *, max_pixels: int) -> str | None:

@@ -17,16 +17,20 @@ Named steps, each taking only what it needs (the store, the settings, the bytes)
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 from sartiq_storage.adapters import image_metadata
+from sartiq_storage.adapters.image_convert import FORMATS
 from sartiq_storage.adapters.media_probe import (
     DecompressionBombError,
     MediaMetadata,
     MediaProbeError,
     probe,
     probe_image_header,
-    probe_video_file,
+    read_video,
 )
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.adapters.stores.ranged import RangedReader
@@ -42,6 +46,8 @@ from sartiq_storage.core.sniff import SNIFF_BYTES, Sniffed, sniff
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media.hashing import prefetched
 from sartiq_storage.services.media.model import MediaInput, MediaSettings
+
+logger = logging.getLogger(__name__)
 
 HEADER_BYTES = 256 * 1024
 """The prefix libvips parses for an image's header (dimensions, profile, pixel limit)."""
@@ -77,6 +83,12 @@ class Verified:
     location); None to store the upload as it is, by server-side copy."""
     source: ObjectInfo | None = None
     """The upload as read: its copy is pinned to this ETag, and needs no second look."""
+    poster: bytes | None = None
+    """A video's poster frame (WebP), made while its container was open; written beside
+    the promoted copy as its ``?type=webp`` derivative (``services/media/posters.py``)."""
+    md5_pending: bool = False
+    """A big video's MD5 is still to be streamed (``md5`` is empty): the caller hashes it
+    while the copy runs (``Ingestion.ingest_key``)."""
 
 
 def read_upload(
@@ -144,26 +156,65 @@ def _check_limit(
         )
 
 
-def verify_video(store: ObjectStore, upload: Upload, hints: MediaInput | None = None) -> Verified:
-    """A big video, verified without holding it: its header was sniffed
-    (:func:`read_upload`); PyAV reads the container where it lies through ranged GETs
-    (:class:`RangedReader`: a 256 KiB read-ahead, every request pinned to the upload's
-    ETag); the MD5 is the ETag's when the store computed one from the bytes (a single PUT),
-    else a streamed hash (a multipart ETag ``…-N`` is no MD5). SHA-256 is left to the
-    dedup match, which computes it only on an MD5 hit."""
+POSTER_SAVER = FORMATS["webp"][0]
+"""How ingest encodes a video's poster frame (its ``?type=webp`` derivative)."""
+
+
+def verify_video(
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    hash_later: bool = False,
+) -> Verified:
+    """A video, verified without holding it when it is big.
+
+    Its header was sniffed (:func:`read_upload`). PyAV opens the container once for the
+    metadata and the poster frame: from memory for a small upload, else where it lies,
+    through ranged GETs (:class:`RangedReader`, every request pinned to the upload's ETag).
+    The MD5 of a big one is the ETag's when the store computed one from the bytes (a single
+    PUT), else a streamed hash (a multipart ETag ``…-N`` is no MD5) — left to the caller with
+    ``hash_later``, which then overlaps it with the copy (``md5_pending``). SHA-256 of a big
+    one is left to the dedup match, which computes it only on an MD5 hit.
+    """
     info, kind = upload.info, upload.kind
-    reader = RangedReader(store, info)
+    source: BinaryIO = (
+        RangedReader(store, info) if upload.streamed else io.BytesIO(upload.data)  # type: ignore[assignment]
+    )
     try:
-        metadata = probe_video_file(reader)  # type: ignore[arg-type]  # a RawIOBase is a file
+        metadata, poster, why = read_video(source, POSTER_SAVER, max_pixels=settings.max_pixels)
     except MediaProbeError as exc:
         raise UnsupportedMediaError(f"{info.key}: {exc}") from None
     except PreconditionFailedError:
         raise ConflictError(f"{info.key} changed while it was ingested") from None
-    md5 = info.md5 or streamed_md5(store, info)
+    if poster is None:
+        logger.warning("no poster frame for %s: %s", info.key, why)
     if hints is not None and metadata.width is None:
         metadata = replace(metadata, width=hints.width, height=hints.height)
+    sha256: str | None = None
+    pending = False
+    if not upload.streamed:
+        md5, sha256 = digests(upload.data)
+    elif info.md5 is not None:
+        md5 = info.md5
+    elif hash_later:
+        md5, pending = "", True
+    else:
+        md5 = streamed_md5(store, info)
     failpoints.hit("ingest.hashed")
-    return Verified(info.key, info.size, md5, None, kind, metadata, None, info)
+    return Verified(
+        info.key,
+        info.size,
+        md5,
+        sha256,
+        kind,
+        metadata,
+        None,
+        info,
+        poster=poster,
+        md5_pending=pending,
+    )
 
 
 def streamed_md5(store: ObjectStore, info: ObjectInfo) -> str:
@@ -245,7 +296,12 @@ def digests(data: bytes) -> tuple[str, str]:
 
 
 def verify(
-    store: ObjectStore, key: str, settings: MediaSettings, hints: MediaInput | None = None
+    store: ObjectStore,
+    key: str,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    hash_later: bool = False,
 ) -> Verified:
     """Everything checked before anything is created (verify before promote).
 
@@ -257,8 +313,8 @@ def verify(
     the caller's width and height, kept when the bytes do not tell.
     """
     upload = read_upload(store, key, settings.max_file_size, settings.max_video_size)
-    if upload.streamed:
-        return verify_video(store, upload, hints)
+    if upload.kind.resource_type == "VIDEO":
+        return verify_video(store, upload, settings, hints, hash_later=hash_later)
     info, kind, data = upload.info, upload.kind, upload.data
     # Hashing needs every byte; deferred enrichment hashes only what it must: a video or
     # a header past the prefix was read whole to be probed (as before), and an upload
