@@ -58,3 +58,15 @@ def test_an_object_replaced_while_read_is_refused() -> None:
     reader.seek(500)
     with pytest.raises(PreconditionFailedError):
         reader.read(10)
+
+
+def test_a_head_given_is_read_without_a_get() -> None:
+    store = MemoryStore()
+    data = os.urandom(100_000)
+    store.put("media/r.bin", data)
+    reader = RangedReader(store, store.head("media/r.bin"), read_ahead=10_000, head=data[:4096])
+    assert reader.read(4000) == data[:4000]
+    assert reader.stats.requests == 0
+    reader.seek(90_000)
+    assert reader.read(100) == data[90_000:90_100]
+    assert reader.stats.requests == 1

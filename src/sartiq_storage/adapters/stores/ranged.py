@@ -40,15 +40,22 @@ class RangedReader(io.RawIOBase):
     """``info``'s object, readable and seekable through ranged GETs on ``store``."""
 
     def __init__(
-        self, store: ObjectStore, info: ObjectInfo, *, read_ahead: int = READ_AHEAD
+        self,
+        store: ObjectStore,
+        info: ObjectInfo,
+        *,
+        read_ahead: int = READ_AHEAD,
+        head: bytes = b"",
     ) -> None:
+        """``head``: the object's first bytes when the caller has them already (the sniffed
+        prefix of an upload): reads there need no GET."""
         super().__init__()
         self.store = store
         self.info = info
         self.read_ahead = max(1, min(read_ahead, MAX_FETCH))
         self.stats = ReadStats()
         self._pos = 0
-        self._buffer = b""
+        self._buffer = head[: info.size]
         self._buffer_start = 0
 
     @property

@@ -180,7 +180,9 @@ def verify_video(
     """
     info, kind = upload.info, upload.kind
     source: BinaryIO = (
-        RangedReader(store, info) if upload.streamed else io.BytesIO(upload.data)  # type: ignore[assignment]
+        RangedReader(store, info, head=upload.data)  # the sniffed prefix: no GET again
+        if upload.streamed
+        else io.BytesIO(upload.data)  # type: ignore[assignment]
     )
     try:
         metadata, poster, why = read_video(source, POSTER_SAVER, max_pixels=settings.max_pixels)
