@@ -207,15 +207,30 @@ def _embedded(video: Path, folder: Path) -> dict[str, dict[str, object]]:
 
 
 def _moto(video: Path, folder: Path) -> dict[str, dict[str, object]]:
+    import boto3
     from boto3.s3.transfer import TransferConfig
+    from botocore.config import Config
 
-    from sartiq_storage.testing.moto_server import make_bucket, moto_client, moto_server
+    from sartiq_storage.testing.moto_server import (
+        TEST_KEY_ID,
+        TEST_SECRET,
+        make_bucket,
+        moto_server,
+    )
 
     with moto_server() as endpoint:
         bucket = make_bucket(endpoint)
         key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
         config = TransferConfig(multipart_threshold=PART, multipart_chunksize=PART)
-        moto_client(endpoint).upload_file(
+        client = boto3.client(  # moto assembles 2 GB slowly: more than boto3's 60 s
+            "s3",
+            endpoint_url=endpoint,
+            aws_access_key_id=TEST_KEY_ID,
+            aws_secret_access_key=TEST_SECRET,
+            region_name="us-east-1",
+            config=Config(read_timeout=900, retries={"max_attempts": 1}),
+        )
+        client.upload_file(
             str(video), bucket, key, ExtraArgs={"ContentType": "video/mp4"}, Config=config
         )
         args = {
