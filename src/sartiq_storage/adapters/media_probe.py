@@ -14,9 +14,15 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, BinaryIO
 
 from sartiq_storage.adapters.vips import DECODES, pyvips
 from sartiq_storage.core.errors import StorageError
+
+if TYPE_CHECKING:
+    import av
+    import av.container
+    import av.video.stream
 
 MAX_PIXELS = 100_000_000
 """Images larger than this (width × height, per frame) are refused before decoding."""
@@ -45,6 +51,10 @@ class MediaMetadata:
     """EXIF orientation of the stored bytes (width and height above are already upright)."""
     has_location: bool = False
     """GPS tags in EXIF or XMP: the photo says where it was taken."""
+    codec: str | None = None
+    """A video's codec as FFmpeg names it (``h264``, ``vp9``, ``mpeg4``…)."""
+    frame_rate: float | None = None
+    """A video's average frame rate, frames per second."""
 
     @property
     def needs_rewrite(self) -> bool:
@@ -302,24 +312,133 @@ def probe_image_header(
         raise MediaProbeError(f"header not readable: {str(exc).splitlines()[0]}") from None
 
 
-def probe_video(data: bytes) -> MediaMetadata:
+def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    stream = next((s for s in container.streams.video), None)
+    if stream is None:
+        raise MediaProbeError("no video stream")
+    return stream
+
+
+def _describe_video(container: av.container.InputContainer) -> MediaMetadata:
+    stream = _video_stream(container)
+    duration = None
+    if container.duration is not None:
+        duration = float(container.duration) / 1_000_000
+    elif stream.duration is not None and stream.time_base is not None:
+        duration = float(stream.duration * stream.time_base)
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    return MediaMetadata(
+        stream.width or None,
+        stream.height or None,
+        duration=duration,
+        codec=stream.codec_context.name or None,
+        frame_rate=round(float(rate), 3) if rate else None,
+    )
+
+
+def probe_video_file(file: BinaryIO) -> MediaMetadata:
+    """Duration, dimensions, codec and frame rate of the video in ``file``, a seekable
+    binary file: the demuxer reads the container's index and headers where they lie (a
+    :class:`~sartiq_storage.adapters.stores.ranged.RangedReader` over the store), never the
+    whole file. No frame is decoded beyond what the stream-info probe needs."""
     import av
 
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
-            stream = next((s for s in container.streams.video), None)
-            if stream is None:
-                raise MediaProbeError("no video stream")
-            duration = None
-            if container.duration is not None:
-                duration = float(container.duration) / 1_000_000
-            elif stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            return MediaMetadata(stream.width or None, stream.height or None, duration=duration)
+        with av.open(file, mode="r") as container:
+            return _describe_video(container)
     except MediaProbeError:
         raise
-    except (av.FFmpegError, OSError, ValueError) as exc:
+    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
         raise MediaProbeError(f"not a readable video: {exc}") from None
+
+
+def read_video(
+    file: BinaryIO, saver: str, *, max_pixels: int = MAX_PIXELS
+) -> tuple[MediaMetadata, bytes | None, str | None]:
+    """:func:`probe_video_file` and :func:`poster_frame` from one opening of the container:
+    its index is read once (on a store, half the ranged GETs of the two apart). Returns the
+    metadata, the poster (None when it could not be made) and why not."""
+    import av
+
+    try:
+        with av.open(file, mode="r") as container:
+            metadata = _describe_video(container)
+            try:
+                with DECODES.held():
+                    return metadata, _first_keyframe(container, saver, max_pixels), None
+            except StorageError as exc:  # not decodable, too big, or every decoder busy
+                return metadata, None, str(exc)
+            except (av.FFmpegError, OSError, ValueError, EOFError, pyvips.Error) as exc:
+                return metadata, None, f"no poster frame: {str(exc).splitlines()[0]}"
+    except MediaProbeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, EOFError) as exc:
+        raise MediaProbeError(f"not a readable video: {exc}") from None
+
+
+def probe_video(data: bytes) -> MediaMetadata:
+    """:func:`probe_video_file` for a video already in memory (a small upload)."""
+    return probe_video_file(io.BytesIO(data))
+
+
+POSTER_SIDE = 1280
+"""Longest side of a poster frame: enough for a grid tile or a player's poster, and a 4K
+frame is not kept at full size for that."""
+
+
+def poster_frame(
+    file: BinaryIO,
+    saver: str = ".webp[Q=82]",
+    *,
+    max_side: int = POSTER_SIDE,
+    max_pixels: int = MAX_PIXELS,
+) -> bytes:
+    """The first keyframe of the video in ``file``, scaled to ``max_side``, encoded by the
+    pyvips ``saver`` suffix (``image_convert.FORMATS`` has one for each ``?type=``).
+
+    Only keyframes are decoded (the decoder skips the rest), so this reads the headers and
+    the first keyframe's packets: a few ranged reads on a big file. A frame over
+    ``max_pixels`` is refused before decoding, as an image would be. Holds a decode slot.
+    """
+    import av
+
+    try:
+        with DECODES.held(), av.open(file, mode="r") as container:
+            return _first_keyframe(container, saver, max_pixels, max_side)
+    except MediaProbeError:
+        raise
+    except (av.FFmpegError, OSError, ValueError, EOFError, pyvips.Error) as exc:
+        raise MediaProbeError(f"no poster frame: {str(exc).splitlines()[0]}") from None
+
+
+def _first_keyframe(
+    container: av.container.InputContainer,
+    saver: str,
+    max_pixels: int,
+    max_side: int = POSTER_SIDE,
+) -> bytes:
+    """The first keyframe of the video, scaled and encoded (see :func:`poster_frame`)."""
+    stream = _video_stream(container)
+    width, height = stream.width or 0, stream.height or 0
+    if width * height > max_pixels:
+        raise DecompressionBombError(
+            f"video is {width}×{height} pixels, over the {max_pixels:,} pixel limit"
+        )
+    stream.codec_context.skip_frame = "NONKEY"
+    frame = next(iter(container.decode(stream)), None)
+    if frame is None:
+        raise MediaProbeError("the video has no decodable keyframe")
+    scale = min(1.0, max_side / max(frame.width, frame.height))
+    w, h = max(1, round(frame.width * scale)), max(1, round(frame.height * scale))
+    rgb = frame.reformat(width=w, height=h, format="rgb24")
+    plane = rgb.planes[0]
+    raw = bytes(plane)
+    if plane.line_size != w * 3:  # rows are padded for alignment: drop the padding
+        raw = b"".join(
+            raw[row * plane.line_size : row * plane.line_size + w * 3] for row in range(h)
+        )
+    image = pyvips.Image.new_from_memory(raw, w, h, 3, "uchar")
+    return bytes(image.write_to_buffer(saver))
 
 
 def probe(data: bytes, resource_type: str, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:

@@ -68,8 +68,16 @@ def public_base_for(settings: Settings) -> str:
 class UrlResolver:
     """Builds public URLs for keys and maps our URLs back to keys."""
 
-    def __init__(self, public_base: str, *, upload_bases: list[str] | tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        public_base: str,
+        *,
+        upload_bases: list[str] | tuple[str, ...] = (),
+        service_base: str | None = None,
+    ) -> None:
         self.public_base = public_base.rstrip("/")
+        self.service_base = None if service_base is None else service_base.rstrip("/")
+        """This service's own URL: the stable ``/files/…`` URLs (a video's poster) use it."""
         self._public = _Base.parse(self.public_base)
         self._bases = [self._public, *(_Base.parse(b) for b in upload_bases)]
 
@@ -85,7 +93,9 @@ class UrlResolver:
             uploads.append(f"{endpoint.scheme}://{settings.R2_BUCKET_NAME}.{endpoint.netloc}")
         else:
             uploads.append(f"https://{settings.R2_BUCKET_NAME}.s3.amazonaws.com")
-        return cls(public_base_for(settings), upload_bases=uploads)
+        return cls(
+            public_base_for(settings), upload_bases=uploads, service_base=settings.service_url
+        )
 
     def public_url(self, key: str) -> str:
         """``{public base}/{key}``, percent-encoded once."""
@@ -94,6 +104,13 @@ class UrlResolver:
     def public_url_of_valid(self, key: str) -> str:
         """:meth:`public_url` for a key the caller has just validated (the hot path)."""
         return f"{self.public_base}/{quote(key, safe=_SAFE)}"
+
+    def poster_url(self, key: str, fmt: str = "webp") -> str | None:
+        """A video's poster frame: its stable ``/files/{key}?type={fmt}`` URL on this
+        service (``services/media/posters.py``); None without a known service URL."""
+        if self.service_base is None:
+            return None
+        return f"{self.service_base}/files/{quote(validate_key(key), safe=_SAFE)}?type={fmt}"
 
     def key_from_url(self, url: str, *, prefix: str | None = None) -> str:
         """The key a URL of ours points at; :class:`ForeignUrlError` for anything else.

@@ -9,6 +9,10 @@
 * ``type=auto`` picks from the ``Accept`` header and redirects to that format-explicit URL; only
   that 302 depends on ``Accept`` (it says ``Vary: Accept`` and is never cached), so no CDN
   cache entry does.
+* a video's ``type`` is its poster frame (first keyframe) in that format: always the local
+  route (``/_storage/derived/{type}/{path}``), in every environment, because an image CDN
+  does not decode video; the derivative is made at ingest (``services/media/posters.py``) and
+  remade from ranged reads of the video if it was swept.
 * ``temp/`` keys are refused (404), with or without ``type``: they are unverified uploads, and
   the stable file URL never points at them nor converts them (``docs/reliability.md``).
 """
@@ -19,13 +23,15 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from sartiq_storage.adapters.image_convert import EXTENSIONS, FORMATS, convert
-from sartiq_storage.adapters.media_probe import MAX_PIXELS
+from sartiq_storage.adapters.media_probe import MAX_PIXELS, poster_frame
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.adapters.stores.ranged import RangedReader
 from sartiq_storage.adapters.vips import DECODES
 from sartiq_storage.core.config import Environment, Settings
 from sartiq_storage.core.errors import InvalidMediaInputError, MediaNotFoundError
 from sartiq_storage.core.keys import ZONE_PREFIXES, Zone
 from sartiq_storage.core.policies import IMMUTABLE
+from sartiq_storage.core.sniff import ALLOWED_UPLOAD_TYPES
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.services import failpoints
@@ -35,6 +41,28 @@ DERIVED_PREFIX = "derived/"
 TYPES = (*FORMATS, "auto")
 _SAFE = "/-._~!$&'()*+,;=:@"
 _UNVERIFIED = ZONE_PREFIXES[Zone.temp]
+VIDEO_EXTENSIONS = frozenset(
+    s.extension for s in ALLOWED_UPLOAD_TYPES.values() if s.resource_type == "VIDEO"
+)
+"""Keys whose ``?type=`` is a poster frame: the extensions ingest gives videos."""
+
+
+def is_video_key(key: str) -> bool:
+    """Whether ``key`` names a video by its extension (pure: no store call)."""
+    return key.rpartition(".")[2].lower() in VIDEO_EXTENSIONS
+
+
+def make_poster(
+    store: ObjectStore, video: ObjectInfo, fmt: str, *, max_pixels: int = MAX_PIXELS
+) -> str:
+    """Decode the first keyframe of ``video`` (ranged reads), store it as ``fmt`` under the
+    video's derivative key, and return that key. :class:`MediaProbeError` if none decodes."""
+    key = DeliveryService.derivative_key(video, fmt)
+    saver, content_type = FORMATS[fmt]
+    reader = RangedReader(store, video)
+    data = poster_frame(reader, saver, max_pixels=max_pixels)  # type: ignore[arg-type]
+    store.put(key, data, content_type=content_type, cache_control=IMMUTABLE)
+    return key
 
 
 def _servable(path: str) -> str:
@@ -99,7 +127,7 @@ class DeliveryService:
 
     def _format_url(self, key: str, fmt: str) -> str:
         encoded = quote(key, safe=_SAFE)
-        if self.local_conversion:
+        if self.local_conversion or is_video_key(key):
             return f"{self._service}{DERIVED_ROUTE}/{fmt}/{encoded}"
         if self.cloudflare:
             return f"{self.urls.public_base}/cdn-cgi/image/format={fmt}/{encoded}"
@@ -131,6 +159,11 @@ class DeliveryService:
         """Convert ``source`` to ``fmt`` and store it, unless the derivative exists already
         (another request, or another process, made it); returns the derivative's key."""
         key = self.derivative_key(source, fmt)
+        if is_video_key(source.key):
+            if not self.store.exists(key):
+                failpoints.hit("derive.converting")
+                make_poster(self.store, source, fmt, max_pixels=self.max_pixels)
+            return key
         if not self.store.exists(key):
             with DECODES.held():  # one of the process's decode slots, or a 503 once busy
                 if not self.store.exists(key):  # made while this one waited

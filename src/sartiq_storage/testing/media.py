@@ -4,10 +4,12 @@ that ingests an upload."""
 from __future__ import annotations
 
 import io
+import os
 import uuid
-from typing import Any
+from typing import Any, BinaryIO
 
 import av
+import av.video.stream
 import pyvips
 
 
@@ -51,6 +53,92 @@ def mp4_bytes(width: int = 64, height: int = 48, frames: int = 20, rate: int = 1
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    return buffer.getvalue()
+
+
+VIDEO_FORMATS = {"libx264": "mp4", "libvpx-vp9": "webm", "mpeg4": "mp4"}
+"""The encoders :func:`write_video` uses and the container each goes in."""
+
+
+def _frame(width: int, height: int, index: int, noise: bool) -> av.VideoFrame:
+    """A frame whose colour moves with ``index`` (and random pixels with ``noise``, so that
+    each frame weighs what a real one does)."""
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for number, plane in enumerate(frame.planes):
+        if noise:
+            plane.update(os.urandom(plane.buffer_size))
+        else:
+            plane.update(bytes([(index * 10 + number * 60) % 255]) * plane.buffer_size)
+    return frame
+
+
+def write_video(
+    out: str | os.PathLike[str] | BinaryIO,
+    *,
+    codec: str = "libx264",
+    width: int = 64,
+    height: int = 48,
+    frames: int = 20,
+    rate: int = 10,
+    noise: bool = False,
+    repeat_to: int = 0,
+) -> None:
+    """A real video (H.264 or MPEG-4 in MP4, VP9 in WebM) written to ``out``.
+
+    Every frame is a keyframe. ``repeat_to``: the encoded frames are muxed again and again,
+    their timestamps running on, until the file reaches that many bytes: a long video (two
+    gigabytes for a benchmark) made in the time it takes to write it, not to encode it.
+    """
+    target = out if not isinstance(out, str | os.PathLike) else os.fspath(out)
+    with av.open(target, mode="w", format=VIDEO_FORMATS[codec]) as container:
+        stream = container.add_stream(codec, rate=rate)
+        assert isinstance(stream, av.video.stream.VideoStream)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.gop_size = 1
+        if codec == "libx264":
+            stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
+        packets: list[tuple[bytes, int]] = []
+        written = 0
+
+        def mux(packet: Any) -> None:
+            nonlocal written
+            if packet.size:
+                packets.append((bytes(packet), packet.pts or 0))
+                written += packet.size
+            container.mux(packet)
+
+        for i in range(frames):
+            frame = _frame(width, height, i, noise)
+            frame.pts = i
+            for packet in stream.encode(frame):
+                mux(packet)
+        for packet in stream.encode():
+            mux(packet)
+        loop = 1
+        while repeat_to and written < repeat_to and packets:
+            for data, pts in packets:
+                packet = av.Packet(data)
+                packet.stream = stream
+                assert stream.time_base is not None
+                packet.time_base = stream.time_base
+                packet.pts = packet.dts = pts + loop * _pts_span(stream, frames, rate)
+                packet.is_keyframe = True
+                container.mux(packet)
+                written += len(data)
+            loop += 1
+
+
+def _pts_span(stream: av.video.stream.VideoStream, frames: int, rate: int) -> int:
+    """How far the timestamps of ``frames`` frames at ``rate`` run, in the stream's time base."""
+    base = stream.time_base
+    assert base is not None
+    return round(frames / rate / base)
+
+
+def video_bytes(codec: str = "libx264", **options: Any) -> bytes:
+    """:func:`write_video` into memory."""
+    buffer = io.BytesIO()
+    write_video(buffer, codec=codec, **options)
     return buffer.getvalue()
 
 

@@ -188,6 +188,8 @@ def test_verify_probes_a_video_whole_and_reads_the_settings_at_each_call(
     assert verified.kind.resource_type == "VIDEO"
     assert verified.sha256 == hashlib.sha256(data).hexdigest()  # read whole: hashed
     assert (verified.metadata.width, verified.metadata.height) == (64, 48)  # not the hints
-    settings.max_file_size = len(data) - 1
+    settings.max_file_size = len(data) - 1  # an image's limit: a video has its own
+    assert verify(store, "temp/v.mp4", settings).size == len(data)
+    settings.max_video_size = len(data) - 1
     with pytest.raises(UploadTooLargeError):
         verify(store, "temp/v.mp4", settings)

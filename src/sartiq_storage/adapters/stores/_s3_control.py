@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
 import boto3
+from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -44,6 +45,9 @@ if TYPE_CHECKING:
 
 Flavor = Literal["aws", "r2", "generic"]
 MAX_SINGLE_COPY = 5 * 1024**3
+"""S3's limit for one CopyObject; a bigger object is copied in parts (UploadPartCopy)."""
+COPY_PART_SIZE = 256 * 1024**2
+"""Part size of a multipart copy: 20 parts for a 5 GiB video, copied 10 at a time."""
 PAGE = 1000
 """Keys per listing page and per batch delete (S3's own maximum for both)."""
 R2_COPY_IF_ABSENT = "cf-copy-destination-if-none-match"
@@ -94,8 +98,13 @@ class S3ControlPlane(ObjectStore):
         max_attempts: int,
         connect_timeout: float,
         read_timeout: float,
+        multipart_copy_threshold: int = MAX_SINGLE_COPY,
+        copy_part_size: int = COPY_PART_SIZE,
     ) -> None:
         self.bucket = bucket
+        self.multipart_copy_threshold = min(multipart_copy_threshold, MAX_SINGLE_COPY)
+        """Objects above this size are copied in parts (a test lowers it to run that path)."""
+        self.copy_part_size = copy_part_size
         self.endpoint_url = endpoint_url
         self.max_attempts = max(1, max_attempts)
         self.flavor: Flavor = flavor or detect_flavor(endpoint_url)
@@ -171,11 +180,8 @@ class S3ControlPlane(ObjectStore):
             params["CopySourceIfMatch"] = f'"{etag}"'
         headers = {R2_COPY_IF_ABSENT: "*"} if if_absent and self.flavor == "r2" else {}
         with translated(destination):
-            if src_info.size > MAX_SINGLE_COPY:
-                extra = {
-                    k: v for k, v in params.items() if k not in ("Bucket", "Key", "CopySource")
-                }
-                self._client.copy(params["CopySource"], self.bucket, destination, ExtraArgs=extra)
+            if src_info.size > self.multipart_copy_threshold:
+                self._multipart_copy(params, destination, if_absent=if_absent)
             else:
                 self._local.copy_headers = headers
                 try:
@@ -204,6 +210,22 @@ class S3ControlPlane(ObjectStore):
                     else src_info.cache_control,
                 )
         return self.head(destination)
+
+    def _multipart_copy(self, params: dict[str, Any], destination: str, *, if_absent: bool) -> None:
+        """boto3's managed copy: CreateMultipartUpload, UploadPartCopy for each range (the
+        source ETag pinned on each), CompleteMultipartUpload. No store takes a create-only
+        condition on a multipart copy, so ``if_absent`` is a HEAD first here."""
+        if if_absent and self.flavor != "generic" and self.exists(destination):
+            raise PreconditionFailedError(destination)
+        skip = ("Bucket", "Key", "CopySource", "IfNoneMatch")
+        extra = {k: v for k, v in params.items() if k not in skip}
+        config = TransferConfig(
+            multipart_threshold=self.multipart_copy_threshold,
+            multipart_chunksize=self.copy_part_size,
+        )
+        self._client.copy(
+            params["CopySource"], self.bucket, destination, ExtraArgs=extra, Config=config
+        )
 
     def _source_changed(self, exc: ClientError, source: str, seen: ObjectInfo) -> bool:
         """After a 412 on a copy pinned to the source's ETag: whether that pin failed."""

@@ -37,6 +37,7 @@ import obstore
 from obstore.store import S3Store as _ObStore
 
 from sartiq_storage.adapters.stores._s3_control import (
+    COPY_PART_SIZE,
     MAX_SINGLE_COPY,
     PAGE,
     R2_COPY_IF_ABSENT,
@@ -111,6 +112,8 @@ class S3Store(S3ControlPlane):
         max_attempts: int = 5,
         connect_timeout: float = 5.0,
         read_timeout: float = 60.0,
+        multipart_copy_threshold: int = MAX_SINGLE_COPY,
+        copy_part_size: int = COPY_PART_SIZE,
     ) -> None:
         super().__init__(
             bucket=bucket,
@@ -122,6 +125,8 @@ class S3Store(S3ControlPlane):
             max_attempts=max_attempts,
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
+            multipart_copy_threshold=multipart_copy_threshold,
+            copy_part_size=copy_part_size,
         )
         options: dict[str, Any] = {
             "bucket": bucket,

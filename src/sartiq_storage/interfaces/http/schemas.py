@@ -8,7 +8,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from sartiq_storage.adapters.db.models import MediaResource
+from sartiq_storage.adapters.db.models import MediaResource, ResourceType
 from sartiq_storage.core.urls import UrlResolver
 
 Orientation = Literal["portrait", "landscape", "square"]
@@ -115,6 +115,8 @@ class MediaResourcePublic(BaseModel):
     caption: str | None
     color_profile: str | None
     duration: float | None
+    poster_url: str | None = None
+    """A video's poster frame (first keyframe, WebP): ``/files/{key}?type=webp``."""
     created_at: datetime
 
     @classmethod
@@ -147,6 +149,9 @@ class MediaResourcePublic(BaseModel):
             caption=row.caption,
             color_profile=row.color_profile,
             duration=row.duration,
+            poster_url=urls.poster_url(row.storage_key)
+            if row.resource_type is ResourceType.VIDEO
+            else None,
             created_at=row.created_at,
         )
 

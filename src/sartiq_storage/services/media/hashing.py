@@ -16,7 +16,8 @@ from sartiq_storage.adapters.stores import ObjectStore
 _DONE = object()
 
 
-def _prefetch(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+def prefetched(chunks: Iterator[bytes], depth: int = 2) -> Iterator[bytes]:
+    """``chunks``, read ahead by ``depth`` on a thread of their own."""
     slots: queue.Queue[object] = queue.Queue(maxsize=depth)
     failure: list[BaseException] = []
 
@@ -48,7 +49,7 @@ def stream_digests(store: ObjectStore, key: str, *names: str) -> dict[str, str]:
         for name in names or ("md5",)
     }
     with store.get(key) as stream:
-        for chunk in _prefetch(iter(stream)):
+        for chunk in prefetched(iter(stream)):
             for digest in digests.values():
                 digest.update(chunk)
     return {name: digest.hexdigest() for name, digest in digests.items()}

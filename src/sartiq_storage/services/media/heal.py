@@ -28,9 +28,12 @@ from sartiq_storage.adapters.media_probe import (
     MediaProbeError,
     heif_colour_decodable,
     probe,
+    probe_video_file,
 )
 from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.adapters.stores.ranged import RangedReader
 from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
+from sartiq_storage.services.media.hashing import stream_digests
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _PAGE = 200
@@ -170,13 +173,23 @@ class Healer:
                 return
         if not (_needs_metadata(resource) or resource.sha256 is None):
             return
-        data = self.store.get_bytes(resource.storage_key)
+        video = resource.resource_type is ResourceType.VIDEO
+        # A video is never read whole: hashed as a stream, probed through ranged reads.
+        data = b"" if video else self.store.get_bytes(resource.storage_key)
         updates: dict[str, Any] = {}
         if resource.sha256 is None:
-            updates["sha256"] = hashlib.sha256(data).hexdigest()
+            updates["sha256"] = (
+                stream_digests(self.store, resource.storage_key, "sha256")["sha256"]
+                if video
+                else hashlib.sha256(data).hexdigest()
+            )
         if _needs_metadata(resource):
             try:
-                meta = probe(data, resource.resource_type.value)
+                if video:
+                    info = self.store.head(resource.storage_key)
+                    meta = probe_video_file(RangedReader(self.store, info))  # type: ignore[arg-type]
+                else:
+                    meta = probe(data, resource.resource_type.value)
             except MediaProbeError as exc:
                 result.unfixable.append({"id": rid, "problem": f"metadata unreadable: {exc}"})
                 meta = None

@@ -187,17 +187,28 @@ class Ingestion:
         self, key: str, target: AttachTo | None, *, hints: MediaInput | None
     ) -> IngestResult:
         """Every step for one source key: verify, match or promote, record."""
-        verified = self.verify_upload(key, target, hints)
+        verified = self.verify_upload(key, target, hints, hash_later=True)
         if isinstance(verified, IngestResult):
             return verified
+        if verified.md5_pending:  # a big video: copied while it is hashed
+            promoted = promotion.promote_while_hashing(self.store, verified, target)
+            return self.finish(self.match(promoted.verified, target, promoted=promoted))
         return self.finish(self.match(verified, target))
 
     def verify_upload(
-        self, key: str, target: AttachTo | None, hints: MediaInput | None
+        self,
+        key: str,
+        target: AttachTo | None,
+        hints: MediaInput | None,
+        *,
+        hash_later: bool = False,
     ) -> Verified | IngestResult:
-        """Verify ``key``; if it is gone because an earlier attempt took it, what it became."""
+        """Verify ``key``; if it is gone because an earlier attempt took it, what it became.
+
+        ``hash_later``: a big video's streamed MD5 is left pending (``Verified.md5_pending``)
+        for :func:`promotion.promote_while_hashing`."""
         try:
-            return verify(self.store, key, self.settings, hints)
+            return verify(self.store, key, self.settings, hints, hash_later=hash_later)
         except UploadMissingError:
             done = self.previously_ingested(key, target)
             if done is not None:

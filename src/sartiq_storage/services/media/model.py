@@ -74,6 +74,10 @@ def slot_of(target: AttachTo) -> Slot:
     return (target.entity_type, target.entity_id, target.slot, position)
 
 
+MAX_VIDEO_BYTES = 5 * 1024**3
+"""Default limit of a video upload: 5 GiB."""
+
+
 @dataclass(slots=True)
 class MediaSettings:
     """The limits and switches of one media service, shared by its steps.
@@ -83,6 +87,9 @@ class MediaSettings:
     """
 
     max_file_size: int = MAX_UPLOAD_BYTES
+    max_video_size: int = MAX_VIDEO_BYTES
+    """A video's limit: read in ranges and hashed as a stream, never held whole, so it may
+    be far bigger than an image (issue 18: multipart uploads of generated 4K clips)."""
     max_pixels: int = MAX_PIXELS
     clock: Callable[[], datetime] = field(default=utcnow)
     drain_after_commit: bool = True

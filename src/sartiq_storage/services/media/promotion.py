@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from sartiq_storage.adapters.db.engine import Database
-from sartiq_storage.adapters.stores import ObjectStore, md5_from_etag
+from sartiq_storage.adapters.media_probe import MAX_PIXELS
+from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore, md5_from_etag
 from sartiq_storage.core.errors import ConflictError, PreconditionFailedError, StorageError
 from sartiq_storage.core.keys import MediaKey
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media import statements as sql
 from sartiq_storage.services.media.hashing import stream_digests
 from sartiq_storage.services.media.model import IMMUTABLE, AttachTo
-from sartiq_storage.services.media.verification import Verified
+from sartiq_storage.services.media.posters import make_poster_quietly, store_poster
+from sartiq_storage.services.media.verification import Verified, streamed_md5
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +111,8 @@ def match(
 
 
 def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> str:
-    """Create-only server-side copy to the canonical key, confirmed before any row."""
+    """Create-only server-side copy to the canonical key, confirmed before any row; a
+    video's poster frame is stored beside it (:func:`confirm`)."""
     canonical = MediaKey(resource_id, verified.kind.extension).key
     if verified.payload is not None:  # rewritten bytes: written, not copied
         put = store.put(
@@ -125,6 +129,15 @@ def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> s
             raise ConflictError(f"{canonical} does not hold the verified bytes")
         failpoints.hit("ingest.verified")
         return canonical
+    copied = copy_unconfirmed(store, verified, canonical)
+    confirm(store, verified, canonical, copied)
+    return canonical
+
+
+def copy_unconfirmed(store: ObjectStore, verified: Verified, canonical: str) -> ObjectInfo:
+    """The create-only server-side copy of ``verified``'s upload to ``canonical``, pinned to
+    the ETag verified; :func:`confirm` checks it (it may run while the MD5 is still being
+    computed: ``Ingestion.ingest_key``)."""
     try:
         copied = store.copy(
             verified.key,
@@ -141,6 +154,12 @@ def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> s
             raise
         raise ConflictError(f"{verified.key} changed while it was ingested") from None
     failpoints.hit("ingest.copied")
+    return copied
+
+
+def confirm(store: ObjectStore, verified: Verified, canonical: str, copied: ObjectInfo) -> None:
+    """That the copy holds the verified bytes (else it is removed: :class:`ConflictError`);
+    then a video's poster frame is stored beside it, as its ``?type=webp`` derivative."""
     if copied.md5 != verified.md5:
         # The copy's answer does not prove its bytes (no plain-MD5 ETag): look.
         copied = store.head(canonical)
@@ -149,7 +168,41 @@ def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> s
         discard(store, canonical)
         raise ConflictError(f"{canonical} does not hold the verified bytes")
     failpoints.hit("ingest.verified")
-    return canonical
+    if verified.kind.resource_type == "VIDEO":
+        if copied.key != canonical or copied.etag is None:
+            copied = store.head(canonical)
+        if verified.poster is not None:
+            store_poster(store, copied, verified.poster)
+        else:
+            make_poster_quietly(store, copied, max_pixels=MAX_PIXELS)
+
+
+def promote_while_hashing(
+    store: ObjectStore, verified: Verified, target: AttachTo | None
+) -> Prepared:
+    """A big video whose MD5 must be streamed: the copy runs while the upload is hashed.
+
+    Both read the whole object, so side by side they take about the longer of the two, not
+    their sum. The copy is speculative: the MD5 is known only afterwards, so a dedup hit
+    then finds a copy it does not need, which the recording queues for deletion (as it does
+    for a copy made by an earlier attempt). Rare for videos; each gigabyte is worth it.
+    """
+    assert verified.source is not None
+    resource_id = uuid.uuid4()
+    canonical = MediaKey(resource_id, verified.kind.extension).key
+    with ThreadPoolExecutor(1, thread_name_prefix="ingest-copy") as pool:
+        copying = pool.submit(copy_unconfirmed, store, verified, canonical)
+        try:
+            md5 = streamed_md5(store, verified.source)
+        except BaseException:
+            copied_anyway = copying.exception() is None
+            if copied_anyway:
+                discard(store, canonical)
+            raise
+        copied = copying.result()
+    verified = replace(verified, md5=md5, md5_pending=False)
+    confirm(store, verified, canonical, copied)
+    return Prepared(verified, target, resource_id, canonical)
 
 
 def discard(store: ObjectStore, canonical: str) -> None:

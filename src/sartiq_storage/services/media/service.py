@@ -38,6 +38,7 @@ from sartiq_storage.services.media.metadata import METADATA_FIELDS
 from sartiq_storage.services.media.model import (
     IMMUTABLE,
     INGESTIBLE_PREFIXES,
+    MAX_VIDEO_BYTES,
     AttachTo,
     IngestResult,
     MediaInput,
@@ -85,6 +86,7 @@ class MediaResourceService:
     """The library API the Backend calls; the HTTP routes are a thin layer over it."""
 
     max_file_size: _Setting[int] = _Setting()
+    max_video_size: _Setting[int] = _Setting()
     max_pixels: _Setting[int] = _Setting()
     clock: _Setting[Callable[[], datetime]] = _Setting()
     drain_after_commit: _Setting[bool] = _Setting()
@@ -97,6 +99,7 @@ class MediaResourceService:
         urls: UrlResolver,
         *,
         max_file_size: int = MAX_UPLOAD_BYTES,
+        max_video_size: int = MAX_VIDEO_BYTES,
         max_pixels: int = MAX_PIXELS,
         clock: Callable[[], datetime] = utcnow,
         drain_after_commit: bool = True,
@@ -107,6 +110,7 @@ class MediaResourceService:
         self.urls = urls
         self.settings = MediaSettings(
             max_file_size=max_file_size,
+            max_video_size=max_video_size,
             max_pixels=max_pixels,
             clock=clock,
             drain_after_commit=drain_after_commit,

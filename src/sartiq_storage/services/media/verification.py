@@ -17,26 +17,37 @@ Named steps, each taking only what it needs (the store, the settings, the bytes)
 from __future__ import annotations
 
 import hashlib
+import io
+import logging
 from dataclasses import dataclass, replace
+from typing import BinaryIO
 
 from sartiq_storage.adapters import image_metadata
+from sartiq_storage.adapters.image_convert import FORMATS
 from sartiq_storage.adapters.media_probe import (
     DecompressionBombError,
     MediaMetadata,
     MediaProbeError,
     probe,
     probe_image_header,
+    read_video,
 )
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
+from sartiq_storage.adapters.stores.ranged import RangedReader
 from sartiq_storage.core.errors import (
+    ConflictError,
     ObjectNotFoundError,
+    PreconditionFailedError,
     UnsupportedMediaError,
     UploadMissingError,
     UploadTooLargeError,
 )
 from sartiq_storage.core.sniff import SNIFF_BYTES, Sniffed, sniff
 from sartiq_storage.services import failpoints
+from sartiq_storage.services.media.hashing import prefetched
 from sartiq_storage.services.media.model import MediaInput, MediaSettings
+
+logger = logging.getLogger(__name__)
 
 HEADER_BYTES = 256 * 1024
 """The prefix libvips parses for an image's header (dimensions, profile, pixel limit)."""
@@ -52,6 +63,8 @@ class Upload:
     info: ObjectInfo
     kind: Sniffed
     data: bytes
+    streamed: bool = False
+    """A video too big to read at once: ``data`` is only its first bytes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,30 +83,46 @@ class Verified:
     location); None to store the upload as it is, by server-side copy."""
     source: ObjectInfo | None = None
     """The upload as read: its copy is pinned to this ETag, and needs no second look."""
+    poster: bytes | None = None
+    """A video's poster frame (WebP), made while its container was open; written beside
+    the promoted copy as its ``?type=webp`` derivative (``services/media/posters.py``)."""
+    md5_pending: bool = False
+    """A big video's MD5 is still to be streamed (``md5`` is empty): the caller hashes it
+    while the copy runs (``Ingestion.ingest_key``)."""
 
 
-def read_upload(store: ObjectStore, key: str, max_file_size: int) -> Upload:
+def read_upload(
+    store: ObjectStore, key: str, max_file_size: int, max_video_size: int | None = None
+) -> Upload:
     """One GET (it does what HEAD + GET would): the size is checked before any of the body is
     read, the first bytes are sniffed, and what is not an accepted type is not read further
-    than ``HEADER_BYTES`` when the upload is too big to read at once."""
+    than ``HEADER_BYTES`` when the upload is too big to read at once.
+
+    A video above that size is not read further either: ``data`` is then only its first
+    bytes (``Upload.streamed``), and the rest is read in ranges (:func:`verify_video`).
+    ``max_video_size``: a video's limit (``max_file_size`` when not given), an image's
+    staying ``max_file_size``.
+    """
+    video_limit = max_file_size if max_video_size is None else max_video_size
     try:
         stream = store.get(key)
     except ObjectNotFoundError:
         raise UploadMissingError(
             f"{key} does not exist (the upload expired, never finished, or was removed)"
         ) from None
+    streamed = False
     with stream:
         info = stream.info
-        if info.size > max_file_size:
-            raise UploadTooLargeError(
-                f"{key} is {info.size} bytes, over the {max_file_size} byte limit"
-            )
+        limit = max(max_file_size, video_limit)
+        if info.size > limit:
+            raise UploadTooLargeError(f"{key} is {info.size} bytes, over the {limit} byte limit")
         if info.size == 0:
             raise UnsupportedMediaError(f"{key} is empty")
         failpoints.hit("ingest.headed")
-        if info.size <= _READ_AT_ONCE:  # one buffer: no join, no second copy
+        if info.size <= min(_READ_AT_ONCE, max_file_size):  # one buffer: no join, no copy
             data = stream.read()
             kind = sniff(data[:SNIFF_BYTES])
+            _check_limit(info, kind, max_file_size, video_limit)
         else:  # sniffed from the first chunks: what is not accepted is not read further
             chunks = iter(stream)
             parts: list[bytes] = []
@@ -101,13 +130,105 @@ def read_upload(store: ObjectStore, key: str, max_file_size: int) -> Upload:
                 parts.append(chunk)
                 if sum(len(part) for part in parts) >= HEADER_BYTES:
                     break
-            kind = sniff(b"".join(parts)[:SNIFF_BYTES])
-            data = b"".join([*parts, *chunks]) if kind is not None else b""
+            head = b"".join(parts)
+            kind = sniff(head[:SNIFF_BYTES])
+            _check_limit(info, kind, max_file_size, video_limit)  # before the rest is read
+            streamed = kind is not None and kind.resource_type == "VIDEO"
+            accepted = kind is not None and not streamed
+            data = b"".join([*parts, *chunks]) if accepted else head
     if kind is None:
         raise UnsupportedMediaError(
             f"{key} is not an accepted image or video (checked from its bytes)"
         )
-    return Upload(info, kind, data)
+    return Upload(info, kind, data, streamed)
+
+
+def _check_limit(
+    info: ObjectInfo, kind: Sniffed | None, max_file_size: int, max_video: int
+) -> None:
+    """An image over ``max_file_size`` or a video over its own limit is refused."""
+    if kind is None:
+        return
+    limit = max_video if kind.resource_type == "VIDEO" else max_file_size
+    if info.size > limit:
+        raise UploadTooLargeError(
+            f"{info.key} is {info.size} bytes, over the {limit} byte limit of {kind.content_type}"
+        )
+
+
+POSTER_SAVER = FORMATS["webp"][0]
+"""How ingest encodes a video's poster frame (its ``?type=webp`` derivative)."""
+
+
+def verify_video(
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    hash_later: bool = False,
+) -> Verified:
+    """A video, verified without holding it when it is big.
+
+    Its header was sniffed (:func:`read_upload`). PyAV opens the container once for the
+    metadata and the poster frame: from memory for a small upload, else where it lies,
+    through ranged GETs (:class:`RangedReader`, every request pinned to the upload's ETag).
+    The MD5 of a big one is the ETag's when the store computed one from the bytes (a single
+    PUT), else a streamed hash (a multipart ETag ``…-N`` is no MD5) — left to the caller with
+    ``hash_later``, which then overlaps it with the copy (``md5_pending``). SHA-256 of a big
+    one is left to the dedup match, which computes it only on an MD5 hit.
+    """
+    info, kind = upload.info, upload.kind
+    source: BinaryIO = (
+        RangedReader(store, info, head=upload.data)  # the sniffed prefix: no GET again
+        if upload.streamed
+        else io.BytesIO(upload.data)  # type: ignore[assignment]
+    )
+    try:
+        metadata, poster, why = read_video(source, POSTER_SAVER, max_pixels=settings.max_pixels)
+    except MediaProbeError as exc:
+        raise UnsupportedMediaError(f"{info.key}: {exc}") from None
+    except PreconditionFailedError:
+        raise ConflictError(f"{info.key} changed while it was ingested") from None
+    if poster is None:
+        logger.warning("no poster frame for %s: %s", info.key, why)
+    if hints is not None and metadata.width is None:
+        metadata = replace(metadata, width=hints.width, height=hints.height)
+    sha256: str | None = None
+    pending = False
+    if not upload.streamed:
+        md5, sha256 = digests(upload.data)
+    elif info.md5 is not None:
+        md5 = info.md5
+    elif hash_later:
+        md5, pending = "", True
+    else:
+        md5 = streamed_md5(store, info)
+    failpoints.hit("ingest.hashed")
+    return Verified(
+        info.key,
+        info.size,
+        md5,
+        sha256,
+        kind,
+        metadata,
+        None,
+        info,
+        poster=poster,
+        md5_pending=pending,
+    )
+
+
+def streamed_md5(store: ObjectStore, info: ObjectInfo) -> str:
+    """The MD5 of the object ``info`` describes, read once as a stream (hashing one chunk
+    while the next is read); :class:`ConflictError` if the key now holds other bytes."""
+    digest = hashlib.md5(usedforsecurity=False)
+    with store.get(info.key) as stream:
+        if (stream.info.etag, stream.info.size) != (info.etag, info.size):
+            raise ConflictError(f"{info.key} changed while it was ingested")
+        for chunk in prefetched(iter(stream)):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def header_metadata(key: str, data: bytes, kind: Sniffed, max_pixels: int) -> MediaMetadata | None:
@@ -177,7 +298,12 @@ def digests(data: bytes) -> tuple[str, str]:
 
 
 def verify(
-    store: ObjectStore, key: str, settings: MediaSettings, hints: MediaInput | None = None
+    store: ObjectStore,
+    key: str,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    hash_later: bool = False,
 ) -> Verified:
     """Everything checked before anything is created (verify before promote).
 
@@ -188,7 +314,9 @@ def verify(
     computed it from the stored bytes) and the enrichment is left to ``heal``. ``hints``:
     the caller's width and height, kept when the bytes do not tell.
     """
-    upload = read_upload(store, key, settings.max_file_size)
+    upload = read_upload(store, key, settings.max_file_size, settings.max_video_size)
+    if upload.kind.resource_type == "VIDEO":
+        return verify_video(store, upload, settings, hints, hash_later=hash_later)
     info, kind, data = upload.info, upload.kind, upload.data
     # Hashing needs every byte; deferred enrichment hashes only what it must: a video or
     # a header past the prefix was read whole to be probed (as before), and an upload
@@ -214,8 +342,6 @@ def verify(
     else:
         md5, sha256, size = info.md5 or "", None, info.size
     if hints is not None and metadata.width is None:
-        metadata = MediaMetadata(
-            hints.width, hints.height, metadata.dominant_color, metadata.color_profile
-        )
+        metadata = replace(metadata, width=hints.width, height=hints.height)
     failpoints.hit("ingest.hashed")
     return Verified(key, size, md5, sha256, kind, metadata, payload, info)

@@ -19,7 +19,14 @@ function fileKey(resource) {
 
 function previewOf(resource) {
   if (resource.resource_type === "VIDEO") {
-    return h("video", { src: resource.url, muted: true, preload: "metadata", playsinline: true });
+    // The poster frame (the video's ?type=webp derivative) shows without loading the video.
+    return h("video", {
+      src: resource.url,
+      poster: resource.poster_url ?? undefined,
+      muted: true,
+      preload: resource.poster_url ? "none" : "metadata",
+      playsinline: true,
+    });
   }
   const key = fileKey(resource);
   const src = key ? url(`files/${key}`, { type: "webp" }) : resource.url;

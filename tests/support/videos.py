@@ -1,0 +1,92 @@
+"""Big-video helpers: a store that records how much each read holds, a multipart upload
+with boto3 (an ETag ``…-N``), and a check that bytes decode as an image."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyvips
+
+from sartiq_storage.adapters.stores import ObjectStore, ObjectStream
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+@dataclass
+class ReadLog:
+    """Every GET: its key and range, and the largest piece of bytes handed over at once."""
+
+    gets: list[tuple[str, int | None, int | None]] = field(default_factory=list)
+    largest_piece: int = 0
+    total: int = 0
+
+
+class ReadCountingStore:
+    """Wraps a real store; every ``get`` is logged with the largest buffer it returned (a
+    ``read()`` counts whole, an iterated stream chunk by chunk)."""
+
+    def __init__(self, inner: ObjectStore) -> None:
+        self.inner = inner
+        self.log = ReadLog()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def _saw(self, size: int) -> None:
+        with self._lock:
+            self.log.largest_piece = max(self.log.largest_piece, size)
+            self.log.total += size
+
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> ObjectStream:
+        with self._lock:
+            self.log.gets.append((key, start, end))
+        stream = self.inner.get(key, start=start, end=end)
+
+        def chunks() -> Iterator[bytes]:
+            for chunk in stream:
+                self._saw(len(chunk))
+                yield chunk
+
+        def whole() -> bytes:
+            data = stream.read()
+            self._saw(len(data))
+            return data
+
+        return ObjectStream(stream.info, chunks(), stream.byte_range, [stream], whole)
+
+    def get_bytes(self, key: str) -> bytes:
+        with self.get(key) as stream:
+            return stream.read()
+
+
+def multipart_put(
+    client: S3Client, bucket: str, key: str, data: bytes, part_size: int = 5 * 1024 * 1024
+) -> str:
+    """``data`` uploaded in parts (as a browser's multipart upload does); its ETag, ``…-N``."""
+    upload = client.create_multipart_upload(Bucket=bucket, Key=key, ContentType="video/mp4")
+    parts = []
+    for number, offset in enumerate(range(0, len(data), part_size), start=1):
+        answer = client.upload_part(
+            Bucket=bucket,
+            Key=key,
+            UploadId=upload["UploadId"],
+            PartNumber=number,
+            Body=data[offset : offset + part_size],
+        )
+        parts.append({"PartNumber": number, "ETag": answer["ETag"]})
+    done = client.complete_multipart_upload(
+        Bucket=bucket, Key=key, UploadId=upload["UploadId"], MultipartUpload={"Parts": parts}
+    )
+    return str(done["ETag"]).strip('"')
+
+
+def image_size(data: bytes) -> tuple[int, int]:
+    """Width and height of ``data`` decoded as an image (every pixel decoded)."""
+    image = pyvips.Image.new_from_buffer(data, "")
+    image.avg()  # decodes every pixel: a damaged image fails here
+    return image.width, image.height
