@@ -18,6 +18,8 @@ from sartiq_storage.core.errors import StorageError
 
 OBJECT_ROUTE = "/_storage/objects/"
 """Where the service answers signed PUT and GET requests for the embedded backend."""
+PART_ROUTE = "/_storage/parts/"
+"""Where the service answers signed part uploads (a multipart upload's ``UploadPart``)."""
 
 
 class SignatureError(StorageError):
@@ -36,6 +38,9 @@ class SignedGrant:
     content_type: str | None
     content_length: int | None
     if_absent: bool
+    upload_id: str | None = None
+    """Set for one part of a multipart upload, with its ``part_number``."""
+    part_number: int | None = None
 
 
 def _canonical(grant: SignedGrant) -> bytes:
@@ -47,6 +52,8 @@ def _canonical(grant: SignedGrant) -> bytes:
         "" if grant.content_length is None else str(grant.content_length),
         "1" if grant.if_absent else "0",
     ]
+    if grant.upload_id is not None:  # a part: bound to its upload and number too
+        parts += ["part", grant.upload_id, str(grant.part_number)]
     return "\n".join(parts).encode("utf-8")
 
 
@@ -71,8 +78,13 @@ class UrlSigner:
             query["len"] = str(grant.content_length)
         if grant.if_absent:
             query["once"] = "1"
+        route = OBJECT_ROUTE
+        if grant.upload_id is not None:
+            query["uploadId"] = grant.upload_id
+            query["partNumber"] = str(grant.part_number)
+            route = PART_ROUTE
         query["sig"] = self._sign(grant)
-        return f"{self.base_url}{OBJECT_ROUTE}{quote(grant.key)}?{urlencode(query)}"
+        return f"{self.base_url}{route}{quote(grant.key)}?{urlencode(query)}"
 
     def grant(
         self,
@@ -84,9 +96,13 @@ class UrlSigner:
         content_length: int | None = None,
         if_absent: bool = False,
         now: float | None = None,
+        upload_id: str | None = None,
+        part_number: int | None = None,
     ) -> SignedGrant:
         expires = int((time.time() if now is None else now) + expires_in)
-        return SignedGrant(method, key, expires, content_type, content_length, if_absent)
+        return SignedGrant(
+            method, key, expires, content_type, content_length, if_absent, upload_id, part_number
+        )
 
     def verify(
         self,
@@ -100,6 +116,7 @@ class UrlSigner:
         try:
             expires = int(query["expires"])
             length = int(query["len"]) if "len" in query else None
+            part_number = int(query["partNumber"]) if "partNumber" in query else None
             signature = query["sig"]
         except (KeyError, ValueError) as exc:
             raise SignatureError("missing or malformed signature parameters") from exc
@@ -112,6 +129,8 @@ class UrlSigner:
             query.get("ct"),
             length,
             query.get("once") == "1",
+            query.get("uploadId"),
+            part_number,
         )
         if not hmac.compare_digest(self._sign(grant), signature):
             raise SignatureError("signature does not match")
