@@ -35,7 +35,10 @@ def test_parts_listed_completed_and_assembled(store: ObjectStore) -> None:
     ]
     listed = store.list_parts(KEY, upload_id)
     assert [(p.part_number, p.size) for p in listed] == [(1, MIN_PART_BYTES), (3, 40)]
-    assert [p.etag for p in listed] == [hashlib.md5(first).hexdigest(), hashlib.md5(last).hexdigest()]
+    assert [p.etag for p in listed] == [
+        hashlib.md5(first).hexdigest(),
+        hashlib.md5(last).hexdigest(),
+    ]
     parts.insert(1, store.upload_part(KEY, upload_id, 2, second))
     assert not store.exists(KEY)  # nothing visible before completion
     info = store.complete_multipart(KEY, upload_id, [(p.part_number, f'"{p.etag}"') for p in parts])
