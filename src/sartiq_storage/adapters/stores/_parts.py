@@ -9,7 +9,7 @@ A part is written to a temporary file in its upload's folder, fsynced, then rena
 final name, so a part is either whole or absent; an upload of the same number again replaces
 it. Completing checks the client's list against the stored parts (S3's rules,
 :func:`check_completion`) and streams the parts, in order, into the store's own atomic ``put``:
-the object appears whole or not at all, and memory holds one chunk at a time. Incomplete
+the object appears whole or not at all (replacing one at the key, as on S3), and memory holds one chunk at a time. Incomplete
 uploads older than a day are removed by :meth:`PartsFolder.abort_stale`, which the embedded
 sweep calls, as the bucket's lifecycle aborts them on S3 and R2.
 """
@@ -165,7 +165,6 @@ class PartsFolder:
             _chunks(paths),
             content_type=content_type if isinstance(content_type, str) else None,
             cache_control=cache_control if isinstance(cache_control, str) else None,
-            if_absent=True,
         )
         shutil.rmtree(folder, ignore_errors=True)
         return result
