@@ -90,7 +90,8 @@ async def signed_part_put(key: str, request: Request, context: ContextDep) -> Re
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > MAX_PART_BYTES:
         raise HTTPException(413, f"a part is at most {MAX_PART_BYTES} bytes")
-    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY) as spool:
+    # Straight to disk (a part may be gigabytes): memory holds one chunk of it at a time.
+    with tempfile.TemporaryFile() as spool:
         async for chunk in request.stream():
             spool.write(chunk)
         spool.seek(0)
