@@ -21,7 +21,7 @@ from tests.support.fault_proxy import fault_proxy
 from tests.support.s3_servers import S3Server
 
 KEY = "compute/video_generation/7f1c0de0-0000-4000-8000-000000000001/clip.mp4"
-PARTS = ["--multipart-threshold", str(5 * MIB), "--part-size", str(5 * MIB)]
+PARTS = ["--threshold", str(5 * MIB), "--part-size", str(5 * MIB)]
 
 
 def _file(path: Path, size: int) -> bytes:
@@ -43,7 +43,7 @@ def test_put_in_parts_on_the_embedded_store(tmp_path: Path) -> None:
     assert got.returncode == 0, got.stderr
     assert (tmp_path / "back.mp4").read_bytes() == data
     assert _state_files(tmp_path) == []
-    small = sartiq("put", "clip.mp4", KEY, "--multipart-threshold", str(64 * MIB), cwd=tmp_path)
+    small = sartiq("put", "clip.mp4", KEY, "--threshold", str(64 * MIB), cwd=tmp_path)
     assert small.returncode == 0 and "parts" not in small.stdout  # under the threshold: one PUT
     refused = sartiq("put", "clip.mp4", KEY, *PARTS, "--if-absent", cwd=tmp_path)
     assert refused.returncode == 1 and "exists" in refused.stderr

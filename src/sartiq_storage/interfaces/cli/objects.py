@@ -61,7 +61,7 @@ def put_object(
     content_type: Annotated[str | None, typer.Option(help="Defaults from the extension.")] = None,
     cache_control: Annotated[str | None, typer.Option(help="Cache-Control to store.")] = None,
     if_absent: Annotated[bool, typer.Option(help="Refuse to replace an existing object.")] = False,
-    multipart_threshold: Annotated[
+    threshold: Annotated[
         int | None,
         typer.Option(
             metavar="BYTES",
@@ -93,7 +93,7 @@ def put_object(
     _refuse_legacy(parsed.key, "written")
     context = _context()
     kind = content_type or content_type_for_extension(source.suffix)
-    threshold = multipart_threshold or context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES
+    threshold = threshold or context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES
     if source.stat().st_size >= threshold:
         if if_absent and context.store.exists(parsed.key):
             raise CliError(f"{parsed.key} exists (--if-absent)")
