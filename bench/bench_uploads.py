@@ -134,7 +134,8 @@ def _moto_row(folder: Path, size: int) -> Result:
         100,
         "% of boto3's speed",
         f"ours {size / MB / ours_s:.0f} MB/s ({ours_s:.1f} s), boto3 {size / MB / base_s:.0f} "
-        f"MB/s ({base_s:.1f} s); best of {ROUNDS} each, {PART // MIB} MiB parts, {CONCURRENCY} at once",
+        f"MB/s ({base_s:.1f} s); best of {ROUNDS} each, {PART // MIB} MiB parts, "
+        f"{CONCURRENCY} at once",
     )
 
 

@@ -44,9 +44,11 @@ def test_put_in_parts_on_the_embedded_store(tmp_path: Path) -> None:
     assert (tmp_path / "back.mp4").read_bytes() == data
     assert _state_files(tmp_path) == []
     small = sartiq("put", "clip.mp4", KEY, "--threshold", str(64 * MIB), cwd=tmp_path)
-    assert small.returncode == 0 and "parts" not in small.stdout  # under the threshold: one PUT
+    assert small.returncode == 0
+    assert "parts" not in small.stdout
     refused = sartiq("put", "clip.mp4", KEY, *PARTS, "--if-absent", cwd=tmp_path)
-    assert refused.returncode == 1 and "exists" in refused.stderr
+    assert refused.returncode == 1
+    assert "exists" in refused.stderr
 
 
 def test_a_killed_put_resumes_on_the_embedded_store(tmp_path: Path) -> None:
@@ -74,7 +76,8 @@ def test_a_killed_put_resumes_on_the_embedded_store(tmp_path: Path) -> None:
     assert _state_files(tmp_path), "the state file outlives the crash"
     again = sartiq("put", "clip.mp4", KEY, *PARTS, cwd=tmp_path)
     assert again.returncode == 0, again.stderr
-    assert "resumed:" in again.stderr and "of 9 parts were already stored" in again.stderr
+    assert "resumed:" in again.stderr
+    assert "of 9 parts were already stored" in again.stderr
     assert sartiq("get", KEY, "back.mp4", cwd=tmp_path).returncode == 0
     assert (tmp_path / "back.mp4").read_bytes() == data
     assert _state_files(tmp_path) == []

@@ -74,8 +74,10 @@ def test_upload_in_parts_resume_complete_and_ingest(service: httpx.Client) -> No
     data = padded_mp4(12 * MIB)
     created = _create(api, len(data))
     key, upload_id = created["key"], created["uploadId"]
-    assert key.startswith("temp/") and key.endswith("_Clip-1.mp4")
-    assert created["partSize"] == 5 * MIB and created["maxParts"] == 3
+    assert key.startswith("temp/")
+    assert key.endswith("_Clip-1.mp4")
+    assert created["partSize"] == 5 * MIB
+    assert created["maxParts"] == 3
     query = {"key": key}
     batch = api.get(f"{ROOT}/{upload_id}/batch", params={**query, "partNumbers": "1,2"})
     assert batch.status_code == 200, batch.text
@@ -96,7 +98,8 @@ def test_upload_in_parts_resume_complete_and_ingest(service: httpx.Client) -> No
     ]
     done = api.post(f"{ROOT}/{upload_id}/complete", params=query, json={"parts": parts})
     assert done.status_code == 200, done.text
-    assert done.json()["key"] == key and done.json()["size"] == len(data)
+    assert done.json()["key"] == key
+    assert done.json()["size"] == len(data)
     assert done.json()["location"] == created["fileUrl"]
 
     ingested = api.post(
@@ -181,5 +184,6 @@ def test_refusals_are_clear_and_leave_nothing(service: httpx.Client) -> None:
     third = _create(api, 6 * MIB)
     tq = {"key": third["key"]}
     aborted = api.delete(f"{ROOT}/{third['uploadId']}", params=tq)
-    assert aborted.status_code == 200 and aborted.json() == {}
+    assert aborted.status_code == 200
+    assert aborted.json() == {}
     refused(api.get(f"{ROOT}/{third['uploadId']}", params=tq), 404, "upload")

@@ -9,9 +9,10 @@ A part is written to a temporary file in its upload's folder, fsynced, then rena
 final name, so a part is either whole or absent; an upload of the same number again replaces
 it. Completing checks the client's list against the stored parts (S3's rules,
 :func:`check_completion`) and streams the parts, in order, into the store's own atomic ``put``:
-the object appears whole or not at all (replacing one at the key, as on S3), and memory holds one chunk at a time. Incomplete
-uploads older than a day are removed by :meth:`PartsFolder.abort_stale`, which the embedded
-sweep calls, as the bucket's lifecycle aborts them on S3 and R2.
+the object appears whole or not at all (replacing one at the key, as on S3), and memory
+holds one chunk at a time. Incomplete uploads older than a day are removed by
+:meth:`PartsFolder.abort_stale`, which the embedded sweep calls, as the bucket's lifecycle
+aborts them on S3 and R2.
 """
 
 from __future__ import annotations
