@@ -39,15 +39,16 @@ DESCRIPTION = """\
 **ours**: `MultipartUploadService` (SQLite) creates the upload and signs every part URL
 (`presign_upload_part`, boto3's presigner), 4 threads `PUT` the parts as a browser would,
 with urllib3 (boto3's HTTP stack; each part read with `pread`), then it completes;
-**baseline**: boto3's own `upload_file` (`TransferConfig(multipart_chunksize=16 MiB, max_concurrency=4)`, default client
-configuration) on the same server in the same run: alternately (who goes first swapping), each
-deleting its object, best of three each. Bar ≥ 0.9.
-**Server memory**: a 2 GB file uploaded to a
-running `sartiq-storage serve` on the embedded store through the HTTP protocol (create, batch
-sign, 16 MiB parts `PUT` 4 at once to `/_storage/parts/…`, list, complete: the parts are
-assembled into the object by streaming). **ours** is the growth of the server's resident
-memory (its whole process tree, sampled every 20 ms) over its idle size; the **baseline** is
-the 64 MB bar, so here ratio = ours / bar: at most 1 is within it.
+**baseline**: boto3's own `upload_file` (`TransferConfig(multipart_chunksize=16 MiB,
+max_concurrency=4)`, default client configuration) on the same server in the same run:
+alternately (who goes first swapping), each deleting its object, best of three each.
+Bar ≥ 0.9.
+**Server memory**: a 2 GB file uploaded to a running `sartiq-storage serve` on the embedded
+store through the HTTP protocol (create, batch sign, 16 MiB parts `PUT` 4 at once to
+`/_storage/parts/…`, list, complete: the parts are assembled into the object by streaming).
+**ours** is the growth of the server's resident memory (its whole process tree, sampled every
+20 ms) over its idle size; the **baseline** is the 64 MB bar, so here ratio = ours / bar: at
+most 1 is within it.
 """
 
 PART = 16 * MIB
