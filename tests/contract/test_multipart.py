@@ -14,9 +14,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sartiq_storage.adapters.stores import LocalStore, ObjectStore
+from sartiq_storage.adapters.stores import LocalStore, ObjectStore, S3Store
 from sartiq_storage.core.errors import InvalidUploadError, UploadNotFoundError
 from sartiq_storage.core.multipart import MIN_PART_BYTES
+from tests.support.s3_servers import server_at
 
 KEY = "temp/1700000000/0123456789abcdef0123456789abcdef_clip.mp4"
 
@@ -101,12 +102,14 @@ def test_abort_and_unknown_uploads(store: ObjectStore) -> None:
     store.abort_multipart(KEY, upload_id)  # gone already: still fine
     with pytest.raises(UploadNotFoundError):
         store.list_parts(KEY, upload_id)
-    if store.kind != "s3":  # moto answers a part for an aborted upload with a 500
+    on_moto = isinstance(store, S3Store) and server_at(store.endpoint_url).name == "moto"
+    if not on_moto:  # moto answers a part of an aborted upload with a 500
         with pytest.raises(UploadNotFoundError):
             store.upload_part(KEY, upload_id, 1, b"late")
     other = store.create_multipart(KEY, content_type="video/mp4")
-    with pytest.raises(UploadNotFoundError):  # an upload id is bound to its key
-        store.list_parts("temp/1700000000/ffffffffffffffffffffffffffffffff_x.mp4", other)
+    if not on_moto:  # moto lists an upload under any key it is asked for
+        with pytest.raises(UploadNotFoundError):  # an upload id is bound to its key
+            store.list_parts("temp/1700000000/ffffffffffffffffffffffffffffffff_x.mp4", other)
     with pytest.raises(UploadNotFoundError):
         store.list_parts(KEY, "0" * 32)
     with pytest.raises(InvalidUploadError):
