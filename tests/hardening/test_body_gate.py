@@ -33,7 +33,7 @@ from tests.support.serve_process import get_once_up, serve_process
 CHUNK = 1024 * 1024
 HUGE = 400 * CHUNK
 # Authenticated by its signature, checked in the route before it reads a byte: no guard.
-NOT_BEARER = {("PUT", "/_storage/objects/{key:key}")}
+NOT_BEARER = {("PUT", "/_storage/objects/{key:key}"), ("PUT", "/_storage/parts/{key:key}")}
 
 
 class CountingBody:

@@ -23,12 +23,19 @@ from tests.support.routes import fill
 ANY = "any valid token"
 PUBLIC = "public"
 MEDIA = "/api/v1/media-resources"
+MULTIPART = "/api/v1/uploads/s3/multipart"
 SCOPE_OF: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/api/v1/storage/health"): PUBLIC,
     ("GET", "/files/{file_path}"): PUBLIC,
     ("GET", "/api/v1/token"): ANY,
     ("POST", "/api/v1/uploads/presigned-url"): "uploads",
+    ("POST", MULTIPART): "uploads",
+    ("GET", f"{MULTIPART}/{{upload_id}}"): "uploads",
+    ("GET", f"{MULTIPART}/{{upload_id}}/batch"): "uploads",
+    ("GET", f"{MULTIPART}/{{upload_id}}/{{part_number}}"): "uploads",
+    ("POST", f"{MULTIPART}/{{upload_id}}/complete"): "uploads",
+    ("DELETE", f"{MULTIPART}/{{upload_id}}"): "uploads",
     ("POST", f"{MEDIA}/ingest"): "media:write",
     ("POST", f"{MEDIA}/ingest-storage-key"): "media:write",
     ("POST", f"{MEDIA}/ingest-batch"): "media:write",

@@ -17,6 +17,13 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sartiq_storage.core.errors import ConfigurationError
+from sartiq_storage.core.multipart import (
+    DEFAULT_MAX_VIDEO_BYTES,
+    DEFAULT_PART_BYTES,
+    MAX_PART_BYTES,
+    MAX_PARTS,
+    MIN_PART_BYTES,
+)
 
 
 class Environment(StrEnum):
@@ -106,6 +113,23 @@ class Settings(BaseSettings):
     STORAGE_SIGNING_SECRET: SecretStr | None = None
     STORAGE_REQUIRE_UPLOAD_SIZE: bool = Field(
         default=False, description="Strict uploads: presigning requires the file's size"
+    )
+    STORAGE_MAX_VIDEO_UPLOAD_BYTES: int = Field(
+        default=DEFAULT_MAX_VIDEO_BYTES,
+        ge=MIN_PART_BYTES,
+        le=MAX_PARTS * MAX_PART_BYTES,
+        description="Largest video a multipart upload takes (images keep the 50 MB limit)",
+    )
+    STORAGE_MULTIPART_PART_BYTES: int = Field(
+        default=DEFAULT_PART_BYTES,
+        ge=MIN_PART_BYTES,
+        le=MAX_PART_BYTES,
+        description="Part size offered to multipart uploads (grown when 10,000 parts are short)",
+    )
+    STORAGE_MULTIPART_THRESHOLD_BYTES: int = Field(
+        default=64 * 1024 * 1024,
+        ge=MIN_PART_BYTES,
+        description="`sartiq-storage put` uploads files this large or larger in parts",
     )
     STORAGE_MAX_CONCURRENT_DECODES: int = Field(
         default=2, ge=1, le=64, description="Image decodes at once per process (memory bound)"

@@ -166,3 +166,22 @@ class ConflictError(MediaError):
     """The operation lost a race it could not resolve by retrying."""
 
     status = 409
+
+
+class UploadNotFoundError(StorageError, LookupError):
+    """A multipart upload that does not exist (never made, completed, aborted or expired)."""
+
+    status = 404
+
+
+class UploadNotYoursError(StorageError):
+    """A multipart upload another caller started: only its requester may continue it."""
+
+    status = 403
+
+
+class InvalidUploadError(StorageError, ValueError):
+    """A multipart request the store cannot honour as given: a part number out of range,
+    parts listed out of order or twice, an ETag that is not the uploaded part's."""
+
+    status = 400

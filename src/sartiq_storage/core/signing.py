@@ -18,6 +18,8 @@ from sartiq_storage.core.errors import StorageError
 
 OBJECT_ROUTE = "/_storage/objects/"
 """Where the service answers signed PUT and GET requests for the embedded backend."""
+PART_ROUTE = "/_storage/parts/"
+"""Where the service answers signed part uploads (a multipart upload's ``UploadPart``)."""
 
 
 class SignatureError(StorageError):
@@ -39,6 +41,9 @@ class SignedGrant:
     max_length: int | None = None
     """The most bytes the PUT may carry when the exact length is not bound (a dataset object
     signed before its size is known); None: the service's upload limit."""
+    upload_id: str | None = None
+    """Set for one part of a multipart upload, with its ``part_number``."""
+    part_number: int | None = None
 
 
 def _canonical(grant: SignedGrant) -> bytes:
@@ -52,6 +57,8 @@ def _canonical(grant: SignedGrant) -> bytes:
     ]
     if grant.max_length is not None:  # only then, so URLs signed before the field still verify
         parts.append(f"max={grant.max_length}")
+    if grant.upload_id is not None:  # a part: bound to its upload and number too
+        parts += ["part", grant.upload_id, str(grant.part_number)]
     return "\n".join(parts).encode("utf-8")
 
 
@@ -78,8 +85,13 @@ class UrlSigner:
             query["once"] = "1"
         if grant.max_length is not None:
             query["max"] = str(grant.max_length)
+        route = OBJECT_ROUTE
+        if grant.upload_id is not None:
+            query["uploadId"] = grant.upload_id
+            query["partNumber"] = str(grant.part_number)
+            route = PART_ROUTE
         query["sig"] = self._sign(grant)
-        return f"{self.base_url}{OBJECT_ROUTE}{quote(grant.key)}?{urlencode(query)}"
+        return f"{self.base_url}{route}{quote(grant.key)}?{urlencode(query)}"
 
     def grant(
         self,
@@ -92,10 +104,20 @@ class UrlSigner:
         if_absent: bool = False,
         now: float | None = None,
         max_length: int | None = None,
+        upload_id: str | None = None,
+        part_number: int | None = None,
     ) -> SignedGrant:
         expires = int((time.time() if now is None else now) + expires_in)
         return SignedGrant(
-            method, key, expires, content_type, content_length, if_absent, max_length
+            method,
+            key,
+            expires,
+            content_type,
+            content_length,
+            if_absent,
+            max_length,
+            upload_id,
+            part_number,
         )
 
     def verify(
@@ -111,6 +133,7 @@ class UrlSigner:
             expires = int(query["expires"])
             length = int(query["len"]) if "len" in query else None
             max_length = int(query["max"]) if "max" in query else None
+            part_number = int(query["partNumber"]) if "partNumber" in query else None
             signature = query["sig"]
         except (KeyError, ValueError) as exc:
             raise SignatureError("missing or malformed signature parameters") from exc
@@ -124,6 +147,8 @@ class UrlSigner:
             length,
             query.get("once") == "1",
             max_length,
+            query.get("uploadId"),
+            part_number,
         )
         if not hmac.compare_digest(self._sign(grant), signature):
             raise SignatureError("signature does not match")

@@ -19,6 +19,7 @@ from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.compute import ComputeStorage
 from sartiq_storage.services.delivery import DeliveryService
 from sartiq_storage.services.media.service import MediaResourceService
+from sartiq_storage.services.multipart import MultipartUploadService
 from sartiq_storage.services.tags import TagService
 from sartiq_storage.services.uploads import UploadService
 
@@ -45,6 +46,7 @@ class StorageContext:
     uploads: UploadService
     delivery: DeliveryService
     compute: ComputeStorage
+    multipart: MultipartUploadService
     datasets_access_key_id: str | None = None
     """Basic-auth key pair of the lakeFS-compatible API (None: that API refuses everyone)."""
     datasets_secret_access_key: str | None = None
@@ -213,6 +215,14 @@ def build_context(
         uploads=UploadService(db, store, urls, require_size=settings.STORAGE_REQUIRE_UPLOAD_SIZE),
         delivery=DeliveryService(settings, store, urls),
         compute=ComputeStorage(store, urls, served_by_api=settings.embedded),
+        multipart=MultipartUploadService(
+            db,
+            store,
+            urls,
+            max_video_size=settings.STORAGE_MAX_VIDEO_UPLOAD_BYTES,
+            part_size=settings.STORAGE_MULTIPART_PART_BYTES,
+            require_size=settings.STORAGE_REQUIRE_UPLOAD_SIZE,
+        ),
         datasets_access_key_id=key_id,
         datasets_secret_access_key=key_secret,
         datasets_credentials_generated=key_generated,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from sqlalchemy import select
@@ -228,6 +228,9 @@ class SweepReport:
     prefixes: list[PrefixSweep] = field(default_factory=list)
     failures: list[DeleteFailure] = field(default_factory=list)
     """At most :data:`MAX_REPORTED_FAILURES`; ``failed`` counts them all."""
+    aborted_uploads: int = 0
+    """Incomplete multipart uploads past ``abort_incomplete_multipart_days`` (due, or removed
+    when applied): the embedded store's share of the bucket rule."""
 
     def _total(self, name: str) -> int:
         return sum(int(getattr(p, name)) for p in self.prefixes)
@@ -276,6 +279,7 @@ class SweepReport:
             },
             "prefixes": [p.as_dict() for p in self.prefixes],
             "failures": [{"key": f.key, "error": f.error} for f in self.failures],
+            "aborted_uploads": self.aborted_uploads,
         }
 
 
@@ -421,6 +425,9 @@ def sweep(
                 report.failures.extend(failures[: max(room, 0)])
             tick()
         tick(done=True)
+    if policy.abort_incomplete_multipart_days:
+        started_before = now - timedelta(days=policy.abort_incomplete_multipart_days)
+        report.aborted_uploads = store.abort_stale_multipart(started_before, apply=apply)
     return report
 
 

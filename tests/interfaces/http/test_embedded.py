@@ -174,3 +174,26 @@ def test_a_signed_cap_bounds_a_put_of_unknown_length(
     fits = client.put(req.url, content=b"a,b\n1,2\n", headers={"Content-Type": "text/csv"})
     assert fits.status_code == 200, fits.text
     assert context.store.head("datasets/r/data/presigned/1-a,sig").content_type == "text/csv"
+
+
+def test_part_urls_and_object_urls_do_not_stand_in_for_each_other(
+    client: TestClient, context: StorageContext
+) -> None:
+    key = "temp/1700000000/0123456789abcdef0123456789abcdef_clip.mp4"
+    upload_id = context.store.create_multipart(key, content_type="video/mp4")
+    part = context.store.presign_upload_part(key, upload_id, 1, expires_in=60)
+    assert "/_storage/parts/" in part.url
+    stored = client.put(part.url, content=b"part one")
+    assert stored.status_code == 200, stored.text
+    assert stored.headers["etag"].strip('"') == context.store.list_parts(key, upload_id)[0].etag
+    as_object = client.put(part.url.replace("/_storage/parts/", "/_storage/objects/"), content=b"x")
+    assert as_object.status_code == 403
+    other = part.url.replace("partNumber=1", "partNumber=2")
+    assert client.put(other, content=b"x").status_code == 403  # the number is signed
+    obj = context.store.presign_put(key, content_type="video/mp4", expires_in=60)
+    as_part = client.put(obj.url.replace("/_storage/objects/", "/_storage/parts/"), content=b"x")
+    assert as_part.status_code == 403
+    context.store.abort_multipart(key, upload_id)
+    gone = client.put(part.url, content=b"late")
+    assert gone.status_code == 404
+    assert "upload" in gone.json()["detail"]

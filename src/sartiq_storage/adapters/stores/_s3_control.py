@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlparse
 
@@ -25,11 +25,9 @@ from sartiq_storage.adapters.stores._s3_errors import precondition_failed, trans
 from sartiq_storage.adapters.stores.base import (
     SOURCE_CHANGED,
     DeleteFailure,
-    MultipartRefusedError,
     ObjectInfo,
     ObjectStore,
     PresignedRequest,
-    UploadedPart,
     normalize_etag,
 )
 from sartiq_storage.core.errors import (
@@ -52,21 +50,6 @@ PAGE = 1000
 """Keys per listing page and per batch delete (S3's own maximum for both)."""
 R2_COPY_IF_ABSENT = "cf-copy-destination-if-none-match"
 QUOTE = '"'
-_MULTIPART_REFUSALS = frozenset(
-    {"InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"}
-)
-
-
-@contextlib.contextmanager
-def _refusals(key: str) -> Iterator[None]:
-    """S3's answers to a bad multipart request, as the caller's mistake (400), not an outage."""
-    try:
-        yield
-    except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in _MULTIPART_REFUSALS:
-            raise MultipartRefusedError(f"{key}: {code}") from None
-        raise
 
 
 def detect_flavor(endpoint_url: str | None) -> Flavor:
@@ -326,44 +309,6 @@ class S3ControlPlane(ObjectStore):
             "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_in
         )
         return PresignedRequest(url, "GET", {}, expires_in)
-
-    # -- multipart uploads straight from clients (lakeFS's pre-signed multipart) ------------
-
-    def create_multipart(self, key: str) -> str:
-        key = validate_key(key)
-        with translated(key):
-            answer = self._client.create_multipart_upload(Bucket=self.bucket, Key=key)
-        return str(answer["UploadId"])
-
-    def presign_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
-        key = validate_key(key)
-        params = {"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number}
-        return str(
-            self._client.generate_presigned_url(
-                "upload_part", Params=params, ExpiresIn=expires_in, HttpMethod="PUT"
-            )
-        )
-
-    def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[UploadedPart]
-    ) -> ObjectInfo:
-        key = validate_key(key)
-        listed: list[Any] = [
-            {"PartNumber": p.number, "ETag": f'"{p.etag.strip().strip(QUOTE)}"'} for p in parts
-        ]
-        with translated(key), _refusals(key):
-            self._client.complete_multipart_upload(
-                Bucket=self.bucket,
-                Key=key,
-                UploadId=upload_id,
-                MultipartUpload={"Parts": listed},
-            )
-        return self.head(key)
-
-    def abort_multipart(self, key: str, upload_id: str) -> None:
-        key = validate_key(key)
-        with translated(key), _refusals(key):
-            self._client.abort_multipart_upload(Bucket=self.bucket, Key=key, UploadId=upload_id)
 
     def close(self) -> None:
         self._client.close()

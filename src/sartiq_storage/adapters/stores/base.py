@@ -7,14 +7,15 @@ contract suite identical on the local disk, memory and S3-compatible backends.
 
 from __future__ import annotations
 
+import builtins
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Literal, Protocol, runtime_checkable
+from typing import BinaryIO, Literal
 
-from sartiq_storage.core.errors import StorageError
+from sartiq_storage.core.multipart import UploadedPart
 
 Body = bytes | bytearray | memoryview | BinaryIO | Iterable[bytes]
 """What ``put`` accepts: bytes, a binary file object, or an iterable of chunks (streamed)."""
@@ -275,47 +276,48 @@ class ObjectStore(ABC):
     def presign_get(self, key: str, *, expires_in: int) -> PresignedRequest:
         """A GET URL that works without credentials until it expires."""
 
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release connections; the default has none."""
+    # -- multipart uploads (S3's protocol on every backend; see docs/uploads.md) -------------
 
+    def _no_multipart(self) -> NotImplementedError:
+        return NotImplementedError(f"the {self.kind} backend has no multipart uploads")
 
-class MultipartRefusedError(StorageError, ValueError):
-    """The store refused to assemble or drop an upload: an unknown upload id, a missing or
-    altered part, parts out of order or too small. The caller's mistake, not an outage."""
+    def create_multipart(
+        self, key: str, *, content_type: str, cache_control: str | None = None
+    ) -> str:
+        """Start a multipart upload to ``key``; the upload id names it in every later call."""
+        raise self._no_multipart()
 
-    status = 400
+    def upload_part(self, key: str, upload_id: str, part_number: int, body: Body) -> UploadedPart:
+        """Store one part (replacing an earlier upload of the same number)."""
+        raise self._no_multipart()
 
+    def presign_upload_part(
+        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+    ) -> PresignedRequest:
+        """A PUT URL for one part; its answer's ``ETag`` header is what completing names."""
+        raise self._no_multipart()
 
-@dataclass(frozen=True, slots=True)
-class UploadedPart:
-    """One part of a multipart upload, as the uploader reports it."""
+    def list_parts(self, key: str, upload_id: str) -> builtins.list[UploadedPart]:
+        """The parts stored so far, by number: what a resumed upload need not send again.
 
-    number: int
-    etag: str
-
-
-@runtime_checkable
-class MultipartPresigner(Protocol):
-    """A store whose clients upload large objects in parts, straight to the store.
-
-    S3 (and R2) only: the embedded backends have no multipart upload, so lakeFS's pre-signed
-    multipart API is refused there as lakeFS refuses it on a blockstore without it (501).
-    """
-
-    def create_multipart(self, key: str) -> str:
-        """Start an upload to ``key``; its upload id."""
-        ...
-
-    def presign_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
-        """A PUT URL for part ``number`` (1-based)."""
-        ...
+        Raises :class:`UploadNotFoundError` for an upload that is not (or no longer) there.
+        """
+        raise self._no_multipart()
 
     def complete_multipart(
-        self, key: str, upload_id: str, parts: Sequence[UploadedPart]
+        self, key: str, upload_id: str, parts: Sequence[tuple[int, str]]
     ) -> ObjectInfo:
-        """Assemble the parts; the object as the store now holds it."""
-        ...
+        """Assemble the named parts ``(number, etag)``, ascending, into the object at ``key``."""
+        raise self._no_multipart()
 
     def abort_multipart(self, key: str, upload_id: str) -> None:
-        """Drop the upload and its parts."""
-        ...
+        """Drop an upload and its parts; an upload already gone is not an error."""
+        raise self._no_multipart()
+
+    def abort_stale_multipart(self, started_before: datetime, *, apply: bool = True) -> int:
+        """Abort the uploads started before ``started_before``, for stores without a
+        lifecycle engine (the bucket's own rule does it on S3 and R2); how many there were."""
+        return 0
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections; the default has none."""

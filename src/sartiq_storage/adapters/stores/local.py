@@ -6,6 +6,7 @@ Layout under ``root``::
     meta/<hh>/<sha256>   content type, cache control, ETag and size (a JSON sidecar), named by
                          the SHA-256 of the key in 256 fixed buckets, so a write makes no folder
     tmp/                 files being written; renamed into place when complete
+    multipart/           multipart uploads in progress, a folder each (``_parts.py``)
 
 Why the trailing dot: a key segment never ends in one (:func:`validate_key` forbids it), so a
 file ``a.`` and a folder ``a/`` can sit side by side. The keys ``a`` and ``a/b`` can then both
@@ -38,7 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from sartiq_storage.adapters.stores._common import Md5Counter, SignedUrlMixin, iter_body
+from sartiq_storage.adapters.stores._common import Md5Counter, iter_body
+from sartiq_storage.adapters.stores._parts import InProcessMultipart, PartsFolder
 from sartiq_storage.adapters.stores.base import (
     DEFAULT_CHUNK,
     SOURCE_CHANGED,
@@ -74,7 +76,7 @@ def _fsync_dir(path: str) -> None:
             os.close(fd)
 
 
-class LocalStore(SignedUrlMixin):
+class LocalStore(InProcessMultipart):
     """Objects on the local file system, safe against crashes and traversal."""
 
     kind = "local"
@@ -92,11 +94,15 @@ class LocalStore(SignedUrlMixin):
             str, (self.objects, self.meta, self.tmp)
         )
         self.signer = signer
+        self._multipart = PartsFolder(self.root / "multipart")
         self._clean_stale_tmp()
 
     @property
     def description(self) -> str:
         return f"local disk at {self.root}"
+
+    def _parts(self) -> PartsFolder:
+        return self._multipart
 
     def _clean_stale_tmp(self) -> None:
         cutoff = time.time() - _STALE_TMP_SECONDS

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import bisect
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
-from sartiq_storage.adapters.stores._common import Md5Counter, SignedUrlMixin, iter_body
+from sartiq_storage.adapters.stores._common import Md5Counter, iter_body
+from sartiq_storage.adapters.stores._parts import InProcessMultipart, PartsFolder
 from sartiq_storage.adapters.stores.base import (
     SOURCE_CHANGED,
     Body,
@@ -28,7 +30,7 @@ class _Entry:
     info: ObjectInfo
 
 
-class MemoryStore(SignedUrlMixin):
+class MemoryStore(InProcessMultipart):
     """A dict of objects with a sorted key index, guarded by one lock."""
 
     kind = "memory"
@@ -38,10 +40,23 @@ class MemoryStore(SignedUrlMixin):
         self._keys: list[str] = []
         self._lock = threading.Lock()
         self.signer = signer
+        self._multipart: tempfile.TemporaryDirectory[str] | None = None
 
     @property
     def description(self) -> str:
         return "memory (process-local, lost on exit)"
+
+    def _parts(self) -> PartsFolder:
+        """Parts go to a temporary folder made on first use (a part may be gigabytes)."""
+        with self._lock:
+            if self._multipart is None:
+                self._multipart = tempfile.TemporaryDirectory(prefix="sartiq-parts-")
+            return PartsFolder(self._multipart.name)
+
+    def close(self) -> None:
+        if self._multipart is not None:
+            self._multipart.cleanup()
+            self._multipart = None
 
     def _store(self, key: str, entry: _Entry, *, if_absent: bool) -> None:
         with self._lock:

@@ -46,6 +46,7 @@ from sartiq_storage.adapters.stores._s3_control import (
     detect_flavor,
 )
 from sartiq_storage.adapters.stores._s3_errors import RANGE_REFUSED, answered, pause, translated
+from sartiq_storage.adapters.stores._s3_multipart import S3Multipart
 from sartiq_storage.adapters.stores.base import (
     DEFAULT_CHUNK,
     Body,
@@ -97,8 +98,8 @@ def _info(key: str, result: Any) -> ObjectInfo:
     )
 
 
-class S3Store(S3ControlPlane):
-    """One bucket on an S3-compatible service."""
+class S3Store(S3Multipart, S3ControlPlane):
+    """One bucket on an S3-compatible service (multipart uploads: ``_s3_multipart.py``)."""
 
     def __init__(
         self,

@@ -266,6 +266,9 @@ def _print_sweep(report: SweepReport) -> None:
             out.print(f"  {'deleted' if report.applied else 'due'}: {key}", highlight=False)
     for failure in report.failures:
         err.print(f"[red]failed[/red] {failure.key}: {failure.error}", highlight=False)
+    if report.aborted_uploads:
+        verb = "aborted" if report.applied else "due for abort"
+        out.print(f"{report.aborted_uploads} incomplete multipart upload(s) {verb}")
     if not report.applied and report.due:
         out.print(f"{report.due} object(s) due; pass --apply to delete them")
 

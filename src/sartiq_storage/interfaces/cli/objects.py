@@ -17,6 +17,7 @@ from sartiq_storage.core.filenames import content_type_for_extension
 from sartiq_storage.core.keys import Zone, classify, parse_key
 from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import err, out, print_json, write_bytes
+from sartiq_storage.interfaces.cli.parts import put_in_parts
 from sartiq_storage.services.context import StorageContext, build_context
 
 
@@ -60,14 +61,53 @@ def put_object(
     content_type: Annotated[str | None, typer.Option(help="Defaults from the extension.")] = None,
     cache_control: Annotated[str | None, typer.Option(help="Cache-Control to store.")] = None,
     if_absent: Annotated[bool, typer.Option(help="Refuse to replace an existing object.")] = False,
+    threshold: Annotated[
+        int | None,
+        typer.Option(
+            metavar="BYTES",
+            help="Send files this large or larger in parts "
+            "(default: STORAGE_MULTIPART_THRESHOLD_BYTES).",
+        ),
+    ] = None,
+    part_size: Annotated[
+        int | None,
+        typer.Option(
+            metavar="BYTES",
+            help="Part size, 5 MiB to 5 GiB (default: STORAGE_MULTIPART_PART_BYTES).",
+        ),
+    ] = None,
+    concurrency: Annotated[int, typer.Option(min=1, max=32, help="Parts sent at once.")] = 4,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue an interrupted upload of the same file to the same key "
+            "(--no-resume: abort it and start over)."
+        ),
+    ] = True,
 ) -> None:
-    """Upload a local file to a key."""
+    """Upload a local file to a key; big files go in parts, with a progress bar, and an
+    interrupted upload resumes when the same command runs again."""
     if not source.is_file():
         raise CliError(f"no such file: {source}")
     parsed = parse_key(key)
     _refuse_legacy(parsed.key, "written")
     context = _context()
     kind = content_type or content_type_for_extension(source.suffix)
+    threshold = threshold or context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES
+    if source.stat().st_size >= threshold:
+        if if_absent and context.store.exists(parsed.key):
+            raise CliError(f"{parsed.key} exists (--if-absent)")
+        put_in_parts(
+            context,
+            source,
+            parsed.key,
+            content_type=kind,
+            cache_control=cache_control,
+            part_size=part_size or context.settings.STORAGE_MULTIPART_PART_BYTES,
+            concurrency=concurrency,
+            resume=resume,
+        )
+        return
     with source.open("rb") as handle:
         result = context.store.put(
             parsed.key, handle, content_type=kind, cache_control=cache_control, if_absent=if_absent

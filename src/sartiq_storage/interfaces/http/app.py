@@ -32,6 +32,7 @@ from sartiq_storage.interfaces.http.routes import (
     files,
     health,
     media,
+    multipart,
     observability,
     operations,
     tags,
@@ -147,6 +148,7 @@ def create_app(
         app.fast_derived = derived if derived.active else None
         app.include_router(files.router)  # documents /files in the OpenAPI schema
         app.include_router(uploads.router)
+        app.include_router(multipart.router)
         app.include_router(media.router)
         app.include_router(tags.router)
         app.include_router(operations.router)

@@ -15,10 +15,7 @@ from dataclasses import dataclass
 
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.adapters.stores.base import (
-    MultipartPresigner,
-    MultipartRefusedError,
     PresignedRequest,
-    UploadedPart,
     normalize_etag,
 )
 from sartiq_storage.core.config import MAX_SIGNED_PUT_BYTES
@@ -30,7 +27,11 @@ from sartiq_storage.core.datasets.errors import (
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.datasets.names import validate_path
 from sartiq_storage.core.datasets.ranges import entry_to_record
-from sartiq_storage.core.errors import ObjectNotFoundError
+from sartiq_storage.core.errors import (
+    InvalidUploadError,
+    ObjectNotFoundError,
+    UploadNotFoundError,
+)
 from sartiq_storage.services.datasets.engine_base import EngineParts
 from sartiq_storage.services.datasets.link_addresses import LinkAddresses
 from sartiq_storage.services.datasets.object_ops import ObjectOperations
@@ -40,6 +41,7 @@ PRESIGN_SECONDS = 15 * 60
 """How long a presigned URL works: lakeFS's default ``pre_signed_expiry``."""
 MAX_PARTS = 10_000
 """S3's (and so lakeFS's ``manager.MaxUploadParts``) limit on parts of one upload."""
+OCTET_STREAM = "application/octet-stream"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,9 +179,12 @@ class PresignedOperations(ObjectOperations, EngineParts):
         return entry, self.presign_entry(repo, entry)
 
     # -- multipart -------------------------------------------------------------------------
-    def _multipart_store(self, r: RepoRecord) -> MultipartPresigner:
+    def _multipart_store(self, r: RepoRecord) -> ObjectStore:
+        """S3's multipart uploads, as lakeFS serves them on an S3 blockstore only; the embedded
+        backend's parts (``docs/uploads.md``) are not offered here, as lakeFS's local
+        blockstore offers none (501)."""
         store, _prefix = self._repo_store(r)
-        if not isinstance(store, MultipartPresigner):
+        if store.kind != "s3":
             raise NotSupportedError("presign multipart upload API is not supported")
         return store
 
@@ -192,16 +197,16 @@ class PresignedOperations(ObjectOperations, EngineParts):
         if not 0 <= parts <= MAX_PARTS:
             raise InvalidArgumentError(f"parts can be between 0 and {MAX_PARTS}")
         staging = self._staging(r, self.links.issue(r, branch, path, self.clock()))
-        upload_id = store.create_multipart(staging.key)
+        upload_id = store.create_multipart(staging.key, content_type=OCTET_STREAM)
         urls = tuple(
-            store.presign_part(staging.key, upload_id, n, expires_in=PRESIGN_SECONDS)
+            store.presign_upload_part(staging.key, upload_id, n, expires_in=PRESIGN_SECONDS).url
             for n in range(1, parts + 1)
         )
         return MultipartStart(staging, upload_id, urls)
 
     def _verified_upload(
         self, repo: str, branch: str, path: str, upload_id: str, physical_address: str
-    ) -> tuple[RepoRecord, MultipartPresigner, StagingAddress]:
+    ) -> tuple[RepoRecord, ObjectStore, StagingAddress]:
         r = self._staging_target(repo, branch)
         store = self._multipart_store(r)
         if not upload_id:
@@ -221,7 +226,7 @@ class PresignedOperations(ObjectOperations, EngineParts):
         path: str,
         upload_id: str,
         physical_address: str,
-        parts: Sequence[UploadedPart],
+        parts: Sequence[tuple[int, str]],
         *,
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
@@ -231,14 +236,14 @@ class PresignedOperations(ObjectOperations, EngineParts):
         r, store, staging = self._verified_upload(repo, branch, path, upload_id, physical_address)
         try:
             info = store.complete_multipart(staging.key, upload_id, parts)
-        except MultipartRefusedError as exc:
+        except (InvalidUploadError, UploadNotFoundError) as exc:
             raise InvalidArgumentError(f"the store refused the upload: {exc}") from None
         entry = Entry(
             path=path,
             address=staging.address,
             size=info.size,
             checksum=normalize_etag(info.etag) or "",
-            content_type=content_type or "application/octet-stream",
+            content_type=content_type or OCTET_STREAM,
             mtime=self._now(),
             metadata=dict(sorted((metadata or {}).items())),
         )
@@ -251,5 +256,5 @@ class PresignedOperations(ObjectOperations, EngineParts):
         _r, store, staging = self._verified_upload(repo, branch, path, upload_id, physical_address)
         try:
             store.abort_multipart(staging.key, upload_id)
-        except MultipartRefusedError as exc:
+        except (InvalidUploadError, UploadNotFoundError) as exc:
             raise InvalidArgumentError(f"the store refused the abort: {exc}") from None

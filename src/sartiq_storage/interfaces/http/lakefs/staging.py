@@ -14,7 +14,6 @@ import time
 from fastapi import Header, Response
 from starlette.concurrency import run_in_threadpool
 
-from sartiq_storage.adapters.stores.base import UploadedPart
 from sartiq_storage.core.datasets import errors as e
 from sartiq_storage.interfaces.http.lakefs.auth import EngineDep
 from sartiq_storage.interfaces.http.lakefs.common import Path, authed_router
@@ -117,7 +116,7 @@ async def complete_presign_multipart_upload(
     body: CompletePresignMultipartUpload,
     engine: EngineDep,
 ) -> ObjectStats:
-    parts = [UploadedPart(p.part_number, p.etag) for p in body.parts]
+    parts = [(p.part_number, p.etag) for p in body.parts]
     entry = await run_in_threadpool(
         lambda: presigner(engine).complete_multipart(
             repository,

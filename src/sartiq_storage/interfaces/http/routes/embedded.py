@@ -14,7 +14,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
 from sartiq_storage.core.config import MAX_SIGNED_PUT_BYTES, MAX_UPLOAD_BYTES
-from sartiq_storage.core.signing import OBJECT_ROUTE, SignatureError, UrlSigner
+from sartiq_storage.core.multipart import MAX_PART_BYTES
+from sartiq_storage.core.signing import OBJECT_ROUTE, PART_ROUTE, SignatureError, UrlSigner
 from sartiq_storage.core.urls import PUBLIC_ROUTE
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.interfaces.http.auth import ContextDep
@@ -40,6 +41,8 @@ async def signed_put(key: str, request: Request, context: ContextDep) -> Respons
         grant = _signer(context).verify("PUT", key, dict(request.query_params))
     except SignatureError as exc:
         raise HTTPException(403, str(exc)) from None
+    if grant.upload_id is not None:
+        raise HTTPException(403, "a part's URL uploads a part, not an object")
     content_type = request.headers.get("content-type")
     if grant.content_type is not None and content_type != grant.content_type:
         raise HTTPException(403, f"Content-Type must be {grant.content_type!r} as signed")
@@ -75,6 +78,34 @@ async def signed_put(key: str, request: Request, context: ContextDep) -> Respons
         )
     return JSONResponse(
         {"key": result.key, "size": result.size}, headers={"ETag": f'"{result.etag}"'}
+    )
+
+
+@router.put(PART_ROUTE + "{key:key}")
+@body_limit(MAX_PART_BYTES)
+async def signed_part_put(key: str, request: Request, context: ContextDep) -> Response:
+    """One part of a multipart upload (S3's ``UploadPart``), streamed to a temporary file in
+    its upload's folder and renamed into place: whole or absent, never in memory."""
+    key = validate_key(key)
+    try:
+        grant = _signer(context).verify("PUT", key, dict(request.query_params))
+    except SignatureError as exc:
+        raise HTTPException(403, str(exc)) from None
+    if grant.upload_id is None or grant.part_number is None:
+        raise HTTPException(403, "this URL is not one of a multipart upload's parts")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_PART_BYTES:
+        raise HTTPException(413, f"a part is at most {MAX_PART_BYTES} bytes")
+    # Straight to disk (a part may be gigabytes): memory holds one chunk of it at a time.
+    with tempfile.TemporaryFile() as spool:
+        async for chunk in request.stream():
+            spool.write(chunk)
+        spool.seek(0)
+        part = await run_in_threadpool(
+            context.store.upload_part, key, grant.upload_id, grant.part_number, spool
+        )
+    return JSONResponse(
+        {"partNumber": part.part_number, "size": part.size}, headers={"ETag": f'"{part.etag}"'}
     )
 
 
