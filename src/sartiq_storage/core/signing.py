@@ -44,6 +44,9 @@ class SignedGrant:
     upload_id: str | None = None
     """Set for one part of a multipart upload, with its ``part_number``."""
     part_number: int | None = None
+    zone: str | None = None
+    """The store the URL is for when it is not the content store (``datasets``: the
+    datasets folder, ``docs/datasets.md``); signed, so a URL cannot be moved to another."""
 
 
 def _canonical(grant: SignedGrant) -> bytes:
@@ -59,17 +62,26 @@ def _canonical(grant: SignedGrant) -> bytes:
         parts.append(f"max={grant.max_length}")
     if grant.upload_id is not None:  # a part: bound to its upload and number too
         parts += ["part", grant.upload_id, str(grant.part_number)]
+    if grant.zone is not None:
+        parts.append(f"zone={grant.zone}")
     return "\n".join(parts).encode("utf-8")
 
 
 class UrlSigner:
     """Signs and verifies grants with one secret."""
 
-    def __init__(self, secret: str, base_url: str) -> None:
+    def __init__(self, secret: str, base_url: str, *, zone: str | None = None) -> None:
         if not secret:
             raise ValueError("a signing secret is required")
         self._key = secret.encode("utf-8")
         self.base_url = base_url.rstrip("/")
+        self.zone = zone
+
+    def for_zone(self, zone: str) -> UrlSigner:
+        """The same secret and routes, its URLs bound to another store (``zone``)."""
+        signer = UrlSigner.__new__(UrlSigner)
+        signer._key, signer.base_url, signer.zone = self._key, self.base_url, zone
+        return signer
 
     def _sign(self, grant: SignedGrant) -> str:
         return hmac.new(self._key, _canonical(grant), hashlib.sha256).hexdigest()
@@ -90,6 +102,8 @@ class UrlSigner:
             query["uploadId"] = grant.upload_id
             query["partNumber"] = str(grant.part_number)
             route = PART_ROUTE
+        if grant.zone is not None:
+            query["zone"] = grant.zone
         query["sig"] = self._sign(grant)
         return f"{self.base_url}{route}{quote(grant.key)}?{urlencode(query)}"
 
@@ -118,6 +132,7 @@ class UrlSigner:
             max_length,
             upload_id,
             part_number,
+            self.zone,
         )
 
     def verify(
@@ -149,6 +164,7 @@ class UrlSigner:
             max_length,
             query.get("uploadId"),
             part_number,
+            query.get("zone"),
         )
         if not hmac.compare_digest(self._sign(grant), signature):
             raise SignatureError("signature does not match")

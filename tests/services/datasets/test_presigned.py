@@ -12,7 +12,6 @@ import pytest
 
 from sartiq_storage.adapters.datasets.kv import MemoryKV
 from sartiq_storage.adapters.stores import MemoryStore, S3Store
-from sartiq_storage.adapters.stores.base import UploadedPart
 from sartiq_storage.core.datasets.errors import (
     InvalidArgumentError,
     NotSupportedError,
@@ -266,7 +265,7 @@ def test_presigned_multipart_on_s3(s3_store: S3Store) -> None:
         "big.bin",
         started.upload_id,
         started.staging.physical_address,
-        [UploadedPart(n, etag) for n, etag in enumerate(etags, 1)],
+        list(enumerate(etags, 1)),
         content_type="application/octet-stream",
     )
     assert entry.size == sum(len(p) for p in parts)
@@ -278,7 +277,7 @@ def test_presigned_multipart_on_s3(s3_store: S3Store) -> None:
     assert httpx.put(dropped.part_urls[0], content=b"part", timeout=60).status_code == 200
     with pytest.raises(InvalidArgumentError, match=r"refused the upload: .*InvalidPart"):
         engine.complete_multipart(
-            REPO, "main", "gone.bin", dropped.upload_id, physical, [UploadedPart(1, '"abc"')]
+            REPO, "main", "gone.bin", dropped.upload_id, physical, [(1, '"abc"')]
         )
     with pytest.raises(InvalidArgumentError, match="link address invalid"):
         engine.abort_multipart(REPO, "main", "other.bin", dropped.upload_id, physical)

@@ -20,6 +20,7 @@ from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.signing import UrlSigner
 
 __all__ = [
+    "DATASETS_ZONE",
     "DeleteFailure",
     "LocalStore",
     "MemoryStore",
@@ -35,6 +36,10 @@ __all__ = [
     "open_store",
     "signer_for",
 ]
+
+
+DATASETS_ZONE = "datasets"
+"""The zone the datasets folder's signed URLs name (``routes/embedded.py`` finds its store)."""
 
 
 def signer_for(settings: Settings) -> UrlSigner:
@@ -69,7 +74,7 @@ def open_datasets_folder(settings: Settings) -> ObjectStore:
     ``<STORAGE_DATA_DIR>/datasets``), a folder beside the content store's, never inside it
     (the content store's orphan scan and sweep would see it); in memory on the memory backend."""
     if settings.backend is BackendKind.memory:
-        return MemoryStore(signer=signer_for(settings))
+        return MemoryStore(signer=signer_for(settings).for_zone(DATASETS_ZONE))
     path = settings.datasets_local_path
     content = (settings.data_dir / "store").absolute()
     if path == content or content in path.parents or path in content.parents:
@@ -77,7 +82,7 @@ def open_datasets_folder(settings: Settings) -> ObjectStore:
             f"DATASETS_LOCAL_PATH {str(path)!r} overlaps the content store's folder "
             f"{str(content)!r}; datasets need a folder of their own"
         )
-    return LocalStore(path, signer=signer_for(settings))
+    return LocalStore(path, signer=signer_for(settings).for_zone(DATASETS_ZONE))
 
 
 def open_datasets_bucket(settings: Settings, bucket: str) -> S3Store:

@@ -13,9 +13,16 @@ from fastapi import APIRouter, HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import JSONResponse, Response
 
+from sartiq_storage.adapters.stores import DATASETS_ZONE, ObjectStore
 from sartiq_storage.core.config import MAX_SIGNED_PUT_BYTES, MAX_UPLOAD_BYTES
 from sartiq_storage.core.multipart import MAX_PART_BYTES
-from sartiq_storage.core.signing import OBJECT_ROUTE, PART_ROUTE, SignatureError, UrlSigner
+from sartiq_storage.core.signing import (
+    OBJECT_ROUTE,
+    PART_ROUTE,
+    SignatureError,
+    SignedGrant,
+    UrlSigner,
+)
 from sartiq_storage.core.urls import PUBLIC_ROUTE
 from sartiq_storage.core.validation import validate_key
 from sartiq_storage.interfaces.http.auth import ContextDep
@@ -25,6 +32,17 @@ from sartiq_storage.services.context import StorageContext
 
 router = APIRouter(include_in_schema=False)
 _SPOOL_IN_MEMORY = 8 * 1024 * 1024
+
+
+def _store_of(context: StorageContext, grant: SignedGrant) -> ObjectStore:
+    """The store a verified URL is for: the content store, or the datasets folder (the
+    ``datasets`` zone, where lakeFS's pre-signed reads and writes go on the embedded default)."""
+    if grant.zone is None:
+        return context.store
+    stores = getattr(context.datasets, "stores", None)
+    if grant.zone == DATASETS_ZONE and stores is not None and stores.datasets is not stores.home:
+        return stores.datasets  # type: ignore[no-any-return]
+    raise HTTPException(404, f"no store for zone {grant.zone!r} here")
 
 
 def _signer(context: StorageContext) -> UrlSigner:
@@ -69,7 +87,7 @@ async def signed_put(key: str, request: Request, context: ContextDep) -> Respons
             raise HTTPException(400, "body length does not match the signed Content-Length")
         spool.seek(0)
         result = await run_in_threadpool(
-            context.store.put,
+            _store_of(context, grant).put,
             key,
             spool,
             content_type=content_type,
@@ -102,7 +120,11 @@ async def signed_part_put(key: str, request: Request, context: ContextDep) -> Re
             spool.write(chunk)
         spool.seek(0)
         part = await run_in_threadpool(
-            context.store.upload_part, key, grant.upload_id, grant.part_number, spool
+            _store_of(context, grant).upload_part,
+            key,
+            grant.upload_id,
+            grant.part_number,
+            spool,
         )
     return JSONResponse(
         {"partNumber": part.part_number, "size": part.size}, headers={"ETag": f'"{part.etag}"'}
@@ -113,11 +135,11 @@ async def signed_part_put(key: str, request: Request, context: ContextDep) -> Re
 async def signed_get(key: str, request: Request, context: ContextDep) -> Response:
     key = validate_key(key)
     try:
-        _signer(context).verify("GET", key, dict(request.query_params))
+        grant = _signer(context).verify("GET", key, dict(request.query_params))
     except SignatureError as exc:
         raise HTTPException(403, str(exc)) from None
     return await object_response(
-        context.store,
+        _store_of(context, grant),
         key,
         request,
         cache_control="private, no-store",
