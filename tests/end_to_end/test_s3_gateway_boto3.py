@@ -106,11 +106,12 @@ def test_ranges_and_conditions(gateway: Gateway, repo: str) -> None:
     body = bytes(range(256)) * 4
     put = s3.put_object(Bucket=repo, Key="main/blob", Body=body)
     etag = put["ETag"]
-    assert s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=10-19")["Body"].read() == (
-        body[10:20]
+    assert (
+        s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=10-19")["Body"].read()
+        == (body[10:20])
     )
-    assert s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=-5")["Body"].read() == (
-        body[-5:]
+    assert (
+        s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=-5")["Body"].read() == (body[-5:])
     )
     ranged = s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=1000-")
     assert ranged["ContentRange"] == "bytes 1000-1023/1024"
@@ -138,7 +139,9 @@ def test_copy_within_and_across_refs_and_repositories(gateway: Gateway, repo: st
     gateway.lakefs_call(
         "POST", f"/repositories/{repo}/branches", json={"name": "feature", "source": "main"}
     )
-    s3.copy_object(Bucket=repo, Key="feature/from-commit.txt", CopySource=f"/{repo}/{commit}/src.txt")
+    s3.copy_object(
+        Bucket=repo, Key="feature/from-commit.txt", CopySource=f"/{repo}/{commit}/src.txt"
+    )
     assert s3.get_object(Bucket=repo, Key="feature/from-commit.txt")["Body"].read() == b"source"
     other = unique("gw")
     gateway.create_repository(other)
@@ -232,7 +235,9 @@ def test_upload_file_and_download_file_use_multipart(
     s3 = gateway.client()
     source = tmp_path / "source.bin"
     source.write_bytes(os.urandom(12 * 1024 * 1024))
-    config = TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024)
+    config = TransferConfig(
+        multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+    )
     s3.upload_file(str(source), repo, "main/transfer.bin", Config=config)
     target = tmp_path / "target.bin"
     s3.download_file(repo, "main/transfer.bin", str(target), Config=config)
