@@ -31,13 +31,13 @@ class Gateway:
     def lakefs(self) -> str:
         return f"{self.api}/lakefs/api/v1"
 
-    def client(self, **config: Any) -> Any:
+    def client(self, *, key: str = KEY_ID, secret: str = SECRET, **config: Any) -> Any:
         """boto3's S3 client on the gateway, path-style, the datasets key pair."""
         return boto3.client(
             "s3",
             endpoint_url=self.endpoint,
-            aws_access_key_id=KEY_ID,
-            aws_secret_access_key=SECRET,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
             region_name=REGION,
             config=Config(s3={"addressing_style": "path"}, **config),
         )

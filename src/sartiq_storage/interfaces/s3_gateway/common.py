@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -74,26 +75,40 @@ class Call:
     async def branch(self) -> None:
         """Writes go to branches only: a tag, a commit or a missing branch is refused
         before any body is read, as lakeFS's gateway refuses it (``NoSuchBucket``)."""
-        repository = await self.run(
-            lambda: self.engine.get_repository(self.bucket), missing="NoSuchBucket"
-        )
-        if repository.read_only:
+        engine, bucket, ref = self.engine, self.bucket, self.ref
+
+        def target() -> tuple[bool, bool, list[str]]:
+            """(read-only, is a branch, protection patterns), in one worker hop."""
+            repository = engine.get_repository(bucket)
+            try:
+                engine.get_branch(bucket, ref)
+            except DatasetError:
+                return repository.read_only, False, []
+            return repository.read_only, True, engine.get_branch_protection(bucket)
+
+        read_only, is_branch, patterns = await self.run(target, missing="NoSuchBucket")
+        if read_only:
             raise S3Error(
                 "ErrReadOnlyRepository",
                 "Attempted to write to a read-only repository",
                 403,
                 resource=self.resource,
             )
-        try:
-            await anyio.to_thread.run_sync(lambda: self.engine.get_branch(self.bucket, self.ref))
-        except DatasetError as exc:
+        if not is_branch:
             raise S3Error(
                 "NoSuchBucket",
-                f"{self.ref!r} is not a branch of {self.bucket!r}: objects are written to "
+                f"{ref!r} is not a branch of {bucket!r}: objects are written to "
                 "branches only (not to tags or commits)",
                 404,
                 resource=self.resource,
-            ) from exc
+            )
+        if any(fnmatch.fnmatchcase(ref, pattern) for pattern in patterns):
+            raise S3Error(
+                "ErrWriteToProtectedBranch",
+                f"cannot write to protected branch {ref!r}",
+                403,
+                resource=self.resource,
+            )
 
     def payload(self) -> AsyncIterator[bytes]:
         return _coalesced(body.payload(self.receive, self.verified, self.headers))
