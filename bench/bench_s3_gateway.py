@@ -77,6 +77,7 @@ def _serve(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str, int]]:
         "STORAGE_DATA_DIR": str(folder / "data"),
         "DATASETS_ACCESS_KEY_ID": KEY_ID,
         "DATASETS_SECRET_ACCESS_KEY": SECRET,
+        "AUTH_JWT_SECRET": "bench-only-jwt-secret-0123456789abcdef",
         **env,
     }
     command = [
@@ -99,6 +100,8 @@ def _serve(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str, int]]:
                     httpx.get(url, timeout=1)
                     break
                 except httpx.HTTPError:
+                    if proc.poll() is not None:
+                        raise RuntimeError("serve did not start") from None
                     time.sleep(0.1)
         yield api, endpoint, proc.pid
 

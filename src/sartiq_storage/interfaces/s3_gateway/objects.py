@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
@@ -15,7 +15,13 @@ from starlette.responses import Response, StreamingResponse
 from sartiq_storage.core.datasets.errors import DatasetError, NotFoundError
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.errors import PreconditionFailedError
-from sartiq_storage.interfaces.s3_gateway.common import Call, etag, object_headers, xml_response
+from sartiq_storage.interfaces.s3_gateway.common import (
+    HANDOFF,
+    Call,
+    etag,
+    object_headers,
+    xml_response,
+)
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error, from_dataset_error, no_such_key
 from sartiq_storage.interfaces.s3_gateway.xml import document, element, iso, parse
 
@@ -115,9 +121,36 @@ async def head_object(call: Call) -> Response:
     return Response(status_code=200, headers=headers)
 
 
+def _coalesced(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """The store's chunks gathered to at least 1 MiB: one hop from the worker thread to
+    the event loop a mebibyte, whatever size the store reads in."""
+    pending = bytearray()
+    for chunk in chunks:
+        pending += chunk
+        if len(pending) >= HANDOFF:
+            yield bytes(pending)
+            pending.clear()
+    if pending:
+        yield bytes(pending)
+
+
 async def get_object(call: Call) -> Response:
-    entry = await _stat(call)
-    status = check_conditions(call.headers, entry)
+    if not call.path:
+        raise no_such_key(call.resource)
+    engine, headers_in = call.engine, call.headers
+
+    def open_object() -> tuple[Entry, int | None, tuple[int, int] | None, Iterator[bytes]]:
+        """Stat, conditions, range and the open stream in one worker hop."""
+        entry = engine.stat_object(call.bucket, call.ref, call.path)
+        status = check_conditions(headers_in, entry)
+        if status is not None:
+            return entry, status, None, iter(())
+        span = parse_range(headers_in["range"], entry.size) if "range" in headers_in else None
+        start, end = span if span is not None else (None, None)
+        chunks = engine.get_object(call.bucket, call.ref, call.path, start=start, end=end)
+        return entry, None, span, _coalesced(chunks)
+
+    entry, status, span, chunks = await call.run(open_object)
     headers = object_headers(entry)
     if status is not None:
         if status == 412:
@@ -131,11 +164,6 @@ async def get_object(call: Call) -> Response:
     for parameter, header in _OVERRIDES.items():
         if parameter in call.query:
             headers[header] = call.query[parameter]
-    span = parse_range(call.headers["range"], entry.size) if "range" in call.headers else None
-    start, end = span if span is not None else (None, None)
-    chunks = await call.run(
-        lambda: call.engine.get_object(call.bucket, call.ref, call.path, start=start, end=end)
-    )
     if span is not None:
         headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{entry.size}"
         headers["Content-Length"] = str(span[1] - span[0])
