@@ -156,6 +156,7 @@ def test_copy_within_and_across_refs_and_repositories(gateway: Gateway, repo: st
     head = s3.head_object(Bucket=other, Key="main/replaced.txt")
     assert head["Metadata"] == {"new": "1"}
     assert head["ContentType"] == "text/plain"
+    assert s3.get_object(Bucket=other, Key="main/replaced.txt")["ContentType"] == "text/plain"
     with pytest.raises(ClientError) as missing:
         s3.copy_object(Bucket=repo, Key="main/x", CopySource=f"{repo}/main/nothing")
     assert _code(missing) == "NoSuchKey"
