@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+import queue
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 import anyio.to_thread
-from starlette.concurrency import iterate_in_threadpool
 from starlette.responses import Response, StreamingResponse
 
 from sartiq_storage.core.datasets.errors import DatasetError, NotFoundError
@@ -137,6 +138,45 @@ def _coalesced(chunks: Iterator[bytes]) -> Iterator[bytes]:
         yield bytes(pending)
 
 
+READ_AHEAD = 4
+"""Chunks (of about 1 MiB) read ahead of the client: the store's next read overlaps the
+send of the previous one, memory stays bounded."""
+
+
+async def _read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """``chunks`` read by a thread of their own up to :data:`READ_AHEAD` pieces ahead."""
+    pieces: queue.Queue[bytes | BaseException | None] = queue.Queue(READ_AHEAD)
+    stop = threading.Event()
+
+    def offer(item: bytes | BaseException | None) -> bool:
+        while not stop.is_set():
+            try:
+                pieces.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not offer(chunk):
+                    return
+        except Exception as exc:  # noqa: BLE001 - handed to the reader, raised there
+            offer(exc)
+            return
+        offer(None)
+
+    threading.Thread(target=produce, name="s3-gateway-read-ahead", daemon=True).start()
+    try:
+        while (item := await anyio.to_thread.run_sync(pieces.get)) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()  # a client that went away: the producer stops at its next piece
+
+
 async def get_object(call: Call) -> Response:
     if not call.path:
         raise no_such_key(call.resource)
@@ -181,7 +221,7 @@ async def get_object(call: Call) -> Response:
     # The stored Content-Type exactly as stored (media_type would add a charset to text/*).
     if int(headers["Content-Length"]) <= HANDOFF:
         return Response(next(chunks, b""), code, headers=headers)
-    return StreamingResponse(iterate_in_threadpool(chunks), code, headers=headers)
+    return StreamingResponse(_read_ahead(chunks), code, headers=headers)
 
 
 async def put_object(call: Call) -> Response:
