@@ -154,6 +154,12 @@ class Settings(BaseSettings):
         default=None, description="Basic-auth key of the embedded lakeFS-compatible API"
     )
     DATASETS_SECRET_ACCESS_KEY: SecretStr | None = None
+    DATASETS_S3_GATEWAY_PORT: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Port of the S3 gateway that serve starts beside the API (unset: none)",
+    )
     DATASETS_NAMESPACE_PREFIX: str = Field(
         default="datasets",
         description="Key prefix under which repositories get their storage namespaces",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import multiprocessing.process
 from typing import Annotated
 
 import typer
@@ -53,15 +55,22 @@ def serve(
         str, typer.Option("--app", help="backend, compute, or all (both on one port).")
     ] = "all",
     workers: Annotated[int, typer.Option(help="Worker processes.", min=1, max=64)] = 1,
+    s3_gateway_port: Annotated[
+        int | None,
+        typer.Option(
+            "--s3-gateway-port",
+            help="Also serve the datasets' S3 gateway on this port "
+            "(default: DATASETS_S3_GATEWAY_PORT; unset: no gateway).",
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP service (on the embedded defaults unless settings say otherwise).
 
-    Served by granian, the fastest ASGI server we measured (``docs/benchmarks.md``).
+    Served by granian, the fastest ASGI server we measured (``docs/benchmarks.md``). With an
+    S3 gateway port, a second granian serves lakeFS's S3 gateway there, in a child process
+    stopped with the service.
     """
     import os
-
-    from granian import Granian
-    from granian.constants import Interfaces
 
     from sartiq_storage.interfaces.http.app import APPS
 
@@ -73,6 +82,11 @@ def serve(
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
     os.environ["SARTIQ_SERVE_APPS"] = ",".join(apps)
     settings = load_settings()
+    gateway_port = s3_gateway_port or settings.DATASETS_S3_GATEWAY_PORT
+    if gateway_port is not None:
+        if gateway_port == port:
+            raise CliError("--s3-gateway-port must differ from --port")
+        _check_port_free(host, gateway_port)
     context = build_context(settings, migrate=True)  # migrate once, before the workers
     out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
     out.print(f"listening on [bold]http://{shown_host}:{port}[/bold] ({', '.join(apps)})")
@@ -91,9 +105,29 @@ def serve(
         out.print(f"  secret access key: {context.datasets_secret_access_key}", highlight=False)
     elif context.datasets_access_key_id is None:
         out.print("  closed: set DATASETS_ACCESS_KEY_ID and DATASETS_SECRET_ACCESS_KEY to open it")
+    if gateway_port is not None:
+        out.print(
+            f"S3 gateway: [bold]http://{shown_host}:{gateway_port}[/bold] "
+            "(s3://<repository>/<ref>/<path>, path-style, the datasets key pair)"
+        )
     warn_about_dataset_namespaces(context)
     context.close()
     flush()
+    gateway = None if gateway_port is None else _start_gateway(host, gateway_port, workers)
+    try:
+        _serve_api(host, port, workers)
+    finally:
+        if gateway is not None:
+            gateway.terminate()
+            gateway.join(15)
+            if gateway.is_alive():
+                gateway.kill()
+
+
+def _serve_api(host: str, port: int, workers: int) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     Granian(
         "sartiq_storage.interfaces.http.app:app_from_environment",
         address=host,
@@ -103,6 +137,32 @@ def serve(
         factory=True,
         log_enabled=False,
     ).serve()
+
+
+def _serve_gateway(host: str, port: int, workers: int) -> None:
+    """The S3 gateway's own granian (the target of a child process)."""
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    Granian(
+        "sartiq_storage.interfaces.s3_gateway.app:app_from_environment",
+        address=host,
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=workers,
+        factory=True,
+        log_enabled=False,
+    ).serve()
+
+
+def _start_gateway(host: str, port: int, workers: int) -> multiprocessing.process.BaseProcess:
+    """A child process (spawned: a clean interpreter) serving the S3 gateway; it shares the
+    environment, so the same settings, store and metadata as the API."""
+    process = multiprocessing.get_context("spawn").Process(
+        target=_serve_gateway, args=(host, port, workers), name="s3-gateway"
+    )
+    process.start()
+    return process
 
 
 def token(

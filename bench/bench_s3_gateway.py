@@ -1,0 +1,326 @@
+"""The datasets' S3 gateway: reads against the backing store, listings against branch size,
+and server memory while a very large object streams up and down."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from bench.harness import MB, Result, measure
+from sartiq_storage.core.config import load_settings
+from sartiq_storage.core.datasets.model import Entry
+from sartiq_storage.datasets import open_engine
+from sartiq_storage.testing.moto_server import (
+    free_port,
+    make_bucket,
+    moto_client,
+    moto_server,
+    moto_settings,
+)
+from sartiq_storage.testing.process_group import process_group
+
+TITLE = "S3 gateway"
+DESCRIPTION = """\
+`sartiq-storage serve --s3-gateway-port` in its own process, asked by boto3 over HTTP on
+127.0.0.1 (path-style, Signature V4 with a signed payload).
+
+**GetObject** of a 1 MB and a 64 MB object through the gateway, with the engine's store on
+moto's S3 server (a real process), against boto3 reading **the same bytes straight from that
+store** (the blob's key in the bucket) in the same run: the gateway's price is its hop,
+signature check, ref resolution and stat. Target: ratio ≥ 0.8.
+
+**ListObjectsV2**, one page of 1,000 keys from the middle of a branch (`StartAfter`), on a
+branch of 1,000,000 committed objects (quick: 100,000) against the same page on a branch of
+10,000, on the embedded default (SQLite, local disk). The engine seeks through the metarange
+to the marker, so the cost follows the page, not the branch. Target: ratio ≥ 0.8.
+
+**Streaming**: one 2 GB object (quick: 256 MB) PUT through the gateway and read back, while
+the serving processes' resident memory is sampled every 50 ms. Here ratio = peak RSS growth /
+object size: **below 1 the server holds less than the object** (flat memory is a few MB).
+"""
+
+KEY_ID = "AKIABENCHGATEWAY0001"
+SECRET = "bench-secret-of-the-s3-gateway-0123456789"
+
+
+def _client(endpoint: str, key: str = KEY_ID, secret: str = SECRET) -> Any:
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, max_pool_connections=4),
+    )
+
+
+@contextmanager
+def _serve(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str, int]]:
+    """``serve`` with the gateway; yields (API base, gateway endpoint, serve's pid)."""
+    port, gateway_port = free_port(), free_port()
+    environment = {
+        **os.environ,
+        "LOG_LEVEL": "WARNING",
+        "STORAGE_DATA_DIR": str(folder / "data"),
+        "DATASETS_ACCESS_KEY_ID": KEY_ID,
+        "DATASETS_SECRET_ACCESS_KEY": SECRET,
+        "AUTH_JWT_SECRET": "bench-only-jwt-secret-0123456789abcdef",
+        **env,
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "sartiq_storage.interfaces.cli",
+        "serve",
+        "--port",
+        str(port),
+        "--s3-gateway-port",
+        str(gateway_port),
+    ]
+    with process_group(
+        command, cwd=folder, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    ) as proc:
+        api, endpoint = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gateway_port}"
+        for url in (f"{api}/healthz", endpoint):
+            for _ in range(600):
+                try:
+                    httpx.get(url, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if proc.poll() is not None:
+                        raise RuntimeError("serve did not start") from None
+                    time.sleep(0.1)
+        yield api, endpoint, proc.pid
+
+
+def _create_repository(api: str, name: str, namespace: str) -> None:
+    reply = httpx.post(
+        f"{api}/lakefs/api/v1/repositories",
+        json={"name": name, "storage_namespace": namespace},
+        auth=(KEY_ID, SECRET),
+        timeout=60,
+    )
+    reply.raise_for_status()
+
+
+def _get_round(client: Any, bucket: str, key: str) -> Callable[[int], float]:
+    def one(_: int) -> float:
+        start = time.perf_counter()
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        while body.read(1024 * 1024):
+            pass
+        return time.perf_counter() - start
+
+    return one
+
+
+def bench_get(quick: bool) -> list[Result]:
+    rounds = 5 if quick else 9
+    results = []
+    with tempfile.TemporaryDirectory() as tmp, moto_server() as moto:
+        bucket = make_bucket(moto)
+        env = {**moto_settings(moto, bucket), "STORAGE_BACKEND": "s3"}
+        with _serve(Path(tmp), env) as (api, endpoint, _pid):
+            _create_repository(api, "bench", f"s3://{bucket}/datasets/bench")
+            gateway, store = _client(endpoint), moto_client(moto)
+            for size, label in ((1_000_000, "1 MB"), (64_000_000, "64 MB")):
+                data = os.urandom(size)
+                gateway.put_object(Bucket="bench", Key=f"main/{label}", Body=data)
+                digest = hashlib.sha256(data).hexdigest()
+                blob = f"datasets/bench/data/{digest[:2]}/{digest}"
+                count = 20 if size < 10_000_000 else 1
+                work = size * count / MB
+
+                def repeat(fn: Callable[[int], float], n: int = count) -> Callable[[int], float]:
+                    return lambda i: sum(fn(i) for _ in range(n))
+
+                results.append(
+                    measure(
+                        "s3-gateway",
+                        f"GetObject {label} (x{count} a round), gateway vs the backing store",
+                        repeat(_get_round(gateway, "bench", f"main/{label}")),
+                        repeat(_get_round(store, bucket, blob)),
+                        work=work,
+                        unit="MB/s",
+                        notes="store: moto's S3 server; both sides boto3 over HTTP; target >= 0.8",
+                        rounds=rounds,
+                    )
+                )
+    return results
+
+
+def _entries(count: int) -> Iterator[Entry]:
+    for i in range(count):
+        digest = f"{i:064x}"
+        yield Entry(
+            f"garments/{i % 997:03d}/img-{i:07d}.jpg",
+            f"data/{digest[:2]}/{digest}",
+            50_000,
+            f"{i:032x}",
+            "image/jpeg",
+            1_700_000_000,
+        )
+
+
+def bench_list(quick: bool) -> list[Result]:
+    big_n = 100_000 if quick else 1_000_000
+    small_n = 10_000
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        settings = load_settings(STORAGE_DATA_DIR=folder / "data", STORAGE_BACKEND="local")
+        engine = open_engine(settings)
+        for name, count in (("big", big_n), ("small", small_n)):
+            engine.create_repository(name, f"local://datasets/{name}")
+            engine.stage_entries(name, "main", _entries(count))
+            engine.commit(name, "main", f"{count} objects")
+        middle = {
+            name: sorted(e.path for e in _entries(count))[count // 2]
+            for name, count in (("big", big_n), ("small", small_n))
+        }
+        engine.close()
+        with _serve(folder, {"STORAGE_BACKEND": "local"}) as (_api, endpoint, _pid):
+            client = _client(endpoint)
+
+            def page(repo: str) -> Callable[[int], float]:
+                def one(_: int) -> float:
+                    start = time.perf_counter()
+                    for _ in range(5):
+                        listed = client.list_objects_v2(
+                            Bucket=repo,
+                            Prefix="main/",
+                            StartAfter=f"main/{middle[repo]}",
+                            MaxKeys=1000,
+                        )
+                        assert listed["KeyCount"] == 1000
+                    return time.perf_counter() - start
+
+                return one
+
+            return [
+                measure(
+                    "s3-gateway",
+                    f"ListObjectsV2 one page of 1,000 on {big_n:,} objects vs on {small_n:,}",
+                    page("big"),
+                    page("small"),
+                    work=5,
+                    unit="pages/s",
+                    notes="from the middle of the branch (StartAfter); target >= 0.8",
+                    rounds=5,
+                )
+            ]
+
+
+def _descendants(root: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        pid = todo.pop()
+        out.append(pid)
+        todo += children.get(pid, [])
+    return out
+
+
+def _rss(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+class _Sampler:
+    """Peak growth of any one serving process's RSS over its value before the transfer."""
+
+    def __init__(self, root: int) -> None:
+        self.pids = _descendants(root)
+        self.before = {pid: _rss(pid) for pid in self.pids}
+        self.peak = dict(self.before)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.wait(0.05):
+            for pid in self.pids:
+                self.peak[pid] = max(self.peak[pid], _rss(pid))
+
+    def __enter__(self) -> _Sampler:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    @property
+    def growth(self) -> int:
+        return max(self.peak[p] - self.before[p] for p in self.pids)
+
+
+def bench_streaming(quick: bool) -> list[Result]:
+    size = 256 * 1024 * 1024 if quick else 2 * 1024 * 1024 * 1024
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        source = folder / "big.bin"
+        with source.open("wb") as out:
+            block = os.urandom(8 * 1024 * 1024)
+            for _ in range(size // len(block)):
+                out.write(block)
+        with _serve(folder, {"STORAGE_BACKEND": "local"}) as (api, endpoint, pid):
+            _create_repository(api, "stream", "local://datasets/stream")
+            client = _client(endpoint)
+            time.sleep(1)
+            with _Sampler(pid) as up, source.open("rb") as body:
+                start = time.perf_counter()
+                client.put_object(Bucket="stream", Key="main/big.bin", Body=body)
+                up_seconds = time.perf_counter() - start
+            with _Sampler(pid) as down:
+                start = time.perf_counter()
+                stream = client.get_object(Bucket="stream", Key="main/big.bin")["Body"]
+                received = 0
+                while chunk := stream.read(1024 * 1024):
+                    received += len(chunk)
+                down_seconds = time.perf_counter() - start
+            assert received == size
+        for label, sampler, seconds in (("PUT", up, up_seconds), ("GET", down, down_seconds)):
+            results.append(
+                Result(
+                    "s3-gateway",
+                    f"{label} one {size / 1e9:.1f} GB object: server peak RSS growth vs its size",
+                    sampler.growth / MB,
+                    size / MB,
+                    "MB",
+                    f"{sampler.growth / MB:.1f} MB held at peak; {size / MB / seconds:.0f} MB/s; "
+                    "ratio below 1: the server holds less than the object",
+                )
+            )
+    return results
+
+
+def run(quick: bool) -> list[Result]:
+    return [*bench_get(quick), *bench_list(quick), *bench_streaming(quick)]

@@ -1,0 +1,238 @@
+"""The S3 gateway: lakeFS's ``s3://{repository}/{ref}/{path}`` for every S3 client.
+
+A plain ASGI application (no router: S3 picks the operation from the method, the path
+depth and the query), served by ``sartiq-storage serve --s3-gateway-port`` on its own port.
+Path-style addressing (``http://host:port/{repository}/{ref}/{path}``); every request is
+verified with AWS Signature V4 against the datasets key pair before anything is read.
+Operations map as lakeFS's ``pkg/gateway`` maps them (see ``docs/datasets.md``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from sartiq_storage.core.config import load_settings
+from sartiq_storage.interfaces.s3_gateway import listing, multipart, objects
+from sartiq_storage.interfaces.s3_gateway.common import Call, xml_response
+from sartiq_storage.interfaces.s3_gateway.errors import S3Error
+from sartiq_storage.interfaces.s3_gateway.sigv2 import verify_v2
+from sartiq_storage.interfaces.s3_gateway.sigv4 import is_v2, query_pairs, verify
+from sartiq_storage.interfaces.s3_gateway.xml import document
+from sartiq_storage.services.context import StorageContext, build_context
+
+log = logging.getLogger("sartiq_storage.s3_gateway")
+Handler = Callable[[Call], Awaitable[Response]]
+_UNSUPPORTED = (
+    "acl",
+    "policy",
+    "lifecycle",
+    "cors",
+    "website",
+    "tagging",
+    "versions",
+    "encryption",
+    "replication",
+    "notification",
+    "logging",
+    "object-lock",
+    "accelerate",
+    "requestPayment",
+    "analytics",
+    "inventory",
+    "metrics",
+    "intelligent-tiering",
+    "ownershipControls",
+    "publicAccessBlock",
+    "policyStatus",
+    "torrent",
+    "retention",
+    "legal-hold",
+    "attributes",
+    "restore",
+    "select",
+)
+
+
+async def _head_bucket(call: Call) -> Response:
+    await call.check_bucket()
+    return Response(status_code=200, headers={"x-amz-bucket-region": "us-east-1"})
+
+
+async def _bucket_get(call: Call) -> Response:
+    if "location" in call.query:
+        await call.check_bucket()
+        return xml_response(document("LocationConstraint", []))
+    if "versioning" in call.query:
+        await call.check_bucket()
+        return xml_response(document("VersioningConfiguration", []))
+    if "uploads" in call.query:
+        return await multipart.list_uploads(call)
+    return await listing.list_objects(call)
+
+
+async def _put_bucket(call: Call) -> Response:
+    await call.check_bucket()
+    raise S3Error(
+        "BucketAlreadyOwnedByYou",
+        "Your previous request to create the named bucket succeeded and you already own it.",
+        409,
+        resource=call.resource,
+    )
+
+
+async def _bucket_post(call: Call) -> Response:
+    if "delete" in call.query:
+        return await objects.delete_objects(call)
+    raise _not_supported(call)
+
+
+def _not_supported(call: Call) -> S3Error:
+    return S3Error(
+        "NotImplemented",
+        "This operation is not supported by this S3 gateway",
+        501,
+        resource=call.resource,
+    )
+
+
+def _route(call: Call) -> Handler:
+    """The operation for this method, path depth and query (S3's own dispatch)."""
+    query, method = call.query, call.method
+    if any(name in query for name in _UNSUPPORTED):
+        raise _not_supported(call)
+    if not call.bucket:
+        if method in ("GET", "HEAD"):
+            return listing.list_buckets
+        raise S3Error("MethodNotAllowed", "The specified method is not allowed", 405)
+    if not call.key:
+        bucket: dict[str, Handler] = {
+            "GET": _bucket_get,
+            "HEAD": _head_bucket,
+            "PUT": _put_bucket,
+            "POST": _bucket_post,
+        }
+        if method in bucket:
+            return bucket[method]
+        raise _not_supported(call)
+    if method == "GET":
+        return multipart.list_parts if "uploadId" in query else objects.get_object
+    if method == "HEAD":
+        return objects.head_object
+    if method == "PUT":
+        return multipart.upload_part if "uploadId" in query else objects.put_object
+    if method == "POST":
+        if "uploads" in query:
+            return multipart.create
+        if "uploadId" in query:
+            return multipart.complete
+    if method == "DELETE":
+        return multipart.abort if "uploadId" in query else objects.delete_object
+    raise S3Error("MethodNotAllowed", "The specified method is not allowed", 405)
+
+
+class S3Gateway:
+    """The ASGI application; ``context`` supplies the engine and the datasets key pair."""
+
+    def __init__(self, context: StorageContext, *, clock: Callable[[], datetime] | None = None):
+        self.context = context
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request_id = uuid.uuid4().hex[:16].upper()
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            response = await self._answer(scope, receive, headers, request_id)
+        except S3Error as exc:
+            response = _error(exc, request_id, scope["method"])
+        except Exception:
+            log.exception("S3 gateway request failed")
+            error = S3Error("InternalError", "We encountered an internal error.", 500)
+            response = _error(error, request_id, scope["method"])
+        response.headers["x-amz-request-id"] = request_id
+        await response(scope, receive, send)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, headers: dict[str, str], request_id: str
+    ) -> Response:
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope["path"])
+        pairs = query_pairs(scope.get("query_string", b""))
+        query = dict(pairs)
+        key_id = self.context.datasets_access_key_id
+        secret = self.context.datasets_secret_access_key
+        now = self.clock()
+        if is_v2(headers, query):
+            verified = verify_v2(
+                method=scope["method"],
+                raw_path=raw_path,
+                pairs=pairs,
+                headers=headers,
+                access_key_id=key_id,
+                secret=secret,
+                now=now,
+            )
+        else:
+            verified = verify(
+                method=scope["method"],
+                raw_path=raw_path,
+                query_string=scope.get("query_string", b""),
+                headers=headers,
+                access_key_id=key_id,
+                secret=secret,
+                now=now,
+            )
+        bucket, _, key = scope["path"].lstrip("/").partition("/")
+        call = Call(
+            scope["method"],
+            bucket,
+            key,
+            query,
+            headers,
+            receive,
+            verified,
+            self.context.datasets,
+            request_id,
+        )
+        return await _route(call)(call)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.context.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+def _error(exc: S3Error, request_id: str, method: str) -> Response:
+    headers = {**exc.headers}
+    if method == "HEAD":  # no body on HEAD: the status says it, S3 sends none either
+        return Response(status_code=exc.status, headers=headers)
+    return Response(exc.body(request_id), exc.status, headers=headers, media_type="application/xml")
+
+
+def create_s3_gateway(context: StorageContext) -> S3Gateway:
+    return S3Gateway(context)
+
+
+def app_from_environment() -> S3Gateway:
+    """Factory for the ASGI server that ``serve --s3-gateway-port`` starts."""
+    from sartiq_storage.interfaces.http.middleware.logs import configure_logging
+
+    settings = load_settings()
+    configure_logging(settings)
+    return create_s3_gateway(build_context(settings))

@@ -1,0 +1,329 @@
+"""The S3 gateway over real HTTP against ``serve``, driven by boto3: every operation the
+issue names, and S3's error codes."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.support.lakefs import unique
+from tests.support.s3_gateway import Gateway, running_gateway
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with running_gateway(tmp_path_factory.mktemp("gateway")) as served:
+        yield served
+
+
+@pytest.fixture
+def repo(gateway: Gateway) -> str:
+    name = unique("gw")
+    gateway.create_repository(name)
+    return name
+
+
+def _code(exc: pytest.ExceptionInfo[ClientError]) -> str:
+    return str(exc.value.response["Error"]["Code"])
+
+
+def test_put_get_head_list_delete(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    assert repo in [b["Name"] for b in s3.list_buckets()["Buckets"]]
+    s3.put_object(
+        Bucket=repo,
+        Key="main/images/a.png",
+        Body=b"png-bytes",
+        ContentType="image/png",
+        Metadata={"shot": "42"},
+    )
+    got = s3.get_object(Bucket=repo, Key="main/images/a.png")
+    assert got["Body"].read() == b"png-bytes"
+    assert got["ContentType"] == "image/png"
+    assert got["Metadata"] == {"shot": "42"}
+    assert got["ETag"] == f'"{hashlib.md5(b"png-bytes").hexdigest()}"'
+    head = s3.head_object(Bucket=repo, Key="main/images/a.png")
+    assert head["ContentLength"] == 9
+    listed = s3.list_objects_v2(Bucket=repo, Prefix="main/")
+    assert [o["Key"] for o in listed["Contents"]] == ["main/images/a.png"]
+    s3.delete_object(Bucket=repo, Key="main/images/a.png")
+    with pytest.raises(ClientError) as missing:
+        s3.get_object(Bucket=repo, Key="main/images/a.png")
+    assert _code(missing) == "NoSuchKey"
+    s3.delete_object(Bucket=repo, Key="main/images/a.png")  # idempotent, as S3
+
+
+def test_top_level_lists_branches(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    gateway.lakefs_call(
+        "POST", f"/repositories/{repo}/branches", json={"name": "dev", "source": "main"}
+    )
+    listed = s3.list_objects_v2(Bucket=repo, Delimiter="/")
+    assert [p["Prefix"] for p in listed["CommonPrefixes"]] == ["dev/", "main/"]
+    v1 = s3.list_objects(Bucket=repo, Delimiter="/", Prefix="ma")
+    assert [p["Prefix"] for p in v1["CommonPrefixes"]] == ["main/"]
+
+
+def test_listing_pages_with_prefix_delimiter_and_tokens(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    keys = [f"main/d{i % 3}/f{i:02d}" for i in range(12)] + ["main/top.txt"]
+    for key in keys:
+        s3.put_object(Bucket=repo, Key=key, Body=key.encode())
+    seen, token = [], None
+    while True:
+        kwargs = {"ContinuationToken": token} if token else {}
+        page = s3.list_objects_v2(Bucket=repo, Prefix="main/", MaxKeys=5, **kwargs)
+        seen += [o["Key"] for o in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        token = page["NextContinuationToken"]
+    assert seen == sorted(keys)
+    folders = s3.list_objects_v2(Bucket=repo, Prefix="main/", Delimiter="/")
+    assert [p["Prefix"] for p in folders["CommonPrefixes"]] == ["main/d0/", "main/d1/", "main/d2/"]
+    assert [o["Key"] for o in folders["Contents"]] == ["main/top.txt"]
+    after = s3.list_objects_v2(Bucket=repo, Prefix="main/d1/", StartAfter="main/d1/f04")
+    assert [o["Key"] for o in after["Contents"]] == ["main/d1/f07", "main/d1/f10"]
+    v1, marker = [], ""
+    while True:
+        page = s3.list_objects(Bucket=repo, Prefix="main/d0/", MaxKeys=2, Marker=marker)
+        v1 += [o["Key"] for o in page.get("Contents", [])]
+        if not page["IsTruncated"]:
+            break
+        marker = page.get("NextMarker") or v1[-1]
+    assert v1 == ["main/d0/f00", "main/d0/f03", "main/d0/f06", "main/d0/f09"]
+    paginator = s3.get_paginator("list_objects_v2")
+    pages = paginator.paginate(Bucket=repo, Prefix="main/", PaginationConfig={"PageSize": 4})
+    assert sum(len(p.get("Contents", [])) for p in pages) == 13
+
+
+def test_ranges_and_conditions(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    body = bytes(range(256)) * 4
+    put = s3.put_object(Bucket=repo, Key="main/blob", Body=body)
+    etag = put["ETag"]
+    assert (
+        s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=10-19")["Body"].read()
+        == (body[10:20])
+    )
+    assert (
+        s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=-5")["Body"].read() == (body[-5:])
+    )
+    ranged = s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=1000-")
+    assert ranged["ContentRange"] == "bytes 1000-1023/1024"
+    with pytest.raises(ClientError) as bad_range:
+        s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=5000-")
+    assert _code(bad_range) == "InvalidRange"
+    with pytest.raises(ClientError) as not_modified:
+        s3.get_object(Bucket=repo, Key="main/blob", IfNoneMatch=etag)
+    assert not_modified.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    with pytest.raises(ClientError) as failed:
+        s3.get_object(Bucket=repo, Key="main/blob", IfMatch='"nope"')
+    assert _code(failed) == "PreconditionFailed"
+    assert s3.get_object(Bucket=repo, Key="main/blob", IfMatch=etag)["ContentLength"] == 1024
+    with pytest.raises(ClientError) as taken:
+        s3.put_object(Bucket=repo, Key="main/blob", Body=b"x", IfNoneMatch="*")
+    assert _code(taken) == "PreconditionFailed"
+
+
+def test_copy_within_and_across_refs_and_repositories(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    s3.put_object(Bucket=repo, Key="main/src.txt", Body=b"source", Metadata={"k": "v"})
+    commit = gateway.commit(repo, "main", "one")
+    s3.copy_object(Bucket=repo, Key="main/copy.txt", CopySource=f"{repo}/main/src.txt")
+    assert s3.get_object(Bucket=repo, Key="main/copy.txt")["Metadata"] == {"k": "v"}
+    gateway.lakefs_call(
+        "POST", f"/repositories/{repo}/branches", json={"name": "feature", "source": "main"}
+    )
+    s3.copy_object(
+        Bucket=repo, Key="feature/from-commit.txt", CopySource=f"/{repo}/{commit}/src.txt"
+    )
+    assert s3.get_object(Bucket=repo, Key="feature/from-commit.txt")["Body"].read() == b"source"
+    other = unique("gw")
+    gateway.create_repository(other)
+    s3.copy_object(
+        Bucket=other,
+        Key="main/replaced.txt",
+        CopySource={"Bucket": repo, "Key": "main/src.txt"},
+        MetadataDirective="REPLACE",
+        Metadata={"new": "1"},
+        ContentType="text/plain",
+    )
+    head = s3.head_object(Bucket=other, Key="main/replaced.txt")
+    assert head["Metadata"] == {"new": "1"}
+    assert head["ContentType"] == "text/plain"
+    assert s3.get_object(Bucket=other, Key="main/replaced.txt")["ContentType"] == "text/plain"
+    with pytest.raises(ClientError) as missing:
+        s3.copy_object(Bucket=repo, Key="main/x", CopySource=f"{repo}/main/nothing")
+    assert _code(missing) == "NoSuchKey"
+
+
+def test_delete_objects(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    for name in ("a", "b", "c"):
+        s3.put_object(Bucket=repo, Key=f"main/{name}", Body=name.encode())
+    result = s3.delete_objects(
+        Bucket=repo,
+        Delete={"Objects": [{"Key": "main/a"}, {"Key": "main/b"}, {"Key": "main/missing"}]},
+    )
+    assert sorted(d["Key"] for d in result["Deleted"]) == ["main/a", "main/b", "main/missing"]
+    left = s3.list_objects_v2(Bucket=repo, Prefix="main/")
+    assert [o["Key"] for o in left["Contents"]] == ["main/c"]
+
+
+def test_multipart_upload(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    part_size = 5 * 1024 * 1024
+    parts_data = [os.urandom(part_size), os.urandom(part_size), b"tail"]
+    upload = s3.create_multipart_upload(
+        Bucket=repo, Key="main/big.bin", ContentType="application/x-big", Metadata={"m": "1"}
+    )
+    upload_id = upload["UploadId"]
+    uploads = s3.list_multipart_uploads(Bucket=repo)["Uploads"]
+    assert [(u["Key"], u["UploadId"]) for u in uploads] == [("main/big.bin", upload_id)]
+    etags = []
+    for number, data in enumerate(parts_data, start=1):
+        part = s3.upload_part(
+            Bucket=repo, Key="main/big.bin", UploadId=upload_id, PartNumber=number, Body=data
+        )
+        etags.append(part["ETag"])
+    listed = s3.list_parts(Bucket=repo, Key="main/big.bin", UploadId=upload_id)
+    assert [p["PartNumber"] for p in listed["Parts"]] == [1, 2, 3]
+    assert [p["Size"] for p in listed["Parts"]] == [part_size, part_size, 4]
+    with pytest.raises(ClientError) as bad_order:
+        s3.complete_multipart_upload(
+            Bucket=repo,
+            Key="main/big.bin",
+            UploadId=upload_id,
+            MultipartUpload={
+                "Parts": [{"PartNumber": 2, "ETag": etags[1]}, {"PartNumber": 1, "ETag": etags[0]}]
+            },
+        )
+    assert _code(bad_order) == "InvalidPartOrder"
+    s3.complete_multipart_upload(
+        Bucket=repo,
+        Key="main/big.bin",
+        UploadId=upload_id,
+        MultipartUpload={
+            "Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, start=1)]
+        },
+    )
+    got = s3.get_object(Bucket=repo, Key="main/big.bin")
+    assert got["Body"].read() == b"".join(parts_data)
+    assert got["ContentType"] == "application/x-big"
+    assert got["Metadata"] == {"m": "1"}
+    assert s3.list_multipart_uploads(Bucket=repo).get("Uploads", []) == []
+    with pytest.raises(ClientError) as gone:
+        s3.list_parts(Bucket=repo, Key="main/big.bin", UploadId=upload_id)
+    assert _code(gone) == "NoSuchUpload"
+    aborted = s3.create_multipart_upload(Bucket=repo, Key="main/never.bin")["UploadId"]
+    s3.upload_part(Bucket=repo, Key="main/never.bin", UploadId=aborted, PartNumber=1, Body=b"x")
+    s3.abort_multipart_upload(Bucket=repo, Key="main/never.bin", UploadId=aborted)
+    with pytest.raises(ClientError) as absent:
+        s3.head_object(Bucket=repo, Key="main/never.bin")
+    assert absent.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_upload_file_and_download_file_use_multipart(
+    gateway: Gateway, repo: str, tmp_path: Path
+) -> None:
+    from boto3.s3.transfer import TransferConfig
+
+    s3 = gateway.client()
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(12 * 1024 * 1024))
+    config = TransferConfig(
+        multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024
+    )
+    s3.upload_file(str(source), repo, "main/transfer.bin", Config=config)
+    target = tmp_path / "target.bin"
+    s3.download_file(repo, "main/transfer.bin", str(target), Config=config)
+    assert target.read_bytes() == source.read_bytes()
+
+
+def test_writes_to_tags_commits_and_protected_branches_are_refused(
+    gateway: Gateway, repo: str
+) -> None:
+    s3 = gateway.client()
+    s3.put_object(Bucket=repo, Key="main/file", Body=b"1")
+    commit = gateway.commit(repo, "main", "c")
+    gateway.lakefs_call("POST", f"/repositories/{repo}/tags", json={"id": "v1", "ref": commit})
+    assert s3.get_object(Bucket=repo, Key="v1/file")["Body"].read() == b"1"
+    assert s3.get_object(Bucket=repo, Key=f"{commit}/file")["Body"].read() == b"1"
+    for ref in ("v1", commit):
+        with pytest.raises(ClientError) as refused:
+            s3.put_object(Bucket=repo, Key=f"{ref}/file", Body=b"2")
+        assert _code(refused) == "NoSuchBucket"
+        with pytest.raises(ClientError) as refused_delete:
+            s3.delete_object(Bucket=repo, Key=f"{ref}/file")
+        assert _code(refused_delete) == "NoSuchBucket"
+    reply = gateway.lakefs_call(
+        "PUT",
+        f"/repositories/{repo}/settings/branch_protection",
+        json=[{"pattern": "main"}],
+        headers={"If-Match": '""'},
+    )
+    assert reply.status_code == 204, reply.text
+    with pytest.raises(ClientError) as protected:
+        s3.put_object(Bucket=repo, Key="main/file", Body=b"2")
+    assert _code(protected) == "ErrWriteToProtectedBranch"
+    with pytest.raises(ClientError) as protected_mpu:
+        s3.create_multipart_upload(Bucket=repo, Key="main/mpu")
+    assert _code(protected_mpu) == "ErrWriteToProtectedBranch"
+
+
+def test_errors_are_s3_codes(gateway: Gateway, repo: str) -> None:
+    s3 = gateway.client()
+    with pytest.raises(ClientError) as no_bucket:
+        s3.get_object(Bucket="no-such-repo", Key="main/x")
+    assert _code(no_bucket) == "NoSuchBucket"
+    with pytest.raises(ClientError) as no_bucket_list:
+        s3.list_objects_v2(Bucket="no-such-repo", Prefix="main/")
+    assert _code(no_bucket_list) == "NoSuchBucket"
+    with pytest.raises(ClientError) as no_key:
+        s3.get_object(Bucket=repo, Key="main/nothing")
+    assert _code(no_key) == "NoSuchKey"
+    with pytest.raises(ClientError) as bad_signature:
+        gateway.client(secret="wrong").list_buckets()
+    assert _code(bad_signature) == "SignatureDoesNotMatch"
+    with pytest.raises(ClientError) as bad_key:
+        gateway.client(key="AKIAUNKNOWN").list_buckets()
+    assert _code(bad_key) == "InvalidAccessKeyId"
+    import httpx
+
+    anonymous = httpx.get(f"{gateway.endpoint}/{repo}?list-type=2", timeout=10)
+    assert anonymous.status_code == 403
+    assert "<Code>AccessDenied</Code>" in anonymous.text
+
+
+@pytest.mark.parametrize("version", ["s3v4", "s3"])
+def test_presigned_urls(gateway: Gateway, repo: str, version: str) -> None:
+    """boto3 presigns with Signature V2 unless told s3v4; both are accepted."""
+    import httpx
+
+    s3 = gateway.client(signature_version=version)
+    s3.put_object(Bucket=repo, Key="main/shared.txt", Body=b"shared")
+    url = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": repo, "Key": "main/shared.txt"}, ExpiresIn=60
+    )
+    assert httpx.get(url, timeout=10).content == b"shared"
+    tampered = url.replace("shared.txt", "other.txt")
+    assert httpx.get(tampered, timeout=10).status_code == 403
+    put_url = s3.generate_presigned_url(
+        "put_object", Params={"Bucket": repo, "Key": "main/uploaded.txt"}, ExpiresIn=60
+    )
+    assert httpx.put(put_url, content=b"via url", timeout=10).status_code == 200
+    assert s3.get_object(Bucket=repo, Key="main/uploaded.txt")["Body"].read() == b"via url"
+    expired = s3.generate_presigned_url(
+        "get_object", Params={"Bucket": repo, "Key": "main/shared.txt"}, ExpiresIn=0
+    )
+    import time
+
+    time.sleep(1.1)
+    reply = httpx.get(expired, timeout=10)
+    assert reply.status_code == 403
+    assert "expired" in reply.text
