@@ -327,3 +327,30 @@ def test_presigned_urls(gateway: Gateway, repo: str, version: str) -> None:
     reply = httpx.get(expired, timeout=10)
     assert reply.status_code == 403
     assert "expired" in reply.text
+
+
+def test_keys_made_through_the_lakefs_api_sign_gateway_requests(
+    gateway: Gateway, repo: str
+) -> None:
+    """A user and key pair created with the lakeFS auth API (as `lakectl` does) work on the
+    gateway at once; deleted, the key is refused as S3 refuses an unknown one."""
+    user = unique("gwuser")
+    assert gateway.lakefs_call("POST", "/auth/users", json={"id": user}).status_code == 201
+    made = gateway.lakefs_call("POST", f"/auth/users/{user}/credentials")
+    assert made.status_code == 201, made.text
+    pair = made.json()
+    client = gateway.client(key=pair["access_key_id"], secret=pair["secret_access_key"])
+    client.put_object(Bucket=repo, Key="main/by-user.txt", Body=b"signed by a stored key")
+    got = client.get_object(Bucket=repo, Key="main/by-user.txt")["Body"].read()
+    assert got == b"signed by a stored key"
+    wrong = gateway.client(key=pair["access_key_id"], secret="not-the-secret-" + "x" * 25)
+    with pytest.raises(ClientError) as refused:
+        wrong.list_objects_v2(Bucket=repo, Prefix="main/")
+    assert _code(refused) == "SignatureDoesNotMatch"
+    deleted = gateway.lakefs_call(
+        "DELETE", f"/auth/users/{user}/credentials/{pair['access_key_id']}"
+    )
+    assert deleted.status_code == 204, deleted.text
+    with pytest.raises(ClientError) as gone:
+        client.list_objects_v2(Bucket=repo, Prefix="main/")
+    assert _code(gone) == "InvalidAccessKeyId"

@@ -10,6 +10,7 @@ Operations map as lakeFS's ``pkg/gateway`` maps them (see ``docs/datasets.md``).
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from sartiq_storage.core.config import load_settings
+from sartiq_storage.interfaces.http.lakefs.auth import users_of
 from sartiq_storage.interfaces.s3_gateway import listing, multipart, objects
 from sartiq_storage.interfaces.s3_gateway.common import Call, xml_response
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error
@@ -137,11 +139,30 @@ def _route(call: Call) -> Handler:
     raise S3Error("MethodNotAllowed", "The specified method is not allowed", 405)
 
 
+_V4_CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/")
+
+
+def requested_key_id(headers: dict[str, str], query: dict[str, str]) -> str | None:
+    """The access key id a request is signed with (V4 or V2, header or query), unverified."""
+    authorization = headers.get("authorization", "")
+    if authorization.startswith("AWS "):
+        return authorization[4:].partition(":")[0] or None
+    found = _V4_CREDENTIAL.search(authorization)
+    if found:
+        return found.group(1)
+    credential = query.get("X-Amz-Credential")
+    if credential:
+        return credential.partition("/")[0] or None
+    return query.get("AWSAccessKeyId") or None
+
+
 class S3Gateway:
     """The ASGI application; ``context`` supplies the engine and the datasets key pair."""
 
     def __init__(self, context: StorageContext, *, clock: Callable[[], datetime] | None = None):
         self.context = context
+        self.users: object | None = None
+        """The lakeFS API's users and keys (built on first use, as the API builds them)."""
         self.clock = clock or (lambda: datetime.now(UTC))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,8 +191,7 @@ class S3Gateway:
         raw_path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope["path"])
         pairs = query_pairs(scope.get("query_string", b""))
         query = dict(pairs)
-        key_id = self.context.datasets_access_key_id
-        secret = self.context.datasets_secret_access_key
+        key_id, secret = self._pair(headers, query)
         now = self.clock()
         if is_v2(headers, query):
             verified = verify_v2(
@@ -206,6 +226,18 @@ class S3Gateway:
             request_id,
         )
         return await _route(call)(call)
+
+    def _pair(
+        self, headers: dict[str, str], query: dict[str, str]
+    ) -> tuple[str | None, str | None]:
+        """The key pair the request names: a stored user's (``GET /user`` and credentials of
+        the lakeFS API), else the configured one, which the verifier then holds it to."""
+        key_id = requested_key_id(headers, query)
+        users = users_of(self)
+        found = users.secret_for(key_id) if users is not None and key_id else None
+        if key_id and found is not None:
+            return key_id, found[1]
+        return self.context.datasets_access_key_id, self.context.datasets_secret_access_key
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import hmac
 import threading
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPBasic, HTTPBasicCredentials
@@ -34,9 +34,11 @@ def _context(request: Request) -> StorageContext:
     return context
 
 
-def users_of(state: State) -> DatasetUsers | None:
+def users_of(state: State | Any) -> DatasetUsers | None:
     """The users and keys the API manages, kept in the native engine's KV store (built on
-    first use); None behind a real lakeFS, where only the configured pair is known here."""
+    first use); None behind a real lakeFS, where only the configured pair is known here.
+    ``state``: anything holding ``context`` and room for ``users`` (the app's state, the S3
+    gateway)."""
     users: DatasetUsers | None = getattr(state, "users", None)
     if users is not None:
         return users
