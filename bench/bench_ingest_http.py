@@ -1,0 +1,164 @@
+"""``POST /api/v1/media-resources/ingest`` as the platform calls it, over real HTTP.
+
+One call per upload, inline enrichment on (the API's default), 16 callers at once, against
+``sartiq-storage serve`` (granian, one worker) in its own process group, stopped on the way
+out also when the run is interrupted (``sartiq_storage.testing.process_group``).
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+from bench.bench_load import _free_port, _process
+from bench.bench_media import _corpus
+from bench.harness import MB, Result, ensure_repo_on_path
+
+TITLE = "Media ingestion over HTTP"
+DESCRIPTION = """\
+**`POST /api/v1/media-resources/ingest` as the platform calls it**: one call per upload,
+inline enrichment on (the API's default: MD5 and SHA-256 of the bytes, the dominant colour
+from a shrink-on-load decode), a bearer token, each upload attached to its own product's
+`cover_image`, 16 callers at once (threads sharing one `httpx.Client`, keep-alive) against
+`sartiq-storage serve` (granian, one worker, embedded defaults: local disk and SQLite, in a
+temporary folder) in its own process group on loopback. The uploads are the media
+benchmark's (noise JPEGs of 50 KB to 5 MB, 10 % of them byte-identical to an earlier one),
+put in the service's store beforehand: the browser's PUT is outside both timings.
+Baseline: the raw copy loop over the same bytes (a replica of each upload) on the same store in the same run
+(`shutil.copyfile` + fsync + rename, one after another, in the benchmark's process), as in
+the media benchmark. The sides alternate in rounds of 64 uploads after an untimed warm-up
+round; each side's figure is its median round. Target: ratio ≥ 0.6.
+"""
+
+SECRET = "bench-ingest-secret-0123456789abcdef0123456789"
+CALLERS = 16
+ROUND = 64
+
+
+def _copy_loop(store_root: Path):  # type: ignore[no-untyped-def]
+    """The baseline: each upload copied raw (copy, fsync, rename), one after another."""
+    objects = store_root / "objects"
+    scratch = store_root / "tmp"
+
+    def copy(key: str) -> None:
+        target = objects / f"media/{uuid.uuid4()}/file.jpg."
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = scratch / uuid.uuid4().hex
+        shutil.copyfile(objects / f"{key}.", tmp)
+        with open(tmp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, target)
+
+    return copy
+
+
+def _ingest_run(count: int, corpus: list[bytes]) -> tuple[list[float], list[float], int]:
+    """One server, rounds alternating with the copy loop: (ours, baseline) objects/s per
+    timed round, and the number of answers that were not 201."""
+    from sartiq_storage.adapters.stores import LocalStore
+    from sartiq_storage.core.tokens import issue_token
+
+    token = issue_token(SECRET, "bench")
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-http-") as tmp:
+        folder = Path(tmp)
+        data_dir = folder / "data"
+        store = LocalStore(data_dir / "store")
+        keys = [f"temp/{uuid.uuid4().hex}_1706000000_p{i}.jpg" for i in range(len(corpus))]
+        # The baseline copies its own replica of each upload: an ingest deletes its source,
+        # and the sides take turns at going first.
+        replicas = [f"bench/replica-{i}.jpg" for i in range(len(corpus))]
+        for key, replica, data in zip(keys, replicas, corpus, strict=True):
+            store.put(key, data, content_type="image/jpeg")
+            store.put(replica, data, content_type="image/jpeg")
+        copy = _copy_loop(data_dir / "store")
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            "STORAGE_DATA_DIR": str(data_dir),
+            "AUTH_JWT_SECRET": SECRET,
+            "STORAGE_SERVICE_URL": base,
+            "LOG_LEVEL": "WARNING",
+        }
+        serve = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+        serve += ["--port", str(port), "--workers", "1"]
+        headers = {"Authorization": f"Bearer {token}"}
+        limits = httpx.Limits(max_connections=CALLERS, max_keepalive_connections=CALLERS)
+        ours: list[float] = []
+        baseline: list[float] = []
+        failures = 0
+        with (
+            _process(serve, env, folder, f"{base}/healthz"),
+            httpx.Client(base_url=base, headers=headers, limits=limits, timeout=120) as client,
+            ThreadPoolExecutor(CALLERS) as pool,
+        ):
+            presign = client.post(
+                "/api/v1/uploads/presigned-url",
+                json={"filename": "p.jpg", "content_type": "image/jpeg", "size": 1000},
+            )
+            presign.raise_for_status()
+            file_url = presign.json()["file_url"]
+            public = file_url[: file_url.index("/temp/")]
+
+            def call(key: str) -> int:
+                body = {
+                    "media": {"url": f"{public}/{key}"},
+                    "entity_type": "PRODUCT",
+                    "entity_id": str(uuid.uuid4()),
+                    "slot": "cover_image",
+                }
+                return client.post("/api/v1/media-resources/ingest", json=body).status_code
+
+            for number, offset in enumerate(range(0, count + ROUND, ROUND)):
+                chunk = keys[offset : offset + ROUND]
+                copies = replicas[offset : offset + ROUND]
+                sides = ["base", "ours"] if number % 2 == 0 else ["ours", "base"]
+                for side in sides:
+                    gc.collect()
+                    start = time.perf_counter()
+                    if side == "base":
+                        for replica in copies:
+                            copy(replica)
+                    else:
+                        statuses = list(pool.map(call, chunk))
+                        failures += sum(status != 201 for status in statuses)
+                    rate = len(chunk) / (time.perf_counter() - start)
+                    if number:  # round 0: the warm-up
+                        (baseline if side == "base" else ours).append(rate)
+    return ours, baseline, failures
+
+
+def run(quick: bool) -> list[Result]:
+    ensure_repo_on_path()
+    count = 2 * ROUND if quick else 16 * ROUND
+    corpus = _corpus(count + ROUND)
+    total_mb = sum(len(b) for b in corpus[ROUND:]) / MB
+    ours, base, failures = _ingest_run(count, corpus)
+    if failures:
+        print(f"ingest_http: {failures} answers were not 201")
+    ours_rate, base_rate = statistics.median(ours), statistics.median(base)
+    spread = sorted(o / b for o, b in zip(ours, base, strict=True))
+    return [
+        Result(
+            "ingest_http",
+            f"POST /ingest, {count} uploads of 50 KB–5 MB, inline enrichment, "
+            f"{CALLERS} concurrent callers vs the copy loop",
+            ours_rate,
+            base_rate,
+            "objects/s",
+            f"{total_mb:.0f} MB in all; medians of {len(ours)} rounds of {ROUND} (the two "
+            f"sides alternating, after a warm-up round): ours "
+            f"{total_mb / count * ours_rate:.1f} MB/s, baseline copy "
+            f"{total_mb / count * base_rate:.1f} MB/s; round by round the ratio ran from "
+            f"{spread[0]:.2f} to {spread[-1]:.2f}; answers other than 201: {failures}",
+        )
+    ]
