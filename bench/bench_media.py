@@ -52,6 +52,14 @@ Target: ratio ≥ 0.8. On moto, a further row times an ingest's own requests (th
 the copy) as plain boto3 calls against the copy alone: the ceiling of a sequential
 ratio on that server.
 
+**Inline against deferred enrichment, per format**: the same noise uploads (JPEG as above;
+RGB PNGs of 50 KB to 2.5 MB, each made distinct by one pixel) ingested one `ingest` call
+at a time by two services, inline enrichment on and off, alternating in rounds of 25; the
+baseline is deferred enrichment. The notes split inline's extra time per object: the
+dominant-colour decode (`_dominant_color`, as the service calls it) and SHA-256, each timed
+alone on the same bytes, and give the floor: deferred's time plus the decode alone.
+Target: ratio ≥ 0.6.
+
 **Streamed MD5**: MD5 of an object streamed from the store chunk by chunk, against
 `hashlib.md5` over the same bytes already in memory. Target: ratio ≥ 0.9.
 """
