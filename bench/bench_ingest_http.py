@@ -50,11 +50,11 @@ of `docs/decisions.md` "Ingest over HTTP"): of the samples inside `ingest`, veri
 description 7 %, the GET 7 %, the metadata walk 2 %), promotion 25 % (the hard-link copy 20
 %, 12 % of it the directory fsync that makes the copy durable before any row names it),
 recording 16 % (the transaction 10 %, the post-commit delete 3 %). The floor, each upload's
-colour decode and a raw copy on 16 threads with nothing else, measured 0.15–0.28 of the copy
-loop across runs on this shared two-core machine: the target of 0.6 lies above what anything
-that decodes every upload inline can reach here, so it is missed by the decode itself (a
-noise JPEG's Huffman data is decoded whole even at 1/8 scale; libjpeg has no cheaper way to
-its DC coefficients).
+colour decode and a raw copy on 16 threads with nothing else, measured 0.15–0.45 of the copy
+loop across runs on this shared two-core machine, and ours 0.57–0.63 of the floor in each
+run: the target of 0.6 lies above what anything that decodes every upload inline can reach
+here, so it is missed by the decode itself (a noise JPEG's Huffman data is decoded whole
+even at 1/8 scale; libjpeg has no cheaper way to its DC coefficients).
 """
 
 SECRET = "bench-ingest-secret-0123456789abcdef0123456789"
