@@ -52,6 +52,14 @@ Target: ratio ≥ 0.8. On moto, a further row times an ingest's own requests (th
 the copy) as plain boto3 calls against the copy alone: the ceiling of a sequential
 ratio on that server.
 
+**Inline against deferred enrichment, per format**: the same noise uploads (JPEG as above;
+RGB PNGs of 50 KB to 2.5 MB, each made distinct by one pixel) ingested one `ingest` call
+at a time by two services, inline enrichment on and off, alternating in rounds of 25; the
+baseline is deferred enrichment. The notes split inline's extra time per object: the
+dominant-colour decode (`_dominant_color`, as the service calls it) and SHA-256, each timed
+alone on the same bytes, and give the floor: deferred's time plus the decode alone.
+Target: ratio ≥ 0.6.
+
 **Streamed MD5**: MD5 of an object streamed from the store chunk by chunk, against
 `hashlib.md5` over the same bytes already in memory. Target: ratio ≥ 0.9.
 """
@@ -194,6 +202,101 @@ def _ingest_case(  # type: ignore[no-untyped-def]
     )
 
 
+PNG_SIZES = [50_000, 200_000, 1_000_000, 2_500_000]
+
+
+def _noise_pngs(count: int) -> list[bytes]:
+    """Distinct noise PNGs of 50 KB to 2.5 MB (RGB; noise does not deflate): one pixel of
+    each base image set to the item's number, so each is another image, not metadata."""
+    bases = []
+    for seed, size in enumerate(PNG_SIZES):
+        side = max(64, int((size / 3.05) ** 0.5))
+        grey = pyvips.Image.gaussnoise(side, side, mean=128, sigma=60, seed=seed)
+        bases.append(grey.bandjoin([grey, grey]).cast("uchar").copy_memory())
+    items = []
+    for i in range(count):
+        base = bases[i % len(bases)]
+        ink = [i % 256, i // 256 % 256, i // 65536 % 256]
+        items.append(bytes(base.draw_rect(ink, 0, 0, 1, 1).write_to_buffer(".png[compression=1]")))
+    return items
+
+
+def _enrichment_case(label: str, store: ObjectStore, db_dir: Path, fmt: str, count: int) -> Result:
+    """Inline against deferred enrichment: the same uploads (two copies of each), one
+    ``ingest`` call per object, the two services alternating round by round. The notes say
+    where inline's extra time goes (the colour decode and SHA-256, timed alone on the same
+    bytes) and the floor: deferred's time plus the decode alone."""
+    from sartiq_storage.adapters.media_probe import _dominant_color
+
+    round_size = 25
+    corpus = _noise_pngs(count + round_size) if fmt == "png" else _corpus(count + round_size)
+    content_type = "image/png" if fmt == "png" else "image/jpeg"
+    cdn = "https://cdn.bench"
+    services = {}
+    uploads: dict[bool, list[tuple[MediaInput, AttachTo]]] = {}
+    for inline in (True, False):
+        db = Database.from_url(f"sqlite:///{db_dir / f'enrich-{label}-{fmt}-{inline}.db'}")
+        upgrade(db)
+        services[inline] = (
+            db,
+            MediaResourceService(db, store, UrlResolver(cdn), inline_enrichment=inline),
+        )
+        keys = [f"temp/{uuid.uuid4().hex}_1706000000_e{i}.{fmt}" for i in range(len(corpus))]
+        for key, data in zip(keys, corpus, strict=True):
+            store.put(key, data, content_type=content_type)
+        uploads[inline] = [
+            (MediaInput(url=f"{cdn}/{key}"), AttachTo("PRODUCT", uuid.uuid4(), "cover_image"))
+            for key in keys
+        ]
+    rates: dict[bool, list[float]] = {True: [], False: []}
+    for number, offset in enumerate(range(0, len(corpus), round_size)):
+        order = (True, False) if number % 2 else (False, True)
+        for inline in order:
+            media = services[inline][1]
+            chunk = uploads[inline][offset : offset + round_size]
+            gc.collect()
+            start = time.perf_counter()
+            for media_input, target in chunk:
+                media.ingest(media_input, target)
+            if number:
+                rates[inline].append(len(chunk) / (time.perf_counter() - start))
+    for db, media in services.values():
+        media.close()
+        db.dispose()
+    decode: list[float] = []
+    sha: list[float] = []
+    for data in corpus[round_size:]:
+        header = pyvips.Image.new_from_source(
+            pyvips.Source.new_from_memory(data), "", access="sequential"
+        )
+        start = time.perf_counter()
+        _dominant_color(data, header)
+        decode.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        hashlib.sha256(data).hexdigest()
+        sha.append(time.perf_counter() - start)
+    inline_rate = statistics.median(rates[True])
+    deferred_rate = statistics.median(rates[False])
+    per_decode = sum(decode) / len(decode)
+    per_sha = sum(sha) / len(sha)
+    floor = (1 / deferred_rate) / (1 / deferred_rate + per_decode)
+    total_mb = sum(len(b) for b in corpus[round_size:]) / MB
+    return Result(
+        "media",
+        f"{label}: inline vs deferred enrichment, {count} {fmt.upper()} uploads, one `ingest` "
+        "call per object",
+        inline_rate,
+        deferred_rate,
+        "objects/s",
+        f"{total_mb:.0f} MB in all (noise, {len(rates[True])} rounds of {round_size}, the two "
+        f"alternating); baseline = deferred enrichment in the same run; inline's extra "
+        f"per object: {(1 / inline_rate - 1 / deferred_rate) * 1000:.1f} ms, of which the "
+        f"dominant-colour decode alone {per_decode * 1000:.1f} ms and SHA-256 "
+        f"{per_sha * 1000:.2f} ms (mean, timed alone on the same bytes); floor (deferred's "
+        f"time + the decode alone): {floor:.2f}",
+    )
+
+
 def _request_floor(client, bucket: str, s3_copy, count: int) -> Result:  # type: ignore[no-untyped-def]
     """What the protocol allows on this server: an ingest's own requests against one copy.
 
@@ -315,6 +418,9 @@ def run(quick: bool) -> list[Result]:
                 "local", local, local_copy, folder, count, inline=False, batch=50, comments=True
             )
         )
+        for fmt in ("jpg", "png"):
+            enrich_count = 50 if quick else 200
+            results.append(_enrichment_case("local", local, folder, fmt, enrich_count))
         results.append(_md5_case("local", local, 50 * MB if not quick else 5 * MB))
 
         with moto_server() as endpoint:

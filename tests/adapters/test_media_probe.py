@@ -48,3 +48,29 @@ def test_a_big_jpeg_decoded_at_an_eighth_and_box_shrunk_keeps_its_colour(bands: 
     shrunk = probe(data, "IMAGE").dominant_color
     assert shrunk is not None
     assert _distance(shrunk, full) <= 6, (shrunk, full)
+
+
+@pytest.mark.parametrize("bands", [1, 2, 3, 4])
+def test_a_png_box_shrunk_from_its_sequential_decode_keeps_its_colour(bands: int) -> None:
+    """PNG has no reduced decode: its colour comes from a box shrink of the whole decode
+    (grey, grey + alpha, RGB, RGBA; transparency counts as white, as ``thumbnail``'s did)."""
+    colour = [200, 60, 90, 255][:bands] if bands > 2 else [170, 255][:bands]
+    image = pyvips.Image.black(900, 700, bands=bands) + colour
+    if bands in (2, 4):  # a transparent band down the right: white once flattened
+        clear = pyvips.Image.black(300, 700, bands=bands)
+        image = image.insert(clear, 600, 0)
+    data = bytes(image.cast("uchar").write_to_buffer(".png"))
+    full = dominant_of(pyvips.Image.new_from_buffer(data, ""))
+    thumbnail = dominant_of(pyvips.Image.thumbnail_buffer(data, 32, height=32))
+    shrunk = probe(data, "IMAGE").dominant_color
+    assert shrunk is not None
+    assert _distance(shrunk, full) <= 6, (shrunk, full)
+    assert _distance(shrunk, thumbnail) <= 6, (shrunk, thumbnail)
+
+
+def test_a_16_bit_png_keeps_its_colour() -> None:
+    image = (pyvips.Image.black(300, 200, bands=3) + [50000, 12000, 30000]).cast("ushort")
+    data = bytes(image.copy(interpretation="rgb16").write_to_buffer(".png"))
+    assert probe(data, "IMAGE").dominant_color == dominant_of(
+        pyvips.Image.thumbnail_buffer(data, 32, height=32)
+    )

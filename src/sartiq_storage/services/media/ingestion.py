@@ -37,6 +37,7 @@ from sartiq_storage.core.keys import MediaKey
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media import promotion
 from sartiq_storage.services.media.attachments import Attachments
+from sartiq_storage.services.media.grouping import RecordGroups
 from sartiq_storage.services.media.model import (
     IMMUTABLE,
     AttachTo,
@@ -105,6 +106,7 @@ class Ingestion:
         self.settings = settings
         self.attachments = attachments
         self.recorder = recorder
+        self.groups = RecordGroups(recorder)
 
     def ingest(self, media: MediaInput, target: AttachTo) -> IngestResult:
         """Ingest one MediaInput for one slot of one entity."""
@@ -232,7 +234,8 @@ class Ingestion:
         """Record one prepared ingest, settling what changed since it was prepared."""
         for _ in range(4):
             try:
-                result = self.recorder.record([prepared])[0]
+                # Concurrent single calls share a transaction (``grouping``).
+                result = self.groups.record(prepared)
             except Unconfirmed:  # a concurrent winner whose bytes need a look
                 result = None
             if result is not None:

@@ -309,7 +309,8 @@ def verify(
 
     One GET reads the upload (:func:`read_upload`); every byte of an image is walked for
     metadata, and a video is probed whole. With ``inline_enrichment`` (the default) the
-    bytes are hashed (MD5, SHA-256) and the dominant colour computed. Without it,
+    bytes are hashed (SHA-256; MD5 too unless a plain-MD5 ETag gives it, as the store
+    computed it from these bytes) and the dominant colour computed. Without it,
     dimensions come from the header, a plain-MD5 ETag is the content hash (the store
     computed it from the stored bytes) and the enrichment is left to ``heal``. ``hints``:
     the caller's width and height, kept when the bytes do not tell.
@@ -335,9 +336,12 @@ def verify(
     if needs_cleaning(data, kind, metadata):
         payload, kind, metadata = clean(key, data, kind, metadata, settings)
         data = payload  # the hash covers the bytes stored and served
-    if hashed or payload is not None:  # else the ETag's MD5 stands
-        md5, sha = digests(data)
-        sha256: str | None = sha
+    sha256: str | None
+    if payload is None and info.md5 is not None and settings.inline_enrichment:
+        # The store hashed these very bytes (a plain-MD5 ETag): SHA-256 alone is new work.
+        md5, sha256, size = info.md5, hashlib.sha256(data).hexdigest(), info.size
+    elif hashed or payload is not None:  # else the ETag's MD5 stands
+        md5, sha256 = digests(data)
         size = len(data)
     else:
         md5, sha256, size = info.md5 or "", None, info.size
