@@ -75,3 +75,18 @@ def served(cwd: Path, environment: dict[str, str]) -> Iterator[Served]:
         yield Served(
             base, lakefs.Client(host=f"{base}/lakefs/api/v1", username=KEY_ID, password=SECRET)
         )
+
+
+def datasets_bucket(endpoint: str) -> tuple[str, dict[str, str]]:
+    """A fresh bucket for datasets beside the content one, and the settings that put new
+    repositories there (``s3://<bucket>/datasets/…``, what ``/config/storage`` suggests)."""
+    from sartiq_storage.testing.moto_server import make_bucket
+
+    bucket = make_bucket(endpoint)
+    return bucket, {
+        "DATASETS_S3_ENDPOINT": endpoint,
+        "DATASETS_S3_REGION": "eu-central-1",
+        "DATASETS_S3_ACCESS_KEY_ID": TEST_KEY_ID,
+        "DATASETS_S3_SECRET_ACCESS_KEY": TEST_SECRET,
+        "DATASETS_NAMESPACE_PREFIX": f"s3://{bucket}/datasets",
+    }

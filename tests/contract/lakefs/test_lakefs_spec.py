@@ -17,6 +17,7 @@ import pytest
 from lakefs_spec import LakeFSFileSystem
 
 from sartiq_storage.testing.moto_server import free_port, make_bucket, moto_settings
+from tests.support.dataset_buckets import datasets_bucket
 from tests.support.lakefs import KEY_ID, SECRET, unique
 from tests.support.serve_process import get_once_up, serve_process
 
@@ -43,7 +44,9 @@ def served(
         bucket = make_bucket(request.getfixturevalue("moto_endpoint"))
         env |= moto_settings(request.getfixturevalue("moto_endpoint"), bucket)
         env["AUTH_JWT_SECRET"] = "lakefs-spec-tests-jwt-secret-0123456789"
-        namespaces = f"s3://{bucket}/datasets"
+        datasets, settings = datasets_bucket(request.getfixturevalue("moto_endpoint"))
+        env |= settings  # datasets in a bucket of their own, as the seed deploys them
+        namespaces = f"s3://{datasets}/datasets"
     with serve_process(work, port, env=env):
         url = f"http://127.0.0.1:{port}/lakefs/api/v1"
         get_once_up(f"{url}/healthcheck", attempts=300)

@@ -20,6 +20,7 @@ from lakefs_sdk.exceptions import ApiException
 
 from sartiq_storage.testing.moto_server import make_bucket, moto_settings
 from tests.support.byte_proxy import byte_proxy
+from tests.support.dataset_buckets import datasets_bucket
 from tests.support.lakefs import KEY_ID, SECRET, unique
 from tests.support.lakefs_serve import ServedLakeFS, served_lakefs
 
@@ -34,7 +35,7 @@ def served(
     env: dict[str, str] = {}
     if request.param == "s3":
         endpoint = str(request.getfixturevalue("s3_endpoint"))
-        env = moto_settings(endpoint, make_bucket(endpoint))
+        env = moto_settings(endpoint, make_bucket(endpoint)) | datasets_bucket(endpoint)[1]
     with served_lakefs(cwd, request.param, env) as service:
         yield service
 

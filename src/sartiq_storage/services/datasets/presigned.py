@@ -168,10 +168,13 @@ class PresignedOperations(ObjectOperations, EngineParts):
         return entry
 
     def presign_entry(self, repo: str, entry: Entry) -> PresignedRequest:
-        """A GET URL for an entry's bytes (imported ones too: they are on the same store)."""
+        """A GET URL for an entry's bytes (an imported one's on the store it was imported from)."""
         r = self.repos.get(repo)
-        store, prefix = self._repo_store(r)
-        key = entry.address if entry.external else f"{prefix}/{entry.address}"
+        if entry.external:  # imported by reference: the source's own store and key
+            store, key = self.stores.resolve(entry.address)
+        else:
+            store, prefix = self._repo_store(r)
+            key = f"{prefix}/{entry.address}"
         return store.presign_get(key, expires_in=PRESIGN_SECONDS)
 
     def presign_download(self, repo: str, ref: str, path: str) -> tuple[Entry, PresignedRequest]:
@@ -179,6 +182,11 @@ class PresignedOperations(ObjectOperations, EngineParts):
         return entry, self.presign_entry(repo, entry)
 
     # -- multipart -------------------------------------------------------------------------
+    @property
+    def presign_multipart_supported(self) -> bool:
+        """Whether new repositories' namespaces are on S3, where pre-signed multipart is."""
+        return self.stores.scheme == "s3"
+
     def _multipart_store(self, r: RepoRecord) -> ObjectStore:
         """S3's multipart uploads, as lakeFS serves them on an S3 blockstore only; the embedded
         backend's parts (``docs/uploads.md``) are not offered here, as lakeFS's local

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.datasets.errors import (
     InvalidArgumentError,
     NotFoundError,
@@ -86,11 +87,12 @@ def metadata_key(engine: NativeDatasetEngine, repo: str, kind: MetadataKind, obj
     r = engine.repos.get(repo)
     if not object_id or "/" in object_id or object_id in (".", ".."):
         raise NotFoundError(f"{kind} {object_id!r} not found")
+    store, prefix = engine.stores.resolve(r.namespace_key)
     if kind == "meta_range":
-        key = engine.committed.metarange_key(r.namespace_key, object_id)
+        key = engine.committed.metarange_key(prefix, object_id)
     else:
-        key = engine.committed.range_key(r.namespace_key, object_id)
-    if not engine.store.exists(key):
+        key = engine.committed.range_key(prefix, object_id)
+    if not store.exists(key):
         raise NotFoundError(f"{kind.replace('_', '')} {object_id!r} not found")
     return key
 
@@ -102,7 +104,7 @@ def metadata_location(
     namespace plus the file's relative identifier)."""
     key = metadata_key(engine, repo, kind, object_id)
     r = engine.repos.get(repo)
-    relative = key[len(r.namespace_key) :].lstrip("/")
+    relative = key[len(engine.stores.resolve(r.namespace_key)[1]) :].lstrip("/")
     return f"{r.repository.storage_namespace.rstrip('/')}/{relative}"
 
 
@@ -111,7 +113,7 @@ def read_metadata_object(
 ) -> tuple[int, Iterator[bytes]]:
     """Length and bytes of a range or metarange file, streamed from the store."""
     key = metadata_key(engine, repo, kind, object_id)
-    stream = engine.store.get(key)
+    stream = _store(engine, engine.repos.get(repo)).get(key)
     return stream.length, iter(stream)
 
 
@@ -125,13 +127,22 @@ class RefsDump:
     tags_meta_range_id: str
 
 
-def _dump_key(r: RepoRecord, dump_id: str) -> str:
-    return f"{r.namespace_key}/_meta/refs/{dump_id}"
+def _store(engine: NativeDatasetEngine, r: RepoRecord) -> ObjectStore:
+    """The store ``r``'s namespace is on (its own bucket, the datasets folder…)."""
+    return engine.stores.resolve(r.namespace_key)[0]
 
 
-def manifest_key(r: RepoRecord) -> str:
+def _prefix(engine: NativeDatasetEngine, r: RepoRecord) -> str:
+    return engine.stores.resolve(r.namespace_key)[1]
+
+
+def _dump_key(engine: NativeDatasetEngine, r: RepoRecord, dump_id: str) -> str:
+    return f"{_prefix(engine, r)}/_meta/refs/{dump_id}"
+
+
+def manifest_key(engine: NativeDatasetEngine, r: RepoRecord) -> str:
     """Where the last dump's ids are written (lakeFS: ``_lakefs/refs_manifest.json``)."""
-    return f"{r.namespace_key}/_meta/refs_manifest.json"
+    return f"{_prefix(engine, r)}/_meta/refs_manifest.json"
 
 
 def _write_dump(engine: NativeDatasetEngine, r: RepoRecord, kind: str, rows: list[object]) -> str:
@@ -139,9 +150,10 @@ def _write_dump(engine: NativeDatasetEngine, r: RepoRecord, kind: str, rows: lis
     ``ranges``/``metaranges`` folders GC sweeps)."""
     data = dumps({"format": REFS_FORMAT, "kind": kind, "rows": rows})
     dump_id = hashlib.sha256(data).hexdigest()
-    key = _dump_key(r, dump_id)
-    if not engine.store.exists(key):
-        engine.store.put(key, data, content_type="application/json")
+    key = _dump_key(engine, r, dump_id)
+    store = _store(engine, r)
+    if not store.exists(key):
+        store.put(key, data, content_type="application/json")
     return dump_id
 
 
@@ -176,7 +188,7 @@ def dump_refs(engine: NativeDatasetEngine, repo: str) -> RefsDump:
         },
         indent=2,
     ).encode()
-    engine.store.put(manifest_key(r), manifest, content_type="application/json")
+    _store(engine, r).put(manifest_key(engine, r), manifest, content_type="application/json")
     return dump
 
 
@@ -188,10 +200,11 @@ def _tag_target(value: object) -> str:
 
 
 def _read_dump(engine: NativeDatasetEngine, r: RepoRecord, kind: str, dump_id: str) -> list[dict]:  # type: ignore[type-arg]
-    key = _dump_key(r, dump_id)
-    if not dump_id or "/" in dump_id or not engine.store.exists(key):
+    key = _dump_key(engine, r, dump_id)
+    store = _store(engine, r)
+    if not dump_id or "/" in dump_id or not store.exists(key):
         raise NotFoundError(f"{kind} dump {dump_id!r} not found")
-    data = engine.store.get_bytes(key)
+    data = store.get_bytes(key)
     if hashlib.sha256(data).hexdigest() != dump_id:
         raise InvalidArgumentError(f"{kind} dump {dump_id!r} does not match its id")
     document = loads(data)
@@ -229,7 +242,8 @@ def restore_refs(engine: NativeDatasetEngine, repo: str, dump: RefsDump) -> None
             )
     for metarange_id in sorted({c.meta_range_id for c in commits}):
         # The trees must be in this namespace: a dump restored elsewhere would name none.
-        if not engine.store.exists(engine.committed.metarange_key(r.namespace_key, metarange_id)):
+        metarange = engine.committed.metarange_key(_prefix(engine, r), metarange_id)
+        if not _store(engine, r).exists(metarange):
             raise InvalidArgumentError(
                 f"metarange {metarange_id} is not in storage namespace "
                 f"{r.repository.storage_namespace!r}: restore on the namespace that was dumped"
