@@ -281,7 +281,8 @@ def test_dump_then_restore_into_a_bare_repository(
     dumped = http.put(f"/repositories/{name}/refs/dump")
     assert dumped.status_code == 201
     dump = conforms(RefsDump, dumped.json())
-    manifest = service.context.store.get_bytes(f"datasets/{name}/_meta/refs_manifest.json")
+    store, prefix = service.context.datasets.store_for(name)  # type: ignore[attr-defined]
+    manifest = store.get_bytes(f"{prefix}/_meta/refs_manifest.json")
     assert json.loads(manifest) == dumped.json()
     again = sdk.internal_api.dump_refs(name)
     assert again.commits_meta_range_id == dump.commits_meta_range_id  # content-addressed

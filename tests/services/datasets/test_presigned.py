@@ -275,13 +275,13 @@ def test_presigned_multipart_on_s3(s3_store: S3Store) -> None:
     dropped = engine.create_multipart(REPO, "main", "gone.bin", 1)
     physical = dropped.staging.physical_address
     assert httpx.put(dropped.part_urls[0], content=b"part", timeout=60).status_code == 200
-    with pytest.raises(InvalidArgumentError, match=r"refused the upload: .*InvalidPart"):
+    with pytest.raises(InvalidArgumentError, match=r"refused the upload: .*ETag"):
         engine.complete_multipart(
             REPO, "main", "gone.bin", dropped.upload_id, physical, [(1, '"abc"')]
         )
     with pytest.raises(InvalidArgumentError, match="link address invalid"):
         engine.abort_multipart(REPO, "main", "other.bin", dropped.upload_id, physical)
     engine.abort_multipart(REPO, "main", "gone.bin", dropped.upload_id, physical)
-    with pytest.raises(InvalidArgumentError, match="NoSuchUpload"):
+    with pytest.raises(InvalidArgumentError, match="no multipart upload"):
         engine.abort_multipart(REPO, "main", "gone.bin", "no-such-upload", physical)
     assert [e.path for e in engine.list_objects(REPO, "main").items] == ["big.bin"]

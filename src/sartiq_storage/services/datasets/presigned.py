@@ -263,6 +263,7 @@ class PresignedOperations(ObjectOperations, EngineParts):
     ) -> None:
         _r, store, staging = self._verified_upload(repo, branch, path, upload_id, physical_address)
         try:
+            store.list_parts(staging.key, upload_id)  # an unknown upload is refused, as on S3
             store.abort_multipart(staging.key, upload_id)
         except (InvalidUploadError, UploadNotFoundError) as exc:
             raise InvalidArgumentError(f"the store refused the abort: {exc}") from None
