@@ -67,6 +67,7 @@ class StorageContext:
 
     def close(self) -> None:
         try:
+            self.uploads.close()
             self.media.close()
         except Exception:
             logging.getLogger(__name__).warning("media close failed", exc_info=True)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.group_commit import GroupCommitter
 from sartiq_storage.adapters.db.models import UploadIntent, utcnow
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
@@ -14,6 +15,10 @@ from sartiq_storage.core.keys import new_temp_upload_key
 from sartiq_storage.core.policies import presign_expiry
 from sartiq_storage.core.sniff import ALLOWED_UPLOAD_TYPES, declared_type
 from sartiq_storage.core.urls import UrlResolver
+from sartiq_storage.services import failpoints
+
+INTENTS_FAILPOINT = "uploads.intents_group"
+"""Inside a group of intents' transaction, after the insert, before the commit."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,16 @@ class UploadService:
         self.max_file_size = max_file_size
         self.require_size = require_size
         self.write_once = write_once
+        self.intents = GroupCommitter(
+            db,
+            UploadIntent.__table__,  # type: ignore[arg-type]
+            before_commit=lambda _rows: failpoints.hit(INTENTS_FAILPOINT),
+        )
+        """Concurrent presigns' intents, committed a group per transaction; each call
+        answers only once its own row is durable."""
+
+    def close(self) -> None:
+        self.intents.close()
 
     def presign(
         self, filename: str, content_type: str, size: int | None, *, requester: str
@@ -73,18 +88,17 @@ class UploadService:
             if_absent=self.write_once,
         )
         now = utcnow()
-        with self.db.session() as session:
-            session.add(
-                UploadIntent(
-                    storage_key=key.key,
-                    filename=filename[:1024],
-                    content_type=kind.content_type,
-                    declared_size=size,
-                    requester=requester[:255],
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=expires_in),
-                )
-            )
+        self.intents.insert(
+            {
+                "storage_key": key.key,
+                "filename": filename[:1024],
+                "content_type": kind.content_type,
+                "declared_size": size,
+                "requester": requester[:255],
+                "created_at": now,
+                "expires_at": now + timedelta(seconds=expires_in),
+            }
+        )
         return PresignedUpload(
             upload_url=request.url,
             file_url=self.urls.public_url(key.key),

@@ -127,6 +127,14 @@ class Database:
             yield session
 
     @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """A Core connection in a write transaction (``BEGIN IMMEDIATE`` on SQLite, queued
+        behind this process's other writers), committed on success: for bulk statements
+        that need no unit of work (``group_commit.py``)."""
+        with self._writer, self.engine.begin() as connection:
+            yield connection
+
+    @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A Core connection in a read transaction, the cheapest way to run a few SELECTs; on
         SQLite it begins deferred, so it takes no write lock (nothing may write through it)."""

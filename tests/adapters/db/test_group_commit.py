@@ -1,0 +1,132 @@
+"""Group commit (``adapters/db/group_commit.py``): every caller answered only once its row is
+committed, concurrent rows sharing transactions, a bad row failing alone, a failed group
+retried row by row; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.group_commit import GroupCommitter
+from sartiq_storage.adapters.db.models import UploadIntent, utcnow
+
+TABLE = UploadIntent.__table__
+
+
+def _row(key: str | None = None) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "storage_key": key or f"temp/{uuid.uuid4().hex}_1_a.jpg",
+        "filename": "a.jpg",
+        "content_type": "image/jpeg",
+        "declared_size": 10,
+        "requester": "test",
+        "created_at": now,
+        "expires_at": now + timedelta(hours=1),
+    }
+
+
+def _keys(db: Database) -> set[str]:
+    with db.read_connection() as connection:
+        return set(connection.execute(select(UploadIntent.storage_key)).scalars())
+
+
+def _count(db: Database) -> int:
+    with db.read_connection() as connection:
+        return int(connection.execute(select(func.count()).select_from(TABLE)).scalar_one())
+
+
+def _run_together(calls: list[Any]) -> list[BaseException | None]:
+    outcomes: list[BaseException | None] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def run(i: int) -> None:
+        start.wait()
+        try:
+            calls[i]()
+        except BaseException as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_concurrent_rows_share_transactions_and_each_is_durable_when_answered(
+    db: Database,
+) -> None:
+    answered: list[str] = []
+    seen_at_answer: list[bool] = []
+    rows = [_row() for _ in range(40)]
+
+    def before_commit(group: list[dict[str, Any]]) -> None:
+        # The first group holds its transaction open until every other row has queued.
+        waited = 0
+        while committer._queue.qsize() < len(rows) - len(group) and waited < 500:
+            threading.Event().wait(0.01)
+            waited += 1
+
+    committer = GroupCommitter(db, TABLE, before_commit=before_commit)  # type: ignore[arg-type]
+
+    def call(row: dict[str, Any]) -> Any:
+        def insert() -> None:
+            committer.insert(row)
+            seen_at_answer.append(row["storage_key"] in _keys(db))
+            answered.append(row["storage_key"])
+
+        return insert
+
+    assert _run_together([call(row) for row in rows]) == [None] * 40
+    committer.close()
+    assert sorted(answered) == sorted(r["storage_key"] for r in rows)
+    assert all(seen_at_answer)  # a caller's row was readable by the time it was answered
+    assert _count(db) == 40
+    assert committer.groups == 2  # the first caller's group, then everyone who queued meanwhile
+
+
+def test_a_bad_row_fails_alone(db: Database) -> None:
+    committer = GroupCommitter(db, TABLE, before_commit=lambda _rows: threading.Event().wait(0.02))  # type: ignore[arg-type]
+    committer.insert(_row("temp/taken_1_a.jpg"))
+    rows = [_row() for _ in range(9)] + [_row("temp/taken_1_a.jpg")]
+    outcomes = _run_together([lambda row=row: committer.insert(row) for row in rows])
+    committer.close()
+    assert outcomes[:9] == [None] * 9
+    assert isinstance(outcomes[9], IntegrityError)
+    assert _count(db) == 10
+
+
+def test_a_group_that_fails_commits_nothing_and_the_writer_goes_on(db: Database) -> None:
+    failing = threading.Event()
+    failing.set()
+
+    def before_commit(_rows: object) -> None:
+        if failing.is_set():
+            raise RuntimeError("injected inside the transaction")
+
+    committer = GroupCommitter(db, TABLE, before_commit=before_commit)  # type: ignore[arg-type]
+    outcomes = _run_together([lambda: committer.insert(_row()) for _ in range(8)])
+    assert all(isinstance(o, RuntimeError) for o in outcomes)
+    assert _count(db) == 0  # rolled back, group and retries alike
+    failing.clear()
+    committer.insert(_row())
+    committer.close()
+    assert _count(db) == 1
+
+
+def test_close_commits_what_is_queued_and_refuses_more(db: Database) -> None:
+    committer = GroupCommitter(db, TABLE)  # type: ignore[arg-type]
+    committer.insert(_row())
+    committer.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        committer.insert(_row())
+    assert _count(db) == 1
