@@ -124,12 +124,17 @@ def serve(
                 gateway.kill()
 
 
-def _serve_api(host: str, port: int, workers: int) -> None:
+API_APP = "sartiq_storage.interfaces.http.app:app_from_environment"
+GATEWAY_APP = "sartiq_storage.interfaces.s3_gateway.app:app_from_environment"
+
+
+def _granian(target: str, host: str, port: int, workers: int) -> None:
+    """One granian serving an app factory: the API here, the S3 gateway in a child process."""
     from granian import Granian
     from granian.constants import Interfaces
 
     Granian(
-        "sartiq_storage.interfaces.http.app:app_from_environment",
+        target,
         address=host,
         port=port,
         interface=Interfaces.ASGI,
@@ -137,22 +142,15 @@ def _serve_api(host: str, port: int, workers: int) -> None:
         factory=True,
         log_enabled=False,
     ).serve()
+
+
+def _serve_api(host: str, port: int, workers: int) -> None:
+    _granian(API_APP, host, port, workers)
 
 
 def _serve_gateway(host: str, port: int, workers: int) -> None:
     """The S3 gateway's own granian (the target of a child process)."""
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    Granian(
-        "sartiq_storage.interfaces.s3_gateway.app:app_from_environment",
-        address=host,
-        port=port,
-        interface=Interfaces.ASGI,
-        workers=workers,
-        factory=True,
-        log_enabled=False,
-    ).serve()
+    _granian(GATEWAY_APP, host, port, workers)
 
 
 def _start_gateway(host: str, port: int, workers: int) -> multiprocessing.process.BaseProcess:
