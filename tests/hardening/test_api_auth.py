@@ -29,7 +29,10 @@ from tests.support.routes import MUTATING, RouteInfo, fill, iter_routes, mutatin
 
 # Mutating routes that authenticate by something other than a bearer token, and what they
 # answer without it. Anything else that mutates must answer 401.
-NOT_BEARER = {("PUT", "/_storage/objects/{key:key}"): 403}
+NOT_BEARER = {
+    ("PUT", "/_storage/objects/{key:key}"): 403,
+    ("PUT", "/_storage/parts/{key:key}"): 403,  # a multipart part: signed like an object
+}
 
 
 @pytest.fixture
