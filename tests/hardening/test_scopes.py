@@ -68,6 +68,13 @@ SCOPE_OF: dict[tuple[str, str], str] = {
     ("POST", "/api/v1/datasets/repositories/{repo}/branches"): "datasets:write",
     ("DELETE", "/api/v1/datasets/repositories/{repo}/branches/{branch}"): "datasets:write",
     ("PUT", "/api/v1/datasets/repositories/{repo}/branches/{branch}/objects"): "datasets:write",
+    (
+        "POST",
+        "/api/v1/datasets/repositories/{repo}/branches/{branch}/objects/presign",
+    ): "datasets:write",
+    ("POST", "/api/v1/datasets/repositories/{repo}/branches/{branch}/objects/link"): (
+        "datasets:write"
+    ),
     ("POST", "/api/v1/datasets/repositories/{repo}/branches/{branch}/commits"): "datasets:write",
     ("POST", "/api/v1/datasets/repositories/{repo}/branches/{branch}/merge"): "datasets:write",
     ("POST", "/api/v1/datasets/repositories/{repo}/branches/{branch}/revert"): "datasets:write",

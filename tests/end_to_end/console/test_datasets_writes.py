@@ -95,10 +95,17 @@ def test_every_write_flow_with_the_mouse(
         ],
     )
     record_announcements(page)
+    sent: list[tuple[str, str]] = []
+    page.on("request", lambda request: sent.append((request.method, request.url)))
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.locator("#ds-status")).to_have_text(
         "Uploaded 2 files to dev: uncommitted until you commit."
     )
+    # Pre-signed: the bytes went to the signed store route, the API only signed and linked.
+    puts = [u for m, u in sent if m == "PUT"]
+    assert len(puts) == 2
+    assert all("/_storage/objects/" in u and "zone=datasets" in u for u in puts), puts
+    assert len([u for m, u in sent if m == "POST" and "/objects/link?" in u]) == 2
     expect(changes := page.locator("#ds-changes-list tbody tr")).to_have_count(2)
     # One announcement for the whole operation, not one per file or percent.
     assert announcements(page) == [

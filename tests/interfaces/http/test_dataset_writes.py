@@ -153,3 +153,51 @@ def test_a_read_only_token_may_not_write(client: TestClient, context: StorageCon
     )
     assert refused.status_code == 403
     assert refused.json() == {"detail": "this token does not grant the 'datasets:write' scope"}
+
+
+def test_pre_signed_upload_signs_puts_elsewhere_and_links(
+    client: TestClient, context: StorageContext
+) -> None:
+    """The console's path: an address and a URL, the bytes PUT to the signed store route (not
+    an API route), then a link checked against what the store holds."""
+    data = b"id,label\n1,top\n"
+    target = client.post(f"{REPO}/branches/main/objects/presign", params={"path": "t.csv"})
+    assert target.status_code == 200, target.text
+    body = target.json()
+    assert "/_storage/objects/" in body["upload_url"]
+    put = client.put(body["upload_url"], content=data, headers=body["upload_headers"])
+    assert put.status_code == 200, put.text
+    etag = put.headers["etag"]
+
+    def link(**changes: object) -> object:
+        payload = {
+            "physical_address": body["physical_address"],
+            "size_bytes": len(data),
+            "checksum": etag,
+            "content_type": "text/csv",
+        } | changes
+        return client.post(
+            f"{REPO}/branches/main/objects/link", params={"path": "t.csv"}, json=payload
+        )
+
+    wrong = link(checksum='"0123456789abcdef0123456789abcdef"')
+    assert wrong.status_code == 400
+    assert "does not match" in wrong.json()["detail"]
+    assert link(size_bytes=1).status_code == 400
+    assert link(physical_address="local://elsewhere/x").status_code == 400
+    assert client.get(f"{REPO}/branches/main/changes").json() == []  # nothing staged
+    linked = link()
+    assert linked.status_code == 201, linked.text
+    changes = client.get(f"{REPO}/branches/main/changes").json()
+    assert [(c["type"], c["path"]) for c in changes] == [("added", "t.csv")]
+    assert b"".join(context.datasets.get_object("garments", "main", "t.csv")) == data
+    other = client.post(
+        f"{REPO}/branches/main/objects/link",
+        params={"path": "u.csv"},
+        json={
+            "physical_address": body["physical_address"],
+            "size_bytes": len(data),
+            "checksum": etag,
+        },
+    )
+    assert other.status_code == 400  # an address issued for another path

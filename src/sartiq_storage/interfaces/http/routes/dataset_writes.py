@@ -142,6 +142,74 @@ async def _spool(request: Request) -> IO[bytes]:
     return spool
 
 
+class UploadTarget(BaseModel):
+    """Where the browser PUTs one object itself (the pre-signed path): no byte through us."""
+
+    physical_address: str
+    upload_url: str
+    upload_method: str = "PUT"
+    upload_headers: dict[str, str]
+    expires_in_seconds: int
+
+
+class UploadLink(BaseModel):
+    physical_address: str = Field(min_length=1, max_length=2048)
+    size_bytes: int = Field(ge=0)
+    checksum: str = Field(min_length=1, max_length=256, description="the PUT's ETag")
+    content_type: str | None = Field(default=None, max_length=255)
+
+
+def _presigning(context: ContextDep) -> Any:
+    engine = context.datasets
+    if not hasattr(engine, "presign_upload"):
+        raise HTTPException(501, "pre-signed uploads need the native engine; use PUT …/objects")
+    return engine
+
+
+@router.post("/branches/{branch}/objects/presign")
+async def presign_object_upload(
+    repo: Repo, branch: BranchName, path: ObjectPath, context: ContextDep, caller: DatasetsWriteDep
+) -> UploadTarget:
+    """A signed address for ``path`` and a URL the browser PUTs the bytes to (the store's own,
+    or the embedded store's signed route); then ``…/objects/link``. lakeFS's
+    getPhysicalAddress, for a bearer token."""
+    engine = _presigning(context)
+    staging, request = await _run(lambda: engine.presign_upload(repo, branch, path))
+    return UploadTarget(
+        physical_address=staging.physical_address,
+        upload_url=request.url,
+        upload_method=request.method,
+        upload_headers=request.headers,
+        expires_in_seconds=request.expires_in,
+    )
+
+
+@router.post("/branches/{branch}/objects/link", status_code=201)
+async def link_object_upload(
+    repo: Repo,
+    branch: BranchName,
+    path: ObjectPath,
+    body: UploadLink,
+    context: ContextDep,
+    caller: DatasetsWriteDep,
+) -> ObjectPublic:
+    """Stage what was PUT to an address ``…/objects/presign`` issued for ``path``; its size and
+    ETag must be what the store holds (lakeFS's linkPhysicalAddress)."""
+    engine = _presigning(context)
+    entry = await _run(
+        lambda: engine.link_physical_address(
+            repo,
+            branch,
+            path,
+            body.physical_address,
+            size=body.size_bytes,
+            checksum=body.checksum,
+            content_type=body.content_type,
+        )
+    )
+    return ObjectPublic.of(entry)
+
+
 @router.put("/branches/{branch}/objects", status_code=201)
 @body_limit(MAX_UPLOAD_BYTES)
 async def upload_object(

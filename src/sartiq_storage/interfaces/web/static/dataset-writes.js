@@ -388,24 +388,60 @@ async function showChanges(list, ctx, branch) {
 
 // The one place the console sends a dataset object's bytes: the direct upload route, with
 // progress. (A pre-signed path can replace this function alone.)
-export function uploadObject(repo, branch, path, file, onProgress) {
+// The pre-signed path: an address and a URL from the service, the bytes PUT by the browser
+// straight to the store (or the embedded store's signed route), then a link. Behind a real
+// lakeFS (501) the bytes go through the service's own upload route instead.
+export async function uploadObject(repo, branch, path, file, onProgress) {
+  const base = branchPath(repo, branch);
+  let target;
+  try {
+    target = await api(`${base}/objects/presign`, { method: "POST", query: { path } });
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 501) {
+      return sendFile("PUT", url(`${base}/objects`, { path }), {
+        Authorization: `Bearer ${session.token}`,
+        "Content-Type": file.type || "application/octet-stream",
+      }, file, onProgress).then((xhr) => JSON.parse(xhr.responseText));
+    }
+    throw error;
+  }
+  const xhr = await sendFile(target.upload_method, target.upload_url, target.upload_headers, file, onProgress);
+  const etag = xhr.getResponseHeader("ETag");
+  if (!etag) throw new Error("The store did not say what it stored (no ETag): check its CORS rules.");
+  return api(`${base}/objects/link`, {
+    method: "POST",
+    query: { path },
+    body: {
+      physical_address: target.physical_address,
+      size_bytes: file.size,
+      checksum: etag,
+      content_type: file.type || "application/octet-stream",
+    },
+  });
+}
+
+function sendFile(method, to, headers, file, onProgress) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("PUT", url(`${branchPath(repo, branch)}/objects`, { path }));
-    xhr.setRequestHeader("Authorization", `Bearer ${session.token}`);
-    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
+    xhr.open(method, to);
+    for (const [name, value] of Object.entries(headers ?? {})) {
+      if (name.toLowerCase() !== "content-length") xhr.setRequestHeader(name, value);
+    }
     xhr.upload.addEventListener("progress", (event) => {
       if (event.lengthComputable) onProgress(event.loaded / event.total);
     });
     xhr.addEventListener("load", () => {
-      let data = null;
-      try {
-        data = JSON.parse(xhr.responseText);
-      } catch {
-        // not JSON
+      if (xhr.status >= 200 && xhr.status < 300) {
+        resolve(xhr);
+        return;
       }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError(xhr.status, data?.detail ?? xhr.statusText));
+      let detail = xhr.statusText;
+      try {
+        detail = JSON.parse(xhr.responseText).detail ?? detail;
+      } catch {
+        detail = xhr.responseText.match(/<Message>([^<]*)<\/Message>/)?.[1] ?? detail;
+      }
+      reject(new ApiError(xhr.status, detail));
     });
     xhr.addEventListener("error", () => reject(new Error("The upload failed: the connection broke.")));
     xhr.send(file);
