@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import gc
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import threading
@@ -18,7 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
+from bench.harness import Result, ensure_repo_on_path
+from bench.harness import run_child as run_bench_child
 
 TITLE = "Memory near the pixel limit"
 DESCRIPTION = """\
@@ -242,18 +241,7 @@ def make_images(folder: Path, width: int, height: int) -> None:
 
 
 def run_child(case: str, folder: Path) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_memory", case, str(folder / case)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{case} failed: {out.stderr[-2000:]}")
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_bench_child("bench.bench_memory", case, str(folder / case))
 
 
 def _note(result: dict[str, object]) -> str:

@@ -10,8 +10,6 @@ and again until it reaches the size (its index at the end, as a camera writes it
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import uuid
@@ -19,7 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
+from bench.harness import Result, ensure_repo_on_path
+from bench.harness import run_child as run_bench_child
 
 if TYPE_CHECKING:
     from sartiq_storage.adapters.db.models import MediaResource
@@ -181,18 +180,7 @@ def cached_video(size: int) -> Path:
 
 
 def run_child(case: str, args: dict[str, str]) -> dict[str, object]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.bench_videos", case, json.dumps(args)],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{case} failed: {out.stderr[-2000:]}")
-    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return run_bench_child("bench.bench_videos", case, json.dumps(args))
 
 
 def _embedded(video: Path, folder: Path) -> dict[str, dict[str, object]]:

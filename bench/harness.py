@@ -10,10 +10,12 @@ alike instead of skewing the ratio.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -58,6 +60,23 @@ class Result:
     def __post_init__(self) -> None:
         ratio = self.ours / self.baseline if self.baseline > 0 else math.nan
         object.__setattr__(self, "ratio", ratio)
+
+
+def run_child(module: str, *args: str) -> dict[str, object]:
+    """Run ``python -m module args…`` in a fresh process (a clean peak RSS per case) and
+    return the JSON object its last stdout line prints."""
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{module} {args[0] if args else ''} failed: {out.stderr[-2000:]}")
+    result: dict[str, object] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 def timed(fn: Callable[[], object]) -> float:

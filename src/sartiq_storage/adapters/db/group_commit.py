@@ -104,9 +104,6 @@ class GroupCommitter:
         try:
             self._write([row for row, _ in group])
         except Exception:  # noqa: BLE001 - each row is tried alone below
-            if len(group) == 1:
-                self._settle_alone(group[0])
-                return
             for item in group:
                 self._settle_alone(item)
             return

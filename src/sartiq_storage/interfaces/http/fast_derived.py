@@ -23,14 +23,13 @@ from starlette.types import Receive, Scope, Send
 from sartiq_storage.adapters.image_convert import FORMATS
 from sartiq_storage.adapters.stores import LocalStore
 from sartiq_storage.core.errors import StorageError
-from sartiq_storage.core.http_headers import http_date
 from sartiq_storage.interfaces.http.fast_files import add_cors, write_access_line
 from sartiq_storage.interfaces.http.middleware.access_log import (
     REQUEST_ID,
     incoming_id,
     new_request_id,
 )
-from sartiq_storage.interfaces.http.responses import stored_bytes_headers
+from sartiq_storage.interfaces.http.responses import object_headers
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.delivery import DERIVED_ROUTE
 
@@ -166,11 +165,7 @@ class FastDerived:
             return None
         # The route's headers (routes/files.py → responses.object_response), in its order.
         values = {
-            **stored_bytes_headers(info.content_type, derivative_key),
-            "Accept-Ranges": "bytes",
-            "ETag": f'"{info.etag}"',
-            "Cache-Control": info.cache_control or "no-cache",
-            "Last-Modified": http_date(info.last_modified),
+            **object_headers(info, derivative_key, None),
             "Content-Type": info.content_type or "application/octet-stream",
         }
         headers = tuple(

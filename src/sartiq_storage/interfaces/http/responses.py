@@ -9,7 +9,7 @@ from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.http_headers import (
     RangeNotSatisfiableError,
     content_range,
@@ -63,6 +63,17 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
         raise HTTPException(exc.status, exc.reason, headers=unsatisfied_range(size)) from None
 
 
+def object_headers(info: ObjectInfo, key: str, cache_control: str | None) -> dict[str, str]:
+    """What every answer with a stored object's bytes says of it (before any range): the
+    safe headers, ranges accepted, its ETag, caching and date."""
+    headers = {**stored_bytes_headers(info.content_type, key), "Accept-Ranges": "bytes"}
+    if info.etag:
+        headers["ETag"] = f'"{info.etag}"'
+    headers["Cache-Control"] = cache_control or info.cache_control or "no-cache"
+    headers["Last-Modified"] = http_date(info.last_modified)
+    return headers
+
+
 async def object_response(
     store: ObjectStore,
     key: str,
@@ -79,11 +90,7 @@ async def object_response(
     range_header = request.headers.get("range")
     if_none_match = request.headers.get("if-none-match")
     info = await run_in_threadpool(store.head, key)
-    headers = {**stored_bytes_headers(info.content_type, key), "Accept-Ranges": "bytes"}
-    if info.etag:
-        headers["ETag"] = f'"{info.etag}"'
-    headers["Cache-Control"] = cache_control or info.cache_control or "no-cache"
-    headers["Last-Modified"] = http_date(info.last_modified)
+    headers = object_headers(info, key, cache_control)
     media_type = info.content_type or "application/octet-stream"
     if if_none_match and info.etag and info.etag in if_none_match.replace('"', " ").split():
         return Response(status_code=304, headers=headers)
