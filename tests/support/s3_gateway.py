@@ -12,7 +12,8 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from sartiq_storage.testing.moto_server import free_port
+from sartiq_storage.testing.moto_server import free_port, make_bucket, moto_settings
+from tests.support.dataset_buckets import datasets_bucket
 from tests.support.lakefs import KEY_ID, SECRET
 from tests.support.serve_process import get_once_up, serve_process
 
@@ -26,6 +27,8 @@ class Gateway:
     api: str
     endpoint: str
     folder: Path
+    namespaces: str = "local://datasets"
+    """Where new repositories live (``create_repository``): the embedded folder, or a bucket."""
 
     @property
     def lakefs(self) -> str:
@@ -52,7 +55,7 @@ class Gateway:
         reply = self.lakefs_call(
             "POST",
             "/repositories",
-            json={"name": name, "storage_namespace": f"local://datasets/{name}"},
+            json={"name": name, "storage_namespace": f"{self.namespaces}/{name}"},
         )
         assert reply.status_code == 201, reply.text
 
@@ -64,8 +67,21 @@ class Gateway:
         return str(reply.json()["id"])
 
 
+def on_s3(endpoint: str) -> tuple[dict[str, str], str]:
+    """The settings that run ``serve`` on the S3 server at ``endpoint`` (content in one
+    bucket, datasets in another, as the seed deploys them), and that bucket's namespaces."""
+    environment = {
+        **moto_settings(endpoint, make_bucket(endpoint)),
+        "AUTH_JWT_SECRET": "s3-gateway-tests-jwt-secret-0123456789",
+    }
+    datasets, settings = datasets_bucket(endpoint)
+    return environment | settings, f"s3://{datasets}/datasets"
+
+
 @contextlib.contextmanager
-def running_gateway(folder: Path, env: dict[str, str] | None = None) -> Iterator[Gateway]:
+def running_gateway(
+    folder: Path, env: dict[str, str] | None = None, namespaces: str = "local://datasets"
+) -> Iterator[Gateway]:
     port, gateway_port = free_port(), free_port()
     environment = {
         "DATASETS_ACCESS_KEY_ID": KEY_ID,
@@ -77,4 +93,4 @@ def running_gateway(folder: Path, env: dict[str, str] | None = None) -> Iterator
         endpoint = f"http://127.0.0.1:{gateway_port}"
         get_once_up(f"{api}/healthz", attempts=300)
         get_once_up(endpoint, attempts=300)
-        yield Gateway(api, endpoint, folder)
+        yield Gateway(api, endpoint, folder, namespaces)
