@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import lakefs
 import pytest
 
@@ -103,6 +104,7 @@ def test_cp_up_and_down_above_the_multipart_threshold(
     assert calls("OperationModel(name=CreateMultipartUpload)") == 1, "not a multipart upload"
     assert calls("OperationModel(name=UploadPart)") == 3
     assert calls("OperationModel(name=CompleteMultipartUpload)") == 1
+    assert calls("'x-amz-checksum-crc32'") >= 3  # each part's CRC32, checked by the gateway
     down = tmp_path / "down.bin"
     aws.run("s3", "cp", f"s3://{repo}/main/data/big.bin", str(down))
     assert down.read_bytes() == big.read_bytes()
@@ -213,6 +215,8 @@ def test_committed_through_lakefs_then_read_at_the_commit_id(
         assert "NoSuchBucket" in refused.stderr + refused.stdout
         assert "not a branch" in refused.stderr + refused.stdout
     assert aws.run("s3", "cp", f"s3://{repo}/v1/labels.csv", "-").stdout.endswith("shirt\n")
+    url = aws.run("s3", "presign", f"s3://{repo}/{commit}/labels.csv").stdout.strip()
+    assert httpx.get(url, timeout=10).content == b"sku,label\na-1,shirt\n"
 
 
 def test_a_wrong_secret_is_signature_does_not_match(
