@@ -10,6 +10,12 @@ const FORBIDDEN_HEADERS = new Set(["content-length", "host", "connection", "expe
 const EXTENSION_ALIASES = { jpeg: "jpg", jpe: "jpg", tif: "tiff", qt: "mov" };
 
 const uploads = { queue: [], active: 0, done: 0, failed: 0 };
+// Videos over the single upload's limit go in parts (docs/uploads.md), resumable.
+const MULTIPART_ROOT = "api/v1/uploads/s3/multipart";
+const PART_CONCURRENCY = 3;
+const PART_RETRY_LIMIT = 8;
+const RESUME_PREFIX = "sartiq-multipart:";
+
 
 // Screen readers hear each batch start and finish (a polite live region rendered from the
 // start), not every percent of every file: the rows themselves are not a live region.
@@ -102,7 +108,7 @@ function enqueueFiles(fileList) {
     if (contentType === null) {
       row.progress(1);
       row.set("error", `Refused file type: ${file.type || "unknown"} is not an accepted image or video (accepted: ${acceptedList()}).`);
-    } else if (file.size > session.config.max_file_size) {
+    } else if (file.size > session.config.max_file_size && !contentType.startsWith("video/")) {
       row.progress(1);
       row.set("error", `Too large: ${bytes(file.size)} is over the ${bytes(session.config.max_file_size)} upload limit.`);
     } else if (file.size === 0) {
@@ -223,22 +229,124 @@ async function flushIngests() {
   }
 }
 
+// -- multipart: parts in parallel, retried, resumable after a dropped network or a reload ----
+
+function resumeKey(file) {
+  return `${RESUME_PREFIX}${file.name}|${file.size}|${file.lastModified}`;
+}
+
+function putPart(url, blob, onProgress) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("PUT", url);
+    xhr.upload.addEventListener("progress", (event) => onProgress(event.loaded));
+    xhr.addEventListener("load", () => {
+      const etag = xhr.getResponseHeader("ETag");
+      if (xhr.status >= 200 && xhr.status < 300 && etag) resolve(etag);
+      else reject(Object.assign(new ApiError(xhr.status, storeError(xhr)), { retry: xhr.status >= 500 }));
+    });
+    xhr.addEventListener("error", () => reject(Object.assign(new Error("the network dropped"), { retry: true })));
+    xhr.addEventListener("timeout", () => reject(Object.assign(new Error("timed out"), { retry: true })));
+    xhr.send(blob);
+  });
+}
+
+async function startOrResume(file, contentType) {
+  const saved = JSON.parse(localStorage.getItem(resumeKey(file)) ?? "null");
+  if (saved) {
+    try {
+      const parts = await api(`${MULTIPART_ROOT}/${encodeURIComponent(saved.uploadId)}`, { query: { key: saved.key } });
+      return { ...saved, done: new Map(parts.map((p) => [p.PartNumber, { etag: p.ETag, size: p.Size }])) };
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status >= 500) throw error;
+      localStorage.removeItem(resumeKey(file)); // gone (completed, aborted, expired): anew
+    }
+  }
+  const created = await api(MULTIPART_ROOT, {
+    method: "POST",
+    body: { filename: file.name, type: contentType, metadata: {}, size: file.size },
+  });
+  const upload = { key: created.key, uploadId: created.uploadId, partSize: created.partSize, fileUrl: created.fileUrl };
+  localStorage.setItem(resumeKey(file), JSON.stringify(upload));
+  return { ...upload, done: new Map() };
+}
+
+async function uploadInParts(file, contentType, row) {
+  row.set("working", "Starting a multipart upload…");
+  const upload = await startOrResume(file, contentType);
+  const { key, uploadId, partSize } = upload;
+  const count = Math.max(1, Math.ceil(file.size / partSize));
+  const sent = new Map([...upload.done].map(([n, p]) => [n, p.size]));
+  const resumed = upload.done.size;
+  const show = () => {
+    const total = [...sent.values()].reduce((a, b) => a + b, 0);
+    row.progress(total / file.size);
+    const note = resumed ? ` (resumed: ${resumed} of ${count} parts were stored)` : "";
+    row.set("uploading", `Uploading in ${count} parts… ${Math.round((100 * total) / file.size)}%${note}`);
+  };
+  show();
+  const pending = [];
+  for (let n = 1; n <= count; n += 1) if (!upload.done.has(n)) pending.push(n);
+  const sendPart = async (n) => {
+    const blob = file.slice((n - 1) * partSize, Math.min(n * partSize, file.size));
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        const signed = await api(`${MULTIPART_ROOT}/${encodeURIComponent(uploadId)}/${n}`, { query: { key } });
+        const etag = await putPart(signed.url, blob, (loaded) => {
+          sent.set(n, loaded);
+          show();
+        });
+        sent.set(n, blob.size);
+        upload.done.set(n, { etag, size: blob.size });
+        show();
+        return;
+      } catch (error) {
+        sent.set(n, 0);
+        if (!error.retry || attempt >= PART_RETRY_LIMIT) throw error;
+        row.set("uploading", `Part ${n}: ${error.message}; retrying…`);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(8000, 250 * 2 ** attempt)));
+      }
+    }
+  };
+  const workers = Array.from({ length: Math.min(PART_CONCURRENCY, pending.length) }, async () => {
+    while (pending.length) await sendPart(pending.shift());
+  });
+  await Promise.all(workers);
+  row.set("working", "Assembling the parts…");
+  const parts = [...upload.done.entries()].sort((a, b) => a[0] - b[0]).map(([n, p]) => ({ PartNumber: n, ETag: p.etag }));
+  await api(`${MULTIPART_ROOT}/${encodeURIComponent(uploadId)}/complete`, {
+    method: "POST",
+    query: { key },
+    body: { parts },
+  });
+  localStorage.removeItem(resumeKey(file));
+  row.element.dataset.parts = String(count);
+  row.element.dataset.resumedParts = String(resumed);
+  return upload.fileUrl;
+}
+
 async function uploadOne({ file, contentType, target, row }) {
   try {
-    row.set("working", "Requesting an upload URL…");
-    const presigned = await api("api/v1/uploads/presigned-url", {
-      method: "POST",
-      body: { filename: file.name, content_type: contentType, size: file.size },
-    });
-    const host = new URL(presigned.upload_url).host;
-    row.set("uploading", `Uploading to ${host}…`);
-    await putFile(presigned, file, (fraction) => {
-      row.progress(fraction);
-      row.set("uploading", `Uploading to ${host}… ${Math.round(fraction * 100)}%`);
-    });
+    let fileUrl;
+    if (file.size > session.config.max_file_size) {
+      fileUrl = await uploadInParts(file, contentType, row);
+    } else {
+      row.set("working", "Requesting an upload URL…");
+      const presigned = await api("api/v1/uploads/presigned-url", {
+        method: "POST",
+        body: { filename: file.name, content_type: contentType, size: file.size },
+      });
+      const host = new URL(presigned.upload_url).host;
+      row.set("uploading", `Uploading to ${host}…`);
+      await putFile(presigned, file, (fraction) => {
+        row.progress(fraction);
+        row.set("uploading", `Uploading to ${host}… ${Math.round(fraction * 100)}%`);
+      });
+      fileUrl = presigned.file_url;
+    }
     row.progress(1);
     row.set("working", "Ingesting…");
-    const result = await ingestSoon({ media: { url: presigned.file_url }, ...target });
+    const result = await ingestSoon({ media: { url: fileUrl }, ...target });
     const resource = result.media_resource;
     const size = resource.width && resource.height ? ` · ${resource.width} × ${resource.height}` : "";
     const where = `${target.slot}${target.position === null ? "" : ` #${target.position}`}`;
