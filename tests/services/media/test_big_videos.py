@@ -137,7 +137,9 @@ def test_heal_fills_a_big_video_from_ranged_reads_and_a_streamed_hash(
         session.execute(
             update(MediaResource)
             .where(MediaResource.id == resource.id)
-            .values(duration=None, codec=None, frame_rate=None, width=None, height=None, sha256=None)
+            .values(
+                duration=None, codec=None, frame_rate=None, width=None, height=None, sha256=None
+            )
         )
         session.commit()
     store = ReadCountingStore(inner)
