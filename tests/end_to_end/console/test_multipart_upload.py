@@ -17,8 +17,8 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.end_to_end.console.conftest import PART_BYTES
-from tests.support.console import ConsolePage, Service
-from tests.support.console_a11y import assert_accessible
+from tests.support.console import DESKTOP, ConsolePage, Service
+from tests.support.console_a11y import NARROW, assert_accessible, assert_reflows
 from tests.support.console_parts import PartTraffic, padded_video
 
 pytestmark = pytest.mark.browser
@@ -131,6 +131,11 @@ def test_pause_resume_and_a_reload_continue_from_the_parts_the_store_holds(
     expect(resume).to_be_focused()  # the same button, now named for what it does next
     assert_accessible(page, "paused")
     console.shot("1-paused")
+    page.set_viewport_size(NARROW)  # the row and its button reflow at 320 px
+    assert_reflows(page, "paused at 320 px", NARROW["width"])
+    assert_accessible(page, "paused at 320 px")
+    console.shot("1-paused-320")
+    page.set_viewport_size(DESKTOP)
     traffic.cut = False
     before = len(traffic.events)
     page.wait_for_timeout(1500)
