@@ -1,5 +1,6 @@
 // The Upload view: each file gets a presigned URL, goes straight to the store, then is
-// ingested into the chosen entity, slot and position, as the web app does it.
+// ingested into the chosen entity, slot and position, as the web app does it. Big videos go
+// in parts (PartUpload below): paused, resumed, and continued after a drop or a reload.
 
 import { api, ApiError, describeError, formatDetail, session } from "./api.js";
 import { $, bytes, focusOn, h, short, uuid4 } from "./dom.js";
