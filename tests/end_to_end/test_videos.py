@@ -101,6 +101,7 @@ def test_a_video_uploaded_and_ingested_over_http_has_its_metadata_and_poster(
         assert resource["resource_type"] == "VIDEO"
         assert (resource["width"], resource["height"]) == (160, 96)
         assert resource["duration"] == pytest.approx(3.0, abs=0.1)
+        assert (resource["codec"], resource["frame_rate"]) == ("h264", 12.0)
         assert resource["content_hash"] == hashlib.md5(data).hexdigest()
         assert image_size(_poster(resource["poster_url"])) == (160, 96)
         listed = api.get("/api/v1/media-resources").json()["items"]

@@ -129,7 +129,7 @@ class Settings(BaseSettings):
     STORAGE_MULTIPART_THRESHOLD_BYTES: int = Field(
         default=64 * 1024 * 1024,
         ge=MIN_PART_BYTES,
-        description="`sartiq-storage put` uploads files this large or larger in parts",
+        description="`sartiq-storage put` and the console (videos) send this large in parts",
     )
     STORAGE_MAX_CONCURRENT_DECODES: int = Field(
         default=2, ge=1, le=64, description="Image decodes at once per process (memory bound)"

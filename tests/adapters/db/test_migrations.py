@@ -206,3 +206,48 @@ def test_concurrent_upgrades_on_postgres_take_turns() -> None:
                 _, errors = upgrade_process.communicate(timeout=120)
         assert upgrade_process.returncode == 0, errors
         assert current_revision(db) == head_revision()
+
+
+def _video_row_at_0005(db: Database) -> str:
+    import uuid
+
+    rid = uuid.uuid4().hex
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO media_resources (id, resource_type, storage_key, content_hash,"
+                " collision_rank, extension, content_type, file_size, duration, protected,"
+                " created_at, updated_at) VALUES (:id, 'VIDEO', :key, :md5, 0, 'mp4',"
+                " 'video/mp4', 1, 2.5, false, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+            ),
+            {"id": rid, "key": f"media/{rid}/file.mp4", "md5": "b" * 32},
+        )
+    return rid
+
+
+def _upgrade_from_0005(db: Database) -> None:
+    """0006 adds the video's codec and frame rate, null on the rows already there."""
+    upgrade(db, "0005")
+    rid = _video_row_at_0005(db)
+    upgrade(db)
+    assert current_revision(db) == head_revision()
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT duration, codec, frame_rate FROM media_resources WHERE id = :id"),
+            {"id": rid},
+        ).one()
+    assert tuple(row) == (2.5, None, None)
+    _check(db)
+
+
+def test_sqlite_upgrades_from_0005_with_a_video_row(tmp_path: Path) -> None:
+    db = Database.from_url(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        _upgrade_from_0005(db)
+    finally:
+        db.dispose()
+
+
+def test_postgres_upgrades_from_0005_with_a_video_row() -> None:
+    with postgres_database(create_tables=False) as db:
+        _upgrade_from_0005(db)

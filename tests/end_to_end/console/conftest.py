@@ -107,6 +107,23 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     context.close()
 
 
+PART_BYTES = 8 * 1024 * 1024
+"""Multipart part size for the console's upload tests: S3's floor is 5 MiB; 8 MiB makes a
+200 MB video 25 parts."""
+
+
+@pytest.fixture(scope="module")
+def parts_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+    """A live service on the embedded store whose multipart uploads take 8 MiB parts."""
+    data = tmp_path_factory.mktemp("console-parts")
+    port = free_port()
+    settings = _settings(data, port, STORAGE_MULTIPART_PART_BYTES=PART_BYTES)
+    context = build_context(settings, migrate=True)
+    with live_server(create_app(context=context), port) as base:
+        yield Service("embedded", base, context)
+    context.close()
+
+
 @pytest.fixture
 def open_console(browser: Browser) -> Iterator[Any]:
     """``open_console(service, name, viewport, path)``: a fresh browser context on the page."""

@@ -82,6 +82,8 @@ def test_console_config_names_the_upload_rules(client: TestClient) -> None:
     assert config["accepted_types"]["image/jpeg"] == {"extension": "jpg", "resource_type": "IMAGE"}
     assert config["accepted_types"]["video/mp4"]["resource_type"] == "VIDEO"
     assert "text/plain" not in config["accepted_types"]
+    assert config["multipart_threshold"] == 64 * 1024 * 1024  # STORAGE_MULTIPART_THRESHOLD_BYTES
+    assert config["max_video_size"] == 5 * 1024**3  # STORAGE_MAX_VIDEO_UPLOAD_BYTES
 
 
 def test_console_is_not_in_the_compute_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,6 +67,8 @@ def test_a_big_video_is_ingested_without_being_held_whole(
     assert (resource.width, resource.height) == (320, 180)
     assert resource.duration is not None
     assert resource.duration > 10
+    assert resource.codec == "h264"
+    assert resource.frame_rate == pytest.approx(12, abs=0.5)  # the repeats add a little
     assert resource.content_hash == hashlib.md5(big_video).hexdigest()
     assert resource.file_size == len(big_video)
     info = inner.head(resource.storage_key)
@@ -135,19 +137,22 @@ def test_heal_fills_a_big_video_from_ranged_reads_and_a_streamed_hash(
         session.execute(
             update(MediaResource)
             .where(MediaResource.id == resource.id)
-            .values(duration=None, width=None, height=None, sha256=None)
+            .values(
+                duration=None, codec=None, frame_rate=None, width=None, height=None, sha256=None
+            )
         )
         session.commit()
     store = ReadCountingStore(inner)
     report = Healer(db, store).heal([resource.id], dry_run=False)  # type: ignore[arg-type]
     assert report.fixed == [
-        {"id": str(resource.id), "fix": "filled duration, height, sha256, width"}
+        {"id": str(resource.id), "fix": "filled codec, duration, frame_rate, height, sha256, width"}
     ]
     with db.session() as session:
         row = session.get(MediaResource, resource.id)
         assert row is not None
         assert (row.width, row.height) == (320, 180)
         assert row.duration == resource.duration
+        assert (row.codec, row.frame_rate) == (resource.codec, resource.frame_rate)
         assert row.sha256 == hashlib.sha256(big_video).hexdigest()
     assert store.log.largest_piece < len(big_video) // 2
 

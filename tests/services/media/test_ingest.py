@@ -199,6 +199,7 @@ def test_video_ingest(media: MediaResourceService, mstore: ObjectStore) -> None:
     assert resource.resource_type is ResourceType.VIDEO
     assert (resource.width, resource.height) == (64, 48)
     assert resource.duration == pytest.approx(2.0, abs=0.2)
+    assert (resource.codec, resource.frame_rate) == ("mpeg4", 10.0)
     assert resource.color_profile is None
     assert resource.storage_key.endswith("/file.mp4")
 

@@ -113,6 +113,10 @@ class MediaResource(Base):
     caption: Mapped[str | None] = mapped_column(Text)
     color_profile: Mapped[str | None] = mapped_column(String(255))
     duration: Mapped[float | None] = mapped_column(Float)
+    codec: Mapped[str | None] = mapped_column(String(32))
+    """A video's codec as FFmpeg names it (``h264``, ``vp9``…); null for images."""
+    frame_rate: Mapped[float | None] = mapped_column(Float)
+    """A video's average frame rate (frames per second); null for images."""
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
     detached_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

@@ -115,6 +115,10 @@ class MediaResourcePublic(BaseModel):
     caption: str | None
     color_profile: str | None
     duration: float | None
+    codec: str | None = None
+    """A video's codec as FFmpeg names it (``h264``, ``vp9``, ``mpeg4``…)."""
+    frame_rate: float | None = None
+    """A video's average frame rate, frames per second."""
     poster_url: str | None = None
     """A video's poster frame (first keyframe, WebP): ``/files/{key}?type=webp``."""
     created_at: datetime
@@ -149,6 +153,8 @@ class MediaResourcePublic(BaseModel):
             caption=row.caption,
             color_profile=row.color_profile,
             duration=row.duration,
+            codec=row.codec,
+            frame_rate=row.frame_rate,
             poster_url=urls.poster_url(row.storage_key)
             if row.resource_type is ResourceType.VIDEO
             else None,

@@ -78,6 +78,9 @@ async def console_config(request: Request) -> dict[str, Any]:
     return {
         "version": __version__,
         "max_file_size": context.uploads.max_file_size,
+        # Videos this large or over max_file_size go in parts (docs/uploads.md), up to this cap.
+        "multipart_threshold": context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES,
+        "max_video_size": context.multipart.max_video_size,
         "accepted_types": {
             content_type: {"extension": kind.extension, "resource_type": kind.resource_type}
             for content_type, kind in ALLOWED_UPLOAD_TYPES.items()

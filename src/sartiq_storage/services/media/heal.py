@@ -2,7 +2,8 @@
 
 * a missing canonical object is restored from a known source (an ingested upload or compute
   result that still exists and has the same MD5);
-* missing metadata (dimensions, dominant colour, colour profile, duration) is re-extracted
+* missing metadata (dimensions, dominant colour, colour profile; a video's duration, codec and
+  frame rate) is re-extracted
   (not the colour of a HEIF or AVIF too big to decode within the memory bound, which no
   later run could find either: ``media_probe.HEIF_DECODE_PIXELS``);
 * a missing SHA-256 is recomputed.
@@ -56,7 +57,7 @@ def _needs_metadata(resource: MediaResource) -> bool:
             or heif_colour_decodable(resource.width, resource.height)
         )
         return colour or resource.color_profile is None
-    return resource.duration is None
+    return resource.duration is None or resource.codec is None or resource.frame_rate is None
 
 
 class Healer:
@@ -200,6 +201,8 @@ class Healer:
                     "dominant_color": meta.dominant_color,
                     "color_profile": meta.color_profile,
                     "duration": meta.duration,
+                    "codec": meta.codec,
+                    "frame_rate": meta.frame_rate,
                 }
                 for name, value in candidates.items():
                     if value is not None and getattr(resource, name) is None:

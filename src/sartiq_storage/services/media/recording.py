@@ -53,6 +53,8 @@ def new_resource(resource_id: uuid.UUID, key: str, v: Verified, now: datetime) -
         dominant_color=v.metadata.dominant_color,
         color_profile=v.metadata.color_profile if v.kind.resource_type == "IMAGE" else None,
         duration=v.metadata.duration if v.kind.resource_type == "VIDEO" else None,
+        codec=v.metadata.codec if v.kind.resource_type == "VIDEO" else None,
+        frame_rate=v.metadata.frame_rate if v.kind.resource_type == "VIDEO" else None,
         protected=False,
         created_at=now,
         updated_at=now,

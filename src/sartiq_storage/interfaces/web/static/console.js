@@ -129,7 +129,8 @@ async function start() {
   onUnauthorized(signOut);
   session.config = await (await fetch(new URL("config.json", document.baseURI), { cache: "no-store" })).json();
   $("#file-input").accept = Object.keys(session.config.accepted_types).join(",");
-  $("#accept-hint").textContent = `${acceptedList()} · up to ${bytes(session.config.max_file_size)} each`;
+  const videos = session.config.max_video_size ? `; videos up to ${bytes(session.config.max_video_size)}, sent in parts` : "";
+  $("#accept-hint").textContent = `${acceptedList()} · up to ${bytes(session.config.max_file_size)} each${videos}`;
   setUpUpload();
   setUpMedia();
   setUpDetail();

@@ -274,6 +274,9 @@ function renderDetail(resource, tags) {
     ["File size", `${bytes(resource.file_size)} (${resource.file_size.toLocaleString()} bytes)`],
     ["Colour profile", resource.color_profile ?? "—"],
     ["Duration", resource.duration === null ? "—" : `${resource.duration} s`],
+    ...(resource.resource_type === "VIDEO"
+      ? [["Codec", resource.codec ?? "—"], ["Frame rate", resource.frame_rate ? `${resource.frame_rate} fps` : "—"]]
+      : []),
     ["Protected", resource.protected ? "yes" : "no"],
     ["Alt text", resource.alt_text ?? "—"],
     ["Caption", resource.caption ?? "—"],
