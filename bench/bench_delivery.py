@@ -88,7 +88,15 @@ def _command(server: str, target: str, port: int, factory: bool) -> list[str]:
 
 
 @contextmanager
-def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> Iterator[str]:
+def _serve(
+    server: str,
+    target: str,
+    env: dict[str, str],
+    *,
+    factory: bool,
+    group: list[int] | None = None,
+) -> Iterator[str]:
+    """The server up on a free port (its base URL); ``group`` gets its process group id."""
     ensure_repo_on_path()
     from sartiq_storage.testing.process_group import process_group
 
@@ -101,6 +109,8 @@ def _serve(server: str, target: str, env: dict[str, str], *, factory: bool) -> I
         stderr=subprocess.DEVNULL,
         cwd=env.get("STORAGE_DATA_DIR", "."),
     ) as proc:
+        if group is not None:
+            group.append(proc.pid)
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -193,11 +203,164 @@ def _layers(quick: bool) -> list[Result]:
     ]
 
 
+def _photo(width: int, height: int, seed: int) -> bytes:
+    """A photo-like JPEG (Q=90): smooth colour fields, a mid-frequency texture and sensor
+    grain, about 0.3 bytes a pixel as a phone photo is (noise would be several times that and
+    encode like nothing the platform stores)."""
+    import pyvips
+
+    def field(w: int, h: int, offset: int) -> pyvips.Image:
+        return pyvips.Image.gaussnoise(w, h, mean=128, sigma=50, seed=seed + offset)
+
+    cells = (width // 64 + 2, height // 64 + 2)
+    colour = field(*cells, 0).bandjoin([field(*cells, 1), field(*cells, 2)])
+    smooth = colour.resize(64, kernel="cubic").crop(0, 0, width, height)
+    texture = pyvips.Image.gaussnoise(
+        width // 4 + 1, height // 4 + 1, mean=0, sigma=12, seed=seed + 3
+    )
+    texture = texture.resize(4, kernel="linear").crop(0, 0, width, height)
+    grain = pyvips.Image.gaussnoise(width, height, mean=0, sigma=3, seed=seed + 4)
+    return bytes((smooth + texture + grain).cast("uchar").write_to_buffer(".jpg[Q=90]"))
+
+
+PHOTO_SIZES = ((2000, 1500), (2448, 1632), (2048, 1536), (2304, 1728))
+"""3 to 4 megapixels: what the platform's product photos are."""
+
+
+def _group_cpu(pgid: int) -> float | None:
+    """CPU seconds (user + system) the live processes of group ``pgid`` have used, from
+    ``/proc`` (None without it): what a busy neighbour does not inflate."""
+    from sartiq_storage.testing.process_group import group_members
+
+    if not Path("/proc").is_dir():
+        return None
+    total = 0
+    for pid in group_members(pgid):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _fresh_webp(quick: bool) -> Result:
+    """A fresh ``?type=webp`` conversion as a user gets it, against the same conversion in
+    pyvips in-process: each request names another source object, so each converts."""
+    import http.client
+    import statistics
+    import struct
+
+    import pyvips
+
+    from sartiq_storage.adapters.image_convert import FORMATS
+    from sartiq_storage.adapters.stores import LocalStore
+
+    count = 4 if quick else 12
+    bases = [_photo(*size, seed=10 * i) for i, size in enumerate(PHOTO_SIZES)]
+
+    def distinct(i: int) -> bytes:  # the same pixels, other bytes: a JFIF density of its own
+        base = bases[i % len(bases)]
+        jfif = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x01" + struct.pack(">HH", i + 1, 1) + b"\x00\x00"
+        return base[:2] + jfif + base[2:]
+
+    sources = [distinct(i) for i in range(count + 1)]  # the first one warms both sides up
+    options = {"Q": 82, "effort": 3, "keep": "none"}
+    assert FORMATS["webp"][0] == ".webp[Q=82,effort=3]", "baseline options out of step"
+    ours: list[float] = []
+    baseline: list[float] = []
+    made: list[int] = []
+    writes: list[float] = []
+    cpu = {"ours": 0.0, "baseline": 0.0}
+    group: list[int] = []
+    with tempfile.TemporaryDirectory(prefix="bench-webp-") as tmp:
+        data_dir = Path(tmp) / "data"
+        store = LocalStore(data_dir / "store")
+        keys = []
+        for i, data in enumerate(sources):
+            key = f"media/00000000-0000-4000-8000-{i:012d}/file.jpg"
+            store.put(key, data, content_type="image/jpeg")
+            keys.append(key)
+        env = {"STORAGE_DATA_DIR": str(data_dir), "AUTH_JWT_SECRET": SECRET}
+        target = "sartiq_storage.interfaces.http.app:app_from_environment"
+        with _serve("granian", target, env, factory=True, group=group) as base:
+            # http.client, one kept connection: a client as light as a browser's (httpx
+            # spent 4 ms of CPU a request here, in the bench's own process).
+            client = http.client.HTTPConnection(base.removeprefix("http://"))
+
+            def get(path: str) -> tuple[int, dict[str, str], bytes]:
+                client.request("GET", path)
+                answer = client.getresponse()
+                return answer.status, dict(answer.getheaders()), answer.read()
+
+            def fetch(key: str) -> tuple[float, float]:
+                server_before = _group_cpu(group[0]) or 0.0
+                started = time.perf_counter()
+                _, headers, _ = get(f"/files/{key}?type=webp")
+                status, _, body = get(headers["location"].removeprefix("http://127.0.0.1:8000"))
+                elapsed = time.perf_counter() - started
+                server_cpu = (_group_cpu(group[0]) or 0.0) - server_before
+                if status != 200 or body[8:12] != b"WEBP":
+                    raise RuntimeError(f"no WebP for {key}: {status}")
+                made.append(len(body))
+                started = time.perf_counter()  # what storing it cost, timed alone
+                store.put(f"bench/derivative-{len(made)}.webp", body)
+                writes.append(time.perf_counter() - started)
+                return elapsed, server_cpu
+
+            def plain(data: bytes) -> tuple[float, float]:
+                started, ticks = time.perf_counter(), time.process_time()
+                pyvips.Image.new_from_buffer(data, "", access="sequential").webpsave_buffer(
+                    **options
+                )
+                return time.perf_counter() - started, time.process_time() - ticks
+
+            for i, (key, data) in enumerate(zip(keys, sources, strict=True)):
+                if i % 2:  # each side first in turn
+                    mine, theirs = fetch(key), plain(data)
+                else:
+                    theirs, mine = plain(data), fetch(key)
+                if i:  # the first pair is the warm-up
+                    ours.append(mine[0])
+                    baseline.append(theirs[0])
+                    cpu["ours"] += mine[1]
+                    cpu["baseline"] += theirs[1]
+    ours_s, base_s = statistics.median(ours), statistics.median(baseline)
+    megapixels = sum(w * h for w, h in PHOTO_SIZES) / len(PHOTO_SIZES) / 1e6
+    return Result(
+        "delivery",
+        "fresh ?type=webp over HTTP (granian) vs the same pyvips conversion in-process",
+        1 / ours_s,
+        1 / base_s,
+        "conversions/s",
+        f"{count} photo-like JPEGs of {megapixels:.1f} MP on average "
+        f"({sum(len(s) for s in sources[1:]) / count / 1e6:.1f} MB, Q=90), each another "
+        "source object so each request converts; ours: `GET /files/{key}?type=webp`, its 302 "
+        "followed to `/_storage/derived/webp/…` (HEAD the source, read it, convert, store the "
+        "derivative with fsync, serve it); baseline: `new_from_buffer(src, "
+        "access=sequential).webpsave_buffer(Q=82, effort=3, keep=none)` on the same bytes, "
+        f"the two alternating; medians: ours {ours_s * 1000:.0f} ms, baseline "
+        f"{base_s * 1000:.0f} ms; WebPs of {statistics.median(made) / 1e3:.0f} KB, whose "
+        f"write (put with fsync, timed alone on the same store) took "
+        f"{statistics.median(writes) * 1000:.1f} ms"
+        + (
+            f"; in CPU time (the server's process group against the baseline's; a busy "
+            f"neighbour inflates wall time, not CPU time): "
+            f"{cpu['baseline'] / cpu['ours']:.2f}"
+            if cpu["ours"]
+            else ""
+        ),
+    )
+
+
 def run(quick: bool) -> list[Result]:
     ensure_repo_on_path()
     layers = _layers(quick)
     for row in layers:
         print(f"delivery: {row.case}: {row.ours:,.0f} vs {row.baseline:,.0f} req/s")
+    layers.append(_fresh_webp(quick))
+    print(f"delivery: {layers[-1].case}: {layers[-1].ratio:.2f} ({layers[-1].notes})")
     if shutil.which("wrk") is None:
         print("delivery: wrk is not installed (apt-get install wrk); skipped")
         return layers

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from sartiq_storage.adapters.media_probe import dominant_of, probe
+from sartiq_storage.adapters.media_probe import (
+    DecompressionBombError,
+    MediaProbeError,
+    dominant_color,
+    dominant_of,
+    probe,
+)
 from sartiq_storage.adapters.vips import pyvips
 from sartiq_storage.testing.media import image_bytes
+from tests.support.photos import damaged_pixels
 
 OPTIONS = {"jpg": "[Q=90]", "webp": "[Q=90]", "avif": "[Q=70]"}
 
@@ -35,6 +42,24 @@ def test_the_thumbnail_colour_is_the_full_decode_colour(fmt: str, maker: str) ->
     shrunk = probe(data, "IMAGE").dominant_color
     assert shrunk is not None
     assert _distance(shrunk, full) <= 6, (shrunk, full)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "tiff", "gif", "avif"])
+def test_the_decode_ingest_runs_alone_gives_the_probes_colour(fmt: str) -> None:
+    """Inline enrichment reads the header first, then decodes the colour on a thread of its
+    own (``dominant_color``): the same colour as the one-call probe, every format."""
+    try:
+        data = _two_tones(fmt)
+    except pyvips.Error:
+        pytest.skip(f"this libvips cannot write {fmt}")
+    assert dominant_color(data) == probe(data, "IMAGE").dominant_color is not None
+    with pytest.raises(DecompressionBombError):
+        dominant_color(data, max_pixels=640 * 480 - 1)
+
+
+def test_pixels_that_do_not_decode_are_an_error_not_a_colour() -> None:
+    with pytest.raises(MediaProbeError, match="damaged"):
+        dominant_color(damaged_pixels(image_bytes("jpg", 256, 256, seed=3)))
 
 
 @pytest.mark.parametrize("bands", [3, 1])

@@ -292,19 +292,37 @@ def rewrite_image(data: bytes, extension: str) -> bytes:
     return bytes(out)
 
 
-def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
-    try:  # the header from the bytes in place: a buffer load would copy them first
+def _header(data: bytes) -> pyvips.Image:
+    """``data``'s header, read from the bytes in place (a buffer load would copy them)."""
+    try:
         source = pyvips.Source.new_from_memory(data)
-        image = pyvips.Image.new_from_source(source, "", access="sequential")
+        return pyvips.Image.new_from_source(source, "", access="sequential")
     except pyvips.Error as exc:
         raise MediaProbeError(f"not a readable image: {str(exc).splitlines()[0]}") from None
-    metadata = _describe(image, max_pixels=max_pixels)
+
+
+def _colour_of(data: bytes, header: pyvips.Image) -> str | None:
     try:
         with DECODES.held():
-            dominant = _dominant_color(data, image)
+            return _dominant_color(data, header)
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
-    return replace(metadata, dominant_color=dominant)
+
+
+def dominant_color(data: bytes, *, max_pixels: int = MAX_PIXELS) -> str | None:
+    """The dominant colour of an image whose header was checked already (ingest reads it
+    first): the reduced decode alone, in one of the process's decode slots. Raises
+    :class:`MediaProbeError` when the pixels do not decode, and refuses a bomb again (the
+    bytes may be another image's than the header checked, e.g. a rewrite)."""
+    header = _header(data)
+    _describe(header, max_pixels=max_pixels)
+    return _colour_of(data, header)
+
+
+def probe_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> MediaMetadata:
+    image = _header(data)
+    metadata = _describe(image, max_pixels=max_pixels)
+    return replace(metadata, dominant_color=_colour_of(data, image))
 
 
 HEADER_LOADERS = {

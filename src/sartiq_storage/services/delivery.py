@@ -164,12 +164,21 @@ class DeliveryService:
                 failpoints.hit("derive.converting")
                 make_poster(self.store, source, fmt, max_pixels=self.max_pixels)
             return key
-        if not self.store.exists(key):
-            with DECODES.held():  # one of the process's decode slots, or a 503 once busy
-                if not self.store.exists(key):  # made while this one waited
-                    failpoints.hit("derive.converting")
-                    data = self.store.get_bytes(source.key)
-                    out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
-                    del data
-                    self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
+        self.made(source, fmt)
         return key
+
+    def made(self, source: ObjectInfo, fmt: str) -> tuple[ObjectInfo, bytes] | None:
+        """:meth:`make` for an image: the derivative as stored and its bytes when this call
+        converted it (the route answers with them, no second read), None when it was there."""
+        key = self.derivative_key(source, fmt)
+        if self.store.exists(key):
+            return None
+        with DECODES.held():  # one of the process's decode slots, or a 503 once busy
+            if self.store.exists(key):  # made while this one waited
+                return None
+            failpoints.hit("derive.converting")
+            data = self.store.get_bytes(source.key)
+            out = convert(data, fmt, max_pixels=self.max_pixels, timeout=self.timeout)
+            del data
+            self.store.put(key, out, content_type=FORMATS[fmt][1], cache_control=IMMUTABLE)
+        return self.store.head(key), out

@@ -153,3 +153,22 @@ def test_a_large_derivative_without_pathsend_is_streamed_by_the_route(
 def test_on_s3_the_route_answers(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     context = make_context(monkeypatch, tmp_path, STORAGE_BACKEND="memory")
     assert make_app(context).fast_derived is None
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast path", "route only"])
+def test_a_fresh_conversion_answers_as_the_stored_derivative_does(
+    context: StorageContext, fast: bool
+) -> None:
+    """The first GET is answered from the bytes just converted and stored (no second read):
+    the same status, headers and body as every later answer read from the store."""
+    app = make_app(context, fast=fast)
+    first = _run(app, "GET", URL, [])
+    assert first.status == 200
+    later = _run(make_app(context, fast=False), "GET", URL, [])
+    assert _stable(first) == _stable(later)
+    [derivative] = context.store.list("derived/")
+    assert context.store.get_bytes(derivative.key) == first.body
+    other = "media/1c7f5b63-6b9f-4e1f-8a4d-7b2e3d4f5061/file.png"  # a range on a fresh one:
+    context.store.put(other, image_bytes("png", 50, 40), content_type="image/png")
+    ranged = _run(app, "GET", f"/_storage/derived/webp/{other}".encode(), [("range", "bytes=0-9")])
+    assert (ranged.status, len(ranged.body)) == (206, 10)  # the route reads it back

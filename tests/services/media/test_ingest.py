@@ -21,6 +21,7 @@ from sartiq_storage.core.urls import ForeignUrlError
 from sartiq_storage.services.media.service import IMMUTABLE, MediaInput, MediaResourceService
 from sartiq_storage.testing.media import image_bytes, mp4_bytes
 from tests.support.media_service import CDN, product, upload
+from tests.support.photos import damaged_pixels
 
 
 def count(db: Database, model: type) -> int:
@@ -182,6 +183,24 @@ def test_spoofed_or_damaged_content_refused(
     with pytest.raises(UnsupportedMediaError):
         media.ingest(upload(mstore, payload, "x.png", "image/png"), product())
     _nothing_created(db, mstore)
+
+
+def test_pixels_that_do_not_decode_are_refused_and_the_copy_made_meanwhile_removed(
+    media: MediaResourceService, db: Database, mstore: ObjectStore
+) -> None:
+    """The colour decodes while the upload is copied: a decode that fails after the header
+    and the metadata walk passed refuses the upload all the same, and leaves no copy."""
+    broken = damaged_pixels(image_bytes("jpg", 256, 256, seed=3))
+    with pytest.raises(UnsupportedMediaError, match="damaged"):
+        media.ingest(upload(mstore, broken, "x.jpg", "image/jpeg"), product())
+    _nothing_created(db, mstore)
+    fine = upload(mstore, image_bytes("jpg", 64, 64, seed=4), "y.jpg", "image/jpeg")
+    outcomes = media.ingest_each(
+        [(upload(mstore, broken, "z.jpg", "image/jpeg"), product()), (fine, product())]
+    )
+    assert isinstance(outcomes[0], UnsupportedMediaError)
+    assert not isinstance(outcomes[1], Exception)
+    assert [o.key for o in mstore.list("media/")] == [outcomes[1].resource.storage_key]
 
 
 def test_decompression_bomb_refused(db: Database, mstore: ObjectStore) -> None:

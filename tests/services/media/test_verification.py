@@ -9,6 +9,7 @@ import zlib
 import pytest
 import pyvips
 
+from sartiq_storage.adapters.media_probe import MediaMetadata, dominant_color
 from sartiq_storage.adapters.stores import MemoryStore
 from sartiq_storage.core.errors import (
     UnsupportedMediaError,
@@ -26,9 +27,10 @@ from sartiq_storage.services.media.verification import (
     probe_metadata,
     read_upload,
     verify,
+    with_colour,
 )
 from sartiq_storage.testing.media import image_bytes, mp4_bytes
-from tests.support.photos import phone_photo
+from tests.support.photos import damaged_pixels, phone_photo
 
 
 def with_text_chunk(png: bytes, text: bytes = b"Comment\x00taken at home") -> bytes:
@@ -131,12 +133,12 @@ def test_clean_turns_a_phone_photo_upright_without_its_location(inline: bool) ->
     photo = phone_photo(".jpg")
     settings = MediaSettings(inline_enrichment=inline)
     cleaned, kind, metadata = clean(
-        "k", photo, JPEG, probe_metadata("k", photo, JPEG, 10**6), settings
+        "k", photo, JPEG, header_metadata("k", photo, JPEG, 10**6) or MediaMetadata(), settings
     )
     assert kind == JPEG
     assert (metadata.width, metadata.height) == (40, 80)  # rotated: upright
     assert not metadata.has_location
-    assert (metadata.dominant_color is not None) is inline  # deferred: the header only
+    assert metadata.dominant_color is None  # the header only: verify decodes the colour once
     fields = pyvips.Image.new_from_buffer(cleaned, "").get_fields()
     assert not [f for f in fields if "GPS" in f]
 
@@ -176,6 +178,26 @@ def test_verify_hashes_the_cleaned_bytes(store: MemoryStore, inline: bool) -> No
     assert (verified.md5, verified.sha256) == digests(verified.payload)
     assert verified.size == len(verified.payload)
     assert (verified.metadata.width, verified.metadata.height) == (40, 80)
+    # The colour is the stored bytes' (decoded once, from the rewrite), or heal's to find.
+    expected = dominant_color(verified.payload) if inline else None
+    assert verified.metadata.dominant_color == expected
+
+
+def test_a_colour_left_decoding_is_settled_by_with_colour(store: MemoryStore) -> None:
+    data = image_bytes("jpg", 64, 64, (10, 120, 230))
+    store.put("temp/a.jpg", data)
+    pending = verify(store, "temp/a.jpg", MediaSettings(), colour_later=True)
+    assert pending.colour is not None
+    settled = with_colour(pending)
+    assert settled.colour is None
+    assert settled.metadata.dominant_color == dominant_color(data)
+    assert settled.metadata == verify(store, "temp/a.jpg", MediaSettings()).metadata
+    store.put("temp/b.jpg", damaged_pixels(image_bytes("jpg", 256, 256, seed=3)))
+    broken = verify(store, "temp/b.jpg", MediaSettings(), colour_later=True)
+    with pytest.raises(UnsupportedMediaError, match="damaged"):
+        with_colour(broken)
+    with pytest.raises(UnsupportedMediaError, match="damaged"):
+        verify(store, "temp/b.jpg", MediaSettings())
 
 
 def test_verify_probes_a_video_whole_and_reads_the_settings_at_each_call(

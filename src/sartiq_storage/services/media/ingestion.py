@@ -3,9 +3,11 @@
 1. resolve the URL to a key under an allowed prefix; a source already ingested returns the
    resource it became (idempotent retries, even after the upload is gone);
 2. :mod:`.verification`: one GET; missing → 410, over the size limit → 413; sniff the real
-   type, hash, read metadata, rewrite a photo that carries any;
+   type, hash, read metadata, rewrite a photo that carries any; the dominant colour starts
+   decoding on a thread of its own;
 3. :mod:`.promotion`: a dedup hit reuses the existing resource; a miss is copied
-   create-only to ``media/{id}/file.{ext}`` and confirmed;
+   create-only to ``media/{id}/file.{ext}`` and confirmed, while the colour decodes (pixels
+   that do not decode then remove the copy: no row names it yet);
 4. :mod:`.recording`: one transaction inserts the resource, the ingestion record, the
    attachment and the outbox row for the source; after the commit the source is deleted.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import TypeVar
 
 from sqlalchemy import select
@@ -48,7 +51,7 @@ from sartiq_storage.services.media.model import (
 )
 from sartiq_storage.services.media.promotion import Known, Prepared
 from sartiq_storage.services.media.recording import Recorder, Unconfirmed, new_resource
-from sartiq_storage.services.media.verification import Verified, verify
+from sartiq_storage.services.media.verification import Verified, verify, with_colour
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -143,7 +146,7 @@ class Ingestion:
                 return self.attachments.attach_existing(media.media_resource_id, target)
             assert media.url is not None
             key = self.urls.key_from_url(media.url, prefix="temp/")
-            return self.verify_upload(key, target, media)
+            return self.verify_upload(key, target, media, colour_later=True)
 
         workers = min(max(concurrency, 1), len(items))
         pool = ThreadPoolExecutor(workers) if workers > 1 else None
@@ -163,7 +166,7 @@ class Ingestion:
 
             order = list(leaders.values())
             for i, matched in zip(order, _map_outcomes(pool, match, order), strict=True):
-                outcomes[i] = matched
+                outcomes[i] = matched if isinstance(matched, Exception) else self.coloured(matched)
         finally:
             if pool is not None:
                 pool.shutdown()
@@ -189,7 +192,7 @@ class Ingestion:
         self, key: str, target: AttachTo | None, *, hints: MediaInput | None
     ) -> IngestResult:
         """Every step for one source key: verify, match or promote, record."""
-        verified = self.verify_upload(key, target, hints, hash_later=True)
+        verified = self.verify_upload(key, target, hints, hash_later=True, colour_later=True)
         if isinstance(verified, IngestResult):
             return verified
         if verified.md5_pending:  # a big video: copied while it is hashed
@@ -204,13 +207,22 @@ class Ingestion:
         hints: MediaInput | None,
         *,
         hash_later: bool = False,
+        colour_later: bool = False,
     ) -> Verified | IngestResult:
         """Verify ``key``; if it is gone because an earlier attempt took it, what it became.
 
         ``hash_later``: a big video's streamed MD5 is left pending (``Verified.md5_pending``)
-        for :func:`promotion.promote_while_hashing`."""
+        for :func:`promotion.promote_while_hashing`; ``colour_later``: the dominant colour is
+        left decoding (``Verified.colour``) for :meth:`coloured`."""
         try:
-            return verify(self.store, key, self.settings, hints, hash_later=hash_later)
+            return verify(
+                self.store,
+                key,
+                self.settings,
+                hints,
+                hash_later=hash_later,
+                colour_later=colour_later,
+            )
         except UploadMissingError:
             done = self.previously_ingested(key, target)
             if done is not None:
@@ -230,8 +242,23 @@ class Ingestion:
             known = promotion.known_many(self.db, [verified.md5]).get(verified.md5, [])
         return promotion.match(self.store, verified, target, known, promoted=promoted)
 
+    def coloured(self, prepared: Prepared) -> Prepared | Exception:
+        """``prepared`` with its dominant colour, once decoded; pixels that do not decode
+        refuse the upload (the error is returned), and the copy promoted for it meanwhile is
+        removed: no row names it yet."""
+        try:
+            return replace(prepared, verified=with_colour(prepared.verified))
+        except Exception as exc:  # noqa: BLE001 - the item's outcome; the copy goes first
+            if prepared.canonical is not None and prepared.verified.colour is not None:
+                promotion.discard(self.store, prepared.canonical)
+            return exc
+
     def finish(self, prepared: Prepared) -> IngestResult:
         """Record one prepared ingest, settling what changed since it was prepared."""
+        coloured = self.coloured(prepared)
+        if isinstance(coloured, Exception):
+            raise coloured
+        prepared = coloured
         for _ in range(4):
             try:
                 # Concurrent single calls share a transaction (``grouping``).

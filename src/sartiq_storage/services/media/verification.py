@@ -9,7 +9,9 @@ Named steps, each taking only what it needs (the store, the settings, the bytes)
 * :func:`needs_cleaning` — whether an image carries metadata (EXIF orientation or location,
   or anything :mod:`image_metadata` finds walking every byte, PNG chunks included);
 * :func:`clean` — the privacy rewrite: upright, without the metadata;
-* :func:`digests` — MD5 (the platform's ``content_hash``) and SHA-256 (confirms a dedup hit).
+* :func:`digests` — MD5 (the platform's ``content_hash``) and SHA-256 (confirms a dedup hit);
+* :func:`with_colour` — the dominant colour (inline enrichment), decoded on a thread of its
+  own from the bytes to be stored while the rest goes on.
 
 :func:`verify` runs them in order for one upload and returns a :class:`Verified`.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import BinaryIO
 
@@ -28,6 +31,7 @@ from sartiq_storage.adapters.media_probe import (
     DecompressionBombError,
     MediaMetadata,
     MediaProbeError,
+    dominant_color,
     probe,
     probe_image_header,
     read_video,
@@ -89,6 +93,9 @@ class Verified:
     md5_pending: bool = False
     """A big video's MD5 is still to be streamed (``md5`` is empty): the caller hashes it
     while the copy runs (``Ingestion.ingest_key``)."""
+    colour: Future[str | None] | None = None
+    """The dominant colour still being decoded (inline enrichment, ``verify(colour_later=
+    True)``): :func:`with_colour` puts it in ``metadata`` before anything is recorded."""
 
 
 def read_upload(
@@ -281,15 +288,37 @@ def clean(
         new_kind = sniff(rewritten[:SNIFF_BYTES])
         if new_kind is None:
             raise MediaProbeError("the rewritten image is not an accepted type")
-        if settings.inline_enrichment:
-            metadata = probe(rewritten, "IMAGE", max_pixels=settings.max_pixels)
-        else:
-            metadata = probe_image_header(
-                rewritten, max_pixels=settings.max_pixels, extension=new_kind.extension
-            )
+        # The colour, when wanted, is decoded once, from these bytes (:func:`verify`).
+        metadata = probe_image_header(
+            rewritten, max_pixels=settings.max_pixels, extension=new_kind.extension
+        )
     except MediaProbeError as exc:
         raise UnsupportedMediaError(f"{key}: {exc}") from None
     return rewritten, new_kind, metadata
+
+
+_COLOURS = ThreadPoolExecutor(32, thread_name_prefix="ingest-colour")
+"""Where inline enrichment decodes colours while the ingest goes on (hash, lookup, copy);
+the decode slots (``adapters/vips.DECODES``) still bound how many decode at once."""
+
+
+def start_colour(data: bytes, max_pixels: int) -> Future[str | None]:
+    """The dominant colour of ``data``, decoding on a thread of its own (libvips drops the
+    GIL): an ingest's hash, lookup and copy run meanwhile on a second core."""
+    return _COLOURS.submit(dominant_color, data, max_pixels=max_pixels)
+
+
+def with_colour(verified: Verified) -> Verified:
+    """``verified`` with its dominant colour in ``metadata``, once decoded; pixels that do not
+    decode are refused (:class:`UnsupportedMediaError`), as the header check could not tell."""
+    if verified.colour is None:
+        return verified
+    try:
+        colour = verified.colour.result()
+    except MediaProbeError as exc:
+        raise UnsupportedMediaError(f"{verified.key}: {exc}") from None
+    metadata = replace(verified.metadata, dominant_color=colour)
+    return replace(verified, metadata=metadata, colour=None)
 
 
 def digests(data: bytes) -> tuple[str, str]:
@@ -304,16 +333,21 @@ def verify(
     hints: MediaInput | None = None,
     *,
     hash_later: bool = False,
+    colour_later: bool = False,
 ) -> Verified:
     """Everything checked before anything is created (verify before promote).
 
-    One GET reads the upload (:func:`read_upload`); every byte of an image is walked for
-    metadata, and a video is probed whole. With ``inline_enrichment`` (the default) the
-    bytes are hashed (SHA-256; MD5 too unless a plain-MD5 ETag gives it, as the store
-    computed it from these bytes) and the dominant colour computed. Without it,
-    dimensions come from the header, a plain-MD5 ETag is the content hash (the store
-    computed it from the stored bytes) and the enrichment is left to ``heal``. ``hints``:
-    the caller's width and height, kept when the bytes do not tell.
+    One GET reads the upload (:func:`read_upload`); dimensions and profile come from an
+    image's header, every byte of it is walked for metadata, and a video is probed whole.
+    With ``inline_enrichment`` (the default) the bytes are hashed (SHA-256; MD5 too unless a
+    plain-MD5 ETag gives it, as the store computed it from these bytes) and the dominant
+    colour decoded, once, from the bytes to be stored (a rewritten photo's, not the upload's
+    and then again the rewrite's), on a thread of its own while the bytes are hashed. With
+    ``colour_later`` it is left running in ``Verified.colour`` (the caller promotes
+    meanwhile and calls :func:`with_colour` before recording); else it is awaited here.
+    Without inline enrichment a plain-MD5 ETag is the content hash (the store computed it
+    from the stored bytes) and the enrichment is left to ``heal``. ``hints``: the caller's
+    width and height, kept when the bytes do not tell.
     """
     upload = read_upload(store, key, settings.max_file_size, settings.max_video_size)
     if upload.kind.resource_type == "VIDEO":
@@ -325,17 +359,20 @@ def verify(
     # metadata walk keeps the ETag's MD5 (the walk proves the bytes need no change).
     hashed = settings.inline_enrichment or info.md5 is None
     metadata: MediaMetadata | None = None
-    # Deferred enrichment leaves the dominant colour to heal even when every byte is here:
-    # the header gives dimensions and profile at a fraction of a decode.
-    if not settings.inline_enrichment and kind.resource_type == "IMAGE":
+    # The header gives dimensions and profile at a fraction of a decode; the colour (inline
+    # enrichment; deferred leaves it to heal) is decoded below from the bytes kept.
+    if kind.resource_type == "IMAGE":
         metadata = header_metadata(key, data, kind, settings.max_pixels)
-    if metadata is None:
+    if metadata is None:  # a header libvips reads only from a full probe: colour included
         hashed = True
         metadata = probe_metadata(key, data, kind, settings.max_pixels)
     payload: bytes | None = None
     if needs_cleaning(data, kind, metadata):
         payload, kind, metadata = clean(key, data, kind, metadata, settings)
         data = payload  # the hash covers the bytes stored and served
+    colour: Future[str | None] | None = None
+    if settings.inline_enrichment and metadata.dominant_color is None:
+        colour = start_colour(data, settings.max_pixels)
     sha256: str | None
     if payload is None and info.md5 is not None and settings.inline_enrichment:
         # The store hashed these very bytes (a plain-MD5 ETag): SHA-256 alone is new work.
@@ -348,4 +385,5 @@ def verify(
     if hints is not None and metadata.width is None:
         metadata = replace(metadata, width=hints.width, height=hints.height)
     failpoints.hit("ingest.hashed")
-    return Verified(key, size, md5, sha256, kind, metadata, payload, info)
+    verified = Verified(key, size, md5, sha256, kind, metadata, payload, info, colour=colour)
+    return verified if colour_later else with_colour(verified)

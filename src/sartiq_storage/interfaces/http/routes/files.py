@@ -14,9 +14,9 @@ from starlette.responses import RedirectResponse, Response
 from sartiq_storage.adapters.media_probe import MediaProbeError
 from sartiq_storage.core.errors import ObjectNotFoundError
 from sartiq_storage.interfaces.http.auth import ContextDep
-from sartiq_storage.interfaces.http.responses import NOSNIFF, object_response
+from sartiq_storage.interfaces.http.responses import NOSNIFF, object_headers, object_response
 from sartiq_storage.services.context import StorageContext
-from sartiq_storage.services.delivery import DERIVED_ROUTE
+from sartiq_storage.services.delivery import DERIVED_ROUTE, is_video_key
 
 router = APIRouter(tags=["files"])
 _ALLOWED_QUERY = {"type"}
@@ -59,10 +59,23 @@ async def derived(fmt: str, file_path: str, request: Request, context: ContextDe
         try:
             return await _serve_derivative(context, request, key)
         except ObjectNotFoundError:
-            await run_in_threadpool(context.delivery.make, source, fmt)
-            return await _serve_derivative(context, request, key)
+            if is_video_key(source.key) or not _plain_get(request):
+                await run_in_threadpool(context.delivery.make, source, fmt)
+                return await _serve_derivative(context, request, key)
+            made = await run_in_threadpool(context.delivery.made, source, fmt)
+            if made is None:  # another request made it meanwhile
+                return await _serve_derivative(context, request, key)
+            info, data = made  # answered from the bytes just stored: no second read
+            headers = object_headers(info, key, None)
+            return Response(data, headers=headers, media_type=info.content_type)
     except MediaProbeError as exc:  # a bomb 422, a timeout 503, unreadable bytes 415
         raise HTTPException(exc.status, str(exc)) from None
+
+
+def _plain_get(request: Request) -> bool:
+    """A whole-body GET with no conditions: what a fresh derivative can answer from memory."""
+    headers = request.headers
+    return request.method == "GET" and "range" not in headers and "if-none-match" not in headers
 
 
 async def _serve_derivative(context: StorageContext, request: Request, key: str) -> Response:
