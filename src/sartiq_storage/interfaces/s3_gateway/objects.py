@@ -183,15 +183,17 @@ async def get_object(call: Call) -> Response:
     engine, headers_in = call.engine, call.headers
 
     def open_object() -> tuple[Entry, int | None, tuple[int, int] | None, Iterator[bytes]]:
-        """Stat, conditions, range and the open stream in one worker hop; an answer of at
-        most 1 MiB is read whole in that same hop (no further hops to stream it)."""
-        entry = engine.stat_object(call.bucket, call.ref, call.path)
+        """Lookup, conditions, range and the open stream in one worker hop, the bytes read
+        by the entry's own address (one lookup: the headers and the bytes always belong
+        together); an answer of at most 1 MiB is read whole in that same hop."""
+        found = engine.open_object(call.bucket, call.ref, call.path)
+        entry = found.entry
         status = check_conditions(headers_in, entry)
         if status is not None:
             return entry, status, None, iter(())
         span = parse_range(headers_in["range"], entry.size) if "range" in headers_in else None
         start, end = span if span is not None else (None, None)
-        chunks = engine.get_object(call.bucket, call.ref, call.path, start=start, end=end)
+        chunks = found.read(start, end)
         length = entry.size if span is None else span[1] - span[0]
         if length <= HANDOFF:
             return entry, None, span, iter((b"".join(chunks),))
