@@ -152,7 +152,7 @@ def test_reads_during_overwrites_and_commits_pair_headers_with_bytes(
                 writer.put_object(Bucket=repo, Key="main/moving", Body=versions[turn % 2])
                 if turn % 3 == 2:
                     gateway.commit(repo, "main", f"turn {turn}")
-        except BaseException as exc:  # noqa: BLE001 - raised in the test's thread below
+        except BaseException as exc:
             failures.append(exc)
 
     thread = threading.Thread(target=write)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,7 +58,10 @@ class OpenObject:
     (``[start, end)``, None for the whole), so a reader looks the path up once."""
 
     entry: Entry
-    read: Callable[[int | None, int | None], Iterator[bytes]]
+    read: Callable[[int | None, int | None], Iterable[bytes]]
+    file: str | None = None
+    """The local file holding exactly these bytes (the embedded store's content-addressed
+    blob, never rewritten), for a server that sends files itself; None elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)

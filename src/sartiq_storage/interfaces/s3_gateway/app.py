@@ -9,6 +9,7 @@ Operations map as lakeFS's ``pkg/gateway`` maps them (see ``docs/datasets.md``).
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import uuid
@@ -22,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.lakefs.auth import users_of
 from sartiq_storage.interfaces.s3_gateway import listing, multipart, objects
-from sartiq_storage.interfaces.s3_gateway.common import Call, xml_response
+from sartiq_storage.interfaces.s3_gateway.common import PATHSEND, Call, xml_response
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error
 from sartiq_storage.interfaces.s3_gateway.sigv2 import verify_v2
 from sartiq_storage.interfaces.s3_gateway.sigv4 import is_v2, query_pairs, verify
@@ -224,6 +225,7 @@ class S3Gateway:
             verified,
             self.context.datasets,
             request_id,
+            PATHSEND in scope.get("extensions", {}),
         )
         return await _route(call)(call)
 
@@ -267,4 +269,14 @@ def app_from_environment() -> S3Gateway:
 
     settings = load_settings()
     configure_logging(settings)
-    return create_s3_gateway(build_context(settings))
+    gateway = create_s3_gateway(build_context(settings))
+    freeze_startup_objects()
+    return gateway
+
+
+def freeze_startup_objects() -> None:
+    """Move everything the start-up made (modules, the engine, SQLAlchemy's tables) out of
+    the garbage collector's reach: a full collection then walks only what requests made,
+    not some 150,000 long-lived objects (about 100 ms each time on a busy machine)."""
+    gc.collect()
+    gc.freeze()

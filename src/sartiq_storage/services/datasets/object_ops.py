@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from sartiq_storage.adapters.stores import ObjectStream
 from sartiq_storage.core.datasets.errors import NotFoundError, PreconditionFailedError
 from sartiq_storage.core.datasets.model import CommonPrefix, Entry, Listing, OpenObject
 from sartiq_storage.core.datasets.names import validate_path
@@ -99,16 +100,16 @@ class ObjectOperations(EngineParts):
     def get_object(
         self, repo: str, ref: str, path: str, *, start: int | None = None, end: int | None = None
     ) -> Iterator[bytes]:
-        return self.open_object(repo, ref, path).read(start, end)
+        return iter(self.open_object(repo, ref, path).read(start, end))
 
     def open_object(self, repo: str, ref: str, path: str) -> OpenObject:
         r, entry = self._found(repo, ref, path)
         blobs, namespace = self.blobs, r.namespace_key
 
-        def read(start: int | None, end: int | None) -> Iterator[bytes]:
-            return blobs.read(namespace, entry.address, entry.external, start, end)
+        def read(start: int | None, end: int | None) -> ObjectStream:
+            return blobs.open(namespace, entry.address, entry.external, start, end)
 
-        return OpenObject(entry, read)
+        return OpenObject(entry, read, blobs.file(namespace, entry.address, entry.external))
 
     def list_objects(
         self,
