@@ -9,7 +9,6 @@ Operations map as lakeFS's ``pkg/gateway`` maps them (see ``docs/datasets.md``).
 
 from __future__ import annotations
 
-import gc
 import logging
 import re
 import uuid
@@ -269,14 +268,4 @@ def app_from_environment() -> S3Gateway:
 
     settings = load_settings()
     configure_logging(settings)
-    gateway = create_s3_gateway(build_context(settings))
-    freeze_startup_objects()
-    return gateway
-
-
-def freeze_startup_objects() -> None:
-    """Move everything the start-up made (modules, the engine, SQLAlchemy's tables) out of
-    the garbage collector's reach: a full collection then walks only what requests made,
-    not some 150,000 long-lived objects (about 100 ms each time on a busy machine)."""
-    gc.collect()
-    gc.freeze()
+    return create_s3_gateway(build_context(settings))
