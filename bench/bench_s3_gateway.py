@@ -44,7 +44,12 @@ DESCRIPTION = """\
 **GetObject** of a 1 MB and a 64 MB object through the gateway, with the engine's store on
 moto's S3 server (a real process), against boto3 reading **the same bytes straight from that
 store** (the blob's key in the bucket) in the same run: the gateway's price is its hop,
-signature check, ref resolution and stat. Target: ratio ≥ 0.8.
+signature check, ref resolution and stat. Target: ratio ≥ 0.8. A third side is the floor of
+any Python proxy: `bench/bare_proxy.py`, bare Starlette under granian streaming the same blob
+from moto with obstore (the gateway's S3 client), no signature, no metadata. The three sides
+are read by boto3 in one loop, their order rotating round by round; each row gives the range
+of its per-round ratios, so the noise of a shared machine shows. Run only these cases with
+`BENCH_S3_GATEWAY_CASES=get` (also `list`, `streaming`).
 
 **ListObjectsV2**, one page of 1,000 keys from the middle of a branch (`StartAfter`), on a
 branch of 1,000,000 committed objects (quick: 100,000) against the same page on a branch of
