@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import Table, and_, bindparam, delete, select, update
@@ -37,6 +37,11 @@ def prefix_upper_bound(prefix: str) -> str | None:
 class KV(ABC):
     @abstractmethod
     def get(self, partition: str, key: str) -> bytes | None: ...
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The values of ``(partition, key)`` pairs, in their order, each read consistently
+        (not one snapshot): one round trip where the backend has one (DynamoDB)."""
+        return [self.get(partition, key) for partition, key in items]
 
     @abstractmethod
     def set(self, partition: str, key: str, value: bytes) -> None: ...
