@@ -3,8 +3,10 @@ and server memory while a very large object streams up and down."""
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -19,11 +21,13 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from bench.harness import MB, Result, measure
+from bench.harness import MB, REPO_ROOT, Result, measure
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.datasets import open_engine
 from sartiq_storage.testing.moto_server import (
+    TEST_KEY_ID,
+    TEST_SECRET,
     free_port,
     make_bucket,
     moto_client,
@@ -40,7 +44,12 @@ DESCRIPTION = """\
 **GetObject** of a 1 MB and a 64 MB object through the gateway, with the engine's store on
 moto's S3 server (a real process), against boto3 reading **the same bytes straight from that
 store** (the blob's key in the bucket) in the same run: the gateway's price is its hop,
-signature check, ref resolution and stat. Target: ratio ≥ 0.8.
+signature check, ref resolution and stat. Target: ratio ≥ 0.8. A third side is the floor of
+any Python proxy: `bench/bare_proxy.py`, bare Starlette under granian streaming the same blob
+from moto with obstore (the gateway's S3 client), no signature, no metadata. The three sides
+are read by boto3 in one loop, their order rotating round by round; each row gives the range
+of its per-round ratios, so the noise of a shared machine shows. Run only these cases with
+`BENCH_S3_GATEWAY_CASES=get` (also `list`, `streaming`).
 
 **ListObjectsV2**, one page of 1,000 keys from the middle of a branch (`StartAfter`), on a
 branch of 1,000,000 committed objects (quick: 100,000) against the same page on a branch of
@@ -127,15 +136,77 @@ def _get_round(client: Any, bucket: str, key: str) -> Callable[[int], float]:
     return one
 
 
+@contextmanager
+def _bare_proxy(moto: str, bucket: str) -> Iterator[str]:
+    """``bench/bare_proxy.py`` under granian, one worker, as the gateway runs: the floor."""
+    port = free_port()
+    command = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+    environment = {
+        **os.environ,
+        "PYTHONPATH": str(REPO_ROOT),
+        "BARE_PROXY_ENDPOINT": moto,
+        "BARE_PROXY_BUCKET": bucket,
+        "BARE_PROXY_KEY_ID": TEST_KEY_ID,
+        "BARE_PROXY_SECRET": TEST_SECRET,
+    }
+    with process_group(
+        [*command, "bench.bare_proxy:app"],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        endpoint = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                httpx.get(endpoint, timeout=1)
+                break
+            except httpx.HTTPError:
+                if proc.poll() is not None:
+                    raise RuntimeError("the bare proxy did not start") from None
+                time.sleep(0.1)
+        yield endpoint
+
+
+def _three_way(sides: dict[str, Callable[[int], float]], rounds: int) -> dict[str, list[float]]:
+    """Every side once a round, the order rotating round by round (a warm-up first)."""
+    names = list(sides)
+    for name in names:
+        sides[name](0)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for number in range(1, rounds + 1):
+        shift = number % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            times[name].append(sides[name](number))
+    return times
+
+
+def _spread(ours: list[float], base: list[float]) -> str:
+    """Min-max of the per-round ratios (base time / our time: above 1 we are faster)."""
+    ratios = sorted(b / o for o, b in zip(ours, base, strict=True))
+    return f"per-round ratios {ratios[0]:.2f}-{ratios[-1]:.2f}"
+
+
 def bench_get(quick: bool) -> list[Result]:
+    """The gateway, a bare proxy (the floor of any Python proxy) and the store itself, each
+    read by boto3, interleaved in one loop; three rows from the same rounds."""
     rounds = 5 if quick else 9
     results = []
     with tempfile.TemporaryDirectory() as tmp, moto_server() as moto:
-        bucket = make_bucket(moto)
-        env = {**moto_settings(moto, bucket), "STORAGE_BACKEND": "s3"}
-        with _serve(Path(tmp), env) as (api, endpoint, _pid):
+        content, bucket = make_bucket(moto), make_bucket(moto)
+        env = {
+            **moto_settings(moto, content),
+            "STORAGE_BACKEND": "s3",
+            "DATASETS_S3_ENDPOINT": moto,
+            "DATASETS_S3_REGION": "us-east-1",
+            "DATASETS_S3_ACCESS_KEY_ID": TEST_KEY_ID,
+            "DATASETS_S3_SECRET_ACCESS_KEY": TEST_SECRET,
+        }
+        with _serve(Path(tmp), env) as (api, endpoint, _pid), _bare_proxy(moto, bucket) as bare:
             _create_repository(api, "bench", f"s3://{bucket}/datasets/bench")
-            gateway, store = _client(endpoint), moto_client(moto)
+            gateway, store, proxy = _client(endpoint), moto_client(moto), _client(bare)
             for size, label in ((1_000_000, "1 MB"), (64_000_000, "64 MB")):
                 data = os.urandom(size)
                 gateway.put_object(Bucket="bench", Key=f"main/{label}", Body=data)
@@ -147,18 +218,44 @@ def bench_get(quick: bool) -> list[Result]:
                 def repeat(fn: Callable[[int], float], n: int = count) -> Callable[[int], float]:
                     return lambda i: sum(fn(i) for _ in range(n))
 
-                results.append(
-                    measure(
-                        "s3-gateway",
-                        f"GetObject {label} (x{count} a round), gateway vs the backing store",
-                        repeat(_get_round(gateway, "bench", f"main/{label}")),
-                        repeat(_get_round(store, bucket, blob)),
-                        work=work,
-                        unit="MB/s",
-                        notes="store: moto's S3 server; both sides boto3 over HTTP; target >= 0.8",
-                        rounds=rounds,
-                    )
+                times = _three_way(
+                    {
+                        "gateway": repeat(_get_round(gateway, "bench", f"main/{label}")),
+                        "bare": repeat(_get_round(proxy, bucket, blob)),
+                        "store": repeat(_get_round(store, bucket, blob)),
+                    },
+                    rounds,
                 )
+                rate = {name: work / statistics.median(t) for name, t in times.items()}
+                case = f"GetObject {label} (x{count} a round)"
+                pairs = (
+                    ("gateway", "store", "gateway vs the backing store", "target >= 0.8"),
+                    (
+                        "bare",
+                        "store",
+                        "bare proxy vs the backing store",
+                        "the floor: bench/bare_proxy.py, obstore streamed by bare Starlette "
+                        "under granian, no auth or metadata",
+                    ),
+                    (
+                        "gateway",
+                        "bare",
+                        "gateway vs the bare proxy",
+                        "what the gateway adds over the floor (SigV4, ref, lookup)",
+                    ),
+                )
+                for ours, base, what, note in pairs:
+                    results.append(
+                        Result(
+                            "s3-gateway",
+                            f"{case}, {what}",
+                            rate[ours],
+                            rate[base],
+                            "MB/s",
+                            f"store: moto's S3 server; boto3 on every side; {note}; "
+                            + _spread(times[ours], times[base]),
+                        )
+                    )
     return results
 
 
@@ -322,5 +419,13 @@ def bench_streaming(quick: bool) -> list[Result]:
     return results
 
 
+CASES = {"get": bench_get, "list": bench_list, "streaming": bench_streaming}
+
+
 def run(quick: bool) -> list[Result]:
-    return [*bench_get(quick), *bench_list(quick), *bench_streaming(quick)]
+    """Every case, or those named in ``BENCH_S3_GATEWAY_CASES`` (``get,list,streaming``)."""
+    chosen = os.environ.get("BENCH_S3_GATEWAY_CASES", "").replace(",", " ").split()
+    unknown = set(chosen) - set(CASES)
+    if unknown:
+        raise ValueError(f"unknown cases {sorted(unknown)}; known: {sorted(CASES)}")
+    return [row for name, case in CASES.items() if name in (chosen or CASES) for row in case(quick)]

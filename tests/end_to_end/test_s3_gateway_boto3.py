@@ -4,7 +4,9 @@ issue names, and S3's error codes."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -128,6 +130,44 @@ def test_ranges_and_conditions(gateway: Gateway, repo: str) -> None:
     with pytest.raises(ClientError) as taken:
         s3.put_object(Bucket=repo, Key="main/blob", Body=b"x", IfNoneMatch="*")
     assert _code(taken) == "PreconditionFailed"
+
+
+def test_reads_during_overwrites_and_commits_pair_headers_with_bytes(
+    gateway: Gateway, repo: str
+) -> None:
+    """Each GET looks the object up once and reads that entry's own bytes: while another
+    client overwrites the object (a streamed and a small version in turn) and commits, every
+    answer's body has its Content-Length and ETag (the MD5 of a single PUT)."""
+    versions = [os.urandom(1536 * 1024), os.urandom(3000)]
+    writer, reader = gateway.client(), gateway.client()
+    writer.put_object(Bucket=repo, Key="main/moving", Body=versions[0])
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            for turn in itertools.count():
+                if stop.is_set():
+                    return
+                writer.put_object(Bucket=repo, Key="main/moving", Body=versions[turn % 2])
+                if turn % 3 == 2:
+                    gateway.commit(repo, "main", f"turn {turn}")
+        except BaseException as exc:
+            failures.append(exc)
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        for _ in range(40):
+            got = reader.get_object(Bucket=repo, Key="main/moving")
+            body = got["Body"].read()
+            assert len(body) == got["ContentLength"]
+            assert got["ETag"] == f'"{hashlib.md5(body).hexdigest()}"'
+            assert body in versions
+    finally:
+        stop.set()
+        thread.join()
+    assert not failures, failures
 
 
 def test_copy_within_and_across_refs_and_repositories(gateway: Gateway, repo: str) -> None:

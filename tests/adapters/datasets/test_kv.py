@@ -95,3 +95,17 @@ def test_prefix_upper_bound() -> None:
     assert prefix_upper_bound("ab") == "ac"
     assert prefix_upper_bound("") is None
     assert prefix_upper_bound("a\U0010ffff") == "b"
+
+
+def test_get_many_answers_in_order_with_the_missing_as_none(kv: KV) -> None:
+    kv.set("p", "a", b"1")
+    kv.set("q", "a", b"2")
+    kv.set("p", "b", b"3")
+    asked = [("q", "a"), ("p", "missing"), ("p", "a"), ("p", "b"), ("p", "a")]
+    assert kv.get_many(asked) == [b"2", None, b"1", b"3", b"1"]
+    assert kv.get_many([]) == []
+    many = [("p", f"k{i:03d}") for i in range(130)]  # past DynamoDB's 100 keys a call
+    kv.set_many("p", [(k, k.encode()) for _p, k in many[::2]])
+    assert kv.get_many(many) == [
+        k.encode() if i % 2 == 0 else None for i, (_p, k) in enumerate(many)
+    ]

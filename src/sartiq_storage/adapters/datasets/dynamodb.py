@@ -11,7 +11,7 @@ every read is strongly consistent, which the engine's compare-and-set loops rely
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +31,8 @@ ITEM_KEY = "ItemKey"
 ITEM_VALUE = "ItemValue"
 BATCH_WRITE_MAX = 25
 """DynamoDB's limit of requests in one ``BatchWriteItem``."""
+BATCH_GET_MAX = 100
+"""DynamoDB's limit of keys in one ``BatchGetItem``."""
 WRITERS = 8
 """``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
 
@@ -110,6 +112,29 @@ class DynamoKV(KV):
         )
         item = found.get("Item")
         return None if item is None else bytes(item[ITEM_VALUE]["B"])
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """One strongly consistent ``BatchGetItem`` (up to 100 keys; what DynamoDB leaves
+        unprocessed is asked for again)."""
+        if not items:
+            return []
+        if len(items) > BATCH_GET_MAX:
+            head = self.get_many(items[:BATCH_GET_MAX])
+            return head + self.get_many(items[BATCH_GET_MAX:])
+        found: dict[tuple[bytes, bytes], bytes] = {}
+        pending: dict[str, Any] = {
+            self.table: {
+                "Keys": [self._key(p, k) for p, k in dict.fromkeys(items)],
+                "ConsistentRead": True,
+            }
+        }
+        while pending:
+            answer = self.client.batch_get_item(RequestItems=pending)
+            for item in answer.get("Responses", {}).get(self.table, []):
+                where = (bytes(item[PARTITION_KEY]["B"]), bytes(item[ITEM_KEY]["B"]))
+                found[where] = bytes(item[ITEM_VALUE]["B"])
+            pending = dict(answer.get("UnprocessedKeys") or {})
+        return [found.get((_bytes(p), _bytes(k))) for p, k in items]
 
     def _item(self, partition: str, key: str, value: bytes) -> dict[str, Any]:
         return {**self._key(partition, key), ITEM_VALUE: {"B": bytes(value)}}

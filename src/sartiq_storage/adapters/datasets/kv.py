@@ -11,10 +11,10 @@ from __future__ import annotations
 import bisect
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Table, and_, delete, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -37,6 +37,11 @@ def prefix_upper_bound(prefix: str) -> str | None:
 class KV(ABC):
     @abstractmethod
     def get(self, partition: str, key: str) -> bytes | None: ...
+
+    def get_many(self, items: Sequence[tuple[str, str]]) -> list[bytes | None]:
+        """The values of ``(partition, key)`` pairs, in their order, each read consistently
+        (not one snapshot): one round trip where the backend has one (DynamoDB)."""
+        return [self.get(partition, key) for partition, key in items]
 
     @abstractmethod
     def set(self, partition: str, key: str, value: bytes) -> None: ...
@@ -158,6 +163,9 @@ class SqlKV(KV):
         assert isinstance(table, Table)
         self.table: Table = table
         self._postgres = database.is_postgres
+        self._get = select(table.c.value).where(
+            and_(table.c.partition == bindparam("p"), table.c.key == bindparam("k"))
+        )
 
     def close(self) -> None:
         if self.owns_database:
@@ -174,10 +182,10 @@ class SqlKV(KV):
         return and_(self.table.c.partition == partition, self.table.c.key == key)
 
     def get(self, partition: str, key: str) -> bytes | None:
-        with self.database.engine.connect() as conn:
-            row = conn.execute(
-                select(self.table.c.value).where(self._where(partition, key))
-            ).first()
+        # A read transaction: on SQLite a deferred BEGIN, not the writers' BEGIN IMMEDIATE
+        # (a read neither takes nor waits for the write lock); the statement is built once.
+        with self.database.read_connection() as conn:
+            row = conn.execute(self._get, {"p": partition, "k": key}).first()
         return None if row is None else bytes(row[0])
 
     def set(self, partition: str, key: str, value: bytes) -> None:
@@ -245,7 +253,7 @@ class SqlKV(KV):
                 .order_by(key)
                 .limit(SCAN_BATCH)
             )
-            with self.database.engine.connect() as conn:
+            with self.database.read_connection() as conn:
                 batch = [(str(k), bytes(v)) for k, v in conn.execute(query)]
             for k, v in batch:
                 if not k.startswith(prefix):

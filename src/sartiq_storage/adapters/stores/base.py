@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Literal
@@ -116,6 +116,7 @@ class ObjectStream:
         byte_range: tuple[int, int],
         close: Iterable[object] = (),
         whole: Callable[[], bytes] | None = None,
+        achunks: Callable[[], AsyncIterator[bytes]] | None = None,
     ) -> None:
         self.info = info
         self.byte_range = byte_range
@@ -125,6 +126,9 @@ class ObjectStream:
         self._whole = whole
         """Reads the whole range at once (one buffer, no join of chunks): for ``read()``
         before any chunk was taken."""
+        self._achunks = achunks
+        """The same chunks read asynchronously by the store's own client (no thread), where
+        it has one: see :meth:`native_async`."""
 
     @property
     def length(self) -> int:
@@ -134,6 +138,22 @@ class ObjectStream:
         self._whole = None
         try:
             yield from self._chunks
+        finally:
+            self.close()
+
+    def native_async(self) -> AsyncIterator[bytes] | None:
+        """The chunks for an event loop, read by the store's async client (the S3 store's
+        obstore): no worker thread, no hop a chunk; None where the store reads blocking.
+        Use it or iterate, not both."""
+        if self._achunks is None:
+            return None
+        self._whole = None
+        return self._async_chunks(self._achunks())
+
+    async def _async_chunks(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in chunks:
+                yield chunk
         finally:
             self.close()
 

@@ -27,9 +27,10 @@ presigning) and ``_s3_errors.py`` how failures of either are read.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -322,7 +323,12 @@ class S3Store(S3Multipart, S3ControlPlane):
         info = _info(key, result)
         lo, hi = result.range
         stream = result.stream(min_chunk_size=DEFAULT_CHUNK)
-        return ObjectStream(info, self._chunks(key, info, stream, lo, hi), (lo, hi))
+        return ObjectStream(
+            info,
+            self._chunks(key, info, stream, lo, hi),
+            (lo, hi),
+            achunks=lambda: self._achunks(key, info, stream, lo, hi),
+        )
 
     def _chunks(self, key: str, info: ObjectInfo, stream: Any, lo: int, hi: int) -> Iterator[bytes]:
         """The body's chunks; a body cut mid-way resumes with a range request for the rest,
@@ -345,6 +351,34 @@ class S3Store(S3Multipart, S3ControlPlane):
             try:
                 with translated(key):
                     rest = obstore.get(self._store, key, options=options)  # type: ignore[arg-type]
+            except (PreconditionFailedError, ObjectNotFoundError):
+                raise StoreUnavailableError(
+                    f"object {key!r} changed while it was being read"
+                ) from None
+            stream = rest.stream(min_chunk_size=DEFAULT_CHUNK)
+
+    async def _achunks(
+        self, key: str, info: ObjectInfo, stream: Any, lo: int, hi: int
+    ) -> AsyncIterator[bytes]:
+        """:meth:`_chunks` on an event loop (obstore's async client), the same resumption."""
+        delivered = 0
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                with translated(key):
+                    async for chunk in stream:
+                        delivered += len(chunk)
+                        yield bytes(chunk)
+                return
+            except StoreUnavailableError as exc:
+                if answered(exc) or attempt == self.max_attempts or lo + delivered >= hi:
+                    raise
+            await asyncio.sleep(pause(attempt))
+            options: dict[str, Any] = {"range": (lo + delivered, hi)}
+            if info.etag:
+                options["if_match"] = f'"{info.etag}"'
+            try:
+                with translated(key):
+                    rest = await obstore.get_async(self._store, key, options=options)  # type: ignore[arg-type]
             except (PreconditionFailedError, ObjectNotFoundError):
                 raise StoreUnavailableError(
                     f"object {key!r} changed while it was being read"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,6 +50,18 @@ class Entry:
     @property
     def identity(self) -> str:
         return entry_identity(self.size, self.checksum, self.content_type, self.metadata)
+
+
+@dataclass(frozen=True, slots=True)
+class OpenObject:
+    """An object found at a ref: its entry and ``read(start, end)`` of those very bytes
+    (``[start, end)``, None for the whole), so a reader looks the path up once."""
+
+    entry: Entry
+    read: Callable[[int | None, int | None], Iterable[bytes]]
+    file: str | None = None
+    """The local file holding exactly these bytes (the embedded store's content-addressed
+    blob, never rewritten), for a server that sends files itself; None elsewhere."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from sartiq_storage.core.datasets.model import (
     GcRules,
     Listing,
     MergeStrategy,
+    OpenObject,
     ReflogEntry,
     Repository,
     Tag,
@@ -141,6 +142,11 @@ class ObjectApi(Protocol):
         self, repo: str, ref: str, path: str, *, start: int | None = None, end: int | None = None
     ) -> Iterator[bytes]:
         """The bytes, or the range ``[start, end)``; GoneError when GC collected them."""
+
+    def open_object(self, repo: str, ref: str, path: str) -> OpenObject:
+        """The entry at ``ref`` and a reader of exactly its bytes: one lookup for a stat
+        and a read (a write to the path in between cannot pair one entry's headers with
+        another's bytes)."""
 
     def list_objects(
         self,

@@ -22,7 +22,7 @@ from starlette.types import Receive, Scope, Send
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.lakefs.auth import users_of
 from sartiq_storage.interfaces.s3_gateway import listing, multipart, objects
-from sartiq_storage.interfaces.s3_gateway.common import Call, xml_response
+from sartiq_storage.interfaces.s3_gateway.common import PATHSEND, Call, xml_response
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error
 from sartiq_storage.interfaces.s3_gateway.sigv2 import verify_v2
 from sartiq_storage.interfaces.s3_gateway.sigv4 import is_v2, query_pairs, verify
@@ -224,6 +224,7 @@ class S3Gateway:
             verified,
             self.context.datasets,
             request_id,
+            PATHSEND in scope.get("extensions", {}),
         )
         return await _route(call)(call)
 

@@ -27,6 +27,8 @@ HANDOFF = 1024 * 1024
 """Bytes gathered on the event loop before a write's worker thread takes them: one hop
 between the loop and the thread a mebibyte, not one per network read."""
 XML = "application/xml"
+PATHSEND = "http.response.pathsend"
+"""The ASGI extension by which the server sends a file itself (granian offers it)."""
 
 
 @dataclass(slots=True)
@@ -42,6 +44,8 @@ class Call:
     verified: Verified
     engine: DatasetStore
     request_id: str
+    pathsend: bool = False
+    """The server sends files itself (ASGI ``pathsend``): whole local objects go that way."""
     ref: str = field(init=False)
     path: str = field(init=False)
 

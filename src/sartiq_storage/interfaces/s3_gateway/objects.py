@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import queue
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -12,12 +13,15 @@ from urllib.parse import unquote
 
 import anyio.to_thread
 from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
 
+from sartiq_storage.adapters.stores import ObjectStream
 from sartiq_storage.core.datasets.errors import DatasetError, NotFoundError
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.errors import PreconditionFailedError
 from sartiq_storage.interfaces.s3_gateway.common import (
     HANDOFF,
+    PATHSEND,
     Call,
     etag,
     object_headers,
@@ -177,27 +181,41 @@ async def _read_ahead(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         stop.set()  # a client that went away: the producer stops at its next piece
 
 
+Body = bytes | str | AsyncIterator[bytes] | Iterator[bytes]
+"""What a GET sends: the bytes (at most 1 MiB), a local file's path (sent by the server),
+or chunks, asynchronous (the store's async client) or read ahead by a thread."""
+
+
 async def get_object(call: Call) -> Response:
     if not call.path:
         raise no_such_key(call.resource)
     engine, headers_in = call.engine, call.headers
 
-    def open_object() -> tuple[Entry, int | None, tuple[int, int] | None, Iterator[bytes]]:
-        """Stat, conditions, range and the open stream in one worker hop; an answer of at
-        most 1 MiB is read whole in that same hop (no further hops to stream it)."""
-        entry = engine.stat_object(call.bucket, call.ref, call.path)
+    def open_object() -> tuple[Entry, int | None, tuple[int, int] | None, Body]:
+        """Lookup, conditions, range and the open stream in one worker hop, the bytes read
+        by the entry's own address (one lookup: the headers and the bytes always belong
+        together); an answer of at most 1 MiB is read whole in that same hop."""
+        found = engine.open_object(call.bucket, call.ref, call.path)
+        entry = found.entry
         status = check_conditions(headers_in, entry)
         if status is not None:
-            return entry, status, None, iter(())
+            return entry, status, None, b""
         span = parse_range(headers_in["range"], entry.size) if "range" in headers_in else None
         start, end = span if span is not None else (None, None)
-        chunks = engine.get_object(call.bucket, call.ref, call.path, start=start, end=end)
         length = entry.size if span is None else span[1] - span[0]
+        if call.pathsend and span is None and length > HANDOFF and _whole(found.file, length):
+            assert found.file is not None
+            return entry, None, span, found.file  # the server sends the file itself
+        chunks = found.read(start, end)
         if length <= HANDOFF:
-            return entry, None, span, iter((b"".join(chunks),))
-        return entry, None, span, _coalesced(chunks)
+            return entry, None, span, b"".join(chunks)
+        if isinstance(chunks, ObjectStream):
+            native = chunks.native_async()
+            if native is not None:
+                return entry, None, span, native
+        return entry, None, span, _coalesced(iter(chunks))
 
-    entry, status, span, chunks = await call.run(open_object)
+    entry, status, span, body = await call.run(open_object)
     headers = object_headers(entry)
     if status is not None:
         if status == 412:
@@ -219,9 +237,37 @@ async def get_object(call: Call) -> Response:
         headers["Content-Length"] = str(entry.size)
         code = 200
     # The stored Content-Type exactly as stored (media_type would add a charset to text/*).
-    if int(headers["Content-Length"]) <= HANDOFF:
-        return Response(next(chunks, b""), code, headers=headers)
-    return StreamingResponse(_read_ahead(chunks), code, headers=headers)
+    if isinstance(body, bytes):
+        return Response(body, code, headers=headers)
+    if isinstance(body, str):
+        return FileSent(body, code, headers)
+    if isinstance(body, AsyncIterator):
+        return StreamingResponse(body, code, headers=headers)
+    return StreamingResponse(_read_ahead(body), code, headers=headers)
+
+
+def _whole(file: str | None, size: int) -> bool:
+    """The blob's file is there with the entry's size (else the read reports it gone)."""
+    if file is None:
+        return False
+    try:
+        return os.stat(file).st_size == size
+    except OSError:
+        return False
+
+
+class FileSent(Response):
+    """A whole object from the embedded store sent by the server itself (ASGI ``pathsend``,
+    granian's zero-copy file send): no chunk of it passes through Python."""
+
+    def __init__(self, path: str, status: int, headers: dict[str, str]) -> None:
+        self.path = path
+        super().__init__(None, status, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        start = {"type": "http.response.start", "status": self.status_code}
+        await send({**start, "headers": self.raw_headers})
+        await send({"type": PATHSEND, "path": self.path})
 
 
 async def put_object(call: Call) -> Response:

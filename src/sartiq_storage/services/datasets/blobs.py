@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sartiq_storage.adapters.stores import ObjectStore
+from sartiq_storage.adapters.stores import LocalStore, ObjectStore, ObjectStream
 from sartiq_storage.core.datasets.errors import GoneError, InvalidArgumentError
 from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
 from sartiq_storage.services.datasets.locations import NamespaceStores
@@ -84,14 +84,26 @@ class Blobs:
         store, prefix = self.stores.resolve(ns)
         return store, f"{prefix}/{address}"
 
-    def read(
+    def file(self, ns: str, address: str, external: bool) -> str | None:
+        """The local file of a blob in a namespace on the local disk (immutable: its name is
+        its SHA-256); None for imported entries (their source may change) and other stores."""
+        if external:
+            return None
+        store, key = self.locate(ns, address, external)
+        return store.file_path(key) if isinstance(store, LocalStore) else None
+
+    def open(
         self, ns: str, address: str, external: bool, start: int | None, end: int | None
-    ) -> Iterator[bytes]:
+    ) -> ObjectStream:
         store, key = self.locate(ns, address, external)
         try:
-            stream = store.get(key, start=start, end=end)
+            return store.get(key, start=start, end=end)
         except ObjectNotFoundError as exc:
             raise GoneError(f"the bytes of this object are gone ({address})") from exc
         except ValueError as exc:
             raise InvalidArgumentError(str(exc)) from exc
-        return iter(stream)
+
+    def read(
+        self, ns: str, address: str, external: bool, start: int | None, end: int | None
+    ) -> Iterator[bytes]:
+        return iter(self.open(ns, address, external, start, end))

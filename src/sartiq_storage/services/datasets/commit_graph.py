@@ -62,7 +62,7 @@ class CommitGraph:
             generation=generation,
         )
         self.kv.set(repo.partition, f"commits/{commit_id}", encode_commit(commit))
-        return commit
+        return self.refs.keep(repo, commit)
 
     def merge_base(self, repo: RepoRecord, left: Commit, right: Commit) -> Commit:
         """The best common ancestor: walk both histories newest generation first."""

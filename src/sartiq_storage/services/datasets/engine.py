@@ -27,6 +27,7 @@ from sartiq_storage.core.datasets.errors import (
 )
 from sartiq_storage.core.datasets.model import (
     Branch,
+    Commit,
     GcReport,
     GcRules,
     ReflogEntry,
@@ -41,6 +42,7 @@ from sartiq_storage.core.datasets.names import (
 )
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.ranges import EMPTY_METARANGE_BYTES, EMPTY_METARANGE_ID
+from sartiq_storage.core.datasets.refs import is_full_commit_id, parse_ref
 from sartiq_storage.services.datasets.blobs import Blobs
 from sartiq_storage.services.datasets.branches import Branches, new_token
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
@@ -204,12 +206,24 @@ class NativeDatasetEngine(PresignedOperations, VersionOperations, ImportOperatio
     def create_branch(
         self, repo: str, name: str, source_ref: str, *, hidden: bool = False
     ) -> Branch:
-        r = self.repos.get(repo)
         validate_branch_name(name)
-        commit, _branch, _expr = self.refs.resolve(r, source_ref)
+        r, commit = self._source(repo, source_ref)
         if not self.branches.create(r, name, BranchRecord(commit.id, new_token(), hidden=hidden)):
             raise AlreadyExistsError(f"branch {name!r} already exists")
         return Branch(name, commit.id)
+
+    def _source(self, repo: str, source_ref: str) -> tuple[RepoRecord, Commit]:
+        """The repository and the commit a new branch starts from. A source named like a
+        branch (the usual case) is read with the repository record in one round trip;
+        resolution order stays lakeFS's (a full commit id first, then a branch, a tag…)."""
+        expr = parse_ref(source_ref)
+        if not expr.plain or expr.committed_only or is_full_commit_id(expr.base):
+            r = self.repos.get(repo)
+            return r, self.refs.resolve(r, source_ref)[0]
+        r, data = self.repos.get_with(repo, f"branches/{source_ref}")
+        if data is None:
+            return r, self.refs.resolve(r, source_ref)[0]
+        return r, self.refs.commit(r, BranchRecord.decode(data).commit_id)
 
     def get_branch(self, repo: str, name: str) -> Branch:
         record, _raw = self.branches.get(self.repos.get(repo), name)

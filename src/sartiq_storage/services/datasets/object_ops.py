@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 
+from sartiq_storage.adapters.stores import ObjectStream
 from sartiq_storage.core.datasets.errors import NotFoundError, PreconditionFailedError
-from sartiq_storage.core.datasets.model import CommonPrefix, Entry, Listing
+from sartiq_storage.core.datasets.model import CommonPrefix, Entry, Listing, OpenObject
 from sartiq_storage.core.datasets.names import validate_path
 from sartiq_storage.core.datasets.protocol import Data
 from sartiq_storage.core.datasets.ranges import Record, entry_to_record, record_to_entry
@@ -86,19 +87,29 @@ class ObjectOperations(EngineParts):
                 self._stage(r, branch, [(path, None)])
         return missing
 
-    def stat_object(self, repo: str, ref: str, path: str) -> Entry:
+    def _found(self, repo: str, ref: str, path: str) -> tuple[RepoRecord, Entry]:
         r = self.repos.get(repo)
         record = self.views.lookup(r, self.views.view(r, ref), validate_path(path))
         if record is None:
             raise NotFoundError(f"object {path!r} not found at {ref!r}")
-        return record_to_entry(record)
+        return r, record_to_entry(record)
+
+    def stat_object(self, repo: str, ref: str, path: str) -> Entry:
+        return self._found(repo, ref, path)[1]
 
     def get_object(
         self, repo: str, ref: str, path: str, *, start: int | None = None, end: int | None = None
     ) -> Iterator[bytes]:
-        r = self.repos.get(repo)
-        entry = self.stat_object(repo, ref, path)
-        return self.blobs.read(r.namespace_key, entry.address, entry.external, start, end)
+        return iter(self.open_object(repo, ref, path).read(start, end))
+
+    def open_object(self, repo: str, ref: str, path: str) -> OpenObject:
+        r, entry = self._found(repo, ref, path)
+        blobs, namespace = self.blobs, r.namespace_key
+
+        def read(start: int | None, end: int | None) -> ObjectStream:
+            return blobs.open(namespace, entry.address, entry.external, start, end)
+
+        return OpenObject(entry, read, blobs.file(namespace, entry.address, entry.external))
 
     def list_objects(
         self,

@@ -6,6 +6,8 @@ The read side of graveler's RefManager; it also serves GC (:class:`~.retention.G
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator
 
 from sartiq_storage.adapters.datasets.kv import KV
@@ -25,16 +27,41 @@ from sartiq_storage.services.datasets.records import (
     loads,
 )
 
+COMMITS_KEPT = 4096
+"""Decoded commits kept in memory: a commit record never changes once written (its id is
+the hash of its content, and a re-created repository gets a new partition), so a kept one
+is never stale. Saves a metadata round trip on every read of a branch or a commit id."""
+
 
 class RefResolver:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
+        self._commits: OrderedDict[tuple[str, str], Commit] = OrderedDict()
+        self._commits_guard = threading.Lock()
+
+    def _kept(self, repo: RepoRecord, commit_id: str) -> Commit | None:
+        with self._commits_guard:
+            found = self._commits.get((repo.partition, commit_id))
+            if found is not None:
+                self._commits.move_to_end((repo.partition, commit_id))
+            return found
+
+    def keep(self, repo: RepoRecord, commit: Commit) -> Commit:
+        """Remember ``commit`` (as read or as just written) for later reads."""
+        with self._commits_guard:
+            self._commits[(repo.partition, commit.id)] = commit
+            if len(self._commits) > COMMITS_KEPT:
+                self._commits.popitem(last=False)
+        return commit
 
     def commit(self, repo: RepoRecord, commit_id: str) -> Commit:
+        kept = self._kept(repo, commit_id)
+        if kept is not None:
+            return kept
         data = self.kv.get(repo.partition, f"commits/{commit_id}")
         if data is None:
             raise NotFoundError(f"commit {commit_id!r} not found in {repo.repository.name!r}")
-        return decode_commit(data)
+        return self.keep(repo, decode_commit(data))
 
     def branch(self, repo: RepoRecord, name: str) -> tuple[BranchRecord, bytes] | None:
         data = self.kv.get(repo.partition, f"branches/{name}")
@@ -98,9 +125,12 @@ class RefResolver:
 
     def _base(self, repo: RepoRecord, base: str) -> tuple[Commit, BranchRecord | None]:
         if is_full_commit_id(base):
+            kept = self._kept(repo, base)
+            if kept is not None:
+                return kept, None
             data = self.kv.get(repo.partition, f"commits/{base}")
             if data is not None:
-                return decode_commit(data), None
+                return self.keep(repo, decode_commit(data)), None
         found = self.branch(repo, base)
         if found is not None:
             return self.commit(repo, found[0].commit_id), found[0]

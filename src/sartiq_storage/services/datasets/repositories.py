@@ -27,12 +27,35 @@ DEFAULT_RETENTION_DAYS = 21
 class Repositories:
     def __init__(self, kv: KV) -> None:
         self.kv = kv
+        self._seen: dict[str, str] = {}
+        """Each repository's partition as last read: a guess for :meth:`get_with`, never
+        trusted alone (the record is read in the same call and must name it)."""
 
     def get(self, name: str) -> RepoRecord:
         data = self.kv.get(GRAVELER, f"repos/{name}")
         if data is None:
             raise NotFoundError(f"repository {name!r} not found")
-        return RepoRecord.decode(data)
+        record = RepoRecord.decode(data)
+        self._seen[name] = record.partition
+        return record
+
+    def get_with(self, name: str, key: str) -> tuple[RepoRecord, bytes | None]:
+        """The repository and the value of ``key`` in its partition, read together in one
+        round trip when the partition is known from an earlier read (and then checked: a
+        repository deleted and created again has a new one, and its key is read again)."""
+        partition = self._seen.get(name)
+        if partition is None:
+            record = self.get(name)
+            return record, self.kv.get(record.partition, key)
+        data, value = self.kv.get_many([(GRAVELER, f"repos/{name}"), (partition, key)])
+        if data is None:
+            self._seen.pop(name, None)
+            raise NotFoundError(f"repository {name!r} not found")
+        record = RepoRecord.decode(data)
+        if record.partition != partition:
+            self._seen[name] = record.partition
+            value = self.kv.get(record.partition, key)
+        return record, value
 
     def records(self) -> Iterator[RepoRecord]:
         for _key, data in self.kv.scan(GRAVELER, prefix="repos/"):
