@@ -17,8 +17,9 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,9 +33,12 @@ DESCRIPTION = """\
 temporary folder) in its own process, driven by `wrk -t1 -c32 --latency` from another process
 on loopback for 60 s per endpoint (quick: 5 s), after a 3-second warm-up: `GET /files/{key}`
 (its 302) and `POST /api/v1/uploads/presigned-url` (a bearer token, a JSON body with a size;
-each call also records an upload intent in SQLite). Baseline: the same wrk against bare
+each call also records an upload intent: in SQLite, and in a second row in PostgreSQL, a
+`serve` with `DATABASE_URL` on a fresh schema of `SARTIQ_BENCH_DATABASE_URL` or
+`SARTIQ_TEST_DATABASE_URL`, dropped afterwards). Baseline: the same wrk against bare
 Starlette under the same server (`bench/bare_redirect.py`: the same 302; a presign route that
-parses the JSON and answers a fixed JSON of the same shape), for the same time. Errors are
+parses the JSON and answers a fixed JSON of the same shape), for the same time, right after
+each row's own run (all servers are up for the whole run; the idle ones cost nothing). Errors are
 wrk's non-2xx/3xx answers plus socket errors, and must be 0. Memory is the server's RSS
 (process tree, `/proc`), sampled every second: at the start of the load, at its end, the
 maximum, and the least-squares slope after a warm-up of 10 s (quick: 1 s); "flat" means it
@@ -221,79 +225,122 @@ def _notes(ours: WrkResult, bare: WrkResult, memory: dict[str, float], warmup: f
     )
 
 
+PG_ENV = ("SARTIQ_BENCH_DATABASE_URL", "SARTIQ_TEST_DATABASE_URL")
+"""Where the PostgreSQL row's server gets a fresh schema (the first one set); neither set:
+no PostgreSQL row."""
+
+
+def _postgres_url() -> str | None:
+    return next((os.environ[name] for name in PG_ENV if os.environ.get(name)), None)
+
+
+@contextmanager
+def _postgres_schema(url: str) -> Iterator[str]:
+    """A ``DATABASE_URL`` on a fresh schema of ``url``'s database, dropped afterwards (also
+    when the run is interrupted): nothing clashes with the tests' own schemas."""
+    from sartiq_storage.adapters.db.engine import Database
+
+    schema = f"bench_load_{uuid.uuid4().hex[:12]}"
+    admin = Database.from_url(url, pool_size=1, max_overflow=0)
+    try:
+        with admin.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        finally:
+            with admin.engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        admin.dispose()
+
+
+def _serve(stack: ExitStack, folder: Path, name: str, env: dict[str, str]) -> tuple[str, int]:
+    """``sartiq-storage serve`` (one worker) on the embedded store in ``folder/name``."""
+    from sartiq_storage.adapters.stores import LocalStore
+    from sartiq_storage.testing.media import image_bytes
+
+    port = _free_port()
+    data_dir = folder / name
+    store = LocalStore(data_dir / "store")
+    for seed in range(5):
+        key = KEY if seed == 0 else KEY.replace("file.png", f"file{seed}.png")
+        store.put(key, image_bytes("png", 320, 240, seed=seed), content_type="image/png")
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "STORAGE_DATA_DIR": str(data_dir),
+        "AUTH_JWT_SECRET": SECRET,
+        "STORAGE_SERVICE_URL": base,
+        **env,
+    }
+    serve = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+    serve += ["--port", str(port), "--workers", "1"]
+    pid = stack.enter_context(_process(serve, env, folder, f"{base}/healthz"))
+    return base, pid
+
+
 def run(quick: bool) -> list[Result]:
     ensure_repo_on_path()
     if shutil.which("wrk") is None:
         print("load: wrk is not installed (apt-get install wrk); skipped")
         return []
-    from sartiq_storage.adapters.stores import LocalStore
     from sartiq_storage.core.tokens import issue_token
-    from sartiq_storage.testing.media import image_bytes
 
     seconds = 5 if quick else 60
     warmup = 1.0 if quick else 10.0
     token = issue_token(SECRET, "bench")
+    pg_url = _postgres_url()
+    if pg_url is None:
+        print(f"load: no PostgreSQL row (set {' or '.join(PG_ENV)})")
+    # (label, server, path, wrk script); each row's baseline is measured right after it.
+    cases: list[tuple[str, str, str, bool]] = [
+        (f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302", "sqlite", "files", False),
+        (f"POST presigned-url, SQLite, {seconds} s vs bare JSON route", "sqlite", "presign", True),
+    ]
+    if pg_url is not None:
+        label = f"POST presigned-url, PostgreSQL, {seconds} s vs bare JSON route"
+        cases.append((label, "postgres", "presign", True))
+    paths = {"files": f"/files/{KEY}", "presign": "/api/v1/uploads/presigned-url"}
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        data_dir = folder / "data"
-        store = LocalStore(data_dir / "store")
-        for seed in range(5):
-            key = KEY if seed == 0 else KEY.replace("file.png", f"file{seed}.png")
-            store.put(key, image_bytes("png", 320, 240, seed=seed), content_type="image/png")
         script = _presign_script(folder, token)
-        port = _free_port()
-        env = {
-            "STORAGE_DATA_DIR": str(data_dir),
-            "AUTH_JWT_SECRET": SECRET,
-            "STORAGE_SERVICE_URL": f"http://127.0.0.1:{port}",
-        }
-        serve = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
-        serve += ["--port", str(port), "--workers", "1"]
-        ours: dict[str, tuple[WrkResult, dict[str, float]]] = {}
-        base = f"http://127.0.0.1:{port}"
-        with _process(serve, env, folder, f"{base}/healthz") as pid:
-            _check_presign(base, token)
-            for case, url, lua in (
-                ("files", f"{base}/files/{KEY}", None),
-                ("presign", f"{base}/api/v1/uploads/presigned-url", script),
-            ):
-                _wrk(url, 3, lua)  # warm-up, not counted
-                with Sampler(pid) as sampler:
-                    measured = _wrk(url, seconds, lua)
-                ours[case] = (measured, sampler.memory(warmup))
+        servers = {"sqlite": _serve(stack, folder, "sqlite", {})}
+        if pg_url is not None:
+            database_url = stack.enter_context(_postgres_schema(pg_url))
+            servers["postgres"] = _serve(stack, folder, "postgres", {"DATABASE_URL": database_url})
         bare_port = _free_port()
         bare_base = f"http://127.0.0.1:{bare_port}"
         granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
         granian += ["--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning"]
-        bare_env = {"BARE_REDIRECT_BASE": f"{base}/_storage/public"}
-        bare: dict[str, WrkResult] = {}
-        with _process(
-            [*granian, "bench.bare_redirect:app"], bare_env, REPO_ROOT, f"{bare_base}/files/x"
-        ):
-            for case, url, lua in (
-                ("files", f"{bare_base}/files/{KEY}", None),
-                ("presign", f"{bare_base}/api/v1/uploads/presigned-url", script),
-            ):
-                _wrk(url, 3, lua)
-                bare[case] = _wrk(url, seconds, lua)
-    labels = {
-        "files": f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302",
-        "presign": f"POST presigned-url, {seconds} s vs bare JSON route",
-    }
-    for case in ("files", "presign"):
-        measured, memory = ours[case]
-        results.append(
-            Result(
-                "load",
-                labels[case],
-                measured.rate,
-                bare[case].rate,
-                "req/s",
-                _notes(measured, bare[case], memory, warmup),
+        bare_env = {"BARE_REDIRECT_BASE": f"{servers['sqlite'][0]}/_storage/public"}
+        stack.enter_context(
+            _process(
+                [*granian, "bench.bare_redirect:app"], bare_env, REPO_ROOT, f"{bare_base}/files/x"
             )
         )
-        errors = measured.non_2xx_3xx + measured.socket_errors
-        if errors:
-            print(f"load: {case} had {errors} errors under load")
+        for base, _ in servers.values():
+            _check_presign(base, token)
+        for label, server, case, signed in cases:
+            base, pid = servers[server]
+            lua = script if signed else None
+            url, bare_url = f"{base}{paths[case]}", f"{bare_base}{paths[case]}"
+            _wrk(url, 3, lua)  # warm-up, not counted
+            with Sampler(pid) as sampler:
+                measured = _wrk(url, seconds, lua)
+            memory = sampler.memory(warmup)
+            _wrk(bare_url, 3, lua)
+            bare = _wrk(bare_url, seconds, lua)
+            results.append(
+                Result(
+                    "load",
+                    label,
+                    measured.rate,
+                    bare.rate,
+                    "req/s",
+                    _notes(measured, bare, memory, warmup),
+                )
+            )
+            errors = measured.non_2xx_3xx + measured.socket_errors
+            if errors:
+                print(f"load: {label} had {errors} errors under load")
     return results
