@@ -4,7 +4,9 @@ retried row by row; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -130,3 +132,47 @@ def test_close_commits_what_is_queued_and_refuses_more(db: Database) -> None:
     with pytest.raises(RuntimeError, match="closed"):
         committer.insert(_row())
     assert _count(db) == 1
+
+
+def test_event_loop_callers_share_groups_and_a_bad_row_fails_alone(db: Database) -> None:
+    sizes: list[int] = []
+    committer = GroupCommitter(db, TABLE, before_commit=lambda g: sizes.append(len(g)))  # type: ignore[arg-type]
+
+    async def call(row: dict[str, Any]) -> bool:
+        await committer.insert_async(row)
+        return row["storage_key"] in _keys(db)  # durable by the time it is answered
+
+    async def run(rows: list[dict[str, Any]]) -> list[bool | BaseException]:
+        return await asyncio.gather(*(call(row) for row in rows), return_exceptions=True)
+
+    assert asyncio.run(run([_row() for _ in range(30)])) == [True] * 30
+    assert max(sizes) > 1  # the loop's callers shared transactions
+    rows = [_row() for _ in range(5)] + [_row(f"temp/{uuid.uuid4().hex}_1_a.jpg")] * 2
+    outcomes = asyncio.run(run(rows))
+    committer.close()
+    assert outcomes[:6] == [True] * 6
+    assert isinstance(outcomes[6], IntegrityError)  # the same key twice: the second refused
+    assert _count(db) == 36
+
+
+def test_under_load_a_group_fills_for_the_window_and_a_lone_caller_never_waits(
+    db: Database,
+) -> None:
+    sizes: list[int] = []
+    committer = GroupCommitter(db, TABLE, window=0.2, before_commit=lambda g: sizes.append(len(g)))  # type: ignore[arg-type]
+    started = time.monotonic()
+    for _ in range(5):
+        committer.insert(_row())  # one caller at a time: every group holds one row
+    assert time.monotonic() - started < 0.2 * 5 / 2  # never the window
+    assert sizes == [1] * 5
+
+    def caller() -> None:
+        for _ in range(4):
+            committer.insert(_row())  # each waits for its row, then sends the next
+
+    sizes.clear()
+    assert _run_together([caller] * 8) == [None] * 8
+    committer.close()
+    assert sum(sizes) == 32
+    # Once a group held more than one row, the next ones wait for every caller's next row.
+    assert sizes.count(8) >= 2, sizes
