@@ -176,3 +176,21 @@ def test_under_load_a_group_fills_for_the_window_and_a_lone_caller_never_waits(
     assert sum(sizes) == 32
     # Once a group held more than one row, the next ones wait for every caller's next row.
     assert sizes.count(8) >= 2, sizes
+
+
+def test_the_writer_survives_losing_its_connection(db: Database) -> None:
+    """The writer keeps one connection across groups; when the server drops it (a restart, an
+    idle timeout), the failed group is retried row by row on a fresh one."""
+    if not db.is_postgres:
+        pytest.skip("a PostgreSQL backend to terminate")
+    committer = GroupCommitter(db, TABLE)  # type: ignore[arg-type]
+    committer.insert(_row())
+    held = committer._connection
+    assert held is not None
+    backend = held.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+    held.rollback()  # the query above began a transaction on the idle connection
+    with db.engine.connect() as admin:
+        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+    committer.insert(_row())
+    committer.close()
+    assert _count(db) == 2

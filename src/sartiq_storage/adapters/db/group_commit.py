@@ -13,6 +13,9 @@ after a group's first row before taking the rest: a transaction's fixed cost (a 
 ``BEGIN``, the commit) is then shared by a few more rows instead of each group holding one or
 two as callers trickle in. A lone caller never waits.
 
+The writer keeps one connection across groups (a pool checkout, PostgreSQL's pre-ping and the
+reset on return cost a third of a small group's transaction).
+
 Callers on an event loop use :meth:`GroupCommitter.insert_async`: no worker thread is held per
 caller, and a group wakes each loop once, not once per row.
 
@@ -24,6 +27,7 @@ its transaction never committed: all of the group or none of it (``tests/hardeni
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import queue
 import threading
 import time
@@ -31,7 +35,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeAlias
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Connection, Table, insert
 
 from sartiq_storage.adapters.db.engine import Database
 
@@ -110,6 +114,9 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._connection: Connection | None = None
+        """The writer's own connection, kept across groups; dropped when a write fails (the
+        row-by-row retries then open a fresh, pinged one)."""
         self.groups = 0
         """Transactions committed (a test and benchmark counter)."""
 
@@ -135,6 +142,13 @@ class GroupCommitter:
         if thread is not None:
             self._queue.put(_STOP)
             thread.join()
+        self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
     def _start(self) -> None:
         if self._thread is not None and not self._closed:
@@ -187,7 +201,13 @@ class GroupCommitter:
         return None
 
     def _write(self, rows: list[dict[str, Any]]) -> None:
-        with self.db.write_connection() as connection:
-            connection.execute(insert(self.table), rows)
-            if self.before_commit is not None:
-                self.before_commit(rows)
+        if self._connection is None:
+            self._connection = self.db.engine.connect()
+        try:
+            with self.db.write_on(self._connection) as connection:
+                connection.execute(insert(self.table), rows)
+                if self.before_commit is not None:
+                    self.before_commit(rows)
+        except BaseException:
+            self._drop_connection()  # whatever state it was left in, the next write starts anew
+            raise
