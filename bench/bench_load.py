@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,18 +32,22 @@ TITLE = "Sustained load"
 DESCRIPTION = """\
 `sartiq-storage serve` (granian, one worker, embedded defaults: local disk and SQLite, in a
 temporary folder) in its own process, driven by `wrk -t1 -c32 --latency` from another process
-on loopback for 60 s per endpoint (quick: 5 s), after a 3-second warm-up: `GET /files/{key}`
+on loopback for 60 s per endpoint (quick: 6 s) in 6 rounds (quick: 3) alternating with the
+baseline, each side first in turn, after a 3-second warm-up of each: `GET /files/{key}`
 (its 302) and `POST /api/v1/uploads/presigned-url` (a bearer token, a JSON body with a size;
 each call also records an upload intent: in SQLite, and in a second row in PostgreSQL, a
 `serve` with `DATABASE_URL` on a fresh schema of `SARTIQ_BENCH_DATABASE_URL` or
 `SARTIQ_TEST_DATABASE_URL`, dropped afterwards). Baseline: the same wrk against bare
 Starlette under the same server (`bench/bare_redirect.py`: the same 302; a presign route that
-parses the JSON and answers a fixed JSON of the same shape), for the same time, right after
-each row's own run (all servers are up for the whole run; the idle ones cost nothing). Errors are
+parses the JSON and answers a fixed JSON of the same shape), for the same time (all servers
+are up for the whole run; the idle ones cost nothing). Rates and latencies are the median
+round's; a noisy neighbour hurts both sides alike instead of skewing the ratio. Errors are
 wrk's non-2xx/3xx answers plus socket errors, and must be 0. Memory is the server's RSS
 (process tree, `/proc`), sampled every second: at the start of the load, at its end, the
 maximum, and the least-squares slope after a warm-up of 10 s (quick: 1 s); "flat" means it
-grew less than 5 MB over the rest of the run. The machine has 2 cores, shared with other work
+grew less than 5 MB over the rest of the run. Server CPU is the user and system time of each
+server's process tree (`/proc`) over its rounds, per request answered: what a request costs,
+whatever else the machine runs (PostgreSQL's own processes are not counted). The machine has 2 cores, shared with other work
 during the run, so absolute figures are low: the ratio and the memory are what count.
 """
 
@@ -74,6 +79,24 @@ def _tree_rss(pid: int) -> int:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by a process and all its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / ticks
 
 
 @dataclass
@@ -210,15 +233,34 @@ def _check_presign(base: str, token: str) -> None:
         raise RuntimeError(f"presign does not answer as expected: {answer.text}")
 
 
-def _notes(ours: WrkResult, bare: WrkResult, memory: dict[str, float], warmup: float) -> str:
+def _median(rounds: list[WrkResult]) -> WrkResult:
+    """The median round's rate and latencies; requests and errors summed over the rounds."""
+    return WrkResult(
+        rate=statistics.median(r.rate for r in rounds),
+        requests=sum(r.requests for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        non_2xx_3xx=sum(r.non_2xx_3xx for r in rounds),
+        socket_errors=sum(r.socket_errors for r in rounds),
+    )
+
+
+def _notes(
+    ours: WrkResult,
+    bare: WrkResult,
+    memory: dict[str, float],
+    warmup: float,
+    cpu_us: tuple[float, float],
+) -> str:
     errors = ours.non_2xx_3xx + ours.socket_errors
     flat = "flat" if memory["growth_after_warmup"] < FLAT_MB else "NOT FLAT"
     return (
         f"{ours.requests:,} requests, errors {errors} "
         f"(non-2xx/3xx {ours.non_2xx_3xx}, socket {ours.socket_errors}); "
-        f"p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms "
+        f"median round p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms "
         f"(bare: {bare.p50_ms:.2f} / {bare.p99_ms:.2f} ms, errors "
         f"{bare.non_2xx_3xx + bare.socket_errors}); "
+        f"server CPU {cpu_us[0]:.0f} µs a request (bare: {cpu_us[1]:.0f}); "
         f"RSS {memory['start']:.0f} MB at start, {memory['end']:.0f} at end, "
         f"max {memory['max']:.0f}; after {warmup:.0f} s: {memory['growth_after_warmup']:+.1f} MB, "
         f"slope {memory['slope_mb_per_min']:+.2f} MB/min ({flat})"
@@ -285,7 +327,8 @@ def run(quick: bool) -> list[Result]:
         return []
     from sartiq_storage.core.tokens import issue_token
 
-    seconds = 5 if quick else 60
+    seconds = 6 if quick else 60
+    rounds = 3 if quick else 6
     warmup = 1.0 if quick else 10.0
     token = issue_token(SECRET, "bench")
     pg_url = _postgres_url()
@@ -313,7 +356,7 @@ def run(quick: bool) -> list[Result]:
         granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
         granian += ["--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning"]
         bare_env = {"BARE_REDIRECT_BASE": f"{servers['sqlite'][0]}/_storage/public"}
-        stack.enter_context(
+        bare_pid = stack.enter_context(
             _process(
                 [*granian, "bench.bare_redirect:app"], bare_env, REPO_ROOT, f"{bare_base}/files/x"
             )
@@ -324,12 +367,24 @@ def run(quick: bool) -> list[Result]:
             base, pid = servers[server]
             lua = script if signed else None
             url, bare_url = f"{base}{paths[case]}", f"{bare_base}{paths[case]}"
-            _wrk(url, 3, lua)  # warm-up, not counted
-            with Sampler(pid) as sampler:
-                measured = _wrk(url, seconds, lua)
-            memory = sampler.memory(warmup)
+            _wrk(url, 3, lua)  # warm-ups, not counted
             _wrk(bare_url, 3, lua)
-            bare = _wrk(bare_url, seconds, lua)
+            ours_rounds: list[WrkResult] = []
+            bare_rounds: list[WrkResult] = []
+            cpu = {pid: 0.0, bare_pid: 0.0}
+            with Sampler(pid) as sampler:
+                for turn in range(rounds):  # alternating, each side first in turn
+                    sides = [(url, pid, ours_rounds), (bare_url, bare_pid, bare_rounds)]
+                    for target, server_pid, kept in sides if turn % 2 == 0 else sides[::-1]:
+                        before = _tree_cpu(server_pid)
+                        kept.append(_wrk(target, seconds // rounds, lua))
+                        cpu[server_pid] += _tree_cpu(server_pid) - before
+            memory = sampler.memory(warmup)
+            measured, bare = _median(ours_rounds), _median(bare_rounds)
+            cpu_us = (
+                1e6 * cpu[pid] / max(measured.requests, 1),
+                1e6 * cpu[bare_pid] / max(bare.requests, 1),
+            )
             results.append(
                 Result(
                     "load",
@@ -337,7 +392,7 @@ def run(quick: bool) -> list[Result]:
                     measured.rate,
                     bare.rate,
                     "req/s",
-                    _notes(measured, bare, memory, warmup),
+                    _notes(measured, bare, memory, warmup, cpu_us),
                 )
             )
             errors = measured.non_2xx_3xx + measured.socket_errors
