@@ -165,3 +165,17 @@ def test_an_expired_token_is_refused_though_it_was_just_accepted(
         return [first.status, second.status]
 
     assert asyncio.run(run()) == [200, 401]
+
+
+def test_a_body_without_a_declared_length_goes_to_the_route(
+    contexts: tuple[StorageContext, StorageContext],
+) -> None:
+    """Chunked (or an HTTP/2 body without a length): the route and its body gate read it."""
+    headers = [_bearer(), JSON, ("transfer-encoding", "chunked")]
+    replies = [
+        asyncio.run(request(make_app(c, fast=f), "POST", URL, headers=headers, body=_json(BODY)))
+        for c, f in zip(contexts, (True, False), strict=True)
+    ]
+    assert _comparable(replies[0]) == _comparable(replies[1])
+    assert replies[0].status == 200
+    assert _intents(contexts[0]) == 1

@@ -93,14 +93,15 @@ class FastPresign:
             raise _Fallback
         return caller.subject, int(length)
 
-    async def _body(self, receive: Receive, length: int) -> tuple[bytes, bool]:
-        """The body, and whether more of it is still to come (more than it declared)."""
+    async def _body(self, receive: Receive, length: int) -> tuple[bytes, bool] | None:
+        """The body, and whether more of it is still to come (more than it declared); None
+        when the client went away."""
         chunks: list[bytes] = []
         size = 0
         while True:
             message = await receive()
             if message["type"] != "http.request":
-                raise asyncio.CancelledError  # the client went away
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             chunks.append(chunk)
@@ -146,25 +147,36 @@ class FastPresign:
         except _Fallback:
             await fallback(scope, receive, send)
             return
+        rid = incoming_id(scope) or new_request_id()
         body, more = b"", False
+        status = 0
         try:
-            body, more = await self._body(receive, length)
+            read = await self._body(receive, length)
+            if read is None:  # the client went away
+                log_answer(scope["method"], loggable_target(scope), 499, started, rid, subject)
+                return
+            body, more = read
             if more or len(body) != length:
                 raise _Fallback
             content, headers = await self._answer(scope, body, subject)
+            scope[REQUEST_ID] = rid
+            scope[CALLER] = subject
+            headers.append((b"x-request-id", rid.encode("latin-1")))
+            status = 200
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": content})
         except _Fallback:
-            await fallback(scope, _replay(body, more, receive), send)
-            return
+            pass  # answered below, outside this block: the fallback logs its own line
         except asyncio.CancelledError:
-            rid = incoming_id(scope) or new_request_id()
             log_answer(scope["method"], loggable_target(scope), 499, started, rid, subject)
             raise  # the client went away
-        rid = incoming_id(scope) or new_request_id()
-        scope[REQUEST_ID] = rid
-        scope[CALLER] = subject
-        headers.append((b"x-request-id", rid.encode("latin-1")))
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": content})
+        except BaseException as exc:
+            target = loggable_target(scope)
+            log_answer(scope["method"], target, status or 500, started, rid, subject, exc)
+            raise
+        if status == 0:
+            await fallback(scope, _replay(body, more, receive), send)
+            return
         if logger.isEnabledFor(INFO):
             writer = access_log.direct_writer
             if writer is None:
