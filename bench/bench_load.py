@@ -47,8 +47,9 @@ wrk's non-2xx/3xx answers plus socket errors, and must be 0. Memory is the serve
 maximum, and the least-squares slope after a warm-up of 10 s (quick: 1 s); "flat" means it
 grew less than 5 MB over the rest of the run. Server CPU is the user and system time of each
 server's process tree (`/proc`) over its rounds, per request answered: what a request costs,
-whatever else the machine runs (PostgreSQL's own processes are not counted). The machine has 2 cores, shared with other work
-during the run, so absolute figures are low: the ratio and the memory are what count.
+whatever else the machine runs (PostgreSQL's own processes are not counted). The machine has
+2 cores, shared with other work during the run, so absolute figures are low: the ratio, the
+CPU per request and the memory are what count.
 """
 
 SECRET = "bench-load-secret-0123456789abcdef0123456789"
