@@ -78,7 +78,7 @@ def test_concurrent_rows_share_transactions_and_each_is_durable_when_answered(
             threading.Event().wait(0.01)
             waited += 1
 
-    committer = GroupCommitter(db, TABLE, before_commit=before_commit)  # type: ignore[arg-type]
+    committer = GroupCommitter(db, TABLE, writers=1, before_commit=before_commit)  # type: ignore[arg-type]
 
     def call(row: dict[str, Any]) -> Any:
         def insert() -> None:
@@ -159,7 +159,9 @@ def test_under_load_a_group_fills_for_the_window_and_a_lone_caller_never_waits(
     db: Database,
 ) -> None:
     sizes: list[int] = []
-    committer = GroupCommitter(db, TABLE, window=0.2, before_commit=lambda g: sizes.append(len(g)))  # type: ignore[arg-type]
+    committer = GroupCommitter(
+        db, TABLE, window=0.2, writers=1, before_commit=lambda g: sizes.append(len(g))
+    )  # type: ignore[arg-type]
     started = time.monotonic()
     for _ in range(5):
         committer.insert(_row())  # one caller at a time: every group holds one row
@@ -185,12 +187,42 @@ def test_the_writer_survives_losing_its_connection(db: Database) -> None:
         pytest.skip("a PostgreSQL backend to terminate")
     committer = GroupCommitter(db, TABLE)  # type: ignore[arg-type]
     committer.insert(_row())
-    held = committer._connection
-    assert held is not None
-    backend = held.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
-    held.rollback()  # the query above began a transaction on the idle connection
+    backends = []
+    for writer in committer._writers:  # the writers that wrote: each holds a connection
+        if writer.connection is not None:
+            pid = writer.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            writer.connection.rollback()  # the query began a transaction on the idle connection
+            backends.append(int(pid))
+    assert backends
     with db.engine.connect() as admin:
-        admin.exec_driver_sql(f"SELECT pg_terminate_backend({int(backend)})")
+        for pid in backends:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
     committer.insert(_row())
     committer.close()
+    assert _count(db) == 2
+
+
+def test_on_postgresql_a_group_commits_while_the_next_one_is_written(db: Database) -> None:
+    """Two writers on a server database: a commit waiting for the disk holds up no one."""
+    if not db.is_postgres:
+        pytest.skip("SQLite has one write lock: one writer")
+    first_inside, second_inside = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+
+    def before_commit(_rows: object) -> None:
+        if not first_inside.is_set():
+            first_inside.set()
+            overlapped.append(second_inside.wait(10))  # still inside the first transaction
+        else:
+            second_inside.set()
+
+    committer = GroupCommitter(db, TABLE, before_commit=before_commit)  # type: ignore[arg-type]
+    assert committer.writers == 2
+    first = threading.Thread(target=committer.insert, args=(_row(),))
+    first.start()
+    assert first_inside.wait(10)
+    committer.insert(_row())  # answered while the first group is still open
+    first.join(timeout=30)
+    committer.close()
+    assert overlapped == [True]
     assert _count(db) == 2

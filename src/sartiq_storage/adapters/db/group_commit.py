@@ -14,7 +14,9 @@ after a group's first row before taking the rest: a transaction's fixed cost (a 
 two as callers trickle in. A lone caller never waits.
 
 The writer keeps one connection across groups (a pool checkout, PostgreSQL's pre-ping and the
-reset on return cost a third of a small group's transaction).
+reset on return cost a third of a small group's transaction). On PostgreSQL :data:`WRITERS`
+writers take groups from the same queue, so a commit waiting for the server's disk does not
+hold up the next group; on SQLite, with its one write lock, there is one.
 
 Callers on an event loop use :meth:`GroupCommitter.insert_async`: no worker thread is held per
 caller, and a group wakes each loop once, not once per row.
@@ -46,7 +48,27 @@ WINDOW_SECONDS = 0.002
 """How long the writer lets a group fill under load: well under the presign's 20 ms p99 target,
 and a few rows at the rates one worker reaches."""
 
+WRITERS = 2
+"""Writer threads on a server database (PostgreSQL): one group's commit, waiting for the
+server's disk, overlaps the next group's insert. SQLite has one write lock: one writer."""
+
 _STOP = object()
+
+
+class _Writer:
+    """One writer thread's connection, kept across its groups; dropped when a write fails
+    (the row-by-row retries then open a fresh, pinged one)."""
+
+    __slots__ = ("connection",)
+
+    def __init__(self) -> None:
+        self.connection: Connection | None = None
+
+    def drop(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()
 
 
 class _LoopWaiter:
@@ -101,6 +123,7 @@ class GroupCommitter:
         *,
         max_group: int = MAX_GROUP,
         window: float = WINDOW_SECONDS,
+        writers: int | None = None,
         before_commit: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
         self.db = db
@@ -112,11 +135,10 @@ class GroupCommitter:
         commit (the services' failpoint)."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self.writers = writers or (1 if db.engine.dialect.name == "sqlite" else WRITERS)
+        self._threads: list[threading.Thread] = []
+        self._writers: list[_Writer] = []
         self._closed = False
-        self._connection: Connection | None = None
-        """The writer's own connection, kept across groups; dropped when a write fails (the
-        row-by-row retries then open a fresh, pinged one)."""
         self.groups = 0
         """Transactions committed (a test and benchmark counter)."""
 
@@ -135,79 +157,87 @@ class GroupCommitter:
         await waiter.future
 
     def close(self) -> None:
-        """Stop the writer once the rows already queued are committed."""
+        """Stop the writers once the rows already queued are committed."""
         with self._lock:
             self._closed = True
-            thread = self._thread
-        if thread is not None:
+            threads = list(self._threads)
+        for _ in threads:
             self._queue.put(_STOP)
+        for thread in threads:
             thread.join()
-        self._drop_connection()
-
-    def _drop_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):
-                connection.close()
 
     def _start(self) -> None:
-        if self._thread is not None and not self._closed:
+        if self._threads and not self._closed:
             return
         with self._lock:
             if self._closed:
                 raise RuntimeError("the group committer is closed")
-            if self._thread is None:
+            while len(self._threads) < self.writers:
                 thread = threading.Thread(
-                    target=self._run, name=f"group-commit-{self.table.name}", daemon=True
+                    target=self._run,
+                    args=(_Writer(),),
+                    name=f"group-commit-{self.table.name}-{len(self._threads)}",
+                    daemon=True,
                 )
                 thread.start()
-                self._thread = thread
+                self._threads.append(thread)
 
-    def _run(self) -> None:
-        stop = False
-        last = 1
-        while not stop:
-            group = [self._queue.get()]
-            if last > 1 and self.window > 0 and group[0] is not _STOP:
-                time.sleep(self.window)  # under load: let the group fill
-            while len(group) < self.max_group:
-                try:
-                    group.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            if _STOP in group:
-                stop = True
-                group = [item for item in group if item is not _STOP]
-            last = len(group)
-            if group:
-                self._commit(group)
-
-    def _commit(self, group: list[_Item]) -> None:
+    def _run(self, writer: _Writer) -> None:
+        with self._lock:
+            self._writers.append(writer)
         try:
-            self._write([row for row, _ in group])
+            last = 1
+            while True:
+                group = [self._queue.get()]
+                if last > 1 and self.window > 0 and group[0] is not _STOP:
+                    time.sleep(self.window)  # under load: let the group fill
+                while len(group) < self.max_group:
+                    try:
+                        group.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stops = sum(1 for item in group if item is _STOP)
+                for _ in range(stops - 1):  # another writer's to take
+                    self._queue.put(_STOP)
+                group = [item for item in group if item is not _STOP]
+                last = len(group)
+                if group:
+                    self._commit(group, writer)
+                if stops:
+                    return
+        finally:
+            writer.drop()
+
+    def _commit(self, group: list[_Item], writer: _Writer) -> None:
+        try:
+            self._write([row for row, _ in group], writer)
         except Exception:  # noqa: BLE001 - each row is tried alone below
-            _settle([(waiter, self._write_alone(row)) for row, waiter in group])
+            _settle([(waiter, self._write_alone(row, writer)) for row, waiter in group])
             return
-        self.groups += 1
+        self._count()
         _settle([(waiter, None) for _, waiter in group])
 
-    def _write_alone(self, row: dict[str, Any]) -> BaseException | None:
+    def _count(self) -> None:
+        with self._lock:
+            self.groups += 1
+
+    def _write_alone(self, row: dict[str, Any], writer: _Writer) -> BaseException | None:
         """None once ``row`` is committed alone, or the error that refused it."""
         try:
-            self._write([row])
+            self._write([row], writer)
         except BaseException as exc:  # noqa: BLE001 - handed to the row's caller
             return exc
-        self.groups += 1
+        self._count()
         return None
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
-        if self._connection is None:
-            self._connection = self.db.engine.connect()
+    def _write(self, rows: list[dict[str, Any]], writer: _Writer) -> None:
+        if writer.connection is None:
+            writer.connection = self.db.engine.connect()
         try:
-            with self.db.write_on(self._connection) as connection:
+            with self.db.write_on(writer.connection) as connection:
                 connection.execute(insert(self.table), rows)
                 if self.before_commit is not None:
                     self.before_commit(rows)
         except BaseException:
-            self._drop_connection()  # whatever state it was left in, the next write starts anew
+            writer.drop()  # whatever state it was left in, the next write starts anew
             raise
