@@ -12,13 +12,15 @@ import os
 import re
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,16 +32,24 @@ TITLE = "Sustained load"
 DESCRIPTION = """\
 `sartiq-storage serve` (granian, one worker, embedded defaults: local disk and SQLite, in a
 temporary folder) in its own process, driven by `wrk -t1 -c32 --latency` from another process
-on loopback for 60 s per endpoint (quick: 5 s), after a 3-second warm-up: `GET /files/{key}`
+on loopback for 60 s per endpoint (quick: 6 s) in 6 rounds (quick: 3) alternating with the
+baseline, each side first in turn, after a 3-second warm-up of each: `GET /files/{key}`
 (its 302) and `POST /api/v1/uploads/presigned-url` (a bearer token, a JSON body with a size;
-each call also records an upload intent in SQLite). Baseline: the same wrk against bare
+each call also records an upload intent: in SQLite, and in a second row in PostgreSQL, a
+`serve` with `DATABASE_URL` on a fresh schema of `SARTIQ_BENCH_DATABASE_URL` or
+`SARTIQ_TEST_DATABASE_URL`, dropped afterwards). Baseline: the same wrk against bare
 Starlette under the same server (`bench/bare_redirect.py`: the same 302; a presign route that
-parses the JSON and answers a fixed JSON of the same shape), for the same time. Errors are
+parses the JSON and answers a fixed JSON of the same shape), for the same time (all servers
+are up for the whole run; the idle ones cost nothing). Rates and latencies are the median
+round's; a noisy neighbour hurts both sides alike instead of skewing the ratio. Errors are
 wrk's non-2xx/3xx answers plus socket errors, and must be 0. Memory is the server's RSS
 (process tree, `/proc`), sampled every second: at the start of the load, at its end, the
 maximum, and the least-squares slope after a warm-up of 10 s (quick: 1 s); "flat" means it
-grew less than 5 MB over the rest of the run. The machine has 2 cores, shared with other work
-during the run, so absolute figures are low: the ratio and the memory are what count.
+grew less than 5 MB over the rest of the run. Server CPU is the user and system time of each
+server's process tree (`/proc`) over its rounds, per request answered: what a request costs,
+whatever else the machine runs (PostgreSQL's own processes are not counted). The machine has
+2 cores, shared with other work during the run, so absolute figures are low: the ratio, the
+CPU per request and the memory are what count.
 """
 
 SECRET = "bench-load-secret-0123456789abcdef0123456789"
@@ -70,6 +80,24 @@ def _tree_rss(pid: int) -> int:
         except (FileNotFoundError, ProcessLookupError):
             continue
     return total
+
+
+def _tree_cpu(pid: int) -> float:
+    """CPU seconds (user and system) used so far by a process and all its descendants."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    stack = [pid]
+    while stack:
+        current = stack.pop()
+        try:
+            stat = Path(f"/proc/{current}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                stack.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / ticks
 
 
 @dataclass
@@ -206,19 +234,91 @@ def _check_presign(base: str, token: str) -> None:
         raise RuntimeError(f"presign does not answer as expected: {answer.text}")
 
 
-def _notes(ours: WrkResult, bare: WrkResult, memory: dict[str, float], warmup: float) -> str:
+def _median(rounds: list[WrkResult]) -> WrkResult:
+    """The median round's rate and latencies; requests and errors summed over the rounds."""
+    return WrkResult(
+        rate=statistics.median(r.rate for r in rounds),
+        requests=sum(r.requests for r in rounds),
+        p50_ms=statistics.median(r.p50_ms for r in rounds),
+        p99_ms=statistics.median(r.p99_ms for r in rounds),
+        non_2xx_3xx=sum(r.non_2xx_3xx for r in rounds),
+        socket_errors=sum(r.socket_errors for r in rounds),
+    )
+
+
+def _notes(
+    ours: WrkResult,
+    bare: WrkResult,
+    memory: dict[str, float],
+    warmup: float,
+    cpu_us: tuple[float, float],
+) -> str:
     errors = ours.non_2xx_3xx + ours.socket_errors
     flat = "flat" if memory["growth_after_warmup"] < FLAT_MB else "NOT FLAT"
     return (
         f"{ours.requests:,} requests, errors {errors} "
         f"(non-2xx/3xx {ours.non_2xx_3xx}, socket {ours.socket_errors}); "
-        f"p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms "
+        f"median round p50 {ours.p50_ms:.2f} ms, p99 {ours.p99_ms:.2f} ms "
         f"(bare: {bare.p50_ms:.2f} / {bare.p99_ms:.2f} ms, errors "
         f"{bare.non_2xx_3xx + bare.socket_errors}); "
+        f"server CPU {cpu_us[0]:.0f} µs a request (bare: {cpu_us[1]:.0f}); "
         f"RSS {memory['start']:.0f} MB at start, {memory['end']:.0f} at end, "
         f"max {memory['max']:.0f}; after {warmup:.0f} s: {memory['growth_after_warmup']:+.1f} MB, "
         f"slope {memory['slope_mb_per_min']:+.2f} MB/min ({flat})"
     )
+
+
+PG_ENV = ("SARTIQ_BENCH_DATABASE_URL", "SARTIQ_TEST_DATABASE_URL")
+"""Where the PostgreSQL row's server gets a fresh schema (the first one set); neither set:
+no PostgreSQL row."""
+
+
+def _postgres_url() -> str | None:
+    return next((os.environ[name] for name in PG_ENV if os.environ.get(name)), None)
+
+
+@contextmanager
+def _postgres_schema(url: str) -> Iterator[str]:
+    """A ``DATABASE_URL`` on a fresh schema of ``url``'s database, dropped afterwards (also
+    when the run is interrupted): nothing clashes with the tests' own schemas."""
+    from sartiq_storage.adapters.db.engine import Database
+
+    schema = f"bench_load_{uuid.uuid4().hex[:12]}"
+    admin = Database.from_url(url, pool_size=1, max_overflow=0)
+    try:
+        with admin.engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        try:
+            yield f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{schema}"
+        finally:
+            with admin.engine.begin() as conn:
+                conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    finally:
+        admin.dispose()
+
+
+def _serve(stack: ExitStack, folder: Path, name: str, env: dict[str, str]) -> tuple[str, int]:
+    """``sartiq-storage serve`` (one worker) on the embedded store in ``folder/name``."""
+    from sartiq_storage.adapters.stores import LocalStore
+    from sartiq_storage.testing.media import image_bytes
+
+    port = _free_port()
+    data_dir = folder / name
+    store = LocalStore(data_dir / "store")
+    for seed in range(5):
+        key = KEY if seed == 0 else KEY.replace("file.png", f"file{seed}.png")
+        store.put(key, image_bytes("png", 320, 240, seed=seed), content_type="image/png")
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "STORAGE_DATA_DIR": str(data_dir),
+        "AUTH_JWT_SECRET": SECRET,
+        "STORAGE_SERVICE_URL": base,
+        **env,
+    }
+    serve = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
+    serve += ["--port", str(port), "--workers", "1"]
+    pid = stack.enter_context(_process(serve, env, folder, f"{base}/healthz"))
+    return base, pid
 
 
 def run(quick: bool) -> list[Result]:
@@ -226,74 +326,77 @@ def run(quick: bool) -> list[Result]:
     if shutil.which("wrk") is None:
         print("load: wrk is not installed (apt-get install wrk); skipped")
         return []
-    from sartiq_storage.adapters.stores import LocalStore
     from sartiq_storage.core.tokens import issue_token
-    from sartiq_storage.testing.media import image_bytes
 
-    seconds = 5 if quick else 60
+    seconds = 6 if quick else 60
+    rounds = 3 if quick else 6
     warmup = 1.0 if quick else 10.0
     token = issue_token(SECRET, "bench")
+    pg_url = _postgres_url()
+    if pg_url is None:
+        print(f"load: no PostgreSQL row (set {' or '.join(PG_ENV)})")
+    # (label, server, path, wrk script); each row's baseline is measured right after it.
+    cases: list[tuple[str, str, str, bool]] = [
+        (f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302", "sqlite", "files", False),
+        (f"POST presigned-url, SQLite, {seconds} s vs bare JSON route", "sqlite", "presign", True),
+    ]
+    if pg_url is not None:
+        label = f"POST presigned-url, PostgreSQL, {seconds} s vs bare JSON route"
+        cases.append((label, "postgres", "presign", True))
+    paths = {"files": f"/files/{KEY}", "presign": "/api/v1/uploads/presigned-url"}
     results: list[Result] = []
-    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-load-") as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        data_dir = folder / "data"
-        store = LocalStore(data_dir / "store")
-        for seed in range(5):
-            key = KEY if seed == 0 else KEY.replace("file.png", f"file{seed}.png")
-            store.put(key, image_bytes("png", 320, 240, seed=seed), content_type="image/png")
         script = _presign_script(folder, token)
-        port = _free_port()
-        env = {
-            "STORAGE_DATA_DIR": str(data_dir),
-            "AUTH_JWT_SECRET": SECRET,
-            "STORAGE_SERVICE_URL": f"http://127.0.0.1:{port}",
-        }
-        serve = [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve"]
-        serve += ["--port", str(port), "--workers", "1"]
-        ours: dict[str, tuple[WrkResult, dict[str, float]]] = {}
-        base = f"http://127.0.0.1:{port}"
-        with _process(serve, env, folder, f"{base}/healthz") as pid:
-            _check_presign(base, token)
-            for case, url, lua in (
-                ("files", f"{base}/files/{KEY}", None),
-                ("presign", f"{base}/api/v1/uploads/presigned-url", script),
-            ):
-                _wrk(url, 3, lua)  # warm-up, not counted
-                with Sampler(pid) as sampler:
-                    measured = _wrk(url, seconds, lua)
-                ours[case] = (measured, sampler.memory(warmup))
+        servers = {"sqlite": _serve(stack, folder, "sqlite", {})}
+        if pg_url is not None:
+            database_url = stack.enter_context(_postgres_schema(pg_url))
+            servers["postgres"] = _serve(stack, folder, "postgres", {"DATABASE_URL": database_url})
         bare_port = _free_port()
         bare_base = f"http://127.0.0.1:{bare_port}"
         granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
         granian += ["--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning"]
-        bare_env = {"BARE_REDIRECT_BASE": f"{base}/_storage/public"}
-        bare: dict[str, WrkResult] = {}
-        with _process(
-            [*granian, "bench.bare_redirect:app"], bare_env, REPO_ROOT, f"{bare_base}/files/x"
-        ):
-            for case, url, lua in (
-                ("files", f"{bare_base}/files/{KEY}", None),
-                ("presign", f"{bare_base}/api/v1/uploads/presigned-url", script),
-            ):
-                _wrk(url, 3, lua)
-                bare[case] = _wrk(url, seconds, lua)
-    labels = {
-        "files": f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302",
-        "presign": f"POST presigned-url, {seconds} s vs bare JSON route",
-    }
-    for case in ("files", "presign"):
-        measured, memory = ours[case]
-        results.append(
-            Result(
-                "load",
-                labels[case],
-                measured.rate,
-                bare[case].rate,
-                "req/s",
-                _notes(measured, bare[case], memory, warmup),
+        bare_env = {"BARE_REDIRECT_BASE": f"{servers['sqlite'][0]}/_storage/public"}
+        bare_pid = stack.enter_context(
+            _process(
+                [*granian, "bench.bare_redirect:app"], bare_env, REPO_ROOT, f"{bare_base}/files/x"
             )
         )
-        errors = measured.non_2xx_3xx + measured.socket_errors
-        if errors:
-            print(f"load: {case} had {errors} errors under load")
+        for base, _ in servers.values():
+            _check_presign(base, token)
+        for label, server, case, signed in cases:
+            base, pid = servers[server]
+            lua = script if signed else None
+            url, bare_url = f"{base}{paths[case]}", f"{bare_base}{paths[case]}"
+            _wrk(url, 3, lua)  # warm-ups, not counted
+            _wrk(bare_url, 3, lua)
+            ours_rounds: list[WrkResult] = []
+            bare_rounds: list[WrkResult] = []
+            cpu = {pid: 0.0, bare_pid: 0.0}
+            with Sampler(pid) as sampler:
+                for turn in range(rounds):  # alternating, each side first in turn
+                    sides = [(url, pid, ours_rounds), (bare_url, bare_pid, bare_rounds)]
+                    for target, server_pid, kept in sides if turn % 2 == 0 else sides[::-1]:
+                        before = _tree_cpu(server_pid)
+                        kept.append(_wrk(target, seconds // rounds, lua))
+                        cpu[server_pid] += _tree_cpu(server_pid) - before
+            memory = sampler.memory(warmup)
+            measured, bare = _median(ours_rounds), _median(bare_rounds)
+            cpu_us = (
+                1e6 * cpu[pid] / max(measured.requests, 1),
+                1e6 * cpu[bare_pid] / max(bare.requests, 1),
+            )
+            results.append(
+                Result(
+                    "load",
+                    label,
+                    measured.rate,
+                    bare.rate,
+                    "req/s",
+                    _notes(measured, bare, memory, warmup, cpu_us),
+                )
+            )
+            errors = measured.non_2xx_3xx + measured.socket_errors
+            if errors:
+                print(f"load: {label} had {errors} errors under load")
     return results

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from sartiq_storage.testing.moto_server import (
     moto_server,
     moto_settings,
 )
+from sartiq_storage.testing.process_group import process_group
 
 TITLE = "Multipart uploads"
 DESCRIPTION = """\
@@ -201,15 +201,14 @@ def _embedded_row(folder: Path, size: int) -> Result:
         "STORAGE_MULTIPART_PART_BYTES": str(PART),
         "STORAGE_MAX_VIDEO_UPLOAD_BYTES": str(max(size, 5 * 1024**3)),
     }
-    serve = subprocess.Popen(
+    # Its own process group, stopped whole however the run ends (a granian worker included).
+    with process_group(
         [sys.executable, "-m", "sartiq_storage.interfaces.cli", "serve", "--port", str(port)],
         cwd=folder,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
+    ) as serve:
         for _ in range(300):
             try:
                 httpx.get(f"{base}/healthz", timeout=1)
@@ -229,9 +228,6 @@ def _embedded_row(folder: Path, size: int) -> Result:
             seconds = time.perf_counter() - start
             finish()
         growth = (peak() - idle) / MB
-    finally:
-        os.killpg(serve.pid, signal.SIGTERM)
-        serve.wait(timeout=30)
     return Result(
         TITLE,
         f"{size / MB:.0f} MB multipart upload to the embedded store: server RSS growth",

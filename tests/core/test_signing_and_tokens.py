@@ -9,7 +9,13 @@ import jwt
 import pytest
 
 from sartiq_storage.core.signing import SignatureError, UrlSigner
-from sartiq_storage.core.tokens import TokenError, issue_token, verify_token
+from sartiq_storage.core.tokens import (
+    KEPT_SECONDS,
+    TokenError,
+    VerifiedTokens,
+    issue_token,
+    verify_token,
+)
 
 
 def _query(url: str) -> dict[str, str]:
@@ -93,3 +99,50 @@ def test_tokens() -> None:
     no_exp = jwt.encode({"sub": "x"}, "k", algorithm="HS256")
     with pytest.raises(TokenError):
         verify_token("k", no_exp)
+
+
+# -- verified tokens kept a short while (VerifiedTokens) ----------------------------------
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_kept_token_is_refused_at_its_expiry() -> None:
+    tokens = VerifiedTokens("s" * 40)  # the default bound: 30 s, far beyond this token's life
+    token = issue_token("s" * 40, "alice", ttl_seconds=2)
+    assert tokens.verify(token).subject == "alice"
+    exp = jwt.decode(token, options={"verify_signature": False})["exp"]
+    time.sleep(max(0.0, exp - time.time()) + 0.05)
+    with pytest.raises(TokenError, match="expired"):
+        tokens.verify(token)  # kept, but not past its exp
+
+
+def test_a_kept_token_is_checked_again_after_the_bound() -> None:
+    clock = Clock()
+    tokens = VerifiedTokens("s" * 40, clock=clock)
+    token = issue_token("s" * 40, "alice", scopes=["uploads"])
+    assert tokens.verify(token).scopes == {"uploads"}
+    tokens.secret = "t" * 40  # what a revocation would do: the next full check refuses it
+    clock.now += KEPT_SECONDS - 1
+    assert tokens.verify(token).subject == "alice"  # within the bound: taken on trust
+    clock.now += 1
+    with pytest.raises(TokenError, match="invalid token"):
+        tokens.verify(token)  # the bound passed: checked in full, and refused
+
+
+def test_refusals_are_never_kept_and_the_size_is_bounded() -> None:
+    tokens = VerifiedTokens("s" * 40, size=2)
+    forged = issue_token("x" * 40, "mallory")
+    for _ in range(2):
+        with pytest.raises(TokenError):
+            tokens.verify(forged)
+    assert tokens._kept == {}
+    kept = [issue_token("s" * 40, f"user{i}") for i in range(3)]
+    assert [tokens.verify(t).subject for t in kept] == ["user0", "user1", "user2"]
+    assert len(tokens._kept) == 2  # the oldest went
+    assert tokens.verify(kept[0]).subject == "user0"  # checked again, still valid

@@ -138,12 +138,13 @@ def make_context(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) ->
 
 
 def make_app(context: StorageContext, *, fast: bool = True) -> FastAPI:
-    """The real app; ``fast=False`` sends ``/files`` and derivatives through the documented
-    FastAPI routes."""
+    """The real app; ``fast=False`` sends ``/files``, derivatives and presigns through the
+    documented FastAPI routes."""
     app = create_app(context=context)
     if not fast:
         app.fast = None  # type: ignore[attr-defined]
         app.fast_derived = None  # type: ignore[attr-defined]
+        app.fast_presign = None  # type: ignore[attr-defined]
     return app
 
 

@@ -7,8 +7,10 @@ existing tokens carry none).
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import jwt
@@ -97,6 +99,11 @@ def _scopes_of(claims: dict[str, object]) -> frozenset[str]:
 
 def verify_token(secret: str, token: str) -> Caller:
     """Accept any HS256 JWT signed with ``secret`` whose ``exp`` has not passed."""
+    return _verified(secret, token)[0]
+
+
+def _verified(secret: str, token: str) -> tuple[Caller, float]:
+    """The caller and the token's ``exp``."""
     try:
         claims = jwt.decode(
             token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]}
@@ -108,4 +115,53 @@ def verify_token(secret: str, token: str) -> Caller:
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise TokenError("token has no subject")
-    return Caller(subject, _scopes_of(claims))
+    return Caller(subject, _scopes_of(claims)), float(claims["exp"])
+
+
+KEPT_SECONDS = 30.0
+"""How long a verified token is taken on trust (never past its ``exp``)."""
+KEPT_TOKENS = 4096
+"""Verified tokens kept per process at most."""
+
+
+class VerifiedTokens:
+    """:func:`verify_token` with each success kept a short while, by the token's SHA-256.
+
+    A JWT check (base64, JSON, HMAC, claims) is a tenth of a presign's cost, and every
+    request of a client carries the same token. Tokens are stateless: nothing revokes one
+    but its ``exp`` (checked on every hit, so an expired token is refused at once) and a new
+    ``AUTH_JWT_SECRET`` (read at start, so a restart, which starts with nothing kept). Were
+    a revocation added, :data:`KEPT_SECONDS` is how long a revoked token could still pass.
+    Refusals are never kept: a forged token costs its full check each time.
+    """
+
+    def __init__(
+        self,
+        secret: str,
+        *,
+        kept_seconds: float = KEPT_SECONDS,
+        size: int = KEPT_TOKENS,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.secret = secret
+        self.kept_seconds = kept_seconds
+        self.size = size
+        self.clock = clock
+        self._kept: dict[bytes, tuple[float, Caller]] = {}
+        self._lock = threading.Lock()
+
+    def verify(self, token: str) -> Caller:
+        """The caller of a valid token; :class:`TokenError` otherwise."""
+        key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        now = self.clock()
+        hit = self._kept.get(key)
+        if hit is not None and now < hit[0]:
+            return hit[1]
+        caller, exp = _verified(self.secret, token)
+        with self._lock:
+            if hit is not None or len(self._kept) >= self.size:
+                self._kept.pop(key, None)
+                while len(self._kept) >= self.size:  # the oldest first (insertion order)
+                    del self._kept[next(iter(self._kept))]
+            self._kept[key] = (min(exp, now + self.kept_seconds), caller)
+        return caller

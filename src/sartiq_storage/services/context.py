@@ -15,6 +15,7 @@ from sartiq_storage.adapters.vips import DECODES
 from sartiq_storage.core.config import Settings
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.signing import UrlSigner
+from sartiq_storage.core.tokens import VerifiedTokens
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.compute import ComputeStorage
 from sartiq_storage.services.delivery import DeliveryService
@@ -47,6 +48,8 @@ class StorageContext:
     delivery: DeliveryService
     compute: ComputeStorage
     multipart: MultipartUploadService
+    tokens: VerifiedTokens
+    """Bearer tokens checked with ``jwt_secret``, each success kept a few seconds."""
     datasets_access_key_id: str | None = None
     """Basic-auth key pair of the lakeFS-compatible API (None: that API refuses everyone)."""
     datasets_secret_access_key: str | None = None
@@ -209,6 +212,7 @@ def build_context(
         urls=urls,
         jwt_secret=secret,
         jwt_secret_generated=generated,
+        tokens=VerifiedTokens(secret),
         signer=signer_for(settings) if settings.embedded else None,
         db=db,
         media=MediaResourceService(db, store, urls),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.group_commit import GroupCommitter
@@ -63,7 +64,26 @@ class UploadService:
     def presign(
         self, filename: str, content_type: str, size: int | None, *, requester: str
     ) -> PresignedUpload:
-        """A URL to PUT one file into ``temp/``, bound to its type (and size when declared)."""
+        """A URL to PUT one file into ``temp/``, bound to its type (and size when declared);
+        answers once its intent is durable."""
+        upload, intent = self.prepare(filename, content_type, size, requester=requester)
+        self.intents.insert(intent)
+        return upload
+
+    async def presign_async(
+        self, filename: str, content_type: str, size: int | None, *, requester: str
+    ) -> PresignedUpload:
+        """:meth:`presign` for an event loop: signing is pure computation, and the intent's
+        group commit is awaited, with no worker thread held per caller."""
+        upload, intent = self.prepare(filename, content_type, size, requester=requester)
+        await self.intents.insert_async(intent)
+        return upload
+
+    def prepare(
+        self, filename: str, content_type: str, size: int | None, *, requester: str
+    ) -> tuple[PresignedUpload, dict[str, Any]]:
+        """The signed upload and its intent row, not yet recorded; refusals raise here,
+        before anything is written."""
         kind = declared_type(content_type)
         if kind is None:
             allowed = ", ".join(sorted(ALLOWED_UPLOAD_TYPES))
@@ -88,18 +108,16 @@ class UploadService:
             if_absent=self.write_once,
         )
         now = utcnow()
-        self.intents.insert(
-            {
-                "storage_key": key.key,
-                "filename": filename[:1024],
-                "content_type": kind.content_type,
-                "declared_size": size,
-                "requester": requester[:255],
-                "created_at": now,
-                "expires_at": now + timedelta(seconds=expires_in),
-            }
-        )
-        return PresignedUpload(
+        intent = {
+            "storage_key": key.key,
+            "filename": filename[:1024],
+            "content_type": kind.content_type,
+            "declared_size": size,
+            "requester": requester[:255],
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=expires_in),
+        }
+        upload = PresignedUpload(
             upload_url=request.url,
             file_url=self.urls.public_url(key.key),
             upload_method="PUT",
@@ -108,3 +126,4 @@ class UploadService:
             max_file_size=self.max_file_size,
             storage_key=key.key,
         )
+        return upload, intent

@@ -4,7 +4,9 @@ retried row by row; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -76,7 +78,7 @@ def test_concurrent_rows_share_transactions_and_each_is_durable_when_answered(
             threading.Event().wait(0.01)
             waited += 1
 
-    committer = GroupCommitter(db, TABLE, before_commit=before_commit)  # type: ignore[arg-type]
+    committer = GroupCommitter(db, TABLE, writers=1, before_commit=before_commit)  # type: ignore[arg-type]
 
     def call(row: dict[str, Any]) -> Any:
         def insert() -> None:
@@ -130,3 +132,97 @@ def test_close_commits_what_is_queued_and_refuses_more(db: Database) -> None:
     with pytest.raises(RuntimeError, match="closed"):
         committer.insert(_row())
     assert _count(db) == 1
+
+
+def test_event_loop_callers_share_groups_and_a_bad_row_fails_alone(db: Database) -> None:
+    sizes: list[int] = []
+    committer = GroupCommitter(db, TABLE, before_commit=lambda g: sizes.append(len(g)))  # type: ignore[arg-type]
+
+    async def call(row: dict[str, Any]) -> bool:
+        await committer.insert_async(row)
+        return row["storage_key"] in _keys(db)  # durable by the time it is answered
+
+    async def run(rows: list[dict[str, Any]]) -> list[bool | BaseException]:
+        return await asyncio.gather(*(call(row) for row in rows), return_exceptions=True)
+
+    assert asyncio.run(run([_row() for _ in range(30)])) == [True] * 30
+    assert max(sizes) > 1  # the loop's callers shared transactions
+    rows = [_row() for _ in range(5)] + [_row(f"temp/{uuid.uuid4().hex}_1_a.jpg")] * 2
+    outcomes = asyncio.run(run(rows))
+    committer.close()
+    assert outcomes[:6] == [True] * 6
+    assert isinstance(outcomes[6], IntegrityError)  # the same key twice: the second refused
+    assert _count(db) == 36
+
+
+def test_under_load_a_group_fills_for_the_window_and_a_lone_caller_never_waits(
+    db: Database,
+) -> None:
+    sizes: list[int] = []
+    committer = GroupCommitter(
+        db, TABLE, window=0.2, writers=1, before_commit=lambda g: sizes.append(len(g))
+    )  # type: ignore[arg-type]
+    started = time.monotonic()
+    for _ in range(5):
+        committer.insert(_row())  # one caller at a time: every group holds one row
+    assert time.monotonic() - started < 0.2 * 5 / 2  # never the window
+    assert sizes == [1] * 5
+
+    def caller() -> None:
+        for _ in range(4):
+            committer.insert(_row())  # each waits for its row, then sends the next
+
+    sizes.clear()
+    assert _run_together([caller] * 8) == [None] * 8
+    committer.close()
+    assert sum(sizes) == 32
+    # Once a group held more than one row, the next ones wait for every caller's next row.
+    assert sizes.count(8) >= 2, sizes
+
+
+def test_the_writer_survives_losing_its_connection(db: Database) -> None:
+    """The writer keeps one connection across groups; when the server drops it (a restart, an
+    idle timeout), the failed group is retried row by row on a fresh one."""
+    if not db.is_postgres:
+        pytest.skip("a PostgreSQL backend to terminate")
+    committer = GroupCommitter(db, TABLE)  # type: ignore[arg-type]
+    committer.insert(_row())
+    backends = []
+    for writer in committer._writers:  # the writers that wrote: each holds a connection
+        if writer.connection is not None:
+            pid = writer.connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            writer.connection.rollback()  # the query began a transaction on the idle connection
+            backends.append(int(pid))
+    assert backends
+    with db.engine.connect() as admin:
+        for pid in backends:
+            admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+    committer.insert(_row())
+    committer.close()
+    assert _count(db) == 2
+
+
+def test_on_postgresql_a_group_commits_while_the_next_one_is_written(db: Database) -> None:
+    """Two writers on a server database: a commit waiting for the disk holds up no one."""
+    if not db.is_postgres:
+        pytest.skip("SQLite has one write lock: one writer")
+    first_inside, second_inside = threading.Event(), threading.Event()
+    overlapped: list[bool] = []
+
+    def before_commit(_rows: object) -> None:
+        if not first_inside.is_set():
+            first_inside.set()
+            overlapped.append(second_inside.wait(10))  # still inside the first transaction
+        else:
+            second_inside.set()
+
+    committer = GroupCommitter(db, TABLE, before_commit=before_commit)  # type: ignore[arg-type]
+    assert committer.writers == 2
+    first = threading.Thread(target=committer.insert, args=(_row(),))
+    first.start()
+    assert first_inside.wait(10)
+    committer.insert(_row())  # answered while the first group is still open
+    first.join(timeout=30)
+    committer.close()
+    assert overlapped == [True]
+    assert _count(db) == 2

@@ -135,6 +135,13 @@ class Database:
             yield connection
 
     @contextmanager
+    def write_on(self, connection: Connection) -> Iterator[Connection]:
+        """:meth:`write_connection` on a connection its caller keeps between transactions
+        (the group committer's writer: no pool checkout, ping and reset per group)."""
+        with self._writer, connection.begin():
+            yield connection
+
+    @contextmanager
     def read_connection(self) -> Iterator[Connection]:
         """A Core connection in a read transaction, the cheapest way to run a few SELECTs; on
         SQLite it begins deferred, so it takes no write lock (nothing may write through it)."""

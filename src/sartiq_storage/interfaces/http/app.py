@@ -18,6 +18,8 @@ from sartiq_storage.interfaces.http.errors import install_error_handlers
 from sartiq_storage.interfaces.http.fast_derived import PREFIX as DERIVED_PREFIX
 from sartiq_storage.interfaces.http.fast_derived import FastDerived
 from sartiq_storage.interfaces.http.fast_files import FastFiles
+from sartiq_storage.interfaces.http.fast_presign import PATH as PRESIGN_PATH
+from sartiq_storage.interfaces.http.fast_presign import FastPresign
 from sartiq_storage.interfaces.http.gate import BodyGate
 from sartiq_storage.interfaces.http.host_auth import HostAuth, use_host_auth
 from sartiq_storage.interfaces.http.lakefs import mount_lakefs
@@ -58,6 +60,8 @@ class StorageApp(FastAPI):
     fast_derived: FastDerived | None = None
     """Cached ``?type=`` derivatives on the embedded store, answered as static files
     (``fast_derived.py``); the route answers the rest."""
+    fast_presign: FastPresign | None = None
+    """The presign route's common case (``fast_presign.py``); it hands the rest on."""
     outer: ASGIApp | None = None
     fast_logged = False
     """Set by ``install_layers``: the fast path skips the layers and does their work itself
@@ -77,6 +81,16 @@ class StorageApp(FastAPI):
             and scope["path"].startswith(FAST_PREFIX)
         ):
             await self.fast.logged(scope, receive, send)
+            return
+        if (
+            self.fast_logged
+            and self.fast_presign is not None
+            and scope["type"] == "http"
+            and scope["method"] == "POST"
+            and scope["path"] == PRESIGN_PATH
+            and not self.dependency_overrides  # a host's auth: the route asks it
+        ):
+            await self.fast_presign.handle(scope, receive, send, self.outer or self._dispatch)
             return
         if (
             self.fast_logged
@@ -146,6 +160,8 @@ def create_app(
         app.fast = FastFiles(context)
         derived = FastDerived(context)
         app.fast_derived = derived if derived.active else None
+        presign = FastPresign(context)
+        app.fast_presign = presign if presign.active else None
         app.include_router(files.router)  # documents /files in the OpenAPI schema
         app.include_router(uploads.router)
         app.include_router(multipart.router)

@@ -17,7 +17,7 @@ from starlette.datastructures import Headers
 from starlette.responses import JSONResponse, Response
 from starlette.types import Scope
 
-from sartiq_storage.core.tokens import Caller, TokenError, verify_token
+from sartiq_storage.core.tokens import Caller, TokenError
 from sartiq_storage.interfaces.http.gate import flat_routes, guards_of
 from sartiq_storage.interfaces.http.middleware.access_log import record_caller
 from sartiq_storage.services.context import StorageContext
@@ -42,7 +42,7 @@ def authorize(context: StorageContext, authorization: str | None, scope: str | N
     if not authorization or scheme.lower() != "bearer" or not token:
         raise HTTPException(401, "missing bearer token", headers=_CHALLENGE)
     try:
-        caller = verify_token(context.jwt_secret, token)
+        caller = context.tokens.verify(token)
     except TokenError as exc:
         if exc.cause:
             logger.info("bearer token refused: %s", exc.cause)

@@ -48,15 +48,17 @@ TARGETS_KEPT = 1024
 def add_cors(
     scope: Scope, origins: set[bytes], headers: list[tuple[bytes, bytes]], vary: bytes
 ) -> None:
-    """The CORS middleware's headers on a simple request, for answers that skip it."""
+    """The CORS middleware's headers on a simple request, for answers that skip it: the
+    exposed headers whenever the request names an origin, that origin when it is allowed."""
     origin = None
     for name, value in scope["headers"]:
         if name == b"origin":
             origin = value
             break
-    if origin is not None and origin in origins:
-        headers.append((b"access-control-allow-origin", origin))
+    if origin is not None:
         headers.append((b"access-control-expose-headers", EXPOSE))
+        if origin in origins:
+            headers.append((b"access-control-allow-origin", origin))
     headers.append((b"vary", vary))
 
 

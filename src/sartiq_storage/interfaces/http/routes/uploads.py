@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 from pydantic import Field
-from starlette.concurrency import run_in_threadpool
 
 from sartiq_storage.interfaces.http.auth import ContextDep, UploadsDep
 from sartiq_storage.interfaces.http.schemas import Projection, Strict
@@ -34,11 +33,7 @@ async def presigned_url(
     body: PresignBody, context: ContextDep, caller: UploadsDep
 ) -> PresignResponse:
     """A presigned PUT into ``temp/``; the returned ``file_url`` is what ingestion takes."""
-    upload = await run_in_threadpool(
-        context.uploads.presign,
-        body.filename,
-        body.content_type,
-        body.size,
-        requester=caller.subject,
+    upload = await context.uploads.presign_async(
+        body.filename, body.content_type, body.size, requester=caller.subject
     )
     return PresignResponse.of(upload)
