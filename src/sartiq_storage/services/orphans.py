@@ -18,6 +18,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import itertools
+import operator
 import queue
 import threading
 import uuid
@@ -26,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaResource, utcnow
@@ -42,9 +43,13 @@ SCANNED_PREFIXES = ("media/", "images/", "shooting_looks/")
 SAMPLE = 100
 _PAGE = 1000
 _ROW_PAGE = 10_000
-_CHUNK = 10_000
-"""Listed objects compared at once with the row keys of the same range."""
 """Keys read per query: ten thousand keys are about a megabyte."""
+_CHUNK = 500
+"""Listed objects compared at once with the row keys of the same range: fewer than the
+collector's first threshold (700), so a run's listing entries die young; ten thousand
+outlived two generations and cost the full collections a quarter of the scan."""
+_SEPARATOR = "\n"
+"""Between the keys of an aggregated page: a control character, which no valid key holds."""
 
 
 @dataclass(slots=True)
@@ -74,23 +79,40 @@ class OrphanReport:
 def _key_pages(db: Database, prefix: str) -> Iterator[list[str]]:
     """``storage_key`` of the rows under ``prefix``, in byte order, a page at a time.
 
-    Keys only, through Core: the ORM's rows and their UUID conversion cost ten times the read
-    itself (``docs/benchmarks.md``, orphan scan); the ids of missing objects' rows are looked
-    up for the report's sample alone. Short keyset-paged reads, never one transaction held
-    open for the whole scan.
+    Keys only, and each page as **one aggregated string** (``group_concat``/``string_agg``)
+    split in Python: SQLite's driver gives up and takes back the GIL for every row it steps,
+    so a per-row read on the prefetch thread waited out the listing thread's switch interval
+    row after row (a page of rows cost more than the whole plain read, ``docs/benchmarks.md``);
+    one aggregate is one step, computed with the GIL released. The ids of missing objects'
+    rows are looked up for the report's sample alone. Short keyset-paged reads, never one
+    transaction held open for the whole scan.
     """
     # Byte order everywhere: PostgreSQL's default collation would sort "a-b" after "ab/".
     key = MediaResource.storage_key.collate("C") if db.is_postgres else MediaResource.storage_key
+    concat = func.string_agg if db.is_postgres else func.group_concat
     upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     after: str | None = None
     while True:
-        query = select(MediaResource.storage_key).where(key >= prefix, key < upper)
-        if after is not None:
-            query = query.where(key > after)
+        # One lower bound, never both: given ``key >= prefix AND key > after`` SQLite seeks
+        # to ``prefix`` and filters every earlier page again, a scan quadratic in the pages.
+        lower = key >= prefix if after is None else key > after
+        keys = (
+            select(MediaResource.storage_key.label("k"))
+            .where(lower, key < upper)
+            .order_by(key)
+            .limit(_ROW_PAGE)
+            .subquery()
+        )
+        query = select(func.count(), concat(keys.c.k, _SEPARATOR))
         with db.engine.connect() as connection:
-            page = list(connection.execute(query.order_by(key).limit(_ROW_PAGE)).scalars())
+            count, joined = connection.execute(query).one()
+            page = joined.split(_SEPARATOR) if count else []
+            if len(page) != count:  # a key holding the separator (no valid key does)
+                plain = select(keys.c.k)
+                page = list(connection.execute(plain).scalars())
         if not page:
             return
+        page.sort()  # the aggregate's order is unspecified; str order is byte order
         yield page
         after = page[-1]
 
@@ -171,8 +193,10 @@ def compare(
     rows: list[str] = []
     at = 0
     more = True
+    key_of = operator.attrgetter("key")
     while chunk := list(itertools.islice(objects, size or _CHUNK)):
-        bound = chunk[-1].key
+        keys = list(map(key_of, chunk))  # the one step a key takes, in C
+        bound = keys[-1]
         while more and (at == len(rows) or rows[-1] <= bound):
             page = next(pages, None)
             if page is None:
@@ -182,7 +206,6 @@ def compare(
         end = bisect.bisect_right(rows, bound, at)
         in_range = rows[at:end]
         at = end
-        keys = [obj.key for obj in chunk]  # the one step a key takes in Python
         if keys == in_range:
             yield Chunk(len(chunk), len(in_range), [], [])
             continue
