@@ -21,7 +21,8 @@ Guarantees:
   ``objects/`` (symlinks are not followed out of it). A key with a segment over 254 UTF-8
   bytes, which no file system here can name, is refused as invalid (S3 and R2 accept it).
 * **Sorted listing.** Keys come back in the same lexicographic order S3 uses, which the
-  orphan scanner's sorted merge relies on. Memory grows with the largest single folder.
+  orphan scanner's sorted merge relies on. Memory grows with the largest single folder
+  (its names, about 100 bytes an entry).
 """
 
 from __future__ import annotations
@@ -402,19 +403,22 @@ class LocalStore(InProcessMultipart):
         yield from self._walk(self.objects, "", prefix, start_after)
 
     def _walk(
-        self, folder: Path, rel: str, prefix: str, start_after: str | None
+        self, folder: str | Path, rel: str, prefix: str, start_after: str | None
     ) -> Iterator[ObjectInfo]:
+        # Folders sort as "name/" and files "name." as "name": S3's byte-wise key order. Only
+        # these names are held while a folder is walked, not its directory entries: a folder
+        # of a million objects (``media/``) held as entries was over half a gigabyte.
         try:
-            entries = list(os.scandir(folder))
+            with os.scandir(folder) as found:
+                names = [
+                    entry.name + "/" if entry.is_dir(follow_symlinks=False) else entry.name[:-1]
+                    for entry in found
+                    if entry.name.endswith(".") or entry.is_dir(follow_symlinks=False)
+                ]
         except (FileNotFoundError, NotADirectoryError):
             return
-        # Folders sort as "name/" and files "name." as "name": S3's byte-wise key order.
-        keyed = sorted(
-            (e.name + "/" if e.is_dir(follow_symlinks=False) else e.name[:-1], e)
-            for e in entries
-            if e.is_dir(follow_symlinks=False) or e.name.endswith(".")
-        )
-        for sort_name, entry in keyed:
+        names.sort()
+        for sort_name in names:
             key = rel + sort_name
             if sort_name.endswith("/"):
                 # Descend only into folders that can hold keys matching the prefix.
@@ -424,13 +428,17 @@ class LocalStore(InProcessMultipart):
                     key > start_after or start_after.startswith(key)
                 ):
                     continue
-                yield from self._walk(Path(entry.path), key, prefix, start_after)
-            elif entry.is_file(follow_symlinks=False) and key.startswith(prefix):
+                path = os.path.join(folder, sort_name[:-1])
+                yield from self._walk(path, key, prefix, start_after)
+            elif key.startswith(prefix):
                 if start_after is not None and key <= start_after:
                     continue
-                # Like an S3 listing: size and date, no content type (no sidecar read).
-                with contextlib.suppress(FileNotFoundError):
-                    st = entry.stat(follow_symlinks=False)
+                try:
+                    st = os.lstat(os.path.join(folder, sort_name + "."))
+                except FileNotFoundError:
+                    continue
+                if stat.S_ISREG(st.st_mode):
+                    # Like an S3 listing: size and date, no content type (no sidecar read).
                     yield ObjectInfo(
                         key=key,
                         size=st.st_size,
