@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sartiq_storage.adapters.db.engine import Database
@@ -167,3 +167,87 @@ def test_a_failing_row_read_fails_the_scan_and_an_abandoned_one_stops() -> None:
     stopped = len(read)
     time.sleep(0.2)
     assert len(read) == stopped <= 4
+
+
+_IDS = [uuid.UUID(int=n * 0x1234_5678_9ABC_DEF0_1234_5678 + 1, version=4) for n in range(6)]
+_LISTABLE = [
+    *(f"media/{rid}/file.{ext}" for rid in _IDS for ext in ("png", "jpg")),  # ingest's shape
+    "media/foreign/notes.txt",  # not ingest's shape: never an orphan
+    "media/é/file.png",
+    "images/a.png",
+    "images/é.png",  # byte order: "é" (C3 A9) sorts before "€" (E2 82 AC) and "𝄞" (F0 …)
+    "images/€.png",
+    "images/𝄞.png",
+    "shooting_looks/l1/c.png",
+    "other/stray.png",  # outside the scanned prefixes
+]
+_ROW_ONLY = ["media/a\nb/file.png"]  # a row key no valid object key can be (the separator)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    objects=st.sets(st.sampled_from(_LISTABLE)),
+    rows=st.sets(st.sampled_from(_LISTABLE + _ROW_ONLY)),
+    page=st.integers(1, 4),
+)
+def test_the_scan_is_the_naive_set_difference(
+    db: Database, objects: set[str], rows: set[str], page: int
+) -> None:
+    """The scanner's report against plain sets, whatever the keys, the row page size (so
+    where the keyset pages fall) and the database: every orphan, foreign object and missing
+    object, counted and sampled in key order."""
+    from sqlalchemy import delete, insert
+
+    from sartiq_storage.adapters.db.models import MediaResource, ResourceType
+    from sartiq_storage.adapters.stores import MemoryStore
+    from sartiq_storage.core.keys import MediaKey, parse_key
+    from sartiq_storage.services import orphans
+
+    now = utcnow()
+    with db.engine.begin() as connection:
+        connection.execute(delete(MediaResource))
+        for key in rows:
+            rid = uuid.uuid4()
+            connection.execute(
+                insert(MediaResource).values(
+                    id=rid,
+                    resource_type=ResourceType.IMAGE,
+                    storage_key=key,
+                    content_hash=rid.hex,
+                    extension="png",
+                    content_type="image/png",
+                    file_size=1,
+                    protected=False,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+    store = MemoryStore()
+    for key in objects:
+        store.put(key, b"x")
+    scanned = [k for k in sorted(objects) if k.startswith(orphans.SCANNED_PREFIXES)]
+    listed_rows = [k for k in sorted(rows) if k.startswith(orphans.SCANNED_PREFIXES)]
+
+    def ours(key: str) -> bool:
+        try:
+            return isinstance(parse_key(key), MediaKey)
+        except ValueError:
+            return False
+
+    lonely = [k for k in scanned if k not in rows and k.startswith("media/")]
+    missing = [k for p in orphans.SCANNED_PREFIXES for k in listed_rows if k.startswith(p)]
+    missing = [k for k in missing if k not in objects]
+    media = MediaResourceService(db, store, UrlResolver(CDN))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(orphans, "_ROW_PAGE", page)
+        report = OrphanScanner(db, store, media).scan(grace=GRACE, now=now + 2 * GRACE)
+    assert report.objects_scanned == len(scanned)
+    assert report.rows_scanned == len(listed_rows)
+    assert report.orphan_object_sample == [k for k in lonely if ours(k)]
+    assert report.orphan_objects == len(report.orphan_object_sample)
+    assert report.orphan_bytes == report.orphan_objects
+    assert report.foreign_objects == len([k for k in lonely if not ours(k)])
+    assert [s["key"] for s in report.missing_object_sample] == missing
+    assert report.missing_objects == len(missing)
