@@ -32,16 +32,16 @@ keys have no row, 0.1 % of rows no object), against the slower of its two inputs
 alone in the same run: listing the keys, and reading the row keys in order with one plain
 query. Target: the scan within 1.5× of that (ratio ≥ 0.67); each time is the faster of two
 alternating rounds, and the notes give the same comparison in process CPU time (every
-thread), which a busy neighbour on a shared machine disturbs much less than wall time. The first row's bucket is a synthetic store that yields the keys in order
-from a seed, nearly free, so it shows the scanner's own cost per key; its memory is the
-largest Python allocation during a separate traced scan (`tracemalloc`). The second row is
-the issue's: the same keys and rows on the **embedded store**, listed by its own code
-(`LocalStore.list`: a sorted walk of `objects/media/{uuid}/file.png.`), measured in a child
-process whose peak RSS is the memory figure (target ≤ 300 MB). Its objects are written
-straight into the store's folder layout (empty files, `mknod`), on tmpfs where there is one:
-on this VM's ext4 (mounted with `discard`) writing and deleting 100,000 such folders took
-13 s and 19–160 s, and it listed them 2× slower than tmpfs, so tmpfs is the harder case for
-the ratio.
+thread), which a busy neighbour on a shared machine disturbs much less than wall time. The
+first row's bucket is a synthetic store that yields the keys in order from a seed, nearly
+free, so it shows the scanner's own cost per key; its memory is the largest Python
+allocation during a separate traced scan (`tracemalloc`). The second row is the issue's: the
+same keys and rows on the **embedded store**, listed by its own code (`LocalStore.list`: a
+sorted walk of `objects/media/{uuid}/file.png.`), measured in a child process whose peak RSS
+is the memory figure (target ≤ 300 MB). Its objects are written straight into the store's
+folder layout (empty files, `mknod`), on tmpfs where there is one: on this VM's ext4
+(mounted with `discard`) writing and deleting 100,000 such folders took 13 s and 19–160 s,
+and it listed them 2× slower than tmpfs, so tmpfs is the harder case for the ratio.
 """
 
 OLD = datetime(2020, 1, 1, tzinfo=UTC)
