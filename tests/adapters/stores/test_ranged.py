@@ -70,3 +70,6 @@ def test_a_head_given_is_read_without_a_get() -> None:
     reader.seek(90_000)
     assert reader.read(100) == data[90_000:90_100]
     assert reader.stats.requests == 1
+    reader.seek(2000)  # back into the head (a demuxer's first frame after its index)
+    assert reader.read(2096) == data[2000:4096]
+    assert reader.stats.requests == 1
