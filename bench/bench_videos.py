@@ -113,6 +113,8 @@ def _byte_copy(args: dict[str, str]) -> Callable[[], str]:
 
 
 def _ingest(args: dict[str, str]) -> Callable[[], str]:
+    from tests.support.videos import ReadCountingStore
+
     from sartiq_storage.adapters.db.engine import Database
     from sartiq_storage.adapters.db.migrate import upgrade
     from sartiq_storage.core.urls import UrlResolver
@@ -121,8 +123,8 @@ def _ingest(args: dict[str, str]) -> Callable[[], str]:
 
     db = Database.from_url(f"sqlite:///{args['db']}")
     upgrade(db)
-    store = _store(args)
-    media = MediaResourceService(db, store, UrlResolver("https://cdn.test"))
+    store = ReadCountingStore(_store(args))  # counts the GETs (on moto each reads it all)
+    media = MediaResourceService(db, store, UrlResolver("https://cdn.test"))  # type: ignore[arg-type]
 
     def ingest(key: str) -> MediaResource:
         target = AttachTo("PRODUCT", uuid.uuid4(), "video")
@@ -133,11 +135,14 @@ def _ingest(args: dict[str, str]) -> Callable[[], str]:
     ingest(warm)
 
     def work() -> str:
+        store.log.gets.clear()
         resource = ingest(args["key"])
         media.close()
+        ranged = sum(1 for _, start, end in store.log.gets if (start, end) != (None, None))
+        whole = len(store.log.gets) - ranged
         return (
             f"{resource.width}×{resource.height}, {resource.duration or 0:.0f} s, "
-            f"md5 {resource.content_hash[:8]}…"
+            f"md5 {resource.content_hash[:8]}…, GETs: {whole} whole, {ranged} ranged"
         )
 
     return work
