@@ -97,6 +97,33 @@ def test_a_big_video_is_ingested_without_being_held_whole(
     assert list(inner.list("temp/")) == []
 
 
+def test_a_big_video_is_hashed_from_the_get_that_sniffed_it(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """One whole GET per upload, alone (copied, hashed and probed at once) or in a batch
+    (hashed before its dedup): its first chunk is sniffed and the rest of that same GET
+    hashed; the probe's reads are ranges."""
+    bucket = make_bucket(moto_endpoint)
+    client = moto_client(moto_endpoint)
+    contents = []
+    for position in (-1000, -2000, -3000):  # three videos, none a dedup hit of another
+        data = bytearray(big_video)
+        data[position] ^= 0xFF
+        contents.append(bytes(data))
+    keys = [f"temp/{uuid.uuid4().hex}_1706000000_clip{i}.mp4" for i in range(3)]
+    for key, data in zip(keys, contents, strict=True):
+        multipart_put(client, bucket, key, data)
+    store = ReadCountingStore(moto_store(moto_endpoint, bucket))
+    media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
+    single = media.ingest(MediaInput(url=f"{CDN}/{keys[0]}"), product())
+    batch = media.ingest_all([(MediaInput(url=f"{CDN}/{key}"), product()) for key in keys[1:]])
+    media.close()
+    hashes = [result.resource.content_hash for result in (single, *batch)]
+    assert hashes == [hashlib.md5(data).hexdigest() for data in contents]
+    whole = [key for key, start, end in store.log.gets if (start, end) == (None, None)]
+    assert sorted(whole) == sorted(keys)
+
+
 def test_over_the_threshold_the_relocation_is_a_multipart_copy(
     moto_endpoint: str, db: Database
 ) -> None:
