@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -195,19 +195,20 @@ def promote_streaming(
     hints: MediaInput | None,
     target: AttachTo | None,
 ) -> Prepared:
-    """A big video whose MD5 must be streamed (``verify_or_stream``): copied, hashed and
-    probed at once, each reading the object on its own.
+    """A big video whose MD5 must be streamed (``verify_or_stream``): copied while it is
+    hashed, and probed once the hash is done.
 
     The copy runs server-side, pinned to the ETag the sniffing GET read; the hash reads the
-    rest of that same GET (the bytes of that ETag, no second request); the probe reads the
-    index through ranged GETs, pinned too. Side by side they take about the longest of the
-    three, the copy, instead of their sum. The copy is speculative: the MD5 is known only
-    afterwards, so a dedup hit then finds a copy it does not need, which the recording
-    queues for deletion (as it does for a copy made by an earlier attempt). A failure of
-    any of the three (a video the probe refuses, a source replaced meanwhile, a store
-    error) stops the hash, waits for the copy and removes it before the error is raised:
-    no row, no canonical object (its key is a fresh UUID's, ours alone). The copy's bytes
-    are then confirmed against the streamed MD5 (:func:`confirm`), as any promotion's are.
+    rest of that same GET (the bytes of that ETag, no second request) and keeps its last
+    bytes, so the probe finds an MP4's index at the end with no ranged GET (any other read
+    is a ranged GET, pinned too). Side by side they take about the time of the longer, the
+    copy, instead of their sum. The copy is speculative: the MD5 is known only afterwards,
+    so a dedup hit then finds a copy it does not need, which the recording queues for
+    deletion (as it does for a copy made by an earlier attempt). A failure of any of the
+    three (a video the probe refuses, a source replaced meanwhile, a store error) stops the
+    hash, waits for the copy and removes it before the error is raised: no row, no
+    canonical object (its key is a fresh UUID's, ours alone). The copy's bytes are then
+    confirmed against the streamed MD5 (:func:`confirm`), as any promotion's are.
     """
     assert upload.rest is not None, "a streamed promotion needs the sniffing GET kept open"
     resource_id = uuid.uuid4()
@@ -220,17 +221,22 @@ def promote_streaming(
         hashing = pool.submit(streamed_upload_md5, upload, cancelled)
         both: list[Future[Any]] = [copying, hashing]
         try:
-            metadata, poster = probe_video_upload(store, upload, settings, hints)
-            done, _ = wait(both, return_when=FIRST_EXCEPTION)
-            for finished in done:
-                finished.result()  # the first failure, without waiting for the other
-            md5, copied = hashing.result(), copying.result()
+            pending = set(both)
+            while hashing in pending:  # a failed copy is raised without waiting for the hash
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()
+            streamed = hashing.result()
+            metadata, poster = probe_video_upload(
+                store, upload, settings, hints, tail=streamed.tail
+            )
+            copied = copying.result()
         except BaseException:
             cancelled.set()
             wait(both)
             discard(store, canonical)  # whether or not the copy was made: nothing is left
             raise
-    verified = video_verified(upload, metadata, poster, md5)
+    verified = video_verified(upload, metadata, poster, streamed.md5)
     confirm(store, verified, canonical, copied)
     return Prepared(verified, target, resource_id, canonical)
 

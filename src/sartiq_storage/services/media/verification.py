@@ -20,6 +20,7 @@ import hashlib
 import io
 import logging
 import threading
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -70,8 +71,8 @@ class Upload:
     """A video too big to read at once: ``data`` is only its first bytes."""
     rest: Iterator[bytes] | None = None
     """A streamed video whose ETag is no MD5, read with ``keep_open``: the rest of the same
-    GET, still open, for its streamed hash (:func:`streamed_upload_md5`). Whoever holds the
-    upload reads it to its end or closes it (:func:`close_rest`)."""
+    GET, still open, for its streamed hash (:func:`streamed_upload_md5`, which reads it to
+    its end or closes it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,13 +162,6 @@ def read_upload(
     return Upload(info, kind, data, streamed, rest)
 
 
-def close_rest(upload: Upload) -> None:
-    """Stop reading an upload's open GET (``Upload.rest``), if it has one."""
-    close = getattr(upload.rest, "close", None)
-    if close is not None:
-        close()
-
-
 def _check_limit(
     info: ObjectInfo, kind: Sniffed | None, max_file_size: int, max_video: int
 ) -> None:
@@ -186,18 +180,24 @@ POSTER_SAVER = FORMATS["webp"][0]
 
 
 def probe_video_upload(
-    store: ObjectStore, upload: Upload, settings: MediaSettings, hints: MediaInput | None = None
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    tail: bytes = b"",
 ) -> tuple[MediaMetadata, bytes | None]:
     """A video's metadata and poster frame (None when it could not be made).
 
     PyAV opens the container once for both: from memory for a small upload, else where it
     lies, through ranged GETs (:class:`RangedReader`, every request pinned to the upload's
-    ETag, the sniffed prefix served without one). ``hints``: the caller's width and height,
-    kept when the container does not tell.
+    ETag, the sniffed prefix served without one, and so is ``tail``, the last bytes a
+    streamed hash kept). ``hints``: the caller's width and height, kept when the container
+    does not tell.
     """
     info = upload.info
     source: BinaryIO = (
-        RangedReader(store, info, head=upload.data)  # the sniffed prefix: no GET again
+        RangedReader(store, info, head=upload.data, tail=tail)  # no GET again for these
         if upload.streamed
         else io.BytesIO(upload.data)  # type: ignore[assignment]
     )
@@ -240,19 +240,17 @@ def verify_video(
     that one: it copies, hashes and probes it at once (``promotion.promote_streaming``).
     SHA-256 of a big one is left to the dedup match, which computes it only on an MD5 hit.
     """
-    try:
-        metadata, poster = probe_video_upload(store, upload, settings, hints)
-    except BaseException:
-        close_rest(upload)
-        raise
+    if upload.rest is not None:  # hashed first: its tail spares the probe a GET for the index
+        streamed = streamed_upload_md5(upload)
+        metadata, poster = probe_video_upload(store, upload, settings, hints, tail=streamed.tail)
+        return video_verified(upload, metadata, poster, streamed.md5)
+    metadata, poster = probe_video_upload(store, upload, settings, hints)
     sha256: str | None = None
     info = upload.info
     if not upload.streamed:
         md5, sha256 = digests(upload.data)
     elif info.md5 is not None:
         md5 = info.md5
-    elif upload.rest is not None:
-        md5 = streamed_upload_md5(upload)
     else:
         md5 = streamed_md5(store, info)
     return video_verified(upload, metadata, poster, md5, sha256)
@@ -262,7 +260,21 @@ class HashCancelled(Exception):
     """A streamed hash stopped because its result is no longer wanted."""
 
 
-def streamed_upload_md5(upload: Upload, cancelled: threading.Event | None = None) -> str:
+TAIL_BYTES = 8 * 1024 * 1024
+"""The last bytes a streamed hash keeps for the probe: an MP4's index at the end (a few
+hundred KB for a 2 GB clip, about 1 MB an hour at 60 fps) is then read with no ranged GET,
+which on a store that serves a range by reading the whole object (moto) is a whole read."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedHash:
+    """A streamed upload's MD5, and its last bytes (at most :data:`TAIL_BYTES`)."""
+
+    md5: str
+    tail: bytes
+
+
+def streamed_upload_md5(upload: Upload, cancelled: threading.Event | None = None) -> StreamedHash:
     """The MD5 of a streamed upload: its sniffed first bytes, then the rest of the same GET,
     read ahead on a thread of its own: the bytes of the very object whose ETag was read.
 
@@ -272,6 +284,8 @@ def streamed_upload_md5(upload: Upload, cancelled: threading.Event | None = None
     info = upload.info
     digest = hashlib.md5(upload.data, usedforsecurity=False)
     size = len(upload.data)
+    last: deque[bytes] = deque([upload.data])
+    kept = len(upload.data)
     chunks = prefetched(upload.rest)
     try:
         for chunk in chunks:
@@ -279,11 +293,15 @@ def streamed_upload_md5(upload: Upload, cancelled: threading.Event | None = None
                 raise HashCancelled(info.key)
             digest.update(chunk)
             size += len(chunk)
+            last.append(chunk)
+            kept += len(chunk)
+            while kept - len(last[0]) >= TAIL_BYTES:
+                kept -= len(last.popleft())
     finally:
         chunks.close()
     if size != info.size:
         raise StoreUnavailableError(f"{info.key}: the body ended after {size} of {info.size} bytes")
-    return digest.hexdigest()
+    return StreamedHash(digest.hexdigest(), b"".join(last)[-TAIL_BYTES:])
 
 
 def streamed_md5(store: ObjectStore, info: ObjectInfo) -> str:
