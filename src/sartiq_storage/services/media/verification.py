@@ -236,8 +236,9 @@ def verify_video(
 
     The MD5 of a big one is the ETag's when the store computed one from the bytes (a single
     PUT), else a streamed hash (a multipart ETag ``…-N`` is no MD5), from the rest of the
-    sniffing GET when it was kept open. ``Ingestion.ingest_key`` does not come here for
-    that one: it copies, hashes and probes it at once (``promotion.promote_streaming``).
+    sniffing GET when it was kept open, and then the probe reads the index at the end from
+    the hash's tail. ``Ingestion.ingest_key`` does not come here for that one: it copies
+    while it hashes (``promotion.promote_streaming``).
     SHA-256 of a big one is left to the dedup match, which computes it only on an MD5 hit.
     """
     if upload.rest is not None:  # hashed first: its tail spares the probe a GET for the index
