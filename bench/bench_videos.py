@@ -29,17 +29,20 @@ DESCRIPTION = """\
 One ingest of a 2 GB H.264 MP4 (320×180, every frame a keyframe, the index at the end) from
 `temp/`, SQLite, each case in a fresh child process: on the embedded store (local files, the
 upload's ETag is the MD5 the store computed when it was written) and on moto's S3 server (the
-upload made in 64 MiB parts, so its ETag `…-N` is no MD5 and ingest hashes it as a stream).
-Ingest sniffs a header range, probes the container through ranged GETs (PyAV, 1 MiB
-read-ahead), copies the object server-side to `media/{id}/file.mp4` and makes the poster
-frame. **ours** is the ingest; **baseline** is a plain server-side copy of the same object
-(`ObjectStore.copy` with the same content type, cache control, create-only and ETag pin as
-the ingest's copy) in the same run. Time rows are rates (MB/s of video), so **ratio = copy
-time / ingest time**: the bar, ingest within 1.5× the copy, is a ratio of at least 0.67. The
-memory rows are the peak RSS growth of each process (MB); the bar is 128 MB for the ingest.
-On the embedded store the copy is a hard link (no byte moves), so the extra row compares the
-ingest with a byte-for-byte copy through the store (`put` of a `get`), what a copy costs
-where a link cannot be made.
+upload made in 64 MiB parts, so its ETag `…-N` is no MD5 and ingest hashes it as a stream;
+there the copy and the ingest run twice each, alternately, and the faster of each is kept, as
+moto on a shared machine varies by tens of percent from one run to the next). Ingest sniffs the
+first chunk of one GET, copies the object server-side to `media/{id}/file.mp4` while it hashes
+the rest of that GET (keeping its last 8 MiB), then probes the container and makes the poster
+frame from the sniffed head and that tail (PyAV; any other read a ranged GET with a 1 MiB
+read-ahead; the notes count the GETs). **ours** is the ingest; **baseline** is a plain
+server-side copy of the same object (`ObjectStore.copy` with the same content type, cache
+control, create-only and ETag pin as the ingest's copy) in the same run. Time rows are rates
+(MB/s of video), so **ratio = copy time / ingest time**: the bar, ingest within 1.5× the copy,
+is a ratio of at least 0.67. The memory rows are the peak RSS growth of each process (MB); the
+bar is 128 MB for the ingest. On the embedded store the copy is a hard link (no byte moves), so
+the extra row compares the ingest with a byte-for-byte copy through the store (`put` of a
+`get`), what a copy costs where a link cannot be made.
 """
 
 MB = 1_000_000
@@ -113,6 +116,8 @@ def _byte_copy(args: dict[str, str]) -> Callable[[], str]:
 
 
 def _ingest(args: dict[str, str]) -> Callable[[], str]:
+    from tests.support.videos import ReadCountingStore
+
     from sartiq_storage.adapters.db.engine import Database
     from sartiq_storage.adapters.db.migrate import upgrade
     from sartiq_storage.core.urls import UrlResolver
@@ -121,8 +126,8 @@ def _ingest(args: dict[str, str]) -> Callable[[], str]:
 
     db = Database.from_url(f"sqlite:///{args['db']}")
     upgrade(db)
-    store = _store(args)
-    media = MediaResourceService(db, store, UrlResolver("https://cdn.test"))
+    store = ReadCountingStore(_store(args))  # counts the GETs (on moto each reads it all)
+    media = MediaResourceService(db, store, UrlResolver("https://cdn.test"))  # type: ignore[arg-type]
 
     def ingest(key: str) -> MediaResource:
         target = AttachTo("PRODUCT", uuid.uuid4(), "video")
@@ -133,11 +138,14 @@ def _ingest(args: dict[str, str]) -> Callable[[], str]:
     ingest(warm)
 
     def work() -> str:
+        store.log.gets.clear()
         resource = ingest(args["key"])
         media.close()
+        ranged = sum(1 for _, start, end in store.log.gets if (start, end) != (None, None))
+        whole = len(store.log.gets) - ranged
         return (
             f"{resource.width}×{resource.height}, {resource.duration or 0:.0f} s, "
-            f"md5 {resource.content_hash[:8]}…"
+            f"md5 {resource.content_hash[:8]}…, GETs: {whole} whole, {ranged} ranged"
         )
 
     return work
@@ -204,6 +212,7 @@ def _moto(video: Path, folder: Path) -> dict[str, dict[str, object]]:
         TEST_SECRET,
         make_bucket,
         moto_server,
+        moto_store,
     )
 
     with moto_server() as endpoint:
@@ -221,21 +230,39 @@ def _moto(video: Path, folder: Path) -> dict[str, dict[str, object]]:
         client.upload_file(
             str(video), bucket, key, ExtraArgs={"ContentType": "video/mp4"}, Config=config
         )
-        args = {
-            "backend": "moto",
-            "endpoint": endpoint,
-            "bucket": bucket,
-            "key": key,
-            "db": str(folder / "m.db"),
-        }
-        return {case: run_child(case, args) for case in ("copy", "ingest")}
+        # A second upload in parts (ETag …-N) for the second ingest, which deletes its source.
+        second = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
+        copier = moto_store(
+            endpoint, bucket, read_timeout=900, multipart_copy_threshold=PART, copy_part_size=PART
+        )
+        copier.copy(key, second, content_type="video/mp4")
+        base = {"backend": "moto", "endpoint": endpoint, "bucket": bucket}
+        rounds = [  # alternately, each ingest with a database of its own (no dedup hit)
+            ("copy", {**base, "key": key}),
+            ("ingest", {**base, "key": second, "db": str(folder / "m1.db")}),
+            ("copy", {**base, "key": key}),
+            ("ingest", {**base, "key": key, "db": str(folder / "m2.db")}),
+        ]
+        runs: dict[str, list[dict[str, object]]] = {}
+        for case, args in rounds:
+            runs.setdefault(case, []).append(run_child(case, args))
+        return {case: _best(results) for case, results in runs.items()}
+
+
+def _best(results: list[dict[str, object]]) -> dict[str, object]:
+    """The fastest of a case's runs, with the highest peak of them all and every time."""
+    best = dict(min(results, key=lambda result: float(result["seconds"])))  # type: ignore[arg-type]
+    best["peak_mb"] = max(float(result["peak_mb"]) for result in results)  # type: ignore[arg-type]
+    best["all_seconds"] = [float(result["seconds"]) for result in results]  # type: ignore[arg-type]
+    return best
 
 
 def _note(result: dict[str, object]) -> str:
-    return (
-        f"{result['outcome']}; {float(result['seconds']):.2f} s, "  # type: ignore[arg-type]
-        f"peak {float(result['peak_mb']):+.0f} MB"  # type: ignore[arg-type]
-    )
+    times = result.get("all_seconds")
+    seconds = f"{float(result['seconds']):.2f} s"  # type: ignore[arg-type]
+    if isinstance(times, list) and len(times) > 1:
+        seconds = f"best of {' and '.join(f'{t:.2f}' for t in times)} s"
+    return f"{result['outcome']}; {seconds}, peak {float(result['peak_mb']):+.0f} MB"  # type: ignore[arg-type]
 
 
 def run(quick: bool) -> list[Result]:

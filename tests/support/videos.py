@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pyvips
 
 from sartiq_storage.adapters.stores import ObjectStore, ObjectStream
+from sartiq_storage.core.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -62,6 +63,31 @@ class ReadCountingStore:
     def get_bytes(self, key: str) -> bytes:
         with self.get(key) as stream:
             return stream.read()
+
+
+class CutReadStore(ReadCountingStore):
+    """Wraps a real store; a whole-object GET (no range) is cut after ``after`` bytes, as a
+    dropped connection would be: the bytes so far, then :class:`StoreUnavailableError`.
+    Ranged GETs, copies and the rest pass through."""
+
+    def __init__(self, inner: ObjectStore, after: int) -> None:
+        super().__init__(inner)
+        self.after = after
+
+    def get(self, key: str, *, start: int | None = None, end: int | None = None) -> ObjectStream:
+        stream = super().get(key, start=start, end=end)
+        if start is not None or end is not None:
+            return stream
+
+        def cut() -> Iterator[bytes]:
+            given = 0
+            for chunk in stream:
+                if given + len(chunk) > self.after:
+                    raise StoreUnavailableError(f"{key}: connection reset (a test's cut)")
+                given += len(chunk)
+                yield chunk
+
+        return ObjectStream(stream.info, cut(), stream.byte_range, [stream])
 
 
 def multipart_put(

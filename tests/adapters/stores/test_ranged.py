@@ -70,3 +70,22 @@ def test_a_head_given_is_read_without_a_get() -> None:
     reader.seek(90_000)
     assert reader.read(100) == data[90_000:90_100]
     assert reader.stats.requests == 1
+    reader.seek(2000)  # back into the head (a demuxer's first frame after its index)
+    assert reader.read(2096) == data[2000:4096]
+    assert reader.stats.requests == 1
+
+
+def test_a_tail_given_is_read_without_a_get() -> None:
+    store = MemoryStore()
+    data = os.urandom(100_000)
+    store.put("media/r.bin", data)
+    info = store.head("media/r.bin")
+    reader = RangedReader(store, info, read_ahead=10_000, head=data[:4096], tail=data[-8192:])
+    reader.seek(-5000, io.SEEK_END)
+    assert reader.read(5000) == data[-5000:]
+    reader.seek(100)
+    assert reader.read(100) == data[100:200]
+    assert reader.stats.requests == 0
+    reader.seek(50_000)
+    assert reader.read(10) == data[50_000:50_010]
+    assert reader.stats.requests == 1

@@ -7,23 +7,41 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import func, select, update
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.models import MediaResource, ResourceType
-from sartiq_storage.adapters.stores import LocalStore, ObjectStore, md5_from_etag
+from sartiq_storage.adapters.stores import (
+    LocalStore,
+    ObjectInfo,
+    ObjectStore,
+    S3Store,
+    md5_from_etag,
+)
 from sartiq_storage.adapters.stores.ranged import READ_AHEAD
-from sartiq_storage.core.errors import UploadTooLargeError
+from sartiq_storage.core.errors import (
+    ConflictError,
+    StoreUnavailableError,
+    UnsupportedMediaError,
+    UploadTooLargeError,
+)
 from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services.media.heal import Healer
 from sartiq_storage.services.media.posters import poster_key
 from sartiq_storage.services.media.service import MediaInput, MediaResourceService
 from sartiq_storage.testing.media import video_bytes
-from sartiq_storage.testing.moto_server import make_bucket, moto_client, moto_store
+from sartiq_storage.testing.moto_server import (
+    TEST_KEY_ID,
+    TEST_SECRET,
+    make_bucket,
+    moto_client,
+    moto_store,
+)
 from tests.support.media_service import CDN, product
-from tests.support.videos import ReadCountingStore, image_size, multipart_put
+from tests.support.videos import CutReadStore, ReadCountingStore, image_size, multipart_put
 
 MiB = 1024 * 1024
 
@@ -79,6 +97,32 @@ def test_a_big_video_is_ingested_without_being_held_whole(
     assert store.log.largest_piece <= max(READ_AHEAD, 8 * MiB)
     assert store.log.largest_piece < len(big_video) // 2
     assert list(inner.list("temp/")) == []
+
+
+def test_a_big_video_is_hashed_from_the_get_that_sniffed_it(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """One GET per upload, alone (copied while hashed) or in a batch (hashed before its
+    dedup): its first chunk is sniffed and the rest of that same GET hashed; the probe
+    reads the header from the first chunk and the index at the end from the hash's tail."""
+    bucket = make_bucket(moto_endpoint)
+    client = moto_client(moto_endpoint)
+    contents = []
+    for position in (-1000, -2000, -3000):  # three videos, none a dedup hit of another
+        data = bytearray(big_video)
+        data[position] ^= 0xFF
+        contents.append(bytes(data))
+    keys = [f"temp/{uuid.uuid4().hex}_1706000000_clip{i}.mp4" for i in range(3)]
+    for key, data in zip(keys, contents, strict=True):
+        multipart_put(client, bucket, key, data)
+    store = ReadCountingStore(moto_store(moto_endpoint, bucket))
+    media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
+    single = media.ingest(MediaInput(url=f"{CDN}/{keys[0]}"), product())
+    batch = media.ingest_all([(MediaInput(url=f"{CDN}/{key}"), product()) for key in keys[1:]])
+    media.close()
+    hashes = [result.resource.content_hash for result in (single, *batch)]
+    assert hashes == [hashlib.md5(data).hexdigest() for data in contents]
+    assert sorted(store.log.gets) == sorted((key, None, None) for key in keys)
 
 
 def test_over_the_threshold_the_relocation_is_a_multipart_copy(
@@ -177,3 +221,83 @@ def test_the_same_big_video_again_is_a_hit_and_its_speculative_copy_goes(
     files = [o.key for o in store.list("media/")]
     assert files == [first.resource.storage_key]  # the second copy was made, then deleted
     assert list(store.list("temp/")) == []
+
+
+def _nothing_left(db: Database, store: ObjectStore, key: str) -> None:
+    """A refused ingest: no row, nothing under ``media/`` or ``derived/``, the upload kept."""
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(MediaResource)) == 0
+    assert list(store.list("media/")) == []
+    assert list(store.list("derived/")) == []
+    assert [o.key for o in store.list("temp/")] == [key]
+
+
+def test_a_big_video_replaced_before_its_copy_is_refused_and_leaves_nothing(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """The copy runs while the upload is hashed from the sniffing GET: another upload lands
+    on the key just before the copy. moto ignores the copy's ETag pin and copies the new
+    bytes; the copy's MD5 then differs from the streamed one (or the probe's pinned reads
+    see the new ETag first): refused as a conflict, the copy removed, no row."""
+    bucket = make_bucket(moto_endpoint)
+    client = moto_client(moto_endpoint)
+    key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
+    multipart_put(client, bucket, key, big_video)
+    other = bytearray(big_video)
+    other[len(other) // 2] ^= 0xFF  # the same size, other bytes: only the MD5 tells
+    swaps: list[str] = []
+
+    class SwappedBeforeTheCopy(S3Store):
+        def copy(self, source: str, destination: str, **kw: Any) -> ObjectInfo:
+            swaps.append(multipart_put(client, bucket, source, bytes(other)))
+            return super().copy(source, destination, **kw)
+
+    store = SwappedBeforeTheCopy(
+        bucket=bucket,
+        endpoint_url=moto_endpoint,
+        access_key_id=TEST_KEY_ID,
+        secret_access_key=TEST_SECRET,
+        region="us-east-1",
+    )
+    media = MediaResourceService(db, store, UrlResolver(CDN))
+    with pytest.raises(ConflictError, match=r"changed while it was ingested|not hold the verified"):
+        media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
+    media.close()
+    assert len(swaps) == 1  # the concurrent path copied (and hashed) it
+    _nothing_left(db, store, key)
+    assert store.get_bytes(key) == bytes(other)
+
+
+def test_a_big_video_whose_hash_read_breaks_is_refused_and_leaves_nothing(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """The hash's read is cut mid-way while the copy runs: the error is raised once the copy
+    is done and removed."""
+    bucket = make_bucket(moto_endpoint)
+    key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
+    multipart_put(moto_client(moto_endpoint), bucket, key, big_video)
+    inner = moto_store(moto_endpoint, bucket)
+    store = CutReadStore(inner, after=len(big_video) // 2)
+    media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
+    with pytest.raises(StoreUnavailableError, match="a test's cut"):
+        media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
+    media.close()
+    _nothing_left(db, inner, key)
+    assert store.log.gets[0] == (key, None, None)  # the sniffing GET: the hash's read
+
+
+def test_a_big_video_that_does_not_probe_is_refused_after_its_copy_goes(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """A file that sniffs as MP4 but has no readable index: the probe refuses it while the
+    copy and the hash run; both are stopped or undone before the refusal."""
+    broken = big_video[: 1 << 20] + bytes(len(big_video) - (1 << 20))  # the header, then zeros
+    bucket = make_bucket(moto_endpoint)
+    key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
+    multipart_put(moto_client(moto_endpoint), bucket, key, broken)
+    store = moto_store(moto_endpoint, bucket)
+    media = MediaResourceService(db, store, UrlResolver(CDN))
+    with pytest.raises(UnsupportedMediaError):
+        media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
+    media.close()
+    _nothing_left(db, store, key)

@@ -46,16 +46,23 @@ class RangedReader(io.RawIOBase):
         *,
         read_ahead: int = READ_AHEAD,
         head: bytes = b"",
+        tail: bytes = b"",
     ) -> None:
         """``head``: the object's first bytes when the caller has them already (the sniffed
-        prefix of an upload): reads there need no GET."""
+        prefix of an upload): reads there need no GET, before or after reads elsewhere (a
+        demuxer reads the index at the end, then the first frame right after the header).
+        ``tail``: its last bytes, likewise (kept by a hash that streamed the object: an
+        MP4's index at the end needs no GET then)."""
         super().__init__()
         self.store = store
         self.info = info
         self.read_ahead = max(1, min(read_ahead, MAX_FETCH))
         self.stats = ReadStats()
         self._pos = 0
-        self._buffer = head[: info.size]
+        self._head = head[: info.size]
+        self._tail = tail[-info.size :] if tail else b""
+        self._tail_start = info.size - len(self._tail)
+        self._buffer = b""
         self._buffer_start = 0
 
     @property
@@ -106,7 +113,13 @@ class RangedReader(io.RawIOBase):
         raise ValueError("a ranged reader never reads a whole object at once")
 
     def _take(self, wanted: int) -> memoryview:
-        """Up to ``wanted`` bytes at the current position: from the buffer, else fetched."""
+        """Up to ``wanted`` bytes at the current position: from the head or the buffer, else
+        fetched."""
+        if self._pos < len(self._head):
+            return memoryview(self._head)[self._pos : self._pos + wanted]
+        if self._tail and self._pos >= self._tail_start:
+            offset = self._pos - self._tail_start
+            return memoryview(self._tail)[offset : offset + wanted]
         offset = self._pos - self._buffer_start
         if not 0 <= offset < len(self._buffer):
             self._fetch(self._pos, wanted)

@@ -51,7 +51,13 @@ from sartiq_storage.services.media.model import (
 )
 from sartiq_storage.services.media.promotion import Known, Prepared
 from sartiq_storage.services.media.recording import Recorder, Unconfirmed, new_resource
-from sartiq_storage.services.media.verification import Verified, verify, with_colour
+from sartiq_storage.services.media.verification import (
+    Upload,
+    Verified,
+    verify,
+    verify_or_stream,
+    with_colour,
+)
 
 _A = TypeVar("_A")
 _R = TypeVar("_R")
@@ -192,11 +198,17 @@ class Ingestion:
         self, key: str, target: AttachTo | None, *, hints: MediaInput | None
     ) -> IngestResult:
         """Every step for one source key: verify, match or promote, record."""
-        verified = self.verify_upload(key, target, hints, hash_later=True, colour_later=True)
+        verified = self.unless_ingested(
+            key,
+            target,
+            lambda: verify_or_stream(self.store, key, self.settings, hints, colour_later=True),
+        )
         if isinstance(verified, IngestResult):
             return verified
-        if verified.md5_pending:  # a big video: copied while it is hashed
-            promoted = promotion.promote_while_hashing(self.store, verified, target)
+        if isinstance(verified, Upload):  # a big video: copied while it is hashed and probed
+            promoted = promotion.promote_streaming(
+                self.store, verified, self.settings, hints, target
+            )
             return self.finish(self.match(promoted.verified, target, promoted=promoted))
         return self.finish(self.match(verified, target))
 
@@ -206,23 +218,25 @@ class Ingestion:
         target: AttachTo | None,
         hints: MediaInput | None,
         *,
-        hash_later: bool = False,
         colour_later: bool = False,
     ) -> Verified | IngestResult:
         """Verify ``key``; if it is gone because an earlier attempt took it, what it became.
 
-        ``hash_later``: a big video's streamed MD5 is left pending (``Verified.md5_pending``)
-        for :func:`promotion.promote_while_hashing`; ``colour_later``: the dominant colour is
-        left decoding (``Verified.colour``) for :meth:`coloured`."""
+        ``colour_later``: the dominant colour is left decoding (``Verified.colour``) for
+        :meth:`coloured`."""
+        return self.unless_ingested(
+            key,
+            target,
+            lambda: verify(self.store, key, self.settings, hints, colour_later=colour_later),
+        )
+
+    def unless_ingested(
+        self, key: str, target: AttachTo | None, check: Callable[[], _R]
+    ) -> _R | IngestResult:
+        """``check()`` of ``key``; if the upload is gone because an earlier attempt took it,
+        what it became instead."""
         try:
-            return verify(
-                self.store,
-                key,
-                self.settings,
-                hints,
-                hash_later=hash_later,
-                colour_later=colour_later,
-            )
+            return check()
         except UploadMissingError:
             done = self.previously_ingested(key, target)
             if done is not None:

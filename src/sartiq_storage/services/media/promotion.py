@@ -9,9 +9,11 @@ is promoted (a miss): a create-only copy from ``temp/`` (or ``compute/``) to the
 from __future__ import annotations
 
 import logging
+import threading
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
+from typing import Any
 
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.media_probe import MAX_PIXELS
@@ -21,9 +23,15 @@ from sartiq_storage.core.keys import MediaKey
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media import statements as sql
 from sartiq_storage.services.media.hashing import stream_digests
-from sartiq_storage.services.media.model import IMMUTABLE, AttachTo
+from sartiq_storage.services.media.model import IMMUTABLE, AttachTo, MediaInput, MediaSettings
 from sartiq_storage.services.media.posters import make_poster_quietly, store_poster
-from sartiq_storage.services.media.verification import Verified, streamed_md5
+from sartiq_storage.services.media.verification import (
+    Upload,
+    Verified,
+    probe_video_upload,
+    streamed_upload_md5,
+    video_verified,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -129,30 +137,33 @@ def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> s
             raise ConflictError(f"{canonical} does not hold the verified bytes")
         failpoints.hit("ingest.verified")
         return canonical
-    copied = copy_unconfirmed(store, verified, canonical)
+    assert verified.source is not None
+    copied = copy_unconfirmed(store, verified.source, verified.kind.content_type, canonical)
     confirm(store, verified, canonical, copied)
     return canonical
 
 
-def copy_unconfirmed(store: ObjectStore, verified: Verified, canonical: str) -> ObjectInfo:
-    """The create-only server-side copy of ``verified``'s upload to ``canonical``, pinned to
-    the ETag verified; :func:`confirm` checks it (it may run while the MD5 is still being
-    computed: ``Ingestion.ingest_key``)."""
+def copy_unconfirmed(
+    store: ObjectStore, source: ObjectInfo, content_type: str, canonical: str
+) -> ObjectInfo:
+    """The create-only server-side copy of the upload ``source`` describes to
+    ``canonical``, pinned to its ETag; :func:`confirm` checks it (it may run while the MD5
+    is still being computed: :func:`promote_streaming`)."""
     try:
         copied = store.copy(
-            verified.key,
+            source.key,
             canonical,
-            content_type=verified.kind.content_type,
+            content_type=content_type,
             cache_control=IMMUTABLE,
             # The key is a fresh UUID's, so create-only is defence in depth: worth a
             # header, not an extra request that a concurrent writer could still race.
             if_absent=store.atomic_create_only_copy,
-            source_info=verified.source,
+            source_info=source,
         )
     except PreconditionFailedError as exc:
-        if exc.key != verified.key:
+        if exc.key != source.key:
             raise
-        raise ConflictError(f"{verified.key} changed while it was ingested") from None
+        raise ConflictError(f"{source.key} changed while it was ingested") from None
     failpoints.hit("ingest.copied")
     return copied
 
@@ -177,30 +188,55 @@ def confirm(store: ObjectStore, verified: Verified, canonical: str, copied: Obje
             make_poster_quietly(store, copied, max_pixels=MAX_PIXELS)
 
 
-def promote_while_hashing(
-    store: ObjectStore, verified: Verified, target: AttachTo | None
+def promote_streaming(
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None,
+    target: AttachTo | None,
 ) -> Prepared:
-    """A big video whose MD5 must be streamed: the copy runs while the upload is hashed.
+    """A big video whose MD5 must be streamed (``verify_or_stream``): copied while it is
+    hashed, and probed once the hash is done.
 
-    Both read the whole object, so side by side they take about the longer of the two, not
-    their sum. The copy is speculative: the MD5 is known only afterwards, so a dedup hit
-    then finds a copy it does not need, which the recording queues for deletion (as it does
-    for a copy made by an earlier attempt). Rare for videos; each gigabyte is worth it.
+    The copy runs server-side, pinned to the ETag the sniffing GET read; the hash reads the
+    rest of that same GET (the bytes of that ETag, no second request) and keeps its last
+    bytes, so the probe finds an MP4's index at the end with no ranged GET (any other read
+    is a ranged GET, pinned too). Side by side they take about the time of the longer, the
+    copy, instead of their sum. The copy is speculative: the MD5 is known only afterwards,
+    so a dedup hit then finds a copy it does not need, which the recording queues for
+    deletion (as it does for a copy made by an earlier attempt). A failure of any of the
+    three (a video the probe refuses, a source replaced meanwhile, a store error) stops the
+    hash, waits for the copy and removes it before the error is raised: no row, no
+    canonical object (its key is a fresh UUID's, ours alone). The copy's bytes are then
+    confirmed against the streamed MD5 (:func:`confirm`), as any promotion's are.
     """
-    assert verified.source is not None
+    assert upload.rest is not None, "a streamed promotion needs the sniffing GET kept open"
     resource_id = uuid.uuid4()
-    canonical = MediaKey(resource_id, verified.kind.extension).key
-    with ThreadPoolExecutor(1, thread_name_prefix="ingest-copy") as pool:
-        copying = pool.submit(copy_unconfirmed, store, verified, canonical)
+    canonical = MediaKey(resource_id, upload.kind.extension).key
+    cancelled = threading.Event()
+    with ThreadPoolExecutor(2, thread_name_prefix="ingest-video") as pool:
+        copying = pool.submit(
+            copy_unconfirmed, store, upload.info, upload.kind.content_type, canonical
+        )
+        hashing = pool.submit(streamed_upload_md5, upload, cancelled)
+        both: list[Future[Any]] = [copying, hashing]
         try:
-            md5 = streamed_md5(store, verified.source)
+            pending = set(both)
+            while hashing in pending:  # a failed copy is raised without waiting for the hash
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for finished in done:
+                    finished.result()
+            streamed = hashing.result()
+            metadata, poster = probe_video_upload(
+                store, upload, settings, hints, tail=streamed.tail
+            )
+            copied = copying.result()
         except BaseException:
-            copied_anyway = copying.exception() is None
-            if copied_anyway:
-                discard(store, canonical)
+            cancelled.set()
+            wait(both)
+            discard(store, canonical)  # whether or not the copy was made: nothing is left
             raise
-        copied = copying.result()
-    verified = replace(verified, md5=md5, md5_pending=False)
+    verified = video_verified(upload, metadata, poster, streamed.md5)
     confirm(store, verified, canonical, copied)
     return Prepared(verified, target, resource_id, canonical)
 

@@ -21,6 +21,9 @@ from __future__ import annotations
 import hashlib
 import io
 import logging
+import threading
+from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -42,6 +45,7 @@ from sartiq_storage.core.errors import (
     ConflictError,
     ObjectNotFoundError,
     PreconditionFailedError,
+    StoreUnavailableError,
     UnsupportedMediaError,
     UploadMissingError,
     UploadTooLargeError,
@@ -69,6 +73,10 @@ class Upload:
     data: bytes
     streamed: bool = False
     """A video too big to read at once: ``data`` is only its first bytes."""
+    rest: Iterator[bytes] | None = None
+    """A streamed video whose ETag is no MD5, read with ``keep_open``: the rest of the same
+    GET, still open, for its streamed hash (:func:`streamed_upload_md5`, which reads it to
+    its end or closes it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,16 +98,18 @@ class Verified:
     poster: bytes | None = None
     """A video's poster frame (WebP), made while its container was open; written beside
     the promoted copy as its ``?type=webp`` derivative (``services/media/posters.py``)."""
-    md5_pending: bool = False
-    """A big video's MD5 is still to be streamed (``md5`` is empty): the caller hashes it
-    while the copy runs (``Ingestion.ingest_key``)."""
     colour: Future[str | None] | None = None
     """The dominant colour still being decoded (inline enrichment, ``verify(colour_later=
     True)``): :func:`with_colour` puts it in ``metadata`` before anything is recorded."""
 
 
 def read_upload(
-    store: ObjectStore, key: str, max_file_size: int, max_video_size: int | None = None
+    store: ObjectStore,
+    key: str,
+    max_file_size: int,
+    max_video_size: int | None = None,
+    *,
+    keep_open: bool = False,
 ) -> Upload:
     """One GET (it does what HEAD + GET would): the size is checked before any of the body is
     read, the first bytes are sniffed, and what is not an accepted type is not read further
@@ -108,7 +118,10 @@ def read_upload(
     A video above that size is not read further either: ``data`` is then only its first
     bytes (``Upload.streamed``), and the rest is read in ranges (:func:`verify_video`).
     ``max_video_size``: a video's limit (``max_file_size`` when not given), an image's
-    staying ``max_file_size``.
+    staying ``max_file_size``. ``keep_open``: such a video whose ETag is no MD5 keeps the
+    GET open (``Upload.rest``), so its hash reads the rest of these very bytes, with no
+    second request (on a store that serves any GET by reading the whole object, as moto
+    does, a whole read less).
     """
     video_limit = max_file_size if max_video_size is None else max_video_size
     try:
@@ -118,7 +131,8 @@ def read_upload(
             f"{key} does not exist (the upload expired, never finished, or was removed)"
         ) from None
     streamed = False
-    with stream:
+    rest: Iterator[bytes] | None = None
+    try:
         info = stream.info
         limit = max(max_file_size, video_limit)
         if info.size > limit:
@@ -143,11 +157,16 @@ def read_upload(
             streamed = kind is not None and kind.resource_type == "VIDEO"
             accepted = kind is not None and not streamed
             data = b"".join([*parts, *chunks]) if accepted else head
+            if streamed and keep_open and info.md5 is None:
+                rest = chunks
+    finally:
+        if rest is None:
+            stream.close()
     if kind is None:
         raise UnsupportedMediaError(
             f"{key} is not an accepted image or video (checked from its bytes)"
         )
-    return Upload(info, kind, data, streamed)
+    return Upload(info, kind, data, streamed, rest)
 
 
 def _check_limit(
@@ -167,27 +186,25 @@ POSTER_SAVER = FORMATS["webp"][0]
 """How ingest encodes a video's poster frame (its ``?type=webp`` derivative)."""
 
 
-def verify_video(
+def probe_video_upload(
     store: ObjectStore,
     upload: Upload,
     settings: MediaSettings,
     hints: MediaInput | None = None,
     *,
-    hash_later: bool = False,
-) -> Verified:
-    """A video, verified without holding it when it is big.
+    tail: bytes = b"",
+) -> tuple[MediaMetadata, bytes | None]:
+    """A video's metadata and poster frame (None when it could not be made).
 
-    Its header was sniffed (:func:`read_upload`). PyAV opens the container once for the
-    metadata and the poster frame: from memory for a small upload, else where it lies,
-    through ranged GETs (:class:`RangedReader`, every request pinned to the upload's ETag).
-    The MD5 of a big one is the ETag's when the store computed one from the bytes (a single
-    PUT), else a streamed hash (a multipart ETag ``…-N`` is no MD5) — left to the caller with
-    ``hash_later``, which then overlaps it with the copy (``md5_pending``). SHA-256 of a big
-    one is left to the dedup match, which computes it only on an MD5 hit.
+    PyAV opens the container once for both: from memory for a small upload, else where it
+    lies, through ranged GETs (:class:`RangedReader`, every request pinned to the upload's
+    ETag, the sniffed prefix served without one, and so is ``tail``, the last bytes a
+    streamed hash kept). ``hints``: the caller's width and height, kept when the container
+    does not tell.
     """
-    info, kind = upload.info, upload.kind
+    info = upload.info
     source: BinaryIO = (
-        RangedReader(store, info, head=upload.data)  # the sniffed prefix: no GET again
+        RangedReader(store, info, head=upload.data, tail=tail)  # no GET again for these
         if upload.streamed
         else io.BytesIO(upload.data)  # type: ignore[assignment]
     )
@@ -201,29 +218,98 @@ def verify_video(
         logger.warning("no poster frame for %s: %s", info.key, why)
     if hints is not None and metadata.width is None:
         metadata = replace(metadata, width=hints.width, height=hints.height)
+    return metadata, poster
+
+
+def video_verified(
+    upload: Upload,
+    metadata: MediaMetadata,
+    poster: bytes | None,
+    md5: str,
+    sha256: str | None = None,
+) -> Verified:
+    """A video's :class:`Verified`, from its probe and its MD5."""
+    failpoints.hit("ingest.hashed")
+    info = upload.info
+    return Verified(
+        info.key, info.size, md5, sha256, upload.kind, metadata, None, info, poster=poster
+    )
+
+
+def verify_video(
+    store: ObjectStore, upload: Upload, settings: MediaSettings, hints: MediaInput | None = None
+) -> Verified:
+    """A video, verified without holding it when it is big (:func:`probe_video_upload`).
+
+    The MD5 of a big one is the ETag's when the store computed one from the bytes (a single
+    PUT), else a streamed hash (a multipart ETag ``…-N`` is no MD5), from the rest of the
+    sniffing GET when it was kept open, and then the probe reads the index at the end from
+    the hash's tail. ``Ingestion.ingest_key`` does not come here for that one: it copies
+    while it hashes (``promotion.promote_streaming``).
+    SHA-256 of a big one is left to the dedup match, which computes it only on an MD5 hit.
+    """
+    if upload.rest is not None:  # hashed first: its tail spares the probe a GET for the index
+        streamed = streamed_upload_md5(upload)
+        metadata, poster = probe_video_upload(store, upload, settings, hints, tail=streamed.tail)
+        return video_verified(upload, metadata, poster, streamed.md5)
+    metadata, poster = probe_video_upload(store, upload, settings, hints)
     sha256: str | None = None
-    pending = False
+    info = upload.info
     if not upload.streamed:
         md5, sha256 = digests(upload.data)
     elif info.md5 is not None:
         md5 = info.md5
-    elif hash_later:
-        md5, pending = "", True
     else:
         md5 = streamed_md5(store, info)
-    failpoints.hit("ingest.hashed")
-    return Verified(
-        info.key,
-        info.size,
-        md5,
-        sha256,
-        kind,
-        metadata,
-        None,
-        info,
-        poster=poster,
-        md5_pending=pending,
-    )
+    return video_verified(upload, metadata, poster, md5, sha256)
+
+
+class HashCancelled(Exception):
+    """A streamed hash stopped because its result is no longer wanted."""
+
+
+TAIL_BYTES = 8 * 1024 * 1024
+"""The last bytes a streamed hash keeps for the probe: an MP4's index at the end (a few
+hundred KB for a 2 GB clip, about 1 MB an hour at 60 fps) is then read with no ranged GET,
+which on a store that serves a range by reading the whole object (moto) is a whole read."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamedHash:
+    """A streamed upload's MD5, and its last bytes (at most :data:`TAIL_BYTES`)."""
+
+    md5: str
+    tail: bytes
+
+
+def streamed_upload_md5(upload: Upload, cancelled: threading.Event | None = None) -> StreamedHash:
+    """The MD5 of a streamed upload: its sniffed first bytes, then the rest of the same GET,
+    read ahead on a thread of its own: the bytes of the very object whose ETag was read.
+
+    ``cancelled``: once set, the hash stops at the next chunk (:class:`HashCancelled`) and
+    the GET is closed rather than read to its end."""
+    assert upload.rest is not None, "a hash of the rest needs the GET kept open"
+    info = upload.info
+    digest = hashlib.md5(upload.data, usedforsecurity=False)
+    size = len(upload.data)
+    last: deque[bytes] = deque([upload.data])
+    kept = len(upload.data)
+    chunks = prefetched(upload.rest)
+    try:
+        for chunk in chunks:
+            if cancelled is not None and cancelled.is_set():
+                raise HashCancelled(info.key)
+            digest.update(chunk)
+            size += len(chunk)
+            last.append(chunk)
+            kept += len(chunk)
+            while kept - len(last[0]) >= TAIL_BYTES:
+                kept -= len(last.popleft())
+    finally:
+        chunks.close()
+    if size != info.size:
+        raise StoreUnavailableError(f"{info.key}: the body ended after {size} of {info.size} bytes")
+    return StreamedHash(digest.hexdigest(), b"".join(last)[-TAIL_BYTES:])
 
 
 def streamed_md5(store: ObjectStore, info: ObjectInfo) -> str:
@@ -332,7 +418,6 @@ def verify(
     settings: MediaSettings,
     hints: MediaInput | None = None,
     *,
-    hash_later: bool = False,
     colour_later: bool = False,
 ) -> Verified:
     """Everything checked before anything is created (verify before promote).
@@ -349,9 +434,43 @@ def verify(
     from the stored bytes) and the enrichment is left to ``heal``. ``hints``: the caller's
     width and height, kept when the bytes do not tell.
     """
-    upload = read_upload(store, key, settings.max_file_size, settings.max_video_size)
+    upload = read_upload(
+        store, key, settings.max_file_size, settings.max_video_size, keep_open=True
+    )
+    return verify_upload(store, upload, settings, hints, colour_later=colour_later)
+
+
+def verify_or_stream(
+    store: ObjectStore,
+    key: str,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    colour_later: bool = False,
+) -> Verified | Upload:
+    """:func:`verify`, except for a big video whose MD5 must be streamed: that one comes back
+    as its :class:`Upload`, its GET still open (``Upload.rest``), for the caller to copy,
+    hash and probe at once (``promotion.promote_streaming``)."""
+    upload = read_upload(
+        store, key, settings.max_file_size, settings.max_video_size, keep_open=True
+    )
+    if upload.rest is not None:
+        return upload
+    return verify_upload(store, upload, settings, hints, colour_later=colour_later)
+
+
+def verify_upload(
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None = None,
+    *,
+    colour_later: bool = False,
+) -> Verified:
+    """:func:`verify`'s checks of an upload already read (:func:`read_upload`)."""
     if upload.kind.resource_type == "VIDEO":
-        return verify_video(store, upload, settings, hints, hash_later=hash_later)
+        return verify_video(store, upload, settings, hints)
+    key = upload.info.key
     info, kind, data = upload.info, upload.kind, upload.data
     # Hashing needs every byte; deferred enrichment hashes only what it must: a video or
     # a header past the prefix was read whole to be probed (as before), and an upload
