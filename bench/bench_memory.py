@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.harness import Result, ensure_repo_on_path
+from bench.harness import Result, ensure_repo_on_path, proc_status
 from bench.harness import run_child as run_bench_child
 
 TITLE = "Memory near the pixel limit"
@@ -43,26 +43,18 @@ MB = 1_000_000
 # -- the child -------------------------------------------------------------------------------
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def _measure(work: Callable[[], str]) -> dict[str, object]:
     gc.collect()
-    before = _status("VmRSS")
+    before = proc_status("VmRSS")
     with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
         refs.write("5")  # resets VmHWM to the current RSS
     start = time.perf_counter()
     outcome = work()
     seconds = time.perf_counter() - start
-    peak = _status("VmHWM")
+    peak = proc_status("VmHWM")
     gc.collect()
     time.sleep(0.2)
-    after = _status("VmRSS")
+    after = proc_status("VmRSS")
     return {
         "peak_mb": (peak - before) / MB,
         "after_mb": (after - before) / MB,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from bench.harness import Result, filesystem_of, run_child
+from bench.harness import Result, filesystem_of, proc_status, run_child
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.db.migrate import upgrade
 from sartiq_storage.adapters.db.models import MediaResource, ResourceType
@@ -180,26 +180,18 @@ def _local_store(folder: Path, ids: list[uuid.UUID], skip_every: int) -> LocalSt
     return store
 
 
-def _status(field: str) -> int:
-    with open("/proc/self/status", encoding="ascii") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
 def child(database: str, folder: str, count: int) -> dict[str, float]:
     """The embedded store's rounds in a fresh process: its peak RSS is the scan's (and the
     listing's) alone, not the parent's million ids."""
     db = Database.from_url(f"sqlite:///{database}")
     with open("/proc/self/clear_refs", "w", encoding="ascii") as refs:
         refs.write("5")  # resets VmHWM to the current RSS
-    before = _status("VmRSS")
+    before = proc_status("VmRSS")
     later = datetime.now(UTC) + timedelta(hours=2)
     sides = _sides(db, LocalStore(Path(folder)), later, count // SKIP)
     times = _best(2, **sides)
     db.dispose()
-    return {**times, "before_mb": before / 1e6, "peak_mb": _status("VmHWM") / 1e6}
+    return {**times, "before_mb": before / 1e6, "peak_mb": proc_status("VmHWM") / 1e6}
 
 
 def _scratch() -> str | None:

@@ -79,6 +79,15 @@ def run_child(module: str, *args: str) -> dict[str, object]:
     return result
 
 
+def proc_status(field: str) -> int:
+    """A byte figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``…)."""
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def timed(fn: Callable[[], object]) -> float:
     """Seconds one call of ``fn`` takes."""
     start = time.perf_counter()

@@ -31,6 +31,7 @@ import asyncio
 import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
@@ -83,6 +84,24 @@ def _just_before(text: str) -> str:
 def _seekable(body: Body) -> bool:
     seekable = getattr(body, "seekable", None)
     return bool(seekable is not None and seekable())
+
+
+def _rest_of(info: ObjectInfo, start: int, end: int) -> dict[str, Any]:
+    """The GET options for the rest of a cut body: its range, pinned to the ETag first read."""
+    options: dict[str, Any] = {"range": (start, end)}
+    if info.etag:
+        options["if_match"] = f'"{info.etag}"'
+    return options
+
+
+@contextmanager
+def _resuming(key: str) -> Iterator[None]:
+    """Errors of a resumed read: an object replaced or gone since is a read that failed."""
+    try:
+        with translated(key):
+            yield
+    except (PreconditionFailedError, ObjectNotFoundError):
+        raise StoreUnavailableError(f"object {key!r} changed while it was being read") from None
 
 
 def _info(key: str, result: Any) -> ObjectInfo:
@@ -345,16 +364,8 @@ class S3Store(S3Multipart, S3ControlPlane):
                 if answered(exc) or attempt == self.max_attempts or lo + delivered >= hi:
                     raise
             time.sleep(pause(attempt))
-            options: dict[str, Any] = {"range": (lo + delivered, hi)}
-            if info.etag:
-                options["if_match"] = f'"{info.etag}"'
-            try:
-                with translated(key):
-                    rest = obstore.get(self._store, key, options=options)  # type: ignore[arg-type]
-            except (PreconditionFailedError, ObjectNotFoundError):
-                raise StoreUnavailableError(
-                    f"object {key!r} changed while it was being read"
-                ) from None
+            with _resuming(key):
+                rest = obstore.get(self._store, key, options=_rest_of(info, lo + delivered, hi))  # type: ignore[arg-type]
             stream = rest.stream(min_chunk_size=DEFAULT_CHUNK)
 
     async def _achunks(
@@ -373,16 +384,9 @@ class S3Store(S3Multipart, S3ControlPlane):
                 if answered(exc) or attempt == self.max_attempts or lo + delivered >= hi:
                     raise
             await asyncio.sleep(pause(attempt))
-            options: dict[str, Any] = {"range": (lo + delivered, hi)}
-            if info.etag:
-                options["if_match"] = f'"{info.etag}"'
-            try:
-                with translated(key):
-                    rest = await obstore.get_async(self._store, key, options=options)  # type: ignore[arg-type]
-            except (PreconditionFailedError, ObjectNotFoundError):
-                raise StoreUnavailableError(
-                    f"object {key!r} changed while it was being read"
-                ) from None
+            with _resuming(key):
+                options = _rest_of(info, lo + delivered, hi)
+                rest = await obstore.get_async(self._store, key, options=options)  # type: ignore[arg-type]
             stream = rest.stream(min_chunk_size=DEFAULT_CHUNK)
 
     def list(self, prefix: str = "", *, start_after: str | None = None) -> Iterator[ObjectInfo]:
