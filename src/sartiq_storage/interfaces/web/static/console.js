@@ -5,7 +5,8 @@
 // This is the entry module (index.html loads it with <script type="module">): sign in,
 // routing between the views, and start. Each view is its own module, loaded by the
 // browser's own import (no bundler): api.js (the JSON API and the session), dom.js (small
-// DOM helpers), upload.js, media.js, operations.js, datasets.js.
+// DOM helpers), upload.js (with upload-parts.js, its multipart client), media.js,
+// operations.js, datasets.js and dataset-writes.js.
 
 import { api, ApiError, describeError, may, onUnauthorized, session, url } from "./api.js";
 import { loadDatasets } from "./datasets.js";
