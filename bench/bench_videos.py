@@ -116,13 +116,12 @@ def _byte_copy(args: dict[str, str]) -> Callable[[], str]:
 
 
 def _ingest(args: dict[str, str]) -> Callable[[], str]:
-    from tests.support.videos import ReadCountingStore
-
     from sartiq_storage.adapters.db.engine import Database
     from sartiq_storage.adapters.db.migrate import upgrade
     from sartiq_storage.core.urls import UrlResolver
     from sartiq_storage.services.media.service import AttachTo, MediaInput, MediaResourceService
     from sartiq_storage.testing.media import video_bytes
+    from sartiq_storage.testing.stores import ReadCountingStore
 
     db = Database.from_url(f"sqlite:///{args['db']}")
     upgrade(db)

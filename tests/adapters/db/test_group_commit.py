@@ -93,7 +93,9 @@ def test_concurrent_rows_share_transactions_and_each_is_durable_when_answered(
     assert sorted(answered) == sorted(r["storage_key"] for r in rows)
     assert all(seen_at_answer)  # a caller's row was readable by the time it was answered
     assert _count(db) == 40
-    assert committer.groups == 2  # the first caller's group, then everyone who queued meanwhile
+    # The first caller's group (which may hold everyone, if its window filled it), then at most
+    # one more for everyone who queued meanwhile.
+    assert 1 <= committer.groups <= 2
 
 
 def test_a_bad_row_fails_alone(db: Database) -> None:

@@ -73,7 +73,14 @@ def test_every_console_module_is_served_as_javascript(client: TestClient) -> Non
         for target in re.findall(r'^import [^;]*? from "\./([\w-]+\.js)";$', response.text, re.M):
             pending.append(target)
     assert seen == {path.name for path in STATIC_DIR.glob("*.js")}
-    assert {"api.js", "upload.js", "upload-parts.js", "media.js", "operations.js", "datasets.js"} <= seen
+    assert {
+        "api.js",
+        "upload.js",
+        "upload-parts.js",
+        "media.js",
+        "operations.js",
+        "datasets.js",
+    } <= seen
 
 
 def test_console_config_names_the_upload_rules(client: TestClient) -> None:
