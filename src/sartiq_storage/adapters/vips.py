@@ -12,7 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyvips
@@ -51,34 +51,52 @@ BIG_ALLOCATION = 1 << 20
 """Allocations from this size up get their own mapping, returned to the system when freed."""
 
 
-def _glibc_memory() -> Callable[[], None]:
-    """Set glibc up to give memory back, and return its ``malloc_trim(0)``.
+class GlibcMemory:
+    """glibc set up to give a decoding process's memory back: a fixed mmap threshold, set by
+    the process's first decode (:meth:`tune`), and ``malloc_trim(0)`` (:meth:`release`).
 
     glibc raises its mmap threshold after each big free (up to 32 MB), so the next uploads'
     bytes land on the heap and stay in the RSS once freed (57 MB after one 28 MB ingest);
-    a fixed threshold keeps big buffers in their own mappings. ``malloc_trim`` returns the
-    heap freed by a decode. Both are no-ops where the C library is not glibc (musl, macOS).
+    a fixed threshold keeps big buffers in their own mappings. Not at import: a process that
+    never decodes (the S3 gateway) keeps the dynamic threshold, under which a stream's 1 MiB
+    chunks reuse heap memory; with the fixed one each chunk was a fresh mapping (mmap, its
+    pages faulted in, munmap), 40% of the gateway's CPU on a 64 MB GetObject. Both are no-ops
+    where the C library is not glibc (musl, macOS).
     """
-    name = ctypes.util.find_library("c")
-    try:
-        libc = ctypes.CDLL(name) if name else None
-        trim, mallopt = (libc.malloc_trim, libc.mallopt) if libc else (None, None)
-    except (OSError, AttributeError):
-        trim = mallopt = None
-    if trim is None or mallopt is None:
-        return lambda: None
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt(_M_MMAP_THRESHOLD, BIG_ALLOCATION)
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
 
-    def release() -> None:
-        trim(0)
+    def __init__(self) -> None:
+        name = ctypes.util.find_library("c")
+        try:
+            libc = ctypes.CDLL(name) if name else None
+            trim, mallopt = (libc.malloc_trim, libc.mallopt) if libc else (None, None)
+        except (OSError, AttributeError):
+            trim = mallopt = None
+        if trim is not None and mallopt is not None:
+            mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+            trim.argtypes = [ctypes.c_size_t]
+            trim.restype = ctypes.c_int
+        self._trim, self._mallopt = trim, mallopt
+        self._lock = threading.Lock()
+        self.tuned = self._mallopt is None
+        """The threshold is fixed (or there is no glibc to tune)."""
 
-    return release
+    def tune(self) -> None:
+        """Fix the mmap threshold at :data:`BIG_ALLOCATION` (once a process; idempotent)."""
+        if self.tuned:
+            return
+        with self._lock:
+            if not self.tuned and self._mallopt is not None:
+                self._mallopt(_M_MMAP_THRESHOLD, BIG_ALLOCATION)
+            self.tuned = True
+
+    def release(self) -> None:
+        """Return the freed heap to the system."""
+        if self._trim is not None:
+            self._trim(0)
 
 
-release_memory = _glibc_memory()
+GLIBC = GlibcMemory()
+release_memory = GLIBC.release
 
 
 class DecodeSlots:
@@ -117,6 +135,7 @@ class DecodeSlots:
         slots = self._slots
         if not slots.acquire(timeout=self.wait):
             raise DecodersBusyError(f"all {self.limit} image decoders are busy; try again shortly")
+        GLIBC.tune()
         with self._lock:
             self._active += 1
         self._mine.depth = 1
@@ -138,7 +157,9 @@ DECODES = DecodeSlots()
 __all__ = [
     "ALLOWED_LOADERS",
     "DECODES",
+    "GLIBC",
     "DecodeSlots",
+    "GlibcMemory",
     "pyvips",
     "release_memory",
     "restrict_loaders",
