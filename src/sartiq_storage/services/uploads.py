@@ -119,7 +119,7 @@ class UploadService:
         }
         upload = PresignedUpload(
             upload_url=request.url,
-            file_url=self.urls.public_url(key.key),
+            file_url=self.urls.public_url_of_valid(key.key),  # validated as it was built
             upload_method="PUT",
             upload_headers=request.headers,
             expires_in_seconds=expires_in,
