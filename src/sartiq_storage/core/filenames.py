@@ -148,6 +148,8 @@ def _plausible_extension(raw: str) -> str | None:
 
 
 def _to_ascii(text: str) -> str:
+    if text.isascii():
+        return text  # NFC, the table (non-ASCII letters only) and NFKD leave ASCII as it is
     text = unicodedata.normalize("NFC", text).translate(_TRANSLITERATION)
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))

@@ -8,6 +8,7 @@ foreign host (SSRF) or at a key outside the expected prefix.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
@@ -20,6 +21,8 @@ PUBLIC_ROUTE = "/_storage/public"
 """Where the service serves objects itself when it is the store (embedded backends)."""
 
 _SAFE = "/-._~!$&'()*+,;=:@"
+_UNQUOTED = re.compile(r"[A-Za-z0-9/\-._~!$&'()*+,;=:@]*")
+"""What ``quote(key, safe=_SAFE)`` leaves as it is: most keys, which it then need not walk."""
 
 
 class ForeignUrlError(StorageError, ValueError):
@@ -103,7 +106,7 @@ class UrlResolver:
 
     def public_url_of_valid(self, key: str) -> str:
         """:meth:`public_url` for a key the caller has just validated (the hot path)."""
-        return f"{self.public_base}/{quote(key, safe=_SAFE)}"
+        return f"{self.public_base}/{key if _UNQUOTED.fullmatch(key) else quote(key, safe=_SAFE)}"
 
     def poster_url(self, key: str, fmt: str = "webp") -> str | None:
         """A video's poster frame: its stable ``/files/{key}?type={fmt}`` URL on this

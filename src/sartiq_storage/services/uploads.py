@@ -98,10 +98,10 @@ class UploadService:
             )
         if size is not None and size <= 0:
             raise InvalidMediaInputError("size must be a positive number of bytes")
-        key = new_temp_upload_key(filename, content_type=kind.content_type)
+        key = new_temp_upload_key(filename, content_type=kind.content_type).key
         expires_in = presign_expiry(size)
         request = self.store.presign_put(
-            key.key,
+            key,
             content_type=kind.content_type,
             content_length=size,
             expires_in=expires_in,
@@ -109,7 +109,7 @@ class UploadService:
         )
         now = utcnow()
         intent = {
-            "storage_key": key.key,
+            "storage_key": key,
             "filename": filename[:1024],
             "content_type": kind.content_type,
             "declared_size": size,
@@ -119,11 +119,11 @@ class UploadService:
         }
         upload = PresignedUpload(
             upload_url=request.url,
-            file_url=self.urls.public_url(key.key),
+            file_url=self.urls.public_url_of_valid(key),  # validated as it was built
             upload_method="PUT",
             upload_headers=request.headers,
             expires_in_seconds=expires_in,
             max_file_size=self.max_file_size,
-            storage_key=key.key,
+            storage_key=key,
         )
         return upload, intent

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -281,4 +282,17 @@ def new_temp_upload_key(
 ) -> TempUploadKey:
     """A fresh staging key for a browser upload, its name made safe by ``safe_filename``."""
     timestamp = int(time.time()) if now is None else now
-    return TempUploadKey(uuid4().hex, timestamp, safe_filename(filename, content_type=content_type))
+    return TempUploadKey(
+        _uuid4_hex(), timestamp, safe_filename(filename, content_type=content_type)
+    )
+
+
+_V4_CLEAR = ~((0xC000 << 48) | (0xF000 << 64))
+_V4_SET = (0x8000 << 48) | (4 << 76)
+
+
+def _uuid4_hex() -> str:
+    """``uuid4().hex`` (the same random bits, version and variant) without building a
+    :class:`UUID`: one per presign."""
+    value = int.from_bytes(os.urandom(16), "big")
+    return f"{(value & _V4_CLEAR) | _V4_SET:032x}"
