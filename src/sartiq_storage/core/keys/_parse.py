@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from secrets import token_bytes
 from types import MappingProxyType
 from typing import ClassVar, Final, TypeAlias
 from uuid import UUID, uuid4
@@ -294,5 +294,5 @@ _V4_SET = (0x8000 << 48) | (4 << 76)
 def _uuid4_hex() -> str:
     """``uuid4().hex`` (the same random bits, version and variant) without building a
     :class:`UUID`: one per presign."""
-    value = int.from_bytes(os.urandom(16), "big")
+    value = int.from_bytes(token_bytes(16), "big")
     return f"{(value & _V4_CLEAR) | _V4_SET:032x}"
