@@ -12,20 +12,15 @@ import pytest
 import pyvips
 from fastapi.testclient import TestClient
 
-from sartiq_storage.core.config import load_settings
-from sartiq_storage.interfaces.http.app import create_app
-from sartiq_storage.services.context import StorageContext, build_context
+from sartiq_storage.services.context import StorageContext
 from sartiq_storage.testing.media import animated_gif, image_bytes
+from tests.support.asgi import make_app, make_context
 
 KEY = "images/products/abc123/product_abc123_SKU001_d4e5f6_cover.png"
 
 
 def _client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> TestClient:
-    monkeypatch.setenv("STORAGE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return TestClient(create_app(context=build_context(load_settings(), migrate=True)))
+    return TestClient(make_app(make_context(monkeypatch, tmp_path, **env)))
 
 
 @pytest.fixture

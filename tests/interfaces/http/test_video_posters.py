@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from sartiq_storage.core.config import load_settings
-from sartiq_storage.interfaces.http.app import create_app
-from sartiq_storage.services.context import StorageContext, build_context
+from sartiq_storage.services.context import StorageContext
 from sartiq_storage.testing.media import video_bytes
+from tests.support.asgi import make_app, make_context
 from tests.support.videos import image_size
 
 VIDEO = f"media/{uuid.UUID(int=7)}/file.mp4"
@@ -21,11 +20,7 @@ BROKEN = f"media/{uuid.UUID(int=9)}/file.mp4"
 
 
 def _client(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **env: str) -> TestClient:
-    monkeypatch.setenv("STORAGE_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AUTH_JWT_SECRET", "x" * 40)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    return TestClient(create_app(context=build_context(load_settings(), migrate=True)))
+    return TestClient(make_app(make_context(monkeypatch, tmp_path, **env)))
 
 
 def test_a_video_type_goes_to_the_service_even_behind_cloudflare(
