@@ -8,14 +8,14 @@ key, content type, length, expiry and create-only.
 from __future__ import annotations
 
 import hmac
-import re
 import time
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote_plus
 
 from sartiq_storage.core.errors import StorageError
+from sartiq_storage.core.quoting import key_quoter
 
 OBJECT_ROUTE = "/_storage/objects/"
 """Where the service answers signed PUT and GET requests for the embedded backend."""
@@ -68,14 +68,8 @@ def _canonical(grant: SignedGrant) -> bytes:
     return "\n".join(parts).encode("utf-8")
 
 
-_UNQUOTED_PATH = re.compile(r"[A-Za-z0-9_.~/-]*")
-"""What ``quote`` (its default ``safe="/"``) leaves as it is."""
-
-
-def _quote_path(key: str) -> str:
-    """``quote(key)``, without its per-character work for a key it would not change (a
-    presign's ``temp/{hex}_{time}_{safe name}`` always is one)."""
-    return key if _UNQUOTED_PATH.fullmatch(key) else quote(key)
+_quote_path = key_quoter()
+"""``quote(key)``; a presign's ``temp/{hex}_{time}_{safe name}`` needs no encoding."""
 
 
 @lru_cache(maxsize=256)

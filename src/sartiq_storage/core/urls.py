@@ -8,12 +8,12 @@ foreign host (SSRF) or at a key outside the expected prefix.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
 
 from sartiq_storage.core.config import DEFAULT_PUBLIC_BASES, Environment, Settings
 from sartiq_storage.core.errors import StorageError
+from sartiq_storage.core.quoting import key_quoter
 from sartiq_storage.core.signing import OBJECT_ROUTE
 from sartiq_storage.core.validation import validate_key
 
@@ -21,8 +21,7 @@ PUBLIC_ROUTE = "/_storage/public"
 """Where the service serves objects itself when it is the store (embedded backends)."""
 
 _SAFE = "/-._~!$&'()*+,;=:@"
-_UNQUOTED = re.compile(r"[A-Za-z0-9/\-._~!$&'()*+,;=:@]*")
-"""What ``quote(key, safe=_SAFE)`` leaves as it is: most keys, which it then need not walk."""
+_quote_key = key_quoter(_SAFE)
 
 
 class ForeignUrlError(StorageError, ValueError):
@@ -106,7 +105,7 @@ class UrlResolver:
 
     def public_url_of_valid(self, key: str) -> str:
         """:meth:`public_url` for a key the caller has just validated (the hot path)."""
-        return f"{self.public_base}/{key if _UNQUOTED.fullmatch(key) else quote(key, safe=_SAFE)}"
+        return f"{self.public_base}/{_quote_key(key)}"
 
     def poster_url(self, key: str, fmt: str = "webp") -> str | None:
         """A video's poster frame: its stable ``/files/{key}?type={fmt}`` URL on this
