@@ -124,6 +124,12 @@ def serve(
                 gateway.kill()
 
 
+WORKER_STOP_SECONDS = 20
+"""How long a stopping server waits for a worker to finish its requests before it kills it.
+granian's worker can hang in its own signal handler when it gets SIGTERM itself as well as
+from its parent (``pkill``, systemd's control-group stop): without a bound, the server then
+never exits (``docs/operations.md``)."""
+
 API_APP = "sartiq_storage.interfaces.http.app:app_from_environment"
 GATEWAY_APP = "sartiq_storage.interfaces.s3_gateway.app:app_from_environment"
 
@@ -141,6 +147,7 @@ def _granian(target: str, host: str, port: int, workers: int) -> None:
         workers=workers,
         factory=True,
         log_enabled=False,
+        workers_kill_timeout=WORKER_STOP_SECONDS,
     ).serve()
 
 
