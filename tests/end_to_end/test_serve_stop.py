@@ -1,7 +1,8 @@
 """``serve`` stops when every one of its processes gets SIGTERM at once, as ``pkill`` and
-systemd's control-group stop send it: granian's worker can hang in its own signal handler
-when it is signalled twice (by the stop and by its parent), and the server must still exit,
-killing that worker after ``WORKER_STOP_SECONDS``."""
+systemd's control-group stop send it, and its main process gets a second one: granian's own
+main-process handler deadlocked on its event's lock when two signals nested (CI, 1 run in
+~35 here); ``interfaces/cli/granian_server.py`` replaces it, and
+``tests/interfaces/cli/test_granian_server.py`` replays the nesting deterministically."""
 
 from __future__ import annotations
 

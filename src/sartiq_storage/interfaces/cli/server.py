@@ -125,10 +125,8 @@ def serve(
 
 
 WORKER_STOP_SECONDS = 20
-"""How long a stopping server waits for a worker to finish its requests before it kills it.
-granian's worker can hang in its own signal handler when it gets SIGTERM itself as well as
-from its parent (``pkill``, systemd's control-group stop): without a bound, the server then
-never exits (``docs/operations.md``)."""
+"""How long a stopping server waits for a worker to finish its requests before it kills it:
+a request that never ends must not keep a stopping server alive (``docs/operations.md``)."""
 
 API_APP = "sartiq_storage.interfaces.http.app:app_from_environment"
 GATEWAY_APP = "sartiq_storage.interfaces.s3_gateway.app:app_from_environment"
@@ -136,10 +134,11 @@ GATEWAY_APP = "sartiq_storage.interfaces.s3_gateway.app:app_from_environment"
 
 def _granian(target: str, host: str, port: int, workers: int) -> None:
     """One granian serving an app factory: the API here, the S3 gateway in a child process."""
-    from granian import Granian
     from granian.constants import Interfaces
 
-    Granian(
+    from sartiq_storage.interfaces.cli.granian_server import SignalSafeServer
+
+    SignalSafeServer(
         target,
         address=host,
         port=port,
