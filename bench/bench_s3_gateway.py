@@ -3,6 +3,7 @@ and server memory while a very large object streams up and down."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import hashlib
 import os
@@ -48,7 +49,12 @@ signature check, ref resolution and stat. Target: ratio ≥ 0.8. A third side is
 any Python proxy: `bench/bare_proxy.py`, bare Starlette under granian streaming the same blob
 from moto with obstore (the gateway's S3 client), no signature, no metadata. The three sides
 are read by boto3 in one loop, their order rotating round by round; each row gives the range
-of its per-round ratios, so the noise of a shared machine shows. Run only these cases with
+of its per-round ratios, so the noise of a shared machine shows, and the CPU each side costs
+a GET, process by process (proxy+moto+boto3, from `/proc`): on two cores the three share
+the CPUs, so the proxy's CPU is what a proxied GET pays on top, and it is steadier than the
+wall-clock ratio. `BENCH_S3_GATEWAY_SOCKET_FLOOR=1` adds a fourth side, a probe:
+`bench/bare_socket_proxy.py` reads the store's body from a plain socket instead of obstore
+(see `docs/datasets.md`, "The S3 gateway's GET throughput"). Run only these cases with
 `BENCH_S3_GATEWAY_CASES=get` (also `list`, `streaming`).
 
 **ListObjectsV2**, one page of 1,000 keys from the middle of a branch (`StartAfter`), on a
@@ -137,8 +143,11 @@ def _get_round(client: Any, bucket: str, key: str) -> Callable[[int], float]:
 
 
 @contextmanager
-def _bare_proxy(moto: str, bucket: str) -> Iterator[str]:
-    """``bench/bare_proxy.py`` under granian, one worker, as the gateway runs: the floor."""
+def _bare_proxy(
+    moto: str, bucket: str, app: str = "bench.bare_proxy:app"
+) -> Iterator[tuple[str, int]]:
+    """``bench/bare_proxy.py`` (or ``app``) under granian, one worker, as the gateway runs:
+    the floor; yields its endpoint and pid."""
     port = free_port()
     command = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
@@ -151,7 +160,7 @@ def _bare_proxy(moto: str, bucket: str) -> Iterator[str]:
         "BARE_PROXY_SECRET": TEST_SECRET,
     }
     with process_group(
-        [*command, "bench.bare_proxy:app"],
+        [*command, app],
         cwd=REPO_ROOT,
         env=environment,
         stdout=subprocess.DEVNULL,
@@ -166,7 +175,56 @@ def _bare_proxy(moto: str, bucket: str) -> Iterator[str]:
                 if proc.poll() is not None:
                     raise RuntimeError("the bare proxy did not start") from None
                 time.sleep(0.1)
-        yield endpoint
+        yield endpoint, proc.pid
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of these processes so far, their ended threads included."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+        except (OSError, IndexError, ValueError):
+            continue
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class _CpuPerGet:
+    """CPU per GET of each side, split by process: its proxy (none for the store; for the
+    gateway all of ``serve``, whose API idles meanwhile), moto, and boto3 (this process).
+    On a 2-core machine the three share the cores, so the proxy's CPU is what a proxied GET
+    pays on top: the number to lower, and far steadier than a wall-clock ratio while other
+    work runs."""
+
+    def __init__(self, moto: list[int]) -> None:
+        self.moto = moto
+        self.totals: dict[str, list[float]] = {}
+
+    def side(
+        self, name: str, pids: list[int], gets: int, fn: Callable[[int], float]
+    ) -> Callable[[int], float]:
+        totals = self.totals.setdefault(name, [0.0, 0.0, 0.0, 0.0])
+
+        def one(number: int) -> float:
+            before = (_cpu_seconds(pids), _cpu_seconds(self.moto), time.process_time())
+            seconds = fn(number)
+            if number > 0:  # not the warm-up
+                after = (_cpu_seconds(pids), _cpu_seconds(self.moto), time.process_time())
+                for i, (b, a) in enumerate(zip(before, after, strict=True)):
+                    totals[i] += a - b
+                totals[3] += gets
+            return seconds
+
+        return one
+
+    def note(self, name: str) -> str:
+        """``name: proxy+moto+boto3=total`` in CPU ms per GET."""
+        proxy, moto, client, gets = self.totals[name]
+        parts = [1000 * value / gets for value in (proxy, moto, client)]
+        shown = "+".join(f"{ms:.1f}" if ms < 10 else f"{ms:.0f}" for ms in (*parts, sum(parts)))
+        return f"{name} {shown.rsplit('+', 1)[0]}={shown.rsplit('+', 1)[1]}"
 
 
 def _three_way(sides: dict[str, Callable[[int], float]], rounds: int) -> dict[str, list[float]]:
@@ -189,12 +247,21 @@ def _spread(ours: list[float], base: list[float]) -> str:
     return f"per-round ratios {ratios[0]:.2f}-{ratios[-1]:.2f}"
 
 
+SOCKET_FLOOR = "BENCH_S3_GATEWAY_SOCKET_FLOOR"
+"""Set (to anything): a fourth side, ``bench/bare_socket_proxy.py`` (the body read from a
+plain socket, not obstore), and its row against the store."""
+
+
 def bench_get(quick: bool) -> list[Result]:
     """The gateway, a bare proxy (the floor of any Python proxy) and the store itself, each
     read by boto3, interleaved in one loop; three rows from the same rounds."""
     rounds = 5 if quick else 9
     results = []
-    with tempfile.TemporaryDirectory() as tmp, moto_server() as moto:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        moto_server() as moto,
+        contextlib.ExitStack() as stack,
+    ):
         content, bucket = make_bucket(moto), make_bucket(moto)
         env = {
             **moto_settings(moto, content),
@@ -204,9 +271,20 @@ def bench_get(quick: bool) -> list[Result]:
             "DATASETS_S3_ACCESS_KEY_ID": TEST_KEY_ID,
             "DATASETS_S3_SECRET_ACCESS_KEY": TEST_SECRET,
         }
-        with _serve(Path(tmp), env) as (api, endpoint, _pid), _bare_proxy(moto, bucket) as bare:
+        with (
+            _serve(Path(tmp), env) as (api, endpoint, serve_pid),
+            _bare_proxy(moto, bucket) as (bare, bare_pid),
+        ):
             _create_repository(api, "bench", f"s3://{bucket}/datasets/bench")
             gateway, store, proxy = _client(endpoint), moto_client(moto), _client(bare)
+            moto_pids = [pid for pid in _descendants(os.getpid()) if _is_moto(pid)]
+            server = {"gateway": _descendants(serve_pid), "bare": _descendants(bare_pid)}
+            socket_side = os.environ.get(SOCKET_FLOOR)
+            if socket_side:
+                floor, floor_pid = stack.enter_context(
+                    _bare_proxy(moto, bucket, "bench.bare_socket_proxy:app")
+                )
+                server["socket"] = _descendants(floor_pid)
             for size, label in ((1_000_000, "1 MB"), (64_000_000, "64 MB")):
                 data = os.urandom(size)
                 gateway.put_object(Bucket="bench", Key=f"main/{label}", Body=data)
@@ -218,11 +296,26 @@ def bench_get(quick: bool) -> list[Result]:
                 def repeat(fn: Callable[[int], float], n: int = count) -> Callable[[int], float]:
                     return lambda i: sum(fn(i) for _ in range(n))
 
+                cpu = _CpuPerGet(moto_pids)
+                extra = {}
+                if socket_side:
+                    read = repeat(_get_round(_client(floor), bucket, blob))
+                    extra["socket"] = cpu.side("socket", server["socket"], count, read)
                 times = _three_way(
                     {
-                        "gateway": repeat(_get_round(gateway, "bench", f"main/{label}")),
-                        "bare": repeat(_get_round(proxy, bucket, blob)),
-                        "store": repeat(_get_round(store, bucket, blob)),
+                        **extra,
+                        "gateway": cpu.side(
+                            "gateway",
+                            server["gateway"],
+                            count,
+                            repeat(_get_round(gateway, "bench", f"main/{label}")),
+                        ),
+                        "bare": cpu.side(
+                            "bare", server["bare"], count, repeat(_get_round(proxy, bucket, blob))
+                        ),
+                        "store": cpu.side(
+                            "store", [], count, repeat(_get_round(store, bucket, blob))
+                        ),
                     },
                     rounds,
                 )
@@ -244,6 +337,16 @@ def bench_get(quick: bool) -> list[Result]:
                         "what the gateway adds over the floor (SigV4, ref, lookup)",
                     ),
                 )
+                if socket_side:
+                    pairs += (
+                        (
+                            "socket",
+                            "store",
+                            "socket-read proxy vs the backing store",
+                            "a probe: bench/bare_socket_proxy.py, the body read by a plain "
+                            "socket instead of obstore",
+                        ),
+                    )
                 for ours, base, what, note in pairs:
                     results.append(
                         Result(
@@ -253,7 +356,9 @@ def bench_get(quick: bool) -> list[Result]:
                             rate[base],
                             "MB/s",
                             f"store: moto's S3 server; boto3 on every side; {note}; "
-                            + _spread(times[ours], times[base]),
+                            + _spread(times[ours], times[base])
+                            + f"; CPU ms per GET (proxy+moto+boto3): {cpu.note(ours)}, "
+                            + cpu.note(base),
                         )
                     )
     return results
@@ -337,6 +442,14 @@ def _descendants(root: int) -> list[int]:
         out.append(pid)
         todo += children.get(pid, [])
     return out
+
+
+def _is_moto(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+            return b"moto.server" in cmdline.read()
+    except OSError:
+        return False
 
 
 def _rss(pid: int) -> int:
