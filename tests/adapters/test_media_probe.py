@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import random
+from collections import Counter
+
 import pytest
 
 from sartiq_storage.adapters.media_probe import (
@@ -10,6 +13,7 @@ from sartiq_storage.adapters.media_probe import (
     dominant_color,
     dominant_of,
     probe,
+    probe_image_header_plan,
 )
 from sartiq_storage.adapters.vips import pyvips
 from sartiq_storage.testing.media import image_bytes
@@ -55,6 +59,42 @@ def test_the_decode_ingest_runs_alone_gives_the_probes_colour(fmt: str) -> None:
     assert dominant_color(data) == probe(data, "IMAGE").dominant_color is not None
     with pytest.raises(DecompressionBombError):
         dominant_color(data, max_pixels=640 * 480 - 1)
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "tiff", "gif", "avif"])
+def test_the_decode_planned_from_the_checked_header_gives_the_same_colour(fmt: str) -> None:
+    """Ingest hands the colour decode the plan of its own header read (loader, size, bands):
+    the decode reads no header again and finds the colour it finds reading one itself."""
+    try:
+        data = _two_tones(fmt)
+    except pyvips.Error:
+        pytest.skip(f"this libvips cannot write {fmt}")
+    metadata, plan = probe_image_header_plan(data, extension=fmt if fmt != "tiff" else "tiff")
+    assert (metadata.width, metadata.height) == (640, 480)
+    assert dominant_color(data, plan=plan) == dominant_color(data) is not None
+
+
+def _reference_dominant(raw: bytes) -> str:
+    """The definition, pixel by pixel: the most common bucket (16 levels a channel; the one
+    seen first among equals), its pixels averaged."""
+    buckets = [tuple(v >> 4 for v in raw[i : i + 3]) for i in range(0, len(raw), 3)]
+    best = Counter(buckets).most_common(1)[0][0]
+    chosen = [i for i, bucket in enumerate(buckets) if bucket == best]
+    r, g, b = (round(sum(raw[3 * i + c] for i in chosen) / len(chosen)) for c in range(3))
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def test_the_dominant_colour_is_its_definition_on_random_pixels() -> None:
+    """Counted and averaged in C, ties included (few levels make many equal buckets)."""
+    rng = random.Random(5)
+    for _ in range(300):
+        width, height, levels = rng.randint(1, 24), rng.randint(1, 24), rng.choice([2, 3, 256])
+        raw = bytes(
+            rng.randrange(levels) * (256 // levels) + rng.randrange(256 // levels)
+            for _ in range(width * height * 3)
+        )
+        image = pyvips.Image.new_from_memory(raw, width, height, 3, "uchar")
+        assert dominant_of(image.copy(interpretation="srgb")) == _reference_dominant(raw)
 
 
 def test_pixels_that_do_not_decode_are_an_error_not_a_colour() -> None:

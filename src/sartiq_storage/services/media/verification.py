@@ -31,12 +31,14 @@ from typing import BinaryIO
 from sartiq_storage.adapters import image_metadata
 from sartiq_storage.adapters.image_convert import FORMATS
 from sartiq_storage.adapters.media_probe import (
+    DecodePlan,
     DecompressionBombError,
     MediaMetadata,
     MediaProbeError,
     dominant_color,
     probe,
     probe_image_header,
+    probe_image_header_plan,
     read_video,
 )
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
@@ -325,7 +327,17 @@ def streamed_md5(store: ObjectStore, info: ObjectInfo) -> str:
 
 
 def header_metadata(key: str, data: bytes, kind: Sniffed, max_pixels: int) -> MediaMetadata | None:
-    """Dimensions and profile from the header alone, no pixel decoded (None: unreadable).
+    """Dimensions and profile from the header alone, no pixel decoded (None: unreadable):
+    :func:`header_probe` without the decode plan."""
+    probed = header_probe(key, data, kind, max_pixels)
+    return None if probed is None else probed[0]
+
+
+def header_probe(
+    key: str, data: bytes, kind: Sniffed, max_pixels: int
+) -> tuple[MediaMetadata, DecodePlan] | None:
+    """Dimensions and profile from the header alone, no pixel decoded (None: unreadable),
+    and the plan of the colour decode of these bytes (it then reads no header again).
 
     The prefix first (libvips copies its input); then every byte, which a HEIF or AVIF
     whose EXIF item sits after its pixels needs (libheif reads that item when it opens
@@ -337,7 +349,7 @@ def header_metadata(key: str, data: bytes, kind: Sniffed, max_pixels: int) -> Me
         parts.insert(0, memoryview(data)[:HEADER_BYTES])
     for part in parts:
         try:
-            return probe_image_header(part, max_pixels=max_pixels, extension=kind.extension)
+            return probe_image_header_plan(part, max_pixels=max_pixels, extension=kind.extension)
         except DecompressionBombError as exc:
             raise UnsupportedMediaError(f"{key}: {exc}") from None
         except MediaProbeError:
@@ -388,10 +400,13 @@ _COLOURS = ThreadPoolExecutor(32, thread_name_prefix="ingest-colour")
 the decode slots (``adapters/vips.DECODES``) still bound how many decode at once."""
 
 
-def start_colour(data: bytes, max_pixels: int) -> Future[str | None]:
+def start_colour(
+    data: bytes, max_pixels: int, plan: DecodePlan | None = None
+) -> Future[str | None]:
     """The dominant colour of ``data``, decoding on a thread of its own (libvips drops the
-    GIL): an ingest's hash, lookup and copy run meanwhile on a second core."""
-    return _COLOURS.submit(dominant_color, data, max_pixels=max_pixels)
+    GIL): an ingest's hash, lookup and copy run meanwhile on a second core. ``plan``: from
+    the header read that checked these very bytes (else the header is read again)."""
+    return _COLOURS.submit(dominant_color, data, max_pixels=max_pixels, plan=plan)
 
 
 def with_colour(verified: Verified) -> Verified:
@@ -478,10 +493,13 @@ def verify_upload(
     # metadata walk keeps the ETag's MD5 (the walk proves the bytes need no change).
     hashed = settings.inline_enrichment or info.md5 is None
     metadata: MediaMetadata | None = None
+    plan: DecodePlan | None = None
     # The header gives dimensions and profile at a fraction of a decode; the colour (inline
     # enrichment; deferred leaves it to heal) is decoded below from the bytes kept.
     if kind.resource_type == "IMAGE":
-        metadata = header_metadata(key, data, kind, settings.max_pixels)
+        probed = header_probe(key, data, kind, settings.max_pixels)
+        if probed is not None:
+            metadata, plan = probed
     if metadata is None:  # a header libvips reads only from a full probe: colour included
         hashed = True
         metadata = probe_metadata(key, data, kind, settings.max_pixels)
@@ -489,9 +507,10 @@ def verify_upload(
     if needs_cleaning(data, kind, metadata):
         payload, kind, metadata = clean(key, data, kind, metadata, settings)
         data = payload  # the hash covers the bytes stored and served
+        plan = None  # other bytes than the header read: the decode checks them again
     colour: Future[str | None] | None = None
     if settings.inline_enrichment and metadata.dominant_color is None:
-        colour = start_colour(data, settings.max_pixels)
+        colour = start_colour(data, settings.max_pixels, plan)
     sha256: str | None
     if payload is None and info.md5 is not None and settings.inline_enrichment:
         # The store hashed these very bytes (a plain-MD5 ETag): SHA-256 alone is new work.
