@@ -37,8 +37,9 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeAlias
 
-from sqlalchemy import Connection, Table, insert
+from sqlalchemy import Connection, Table
 
+from sartiq_storage.adapters.db.bulk_insert import BulkInsert
 from sartiq_storage.adapters.db.engine import Database
 
 MAX_GROUP = 256
@@ -128,6 +129,7 @@ class GroupCommitter:
     ) -> None:
         self.db = db
         self.table = table
+        self._insert = BulkInsert(db, table)
         self.max_group = max_group
         self.window = window
         self.before_commit = before_commit
@@ -235,7 +237,7 @@ class GroupCommitter:
             writer.connection = self.db.engine.connect()
         try:
             with self.db.write_on(writer.connection) as connection:
-                connection.execute(insert(self.table), rows)
+                self._insert.execute(connection, rows)
                 if self.before_commit is not None:
                     self.before_commit(rows)
         except BaseException:
