@@ -39,8 +39,9 @@ def _generator(arg: Any, is_callable: bool) -> Callable[[], Any]:
 class BulkInsert:
     """Inserts rows into ``table`` a statement per run of rows with the same columns."""
 
-    def __init__(self, db: Database, table: Table) -> None:
+    def __init__(self, db: Database, table: Table, *, max_parameters: int = MAX_PARAMETERS) -> None:
         self.table = table
+        self.max_parameters = max_parameters
         engine = db.engine
         self.dialect = engine.dialect
         self.translate = engine.get_execution_options().get("schema_translate_map")
@@ -58,7 +59,7 @@ class BulkInsert:
         while start < len(rows):
             keys = self._keys(rows[start])
             end = start + 1
-            limit = start + max(1, MAX_PARAMETERS // max(1, len(keys)))
+            limit = start + max(1, self.max_parameters // max(1, len(keys)))
             while end < len(rows) and end < limit and self._keys(rows[end]) == keys:
                 end += 1
             self._run(connection, keys, rows[start:end])
