@@ -4,9 +4,10 @@ A presign writes one small row (its upload intent) and must not answer before th
 durable. One transaction per request spends most of the request in SQLAlchemy's unit of work
 and the commit, and on SQLite every writer queues for the one write lock anyway. Here each
 caller hands its row to a writer thread and waits; the writer takes every row waiting at that
-moment (up to :data:`MAX_GROUP`), inserts them with one ``executemany`` in one transaction,
-commits, and only then releases their callers. Rows arriving during a commit form the next
-group, so under load groups grow by themselves and with one caller there is no added wait.
+moment (up to :data:`MAX_GROUP`), inserts them with one multi-row ``INSERT`` in one
+transaction (``bulk_insert.py``), commits, and only then releases their callers. Rows
+arriving during a commit form the next group, so under load groups grow by themselves and
+with one caller there is no added wait.
 
 Under load (the last group held more than one row) the writer lets a group fill after its
 first row before taking the rest: until as many rows are queued as the last group held, or
@@ -15,8 +16,6 @@ commit) is then shared by a few more rows instead of each group holding one or t
 trickle in; under steady load the whole cohort of callers has queued well before the window
 ends (32 connections: ~0.9 ms of the 2), and waiting longer would gain no row. A lone caller
 never waits.
-
-A group is one multi-row ``INSERT`` (``bulk_insert.py``), not SQLAlchemy's ``executemany``.
 
 The writer keeps one connection across groups (a pool checkout, PostgreSQL's pre-ping and the
 reset on return cost a third of a small group's transaction). On PostgreSQL :data:`WRITERS`
@@ -58,7 +57,7 @@ WRITERS = 2
 server's disk, overlaps the next group's insert. SQLite has one write lock: one writer."""
 
 _STOP = object()
-_NO_TARGET = 1 << 62
+_NO_TARGET = 1 << 62  # no writer is letting a group fill: callers wake nobody
 
 
 class _Writer:
