@@ -10,8 +10,9 @@ arriving during a commit form the next group, so under load groups grow by thems
 with one caller there is no added wait.
 
 Under load (the last group held more than one row) the writer lets a group fill after its
-first row before taking the rest: until as many rows are queued as the last group held, or
-for :data:`WINDOW_SECONDS` at most. A transaction's fixed cost (``BEGIN``, the statement, the
+first row before taking the rest: until as many rows are queued as the last group held plus
+those queued during its commit (the callers under load), or for :data:`WINDOW_SECONDS` at
+most. A transaction's fixed cost (``BEGIN``, the statement, the
 commit) is then shared by a few more rows instead of each group holding one or two as callers
 trickle in; under steady load the whole cohort of callers has queued well before the window
 ends (32 connections: ~0.9 ms of the 2), and waiting longer would gain no row. A lone caller
@@ -167,8 +168,8 @@ class GroupCommitter:
         await waiter.future
 
     def _queued(self) -> None:
-        """Wake a writer letting its group fill once as many rows wait as its last group
-        held: under steady load that is everyone, and waiting longer gains no row."""
+        """Wake a writer letting its group fill once as many rows wait as there were callers
+        under load: then everyone is in, and waiting longer gains no row."""
         if self._queue.qsize() >= self._target:
             self._filled.set()
 
@@ -219,6 +220,9 @@ class GroupCommitter:
                 last = len(group)
                 if group:
                     self._commit(group, writer)
+                    # Callers who queued during the commit are under load too: with them the
+                    # next group waits for every active caller, not for one cohort of them.
+                    last += self._queue.qsize()
                 if stops:
                     return
         finally:
