@@ -10,9 +10,9 @@ arriving during a commit form the next group, so under load groups grow by thems
 with one caller there is no added wait.
 
 Under load (the last group held more than one row) the writer lets a group fill after its
-first row before taking the rest: until as many rows are queued as the last group held plus
-those queued during its commit (the callers under load), or for :data:`WINDOW_SECONDS` at
-most. A transaction's fixed cost (``BEGIN``, the statement, the
+first row before taking the rest: for :data:`WINDOW_SECONDS`, or with one writer (SQLite)
+until as many rows are queued as the last group held plus those queued during its commit (the
+callers under load), if that comes first. A transaction's fixed cost (``BEGIN``, the statement, the
 commit) is then shared by a few more rows instead of each group holding one or two as callers
 trickle in; under steady load the whole cohort of callers has queued well before the window
 ends (32 connections: ~0.9 ms of the 2), and waiting longer would gain no row. A lone caller
@@ -37,6 +37,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
 from typing import Any, TypeAlias
@@ -229,9 +230,13 @@ class GroupCommitter:
             writer.drop()
 
     def _fill(self, rows: int) -> None:
-        """Wait until ``rows`` more rows are queued, or for the window. The target is a hint
-        shared by the writers: one that misses it (another writer reset it) waits the
-        window, as every writer did before."""
+        """Wait until ``rows`` more rows are queued, or for the window. With one writer
+        (SQLite) only: with two (PostgreSQL) groups alternate between them, the last group is
+        no measure of the callers, and the target only woke a writer into the other's way
+        (measured: no gain, more CPU), so each waits the window."""
+        if self.writers > 1:  # groups alternate between writers: no cohort to wait for
+            time.sleep(self.window)
+            return
         self._filled.clear()
         self._target = rows
         if self._queue.qsize() < rows:  # a caller that queued before the target was set
