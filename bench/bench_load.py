@@ -49,7 +49,8 @@ grew less than 5 MB over the rest of the run. Server CPU is the user and system 
 server's process tree (`/proc`) over its rounds, per request answered: what a request costs,
 whatever else the machine runs (PostgreSQL's own processes are not counted). The machine has
 2 cores, shared with other work during the run, so absolute figures are low: the ratio, the
-CPU per request and the memory are what count.
+CPU per request and the memory are what count. One case or a few: `BENCH_LOAD_CASES=files`
+(also `presign-sqlite`, `presign-postgres`).
 """
 
 SECRET = "bench-load-secret-0123456789abcdef0123456789"
@@ -268,6 +269,18 @@ def _notes(
     )
 
 
+CASES = ("files", "presign-sqlite", "presign-postgres")
+
+
+def _chosen() -> set[str]:
+    """Every case, or those named in ``BENCH_LOAD_CASES`` (``files,presign-sqlite,…``)."""
+    chosen = set(os.environ.get("BENCH_LOAD_CASES", "").replace(",", " ").split())
+    unknown = chosen - set(CASES)
+    if unknown:
+        raise ValueError(f"unknown cases {sorted(unknown)}; known: {list(CASES)}")
+    return chosen or set(CASES)
+
+
 PG_ENV = ("SARTIQ_BENCH_DATABASE_URL", "SARTIQ_TEST_DATABASE_URL")
 """Where the PostgreSQL row's server gets a fresh schema (the first one set); neither set:
 no PostgreSQL row."""
@@ -332,14 +345,18 @@ def run(quick: bool) -> list[Result]:
     rounds = 3 if quick else 6
     warmup = 1.0 if quick else 10.0
     token = issue_token(SECRET, "bench")
-    pg_url = _postgres_url()
-    if pg_url is None:
+    chosen = _chosen()
+    pg_url = _postgres_url() if "presign-postgres" in chosen else None
+    if pg_url is None and "presign-postgres" in chosen:
         print(f"load: no PostgreSQL row (set {' or '.join(PG_ENV)})")
     # (label, server, path, wrk script); each row's baseline is measured right after it.
-    cases: list[tuple[str, str, str, bool]] = [
-        (f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302", "sqlite", "files", False),
-        (f"POST presigned-url, SQLite, {seconds} s vs bare JSON route", "sqlite", "presign", True),
-    ]
+    cases: list[tuple[str, str, str, bool]] = []
+    if "files" in chosen:
+        label = f"GET /files/{{key}} 302, {seconds} s vs bare Starlette 302"
+        cases.append((label, "sqlite", "files", False))
+    if "presign-sqlite" in chosen:
+        label = f"POST presigned-url, SQLite, {seconds} s vs bare JSON route"
+        cases.append((label, "sqlite", "presign", True))
     if pg_url is not None:
         label = f"POST presigned-url, PostgreSQL, {seconds} s vs bare JSON route"
         cases.append((label, "postgres", "presign", True))

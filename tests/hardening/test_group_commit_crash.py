@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from sartiq_storage.adapters.db.engine import Database
+from sartiq_storage.adapters.db.group_commit import WRITERS
 from sartiq_storage.adapters.db.migrate import upgrade
 from sartiq_storage.adapters.db.models import UploadIntent
 from tests.hardening.group_commit_child import KILLED
@@ -23,6 +24,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _kill_inside_a_group(url: str, groups: int) -> None:
     db = Database.from_url(url)
+    writers = 1 if db.engine.dialect.name == "sqlite" else WRITERS
     upgrade(db)
     child = subprocess.run(
         [sys.executable, "-m", "tests.hardening.group_commit_child", url, str(groups)],
@@ -44,7 +46,14 @@ def _kill_inside_a_group(url: str, groups: int) -> None:
     assert answered <= kept  # every answer's row is durable
     assert not answered & dying  # nobody waiting on the dying group was answered
     assert not kept & dying  # the dying group: none of it
-    assert kept == before  # the groups before it: all of them, and nothing else
+    assert kept <= before  # nothing that no group was committing
+    for group in committing[:-1]:  # each earlier group: all of it or none of it
+        assert set(group) <= kept or not set(group) & kept, group
+    # The groups before it are all kept, but for one: on PostgreSQL a second writer's group
+    # can still be inside its COMMIT when the process dies (none of its callers answered).
+    lost = [group for group in committing[:-1] if not set(group) <= kept]
+    assert len(lost) <= writers - 1, lost
+    assert not answered & {key for group in lost for key in group}
     assert len(before) >= groups - 1
 
 

@@ -182,6 +182,45 @@ def test_under_load_a_group_fills_for_the_window_and_a_lone_caller_never_waits(
     assert sizes.count(8) >= 2, sizes
 
 
+def test_a_filling_group_closes_once_the_last_groups_number_of_rows_is_queued(
+    db: Database,
+) -> None:
+    """Under load the writer waits for as many rows as its last group held, not the window."""
+    sizes: list[int] = []
+    held = threading.Event()
+
+    def before_commit(group: list[dict[str, Any]]) -> None:
+        sizes.append(len(group))
+        if not held.is_set():  # the first group stays open until three more rows queued
+            held.set()
+            waited = 0
+            while committer._queue.qsize() < 3 and waited < 500:
+                threading.Event().wait(0.01)
+                waited += 1
+
+    committer = GroupCommitter(db, TABLE, window=2.0, writers=1, before_commit=before_commit)  # type: ignore[arg-type]
+    first = threading.Thread(target=committer.insert, args=(_row(),))
+    first.start()
+    assert held.wait(10)  # the writer is inside the first group, of one row
+    assert _run_together([lambda: committer.insert(_row()) for _ in range(3)]) == [None] * 3
+    first.join(timeout=30)
+    assert sizes == [1, 3]  # the last group held 3: the next one fills to 3
+
+    def later(delay: float) -> Any:
+        def insert() -> None:
+            time.sleep(delay)  # the rows trickle in: the group has to fill
+            committer.insert(_row())
+
+        return insert
+
+    started = time.monotonic()
+    assert _run_together([later(0.0), later(0.1), later(0.2)]) == [None] * 3
+    elapsed = time.monotonic() - started
+    committer.close()
+    assert sizes == [1, 3, 3]
+    assert elapsed < 1.0  # not the 2 s window
+
+
 def test_the_writer_survives_losing_its_connection(db: Database) -> None:
     """The writer keeps one connection across groups; when the server drops it (a restart, an
     idle timeout), the failed group is retried row by row on a fresh one."""

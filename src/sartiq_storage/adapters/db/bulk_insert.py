@@ -1,0 +1,123 @@
+"""A group of rows as one multi-row ``INSERT``, compiled once per shape, run as driver SQL.
+
+The group committer's writer inserts a few dozen small rows per transaction. Through
+``connection.execute(insert(table), rows)`` SQLAlchemy compiles (from its cache) and runs an
+``executemany``: per row its default generators, its bind processors and, on SQLite, one
+``sqlite3_step`` that gives up the GIL and must take it back from a busy event loop. Here the
+statement ``INSERT … VALUES (…), (…), …`` for a given set of columns and number of rows is
+compiled once by SQLAlchemy (the dialect's own SQL: its casts, its quoting, the schema
+translate map) and kept; a group then costs one statement: the columns' Python defaults and
+bind processors applied by hand, as SQLAlchemy applies them, and ``exec_driver_sql`` (so
+errors are SQLAlchemy's, a lost connection is noticed, and events still fire).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeAlias
+
+from sqlalchemy import Column, Connection, Table, bindparam, insert
+
+from sartiq_storage.adapters.db.engine import Database
+
+MAX_PARAMETERS = 30_000
+"""Bound values per statement at most: under SQLite's 32,766 and PostgreSQL's 65,535."""
+
+_Processor: TypeAlias = Callable[[Any], Any] | None
+# (row index, column key, bind processor, parameter name)
+_Slot: TypeAlias = tuple[int, str, _Processor, str]
+
+
+def _generator(arg: Any, is_callable: bool) -> Callable[[], Any]:
+    """A column's Python default as a call: SQLAlchemy wraps a callable default to take an
+    execution context; ours are context-free, so they get ``None``."""
+    if is_callable:
+        return lambda: arg(None)
+    return lambda: arg
+
+
+class BulkInsert:
+    """Inserts rows into ``table`` a statement per run of rows with the same columns."""
+
+    def __init__(self, db: Database, table: Table, *, max_parameters: int = MAX_PARAMETERS) -> None:
+        self.table = table
+        self.max_parameters = max_parameters
+        engine = db.engine
+        self.dialect = engine.dialect
+        self.translate = engine.get_execution_options().get("schema_translate_map")
+        self._defaults: dict[str, Callable[[], Any]] = {}
+        for column in table.columns:
+            default = column.default
+            if default is None or not (default.is_scalar or default.is_callable):
+                continue  # a server default, or none: left to the database
+            self._defaults[column.key] = _generator(default.arg, default.is_callable)  # type: ignore[attr-defined]
+        self._statements: dict[tuple[tuple[str, ...], int], tuple[str, list[_Slot]]] = {}
+
+    def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert ``rows`` inside ``connection``'s transaction."""
+        start = 0
+        while start < len(rows):
+            keys = self._keys(rows[start])
+            end = start + 1
+            limit = start + max(1, self.max_parameters // max(1, len(keys)))
+            while end < len(rows) and end < limit and self._keys(rows[end]) == keys:
+                end += 1
+            self._run(connection, keys, rows[start:end])
+            start = end
+
+    def _keys(self, row: Mapping[str, Any]) -> tuple[str, ...]:
+        return tuple(sorted({*row, *self._defaults}))
+
+    def _run(
+        self, connection: Connection, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+    ) -> None:
+        sql, slots = self._statement(keys, len(rows))
+        filled = [self._filled(row) for row in rows]
+        values = [
+            processor(filled[i][key]) if processor else filled[i][key]
+            for i, key, processor, _ in slots
+        ]
+        if self.dialect.positional:
+            connection.exec_driver_sql(sql, tuple(values))
+        else:
+            names = [name for _, _, _, name in slots]
+            connection.exec_driver_sql(sql, dict(zip(names, values, strict=True)))
+
+    def _filled(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        missing = [key for key in self._defaults if key not in row]
+        if not missing:
+            return row
+        return {**row, **{key: self._defaults[key]() for key in missing}}
+
+    def _statement(self, keys: tuple[str, ...], count: int) -> tuple[str, list[_Slot]]:
+        cached = self._statements.get((keys, count))
+        if cached is not None:
+            return cached
+        columns: list[Column[Any]] = [self.table.c[key] for key in keys]
+        statement = insert(self.table).values(
+            [
+                {c.key: bindparam(f"{c.key}_{i}", type_=c.type) for c in columns}
+                for i in range(count)
+            ]
+        )
+        options: dict[str, Any] = {}
+        if self.translate:
+            options = {"schema_translate_map": self.translate, "render_schema_translate": True}
+        compiled = statement.compile(dialect=self.dialect, **options)
+        processors: dict[str, _Processor] = {
+            c.key: c.type.dialect_impl(self.dialect).bind_processor(self.dialect) for c in columns
+        }
+        slots: list[_Slot]
+        if self.dialect.positional:
+            order = compiled.positiontup or []
+            slots = []
+            for name in order:
+                key, _, index = name.rpartition("_")
+                slots.append((int(index), key, processors[key], name))
+        else:
+            slots = [
+                (i, c.key, processors[c.key], f"{c.key}_{i}") for i in range(count) for c in columns
+            ]
+        known = (compiled.string, slots)
+        self._statements[(keys, count)] = known
+        return known
