@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 CHUNK = 1024 * 1024
 
-_store = S3Store(
+STORE = S3Store(
     bucket=os.environ.get("BARE_PROXY_BUCKET", "bench"),
     endpoint=os.environ.get("BARE_PROXY_ENDPOINT", "http://127.0.0.1:5000"),
     access_key_id=os.environ.get("BARE_PROXY_KEY_ID", "testing"),
@@ -32,7 +32,7 @@ _store = S3Store(
 
 
 async def get(request: Request) -> Response:
-    result = await obstore.get_async(_store, request.path_params["key"])  # bucket: ignored
+    result = await obstore.get_async(STORE, request.path_params["key"])  # bucket: ignored
     size = result.meta["size"]
     headers = {"Content-Length": str(size), "ETag": str(result.meta.get("e_tag") or "")}
 

@@ -12,32 +12,22 @@ fourth side of ``bench_s3_gateway``'s GET case with ``BENCH_S3_GATEWAY_SOCKET_FL
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 import obstore
-from obstore.store import S3Store
+
+from bench.bare_proxy import STORE  # the same store, the same settings
 
 CHUNK = 1024 * 1024
 WAKE = 256 * 1024
 
-_store = S3Store(
-    bucket=os.environ.get("BARE_PROXY_BUCKET", "bench"),
-    endpoint=os.environ.get("BARE_PROXY_ENDPOINT", "http://127.0.0.1:5000"),
-    access_key_id=os.environ.get("BARE_PROXY_KEY_ID", "testing"),
-    secret_access_key=os.environ.get("BARE_PROXY_SECRET", "testing"),
-    region="us-east-1",
-    virtual_hosted_style_request=False,
-    client_options={"allow_http": True},
-)
-
 
 async def _open(key: str) -> tuple[socket.socket, int, bytes]:
     """A connection answering GET of ``key``: (socket, body size, body bytes already read)."""
-    url = urlsplit(await obstore.sign_async(_store, "GET", key, timedelta(minutes=5)))
+    url = urlsplit(await obstore.sign_async(STORE, "GET", key, timedelta(minutes=5)))
     loop = asyncio.get_running_loop()
     sock = socket.socket()
     sock.setblocking(False)

@@ -321,7 +321,7 @@ def bench_get(quick: bool) -> list[Result]:
                 )
                 rate = {name: work / statistics.median(t) for name, t in times.items()}
                 case = f"GetObject {label} (x{count} a round)"
-                pairs = (
+                pairs: tuple[tuple[str, str, str, str], ...] = (
                     ("gateway", "store", "gateway vs the backing store", "target >= 0.8"),
                     (
                         "bare",
