@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
+from bench.harness import REPO_ROOT, Result, cpu_seconds, ensure_repo_on_path
 
 TITLE = "Delivery"
 DESCRIPTION = """\
@@ -69,14 +69,6 @@ def _median_rates(ours: str, baseline: str, runs: int = 3) -> tuple[float, float
     return sorted(ours_rates)[runs // 2], sorted(baseline_rates)[runs // 2]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _command(server: str, target: str, port: int, factory: bool) -> list[str]:
     if server == "granian":
         cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
@@ -98,9 +90,10 @@ def _serve(
 ) -> Iterator[str]:
     """The server up on a free port (its base URL); ``group`` gets its process group id."""
     ensure_repo_on_path()
+    from sartiq_storage.testing.moto_server import free_port
     from sartiq_storage.testing.process_group import process_group
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     with process_group(
         _command(server, target, port, factory),
@@ -234,15 +227,7 @@ def _group_cpu(pgid: int) -> float | None:
 
     if not Path("/proc").is_dir():
         return None
-    total = 0
-    for pid in group_members(pgid):
-        try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return cpu_seconds(group_members(pgid))
 
 
 def _fresh_webp(quick: bool) -> Result:

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.bench_load import _free_port, _process
+from bench.bench_load import _process
 from bench.bench_media import _corpus
-from bench.harness import MB, Result, ensure_repo_on_path
+from bench.harness import MB, Result, ensure_repo_on_path, tree_cpu
 
 TITLE = "Media ingestion over HTTP"
 DESCRIPTION = """\
@@ -66,24 +66,6 @@ decoded whole even at 1/8 scale): the target of 0.6 is missed by the decode.
 SECRET = "bench-ingest-secret-0123456789abcdef0123456789"
 CALLERS = 16
 ROUND = 64
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system, every thread) of a process and all its descendants:
-    the server's cost of a round, whatever else runs on the machine meanwhile."""
-    total = 0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-            for task in Path(f"/proc/{current}/task").iterdir():
-                stack.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total / _TICKS
 
 
 def _copy_loop(store_root: Path):  # type: ignore[no-untyped-def]
@@ -145,7 +127,9 @@ def _ingest_run(
             store.put(replica, data, content_type="image/jpeg")
         copy = _copy_loop(data_dir / "store")
         floor_work = _copy_and_decode(data_dir / "store", copy)
-        port = _free_port()
+        from sartiq_storage.testing.moto_server import free_port
+
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         env = {
             "STORAGE_DATA_DIR": str(data_dir),
@@ -191,7 +175,7 @@ def _ingest_run(
                 for side in sides[number % 3 :] + sides[: number % 3]:
                     gc.collect()
                     start = time.perf_counter()
-                    here, there = time.process_time(), _tree_cpu(server_pid)
+                    here, there = time.process_time(), tree_cpu(server_pid)
                     if side == "base":
                         for replica in copies:
                             copy(replica)
@@ -202,7 +186,7 @@ def _ingest_run(
                         failures += sum(status != 201 for status in statuses)
                     rate = len(chunk) / (time.perf_counter() - start)
                     here = (time.process_time() - here) * 1000 / len(chunk)
-                    there = (_tree_cpu(server_pid) - there) * 1000 / len(chunk)
+                    there = (tree_cpu(server_pid) - there) * 1000 / len(chunk)
                     if number:  # round 0: the warm-up
                         {"base": baseline, "ours": ours, "floor": floor}[side].append(rate)
                         if side == "ours":

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.harness import REPO_ROOT, Result, ensure_repo_on_path
+from bench.harness import REPO_ROOT, Result, ensure_repo_on_path, tree_cpu, tree_rss
 
 TITLE = "Sustained load"
 DESCRIPTION = """\
@@ -59,48 +58,6 @@ PRESIGN_BODY = '{"filename":"photo.png","content_type":"image/png","size":12345}
 FLAT_MB = 5.0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (granian forks its workers)."""
-    total = 0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.M)
-            total += int(match.group(1)) * 1024 if match else 0
-            for task in Path(f"/proc/{current}/task").iterdir():
-                children = (task / "children").read_text().split()
-                stack.extend(int(c) for c in children)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
-
-
-def _tree_cpu(pid: int) -> float:
-    """CPU seconds (user and system) used so far by a process and all its descendants."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    stack = [pid]
-    while stack:
-        current = stack.pop()
-        try:
-            stat = Path(f"/proc/{current}/stat").read_text()
-            fields = stat[stat.rindex(")") + 2 :].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-            for task in Path(f"/proc/{current}/task").iterdir():
-                stack.extend(int(c) for c in (task / "children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total / ticks
-
-
 @dataclass
 class Sampler:
     """RSS of a process tree every ``every`` seconds, in a thread."""
@@ -116,7 +73,7 @@ class Sampler:
 
         def loop() -> None:
             while not self._stop.is_set():
-                self.samples.append((time.monotonic() - start, _tree_rss(self.pid)))
+                self.samples.append((time.monotonic() - start, tree_rss(self.pid)))
                 self._stop.wait(self.every)
 
         self._thread = threading.Thread(target=loop, daemon=True)
@@ -127,7 +84,7 @@ class Sampler:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.samples.append((self.samples[-1][0] + self.every, _tree_rss(self.pid)))
+        self.samples.append((self.samples[-1][0] + self.every, tree_rss(self.pid)))
 
     def memory(self, warmup: float) -> dict[str, float]:
         mb = [(t, rss / 1e6) for t, rss in self.samples]
@@ -314,8 +271,9 @@ def _serve(stack: ExitStack, folder: Path, name: str, env: dict[str, str]) -> tu
     """``sartiq-storage serve`` (one worker) on the embedded store in ``folder/name``."""
     from sartiq_storage.adapters.stores import LocalStore
     from sartiq_storage.testing.media import image_bytes
+    from sartiq_storage.testing.moto_server import free_port
 
-    port = _free_port()
+    port = free_port()
     data_dir = folder / name
     store = LocalStore(data_dir / "store")
     for seed in range(5):
@@ -369,7 +327,9 @@ def run(quick: bool) -> list[Result]:
         if pg_url is not None:
             database_url = stack.enter_context(_postgres_schema(pg_url))
             servers["postgres"] = _serve(stack, folder, "postgres", {"DATABASE_URL": database_url})
-        bare_port = _free_port()
+        from sartiq_storage.testing.moto_server import free_port
+
+        bare_port = free_port()
         bare_base = f"http://127.0.0.1:{bare_port}"
         granian = [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", "1"]
         granian += ["--host", "127.0.0.1", "--port", str(bare_port), "--log-level", "warning"]
@@ -394,9 +354,9 @@ def run(quick: bool) -> list[Result]:
                 for turn in range(rounds):  # alternating, each side first in turn
                     sides = [(url, pid, ours_rounds), (bare_url, bare_pid, bare_rounds)]
                     for target, server_pid, kept in sides if turn % 2 == 0 else sides[::-1]:
-                        before = _tree_cpu(server_pid)
+                        before = tree_cpu(server_pid)
                         kept.append(_wrk(target, seconds // rounds, lua))
-                        cpu[server_pid] += _tree_cpu(server_pid) - before
+                        cpu[server_pid] += tree_cpu(server_pid) - before
             memory = sampler.memory(warmup)
             measured, bare = _median(ours_rounds), _median(bare_rounds)
             cpu_us = (

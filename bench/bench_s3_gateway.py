@@ -22,7 +22,7 @@ import boto3
 import httpx
 from botocore.config import Config
 
-from bench.harness import MB, REPO_ROOT, Result, measure
+from bench.harness import MB, REPO_ROOT, Result, cpu_seconds, measure, process_tree, rss_bytes
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.datasets import open_engine
@@ -178,19 +178,6 @@ def _bare_proxy(
         yield endpoint, proc.pid
 
 
-def _cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU of these processes so far, their ended threads included."""
-    ticks = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-            ticks += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError, ValueError):
-            continue
-    return ticks / os.sysconf("SC_CLK_TCK")
-
-
 class _CpuPerGet:
     """CPU per GET of each side, split by process: its proxy (none for the store; for the
     gateway all of ``serve``, whose API idles meanwhile), moto, and boto3 (this process).
@@ -208,10 +195,10 @@ class _CpuPerGet:
         totals = self.totals.setdefault(name, [0.0, 0.0, 0.0, 0.0])
 
         def one(number: int) -> float:
-            before = (_cpu_seconds(pids), _cpu_seconds(self.moto), time.process_time())
+            before = (cpu_seconds(pids), cpu_seconds(self.moto), time.process_time())
             seconds = fn(number)
             if number > 0:  # not the warm-up
-                after = (_cpu_seconds(pids), _cpu_seconds(self.moto), time.process_time())
+                after = (cpu_seconds(pids), cpu_seconds(self.moto), time.process_time())
                 for i, (b, a) in enumerate(zip(before, after, strict=True)):
                     totals[i] += a - b
                 totals[3] += gets
@@ -277,14 +264,14 @@ def bench_get(quick: bool) -> list[Result]:
         ):
             _create_repository(api, "bench", f"s3://{bucket}/datasets/bench")
             gateway, store, proxy = _client(endpoint), moto_client(moto), _client(bare)
-            moto_pids = [pid for pid in _descendants(os.getpid()) if _is_moto(pid)]
-            server = {"gateway": _descendants(serve_pid), "bare": _descendants(bare_pid)}
+            moto_pids = [pid for pid in process_tree(os.getpid()) if _is_moto(pid)]
+            server = {"gateway": process_tree(serve_pid), "bare": process_tree(bare_pid)}
             socket_side = os.environ.get(SOCKET_FLOOR)
             if socket_side:
                 floor, floor_pid = stack.enter_context(
                     _bare_proxy(moto, bucket, "bench.bare_socket_proxy:app")
                 )
-                server["socket"] = _descendants(floor_pid)
+                server["socket"] = process_tree(floor_pid)
             for size, label in ((1_000_000, "1 MB"), (64_000_000, "64 MB")):
                 data = os.urandom(size)
                 gateway.put_object(Bucket="bench", Key=f"main/{label}", Body=data)
@@ -425,25 +412,6 @@ def bench_list(quick: bool) -> list[Result]:
             ]
 
 
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(entry))
-    out, todo = [], [root]
-    while todo:
-        pid = todo.pop()
-        out.append(pid)
-        todo += children.get(pid, [])
-    return out
-
-
 def _is_moto(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
@@ -452,23 +420,12 @@ def _is_moto(pid: int) -> bool:
         return False
 
 
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return 0
-
-
 class _Sampler:
     """Peak growth of any one serving process's RSS over its value before the transfer."""
 
     def __init__(self, root: int) -> None:
-        self.pids = _descendants(root)
-        self.before = {pid: _rss(pid) for pid in self.pids}
+        self.pids = process_tree(root)
+        self.before = {pid: rss_bytes(pid) for pid in self.pids}
         self.peak = dict(self.before)
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -476,7 +433,7 @@ class _Sampler:
     def _run(self) -> None:
         while not self.stop.wait(0.05):
             for pid in self.pids:
-                self.peak[pid] = max(self.peak[pid], _rss(pid))
+                self.peak[pid] = max(self.peak[pid], rss_bytes(pid))
 
     def __enter__(self) -> _Sampler:
         self.thread.start()

@@ -18,7 +18,7 @@ import httpx
 import urllib3
 from boto3.s3.transfer import TransferConfig
 
-from bench.harness import Result, ensure_repo_on_path
+from bench.harness import Result, ensure_repo_on_path, tree_rss
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.multipart import MIB
 from sartiq_storage.core.tokens import issue_token
@@ -150,31 +150,13 @@ def _moto_row(folder: Path, size: int) -> Result:
     )
 
 
-def _tree_rss(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants."""
-    total = 0
-    pending = [pid]
-    while pending:
-        current = pending.pop()
-        try:
-            with open(f"/proc/{current}/status", encoding="ascii") as status:
-                for line in status:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1]) * 1024
-            children = Path(f"/proc/{current}/task/{current}/children").read_text().split()
-        except OSError:
-            continue
-        pending.extend(int(c) for c in children)
-    return total
-
-
 def _sampler(pid: int) -> tuple[Callable[[], int], Callable[[], None]]:
     peak = [0]
     stop = threading.Event()
 
     def loop() -> None:
         while not stop.is_set():
-            peak[0] = max(peak[0], _tree_rss(pid))
+            peak[0] = max(peak[0], tree_rss(pid))
             time.sleep(0.02)
 
     thread = threading.Thread(target=loop, daemon=True)
@@ -221,7 +203,7 @@ def _embedded_row(folder: Path, size: int) -> Result:
             # Warm the routes up with a small upload, so the idle size includes their imports.
             _http_upload(api, root, source, 2 * PART)
             time.sleep(1)
-            idle = _tree_rss(serve.pid)
+            idle = tree_rss(serve.pid)
             peak, finish = _sampler(serve.pid)
             start = time.perf_counter()
             done = _http_upload(api, root, source, size)

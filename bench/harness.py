@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -79,13 +79,70 @@ def run_child(module: str, *args: str) -> dict[str, object]:
     return result
 
 
-def proc_status(field: str) -> int:
-    """A byte figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``…)."""
-    with open("/proc/self/status", encoding="ascii") as status:
+def _status_bytes(pid: int | str, field: str) -> int | None:
+    """A byte figure (``VmRSS``, ``VmHWM``…) of ``/proc/{pid}/status``; None if absent."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
         for line in status:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
+    return None
+
+
+def proc_status(field: str) -> int:
+    """A byte figure of this process from ``/proc/self/status`` (``VmRSS``, ``VmHWM``…)."""
+    value = _status_bytes("self", field)
+    if value is None:
+        raise RuntimeError(f"no {field} in /proc/self/status")
+    return value
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its live descendants, from ``/proc`` (granian forks its workers, serve
+    spawns the S3 gateway): the processes a server's cost is summed over."""
+    tree: list[int] = []
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            tasks = list(Path(f"/proc/{current}/task").iterdir())
+            children = [int(c) for task in tasks for c in (task / "children").read_text().split()]
+        except OSError:  # gone meanwhile
+            continue
+        tree.append(current)
+        pending.extend(children)
+    return tree
+
+
+def cpu_seconds(pids: Iterable[int]) -> float:
+    """User + system CPU these processes have used so far (every thread, ended ones
+    included); one gone meanwhile counts nothing. Unlike wall time, a busy neighbour does
+    not inflate it."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident bytes of one process (0 once it is gone)."""
+    try:
+        return _status_bytes(pid, "VmRSS") or 0
+    except OSError:
+        return 0
+
+
+def tree_cpu(pid: int) -> float:
+    """:func:`cpu_seconds` of ``pid``'s :func:`process_tree`."""
+    return cpu_seconds(process_tree(pid))
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of ``pid``'s :func:`process_tree`."""
+    return sum(rss_bytes(p) for p in process_tree(pid))
 
 
 def timed(fn: Callable[[], object]) -> float:
