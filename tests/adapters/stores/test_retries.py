@@ -164,15 +164,36 @@ def test_delete_copy_and_list_survive_a_lost_or_cut_answer(
     direct.close()
 
 
+def _read_on_a_loop(store: S3Store, key: str) -> bytes:
+    """The read as the S3 gateway streams it: opened in a thread, iterated on a loop."""
+    stream = store.get(key)
+    native = stream.native_async()
+    assert native is not None
+
+    async def gather() -> bytes:
+        return b"".join([chunk async for chunk in native])
+
+    return asyncio.run(gather())
+
+
+def _read_in_a_thread(store: S3Store, key: str) -> bytes:
+    return store.get_bytes(key)
+
+
+@pytest.mark.parametrize(
+    "read",
+    [_read_in_a_thread, _read_on_a_loop],
+    ids=["thread", "event-loop"],  # the loop: obstore's async client, its own resumption
+)
 def test_a_cut_download_resumes_and_a_replaced_object_fails_typed(
-    s3_server: S3Server, server_bucket: str
+    s3_server: S3Server, server_bucket: str, read: Callable[[S3Store, str], bytes]
 ) -> None:
     direct = _store(s3_server.endpoint, server_bucket)
     old, new = os.urandom(3_000_000), os.urandom(3_000_000)
     direct.put("g/big", old)
     with fault_proxy(s3_server.endpoint, _first("truncate")) as (url, proxy):
         store = _store(url, server_bucket)
-        assert store.get_bytes("g/big") == old
+        assert read(store, "g/big") == old
         assert proxy.by_kind["truncate"] == 1
         store.close()
 
@@ -186,7 +207,7 @@ def test_a_cut_download_resumes_and_a_replaced_object_fails_typed(
     with fault_proxy(s3_server.endpoint, replace_after_the_cut) as (url, _):
         store = _store(url, server_bucket)
         with pytest.raises(StoreUnavailableError, match="changed while it was being read"):
-            store.get_bytes("g/big")  # never old bytes followed by new ones
+            read(store, "g/big")  # never old bytes followed by new ones
         store.close()
     direct.close()
 
@@ -219,44 +240,5 @@ def test_a_listing_cut_after_a_key_that_prefixes_others_resumes_without_a_gap(
         store = _store(url, server_bucket)
         assert [i.key for i in store.list("l/")] == keys
         assert proxy.by_kind["truncate"] == 1
-        store.close()
-    direct.close()
-
-
-def _read_on_a_loop(store: S3Store, key: str) -> bytes:
-    """The read as the S3 gateway streams it: opened in a thread, iterated on a loop."""
-    stream = store.get(key)
-    native = stream.native_async()
-    assert native is not None
-
-    async def gather() -> bytes:
-        return b"".join([chunk async for chunk in native])
-
-    return asyncio.run(gather())
-
-
-def test_a_cut_download_resumes_on_an_event_loop_too(
-    s3_server: S3Server, server_bucket: str
-) -> None:
-    direct = _store(s3_server.endpoint, server_bucket)
-    old, new = os.urandom(3_000_000), os.urandom(3_000_000)
-    direct.put("g/async", old)
-    with fault_proxy(s3_server.endpoint, _first("truncate")) as (url, proxy):
-        store = _store(url, server_bucket)
-        assert _read_on_a_loop(store, "g/async") == old
-        assert proxy.by_kind["truncate"] == 1
-        store.close()
-
-    def replace_after_the_cut(method: str, path: str, n: int) -> str | None:
-        if n == 1:
-            return "truncate"
-        if n == 2:
-            direct.put("g/async", new)
-        return None
-
-    with fault_proxy(s3_server.endpoint, replace_after_the_cut) as (url, _):
-        store = _store(url, server_bucket)
-        with pytest.raises(StoreUnavailableError, match="changed while it was being read"):
-            _read_on_a_loop(store, "g/async")
         store.close()
     direct.close()
