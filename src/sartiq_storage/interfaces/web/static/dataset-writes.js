@@ -182,9 +182,10 @@ export async function renderBranches(content, ctx, focusAfter) {
       api(`${repoPath(repo)}/branch-protection`),
     ]);
   } catch (failure) {
-    if (ctx.mode === "refs") announceError(explain(failure), content);
+    if (ctx.mode === "refs" && ctx.repo === repo) announceError(explain(failure), content);
     return;
   }
+  if (ctx.repo !== repo) return; // another repository was chosen meanwhile
   ctx.refs = refs;
   if (ctx.mode !== "refs") return; // another view was chosen meanwhile
   const canWrite = writable();

@@ -9,6 +9,9 @@ import {
 import { $, bytes, emptyNote, errorNote, focusOn, h, richText, short, table, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
+// Each choice of repository takes a number; an answer that arrives after a later choice was
+// made is dropped, so a slow first load cannot replace the repository the user clicked.
+let selection = 0;
 
 export async function loadDatasets() {
   setUpAnnouncements();
@@ -51,6 +54,7 @@ function refsChanged() {
 
 async function selectRepo(repo) {
   const panel = $("#repo-panel");
+  const mine = ++selection;
   for (const button of document.querySelectorAll("#repo-list button")) {
     button.setAttribute("aria-current", button.dataset.repo === repo.name ? "true" : "false");
   }
@@ -59,12 +63,15 @@ async function selectRepo(repo) {
     datasets.ref = repo.default_branch;
   }
   datasets.repo = repo;
+  let refs;
   try {
-    datasets.refs = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/refs`);
+    refs = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/refs`);
   } catch (error) {
-    panel.replaceChildren(errorNote({ message: describeError(error) }));
+    if (mine === selection) panel.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
+  if (mine !== selection) return;
+  datasets.refs = refs;
   const modes = [["log", "Log"], ["changes", "Changes"], ["diff", "Diff"],
     ...(writable() ? [["merge", "Merge"]] : []), ["browse", "Browse"], ["refs", "Branches"]];
   if (!modes.some(([mode]) => mode === datasets.mode)) datasets.mode = "log";
