@@ -11,7 +11,7 @@ import os
 import struct
 import tempfile
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import compress
@@ -120,8 +120,9 @@ class DecodePlan:
 
     @classmethod
     def of(cls, header: pyvips.Image) -> DecodePlan:
-        fields = header.get_fields()
-        loader = header.get("vips-loader") if "vips-loader" in fields else ""
+        # One field asked by name: ``get_fields`` converts every name (thirty-odd C calls,
+        # each releasing the GIL that sixteen request threads contend for).
+        loader = header.get("vips-loader") if header.get_typeof("vips-loader") else ""
         return cls(loader, header.width, header.height, header.bands, header.format)
 
 
@@ -197,7 +198,8 @@ def dominant_of(image: pyvips.Image) -> str:
         small = small.colourspace("srgb").cast("uchar")
     if small.bands == 1:
         small = small.bandjoin([small, small])
-    small = small.extract_band(0, n=3)
+    if small.bands != 3:  # three bands already: the extract would copy them as they are
+        small = small.extract_band(0, n=3)
     raw = bytes(small.write_to_memory())
     # Quantised, counted and averaged in C (translate, zip, Counter, int masks, compress)
     # rather than pixel by pixel in Python: the same colour, a quarter less time.
@@ -220,12 +222,30 @@ _ONLY = [bytes(int(sample == bucket) for sample in range(256)) for bucket in ran
 """For each bucket, a table that maps a quantised sample to 1 in that bucket, else 0."""
 
 
+_DESCRIBED = ("page-height", "n-pages", "orientation", "xmp-data", "icc-profile-data")
+"""The header fields :func:`_describe` reads by name."""
+
+
+def _fields(image: pyvips.Image) -> Collection[str]:
+    """The header fields :func:`_describe` needs to know of: every field when the image
+    carries EXIF (its GPS fields are found by prefix), else only those it reads by name.
+
+    libvips names EXIF tags (``exif-ifd3-GPS…``) only by parsing an ``exif-data`` blob, so
+    without one there is none to find; asking a few names spares ``get_fields``, which
+    converts every name the header has (thirty-odd C calls for a plain JPEG, each releasing
+    the GIL that concurrent ingests contend for).
+    """
+    if image.get_typeof("exif-data"):
+        return image.get_fields()
+    return [name for name in _DESCRIBED if image.get_typeof(name)]
+
+
 def _describe(image: pyvips.Image, *, max_pixels: int) -> MediaMetadata:
     """What a loaded image's header says: upright dimensions, profile, orientation, location.
 
     Refuses an image over ``max_pixels`` per frame before any pixel is decoded.
     """
-    fields = image.get_fields()
+    fields = _fields(image)
     width, height = image.width, image.height
     page_height = image.get("page-height") if "page-height" in fields else height
     if width * page_height > max_pixels:
