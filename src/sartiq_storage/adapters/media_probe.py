@@ -139,9 +139,12 @@ def _dominant_color(data: bytes, header: pyvips.Image | DecodePlan | None = None
     (no reduced decode) is box-shrunk from its sequential decode the same way. A HEIF or AVIF
     over :data:`HEIF_DECODE_PIXELS` whose thumbnail is missing (or as big) gets None.
     """
-    source = pyvips.Source.new_from_memory(data)
     if isinstance(header, pyvips.Image):
         header = DecodePlan.of(header)
+    reduced = _reduced(data, header)
+    if reduced is not None:
+        return dominant_of(reduced)
+    source = pyvips.Source.new_from_memory(data)
     if (
         header is not None
         and _heif(header)
@@ -150,17 +153,28 @@ def _dominant_color(data: bytes, header: pyvips.Image | DecodePlan | None = None
         smallest = pyvips.Image.heifload_source(source, thumbnail=True)
         if not heif_colour_decodable(smallest.width, smallest.height):
             return None
+    return dominant_of(pyvips.Image.thumbnail_source(source, THUMBNAIL, height=THUMBNAIL))
+
+
+def _reduced(data: bytes, header: pyvips.Image | DecodePlan | None) -> pyvips.Image | None:
+    """The box-shrunk thumbnail of an RGB or grey JPEG or an 8-bit PNG (see
+    :func:`_dominant_color`), as a pipeline not yet run: its header is read, no pixel is
+    decoded until it is written. None for any other image (or no ``header``)."""
+    if isinstance(header, pyvips.Image):
+        header = DecodePlan.of(header)
     if header is not None and _plain_jpeg(header):
         side = min(header.width, header.height)
         scale = next((s for s in (8, 4, 2) if side // s >= THUMBNAIL), 1)
+        source = pyvips.Source.new_from_memory(data)
         loaded = pyvips.Image.jpegload_source(source, shrink=scale, access="sequential")
-        return dominant_of(_box_shrunk(loaded))
+        return _box_shrunk(loaded)
     if header is not None and _plain_png(header):
+        source = pyvips.Source.new_from_memory(data)
         loaded = pyvips.Image.pngload_source(source, access="sequential")
         if loaded.hasalpha():  # onto white first, as dominant_of does: no hidden colour bleeds
             loaded = loaded.flatten(background=[255])
-        return dominant_of(_box_shrunk(loaded))
-    return dominant_of(pyvips.Image.thumbnail_source(source, THUMBNAIL, height=THUMBNAIL))
+        return _box_shrunk(loaded)
+    return None
 
 
 def _box_shrunk(image: pyvips.Image) -> pyvips.Image:
@@ -191,6 +205,11 @@ def _plain_jpeg(header: DecodePlan) -> bool:
 def dominant_of(image: pyvips.Image) -> str:
     """The most common colour of ``image`` after coarse quantisation (16 levels a channel),
     averaged within its bucket; transparency is flattened onto white."""
+    return _dominant_of_pixels(bytes(_rgb(image).write_to_memory()))
+
+
+def _rgb(image: pyvips.Image) -> pyvips.Image:
+    """``image`` as 8-bit sRGB, three bands, flattened onto white (a pipeline, not run)."""
     small = image
     if small.hasalpha():
         small = small.flatten(background=[255, 255, 255])
@@ -200,7 +219,11 @@ def dominant_of(image: pyvips.Image) -> str:
         small = small.bandjoin([small, small])
     if small.bands != 3:  # three bands already: the extract would copy them as they are
         small = small.extract_band(0, n=3)
-    raw = bytes(small.write_to_memory())
+    return small
+
+
+def _dominant_of_pixels(raw: bytes) -> str:
+    """:func:`dominant_of` of the pixels ``raw`` (8-bit RGB, interleaved)."""
     # Quantised, counted and averaged in C (translate, zip, Counter, int masks, compress)
     # rather than pixel by pixel in Python: the same colour, a quarter less time.
     quantised = raw.translate(_QUANTISE)
@@ -236,7 +259,8 @@ def _fields(image: pyvips.Image) -> Collection[str]:
     the GIL that concurrent ingests contend for).
     """
     if image.get_typeof("exif-data"):
-        return image.get_fields()
+        every: list[str] = image.get_fields()
+        return every
     return [name for name in _DESCRIBED if image.get_typeof(name)]
 
 
@@ -342,11 +366,26 @@ def _header(data: bytes) -> pyvips.Image:
 
 
 def _colour_of(data: bytes, header: pyvips.Image | DecodePlan) -> str | None:
+    """:func:`_dominant_color` in one of the process's decode slots.
+
+    An RGB or grey JPEG or an 8-bit PNG holds its slot only while its pixels are decoded:
+    the pipeline (its header read, a few kilobytes) is built before, and the thumbnail's
+    colour counted after. Under sixteen concurrent ingests a slot was otherwise held through
+    dozens of calls into libvips, each giving the GIL up and waiting to take it back, and
+    the two slots decoded about one and a half images at a time. Any other image keeps its
+    slot from its first call into libvips to its last.
+    """
     try:
+        reduced = _reduced(data, header)
+        if reduced is None:
+            with DECODES.held():
+                return _dominant_color(data, header)
+        pixels = _rgb(reduced)
         with DECODES.held():
-            return _dominant_color(data, header)
+            raw = bytes(pixels.write_to_memory())
     except pyvips.Error as exc:
         raise MediaProbeError(f"image data is damaged: {str(exc).splitlines()[0]}") from None
+    return _dominant_of_pixels(raw)
 
 
 def dominant_color(
