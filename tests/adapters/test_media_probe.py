@@ -13,11 +13,12 @@ from sartiq_storage.adapters.media_probe import (
     dominant_color,
     dominant_of,
     probe,
+    probe_image_header,
     probe_image_header_plan,
 )
 from sartiq_storage.adapters.vips import pyvips
 from sartiq_storage.testing.media import image_bytes
-from tests.support.photos import damaged_pixels
+from tests.support.photos import damaged_pixels, phone_photo
 
 OPTIONS = {"jpg": "[Q=90]", "webp": "[Q=90]", "avif": "[Q=70]"}
 
@@ -139,3 +140,15 @@ def test_a_16_bit_png_keeps_its_colour() -> None:
     assert probe(data, "IMAGE").dominant_color == dominant_of(
         pyvips.Image.thumbnail_buffer(data, 32, height=32)
     )
+
+
+@pytest.mark.parametrize("fmt", ["jpg", "png", "webp", "avif"])
+def test_the_header_tells_a_location_from_exif_and_no_location_without(fmt: str) -> None:
+    """The header read walks every field name only when the image carries EXIF (libvips
+    names its GPS tags from that blob); either way the location is told."""
+    located = probe_image_header(phone_photo(f".{fmt}", orientation=1), extension=fmt)
+    assert located.has_location
+    plain = probe_image_header(phone_photo(f".{fmt}", orientation=1, gps=False), extension=fmt)
+    assert not plain.has_location
+    rotated = probe_image_header(phone_photo(f".{fmt}", gps=False), extension=fmt)
+    assert (rotated.width, rotated.height) == (40, 80)  # upright (libheif turns AVIF itself)
