@@ -26,6 +26,7 @@ MAX_PARAMETERS = 30_000
 _Processor: TypeAlias = Callable[[Any], Any] | None
 # (row index, column key, bind processor, parameter name)
 _Slot: TypeAlias = tuple[int, str, _Processor, str]
+_Parameters: TypeAlias = tuple[Any, ...] | dict[str, Any]
 
 
 def _generator(arg: Any, is_callable: bool) -> Callable[[], Any]:
@@ -55,6 +56,13 @@ class BulkInsert:
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` inside ``connection``'s transaction."""
+        for sql, parameters in self.statements(rows):
+            connection.exec_driver_sql(sql, parameters)
+
+    def statements(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, _Parameters]]:
+        """The statements that insert ``rows`` (one per run of rows with the same columns, and
+        of at most :data:`MAX_PARAMETERS` values), each with its driver parameters."""
+        statements = []
         start = 0
         while start < len(rows):
             keys = self._keys(rows[start])
@@ -62,15 +70,16 @@ class BulkInsert:
             limit = start + max(1, self.max_parameters // max(1, len(keys)))
             while end < len(rows) and end < limit and self._keys(rows[end]) == keys:
                 end += 1
-            self._run(connection, keys, rows[start:end])
+            statements.append(self._bound(keys, rows[start:end]))
             start = end
+        return statements
 
     def _keys(self, row: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(sorted({*row, *self._defaults}))
 
-    def _run(
-        self, connection: Connection, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def _bound(
+        self, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, _Parameters]:
         sql, slots = self._statement(keys, len(rows))
         filled = [self._filled(row) for row in rows]
         values = [
@@ -78,10 +87,9 @@ class BulkInsert:
             for i, key, processor, _ in slots
         ]
         if self.dialect.positional:
-            connection.exec_driver_sql(sql, tuple(values))
-        else:
-            names = [name for _, _, _, name in slots]
-            connection.exec_driver_sql(sql, dict(zip(names, values, strict=True)))
+            return sql, tuple(values)
+        names = [name for _, _, _, name in slots]
+        return sql, dict(zip(names, values, strict=True))
 
     def _filled(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
         missing = [key for key in self._defaults if key not in row]

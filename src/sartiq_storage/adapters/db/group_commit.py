@@ -5,7 +5,10 @@ durable. One transaction per request spends most of the request in SQLAlchemy's 
 and the commit, and on SQLite every writer queues for the one write lock anyway. Here each
 caller hands its row to a writer thread and waits; the writer takes every row waiting at that
 moment (up to :data:`MAX_GROUP`), inserts them with one multi-row ``INSERT`` in one
-transaction (``bulk_insert.py``), commits, and only then releases their callers. Rows
+transaction (``bulk_insert.py``), commits, and only then releases their callers. On
+PostgreSQL that ``INSERT`` is sent alone in autocommit, where it is its own transaction: the
+server answers it only once it has committed, so a group costs one round trip, not three
+(``BEGIN``, the insert, ``COMMIT``), and its writer gives up and takes back the GIL once. Rows
 arriving during a commit form the next group, so under load groups grow by themselves and
 with one caller there is no added wait.
 
@@ -136,11 +139,15 @@ class GroupCommitter:
         self.db = db
         self.table = table
         self._insert = BulkInsert(db, table)
+        self.one_statement = db.is_postgres
+        """A group is one ``INSERT`` in autocommit, its own transaction (PostgreSQL): one round
+        trip instead of ``BEGIN``, the insert and ``COMMIT``."""
         self.max_group = max_group
         self.window = window
         self.before_commit = before_commit
-        """Called with the group's rows inside its transaction, after the insert, before the
-        commit (the services' failpoint)."""
+        """Called with the group's rows before they are committed (the services' failpoint):
+        inside the group's transaction, after the insert; where the insert is its own
+        transaction (:attr:`one_statement`), before it is sent."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.writers = writers or (1 if db.engine.dialect.name == "sqlite" else WRITERS)
@@ -266,13 +273,46 @@ class GroupCommitter:
         return None
 
     def _write(self, rows: list[dict[str, Any]], writer: _Writer) -> None:
+        statements = self._insert.statements(rows)
+        if self.one_statement and len(statements) == 1:
+            self._write_one(statements[0], rows, writer)
+            return
+        if self.one_statement:  # rows of several shapes: a transaction of its own
+            with self.db.write_connection() as connection:
+                self._in_transaction(connection, statements, rows)
+            return
         if writer.connection is None:
             writer.connection = self.db.engine.connect()
         try:
             with self.db.write_on(writer.connection) as connection:
-                self._insert.execute(connection, rows)
-                if self.before_commit is not None:
-                    self.before_commit(rows)
+                self._in_transaction(connection, statements, rows)
         except BaseException:
             writer.drop()  # whatever state it was left in, the next write starts anew
+            raise
+
+    def _in_transaction(
+        self, connection: Connection, statements: list[tuple[str, Any]], rows: list[dict[str, Any]]
+    ) -> None:
+        for sql, parameters in statements:
+            connection.exec_driver_sql(sql, parameters)
+        if self.before_commit is not None:
+            self.before_commit(rows)
+
+    def _write_one(
+        self, statement: tuple[str, Any], rows: list[dict[str, Any]], writer: _Writer
+    ) -> None:
+        """The group as one statement in autocommit: PostgreSQL runs it as its own transaction
+        and answers only once that has committed (``synchronous_commit`` on: once its WAL is
+        flushed), so the group is durable, all of it or none, after one round trip."""
+        if self.before_commit is not None:
+            self.before_commit(rows)  # before anything is sent: the group not yet committed
+        if writer.connection is None:
+            connection = self.db.engine.connect()
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            writer.connection = connection
+        try:
+            with writer.connection.begin():  # SQLAlchemy's bookkeeping: no BEGIN is sent
+                writer.connection.exec_driver_sql(*statement)
+        except BaseException:
+            writer.drop()
             raise
