@@ -13,6 +13,7 @@ errors are SQLAlchemy's, a lost connection is noticed, and events still fire).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -27,6 +28,7 @@ _Processor: TypeAlias = Callable[[Any], Any] | None
 # (row index, column key, bind processor, parameter name)
 _Slot: TypeAlias = tuple[int, str, _Processor, str]
 _Parameters: TypeAlias = tuple[Any, ...] | dict[str, Any]
+_PYFORMAT = re.compile(r"%\((\w+)\)s|%%")
 
 
 def _generator(arg: Any, is_callable: bool) -> Callable[[], Any]:
@@ -53,6 +55,7 @@ class BulkInsert:
                 continue  # a server default, or none: left to the database
             self._defaults[column.key] = _generator(default.arg, default.is_callable)  # type: ignore[attr-defined]
         self._statements: dict[tuple[tuple[str, ...], int], tuple[str, list[_Slot]]] = {}
+        self._numbered: dict[str, tuple[str, list[str]]] = {}
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` inside ``connection``'s transaction."""
@@ -73,6 +76,34 @@ class BulkInsert:
             statements.append(self._bound(keys, rows[start:end]))
             start = end
         return statements
+
+    def numbered(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
+        """:meth:`statements` with ``$1``, ``$2``… placeholders and the values in their order,
+        for a cursor that sends a statement as it is (psycopg's ``RawCursor``). A
+        ``%(name)s`` statement psycopg parses on each call once it is over 4096 characters or
+        50 values (a group of 7 intents): at 32 rows that parse was 60% of the insert's CPU."""
+        if self.dialect.positional:
+            raise ValueError(f"{self.dialect.paramstyle} statements are numbered by the driver")
+        statements = []
+        for sql, parameters in self.statements(rows):
+            text, order = self._numbered_text(sql)
+            assert isinstance(parameters, dict)  # not positional: named parameters
+            statements.append((text, [parameters[name] for name in order]))
+        return statements
+
+    def _numbered_text(self, sql: str) -> tuple[str, list[str]]:
+        known = self._numbered.get(sql)
+        if known is None:
+            order: list[str] = []
+
+            def number(match: re.Match[str]) -> str:
+                if match.group(1) is None:  # an escaped percent sign
+                    return "%"
+                order.append(match.group(1))
+                return f"${len(order)}"
+
+            known = self._numbered[sql] = (_PYFORMAT.sub(number, sql), order)
+        return known
 
     def _keys(self, row: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(sorted({*row, *self._defaults}))

@@ -43,8 +43,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
+from psycopg import Connection as PgConnection
+from psycopg import RawCursor
 from sqlalchemy import Connection, Table
 
 from sartiq_storage.adapters.db.bulk_insert import BulkInsert
@@ -142,6 +144,7 @@ class GroupCommitter:
         self.one_statement = db.is_postgres
         """A group is one ``INSERT`` in autocommit, its own transaction (PostgreSQL): one round
         trip instead of ``BEGIN``, the insert and ``COMMIT``."""
+        self._numbered = self.one_statement and db.engine.dialect.driver == "psycopg"
         self.max_group = max_group
         self.window = window
         self.before_commit = before_commit
@@ -266,21 +269,25 @@ class GroupCommitter:
     def _write_alone(self, row: dict[str, Any], writer: _Writer) -> BaseException | None:
         """None once ``row`` is committed alone, or the error that refused it."""
         try:
-            self._write([row], writer)
+            self._write([row], writer, alone=True)
         except BaseException as exc:  # noqa: BLE001 - handed to the row's caller
             return exc
         self._count()
         return None
 
-    def _write(self, rows: list[dict[str, Any]], writer: _Writer) -> None:
+    def _write(self, rows: list[dict[str, Any]], writer: _Writer, *, alone: bool = False) -> None:
+        if self.one_statement:
+            # A group's statement goes to psycopg as it is; a row retried alone goes through
+            # SQLAlchemy, so the error its caller gets is SQLAlchemy's.
+            numbered = self._numbered and not alone
+            one = self._insert.numbered(rows) if numbered else self._insert.statements(rows)
+            if len(one) == 1:
+                self._write_one(one[0], rows, writer, numbered=numbered)
+                return
+            with self.db.write_connection() as connection:  # rows of several shapes
+                self._in_transaction(connection, self._insert.statements(rows), rows)
+            return
         statements = self._insert.statements(rows)
-        if self.one_statement and len(statements) == 1:
-            self._write_one(statements[0], rows, writer)
-            return
-        if self.one_statement:  # rows of several shapes: a transaction of its own
-            with self.db.write_connection() as connection:
-                self._in_transaction(connection, statements, rows)
-            return
         if writer.connection is None:
             writer.connection = self.db.engine.connect()
         try:
@@ -299,7 +306,12 @@ class GroupCommitter:
             self.before_commit(rows)
 
     def _write_one(
-        self, statement: tuple[str, Any], rows: list[dict[str, Any]], writer: _Writer
+        self,
+        statement: tuple[str, Any],
+        rows: list[dict[str, Any]],
+        writer: _Writer,
+        *,
+        numbered: bool,
     ) -> None:
         """The group as one statement in autocommit: PostgreSQL runs it as its own transaction
         and answers only once that has committed (``synchronous_commit`` on: once its WAL is
@@ -310,9 +322,19 @@ class GroupCommitter:
             connection = self.db.engine.connect()
             connection.execution_options(isolation_level="AUTOCOMMIT")
             writer.connection = connection
+        connection = writer.connection
         try:
-            with writer.connection.begin():  # SQLAlchemy's bookkeeping: no BEGIN is sent
-                writer.connection.exec_driver_sql(*statement)
+            if numbered:  # psycopg's own cursor, in autocommit like its connection
+                raw = cast(PgConnection[Any], connection.connection.driver_connection)
+                if not raw.autocommit:  # it would open a transaction nobody commits
+                    raise RuntimeError("the group commit's connection is not in autocommit")
+                with RawCursor(raw) as cursor:
+                    cursor.execute(*statement)
+            else:
+                with connection.begin():  # SQLAlchemy's bookkeeping: no BEGIN is sent
+                    connection.exec_driver_sql(*statement)
         except BaseException:
+            if numbered:  # SQLAlchemy saw no error: it would pool a broken connection again
+                connection.invalidate()
             writer.drop()
             raise
