@@ -24,7 +24,9 @@ never waits.
 The writer keeps one connection across groups (a pool checkout, PostgreSQL's pre-ping and the
 reset on return cost a third of a small group's transaction). On PostgreSQL :data:`WRITERS`
 writers take groups from the same queue, so a commit waiting for the server's disk does not
-hold up the next group; on SQLite, with its one write lock, there is one.
+hold up the next group; one of them at a time collects a group (the others commit or wait),
+so a group letting itself fill does not lose its rows to an idle writer. On SQLite, with its
+one write lock, there is one writer.
 
 Callers on an event loop use :meth:`GroupCommitter.insert_async`: no worker thread is held per
 caller, and a group wakes each loop once, not once per row.
@@ -158,6 +160,9 @@ class GroupCommitter:
         self._writers: list[_Writer] = []
         self._closed = False
         self._filled = threading.Event()
+        self._collecting = threading.Lock()
+        """Held by the writer taking a group from the queue: while it lets its group fill, an
+        idle writer does not take the rows that group waits for."""
         self._target = _NO_TARGET
         self.groups = 0
         """Transactions committed (a test and benchmark counter)."""
@@ -216,14 +221,15 @@ class GroupCommitter:
         try:
             last = 1
             while True:
-                group = [self._queue.get()]
-                if last > 1 and self.window > 0 and group[0] is not _STOP:
-                    self._fill(last - 1)  # under load: let the group fill
-                while len(group) < self.max_group:
-                    try:
-                        group.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
+                with self._collecting:  # one writer collects while the others commit
+                    group = [self._queue.get()]
+                    if last > 1 and self.window > 0 and group[0] is not _STOP:
+                        self._fill(last - 1)  # under load: let the group fill
+                    while len(group) < self.max_group:
+                        try:
+                            group.append(self._queue.get_nowait())
+                        except queue.Empty:
+                            break
                 stops = sum(1 for item in group if item is _STOP)
                 for _ in range(stops - 1):  # another writer's to take
                     self._queue.put(_STOP)
