@@ -19,7 +19,8 @@ from sartiq_storage.core.urls import UrlResolver
 from sartiq_storage.services import failpoints
 
 INTENTS_FAILPOINT = "uploads.intents_group"
-"""Inside a group of intents' transaction, after the insert, before the commit."""
+"""Before a group of intents is committed: inside its transaction after the insert (SQLite),
+before its one autocommitted ``INSERT`` is sent (PostgreSQL)."""
 
 
 @dataclass(frozen=True, slots=True)

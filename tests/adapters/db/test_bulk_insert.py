@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from sartiq_storage.adapters.db.bulk_insert import BulkInsert
@@ -123,3 +123,38 @@ def test_in_a_host_applications_schema() -> None:
         with admin.engine.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+def test_numbered_statements_store_the_same_rows_on_postgresql(db: Database) -> None:
+    """``numbered``: the statement with ``$n`` placeholders for psycopg's ``RawCursor``, which
+    sends it as it is: the same stored bytes, and a percent sign in a name stays one."""
+    if not db.is_postgres:
+        with pytest.raises(ValueError, match="numbered by the driver"):
+            BulkInsert(db, TABLE).numbered([_row("temp/n_1_a.png")])  # type: ignore[arg-type]
+        return
+    from psycopg import RawCursor
+
+    theirs = _row("temp/n_1_theirs.png", claimed_at=datetime(2026, 12, 5, 13, 0, tzinfo=UTC))
+    rows = [{**theirs, "storage_key": f"temp/n{i}_1_ours.png"} for i in range(9)]
+    rows[3]["declared_size"] = None
+    odd = Table("bulk%odd", MetaData(), Column("id", Integer, primary_key=True), Column("v", Text))
+    odd.create(db.engine)
+    try:
+        with db.write_connection() as connection:
+            connection.execute(insert(TABLE), [{**theirs, "id": uuid.uuid4()}])
+            raw = connection.connection.driver_connection
+            for sql, values in BulkInsert(db, TABLE).numbered(rows):  # type: ignore[arg-type]
+                assert "%(" not in sql
+                RawCursor(raw).execute(sql, values)  # type: ignore[arg-type]
+            for sql, values in BulkInsert(db, odd).numbered([{"id": 1, "v": "50% off"}]):
+                RawCursor(raw).execute(sql, values)  # type: ignore[arg-type]
+            assert connection.execute(select(odd.c.v)).scalar_one() == "50% off"
+        stored_theirs = _stored(db, theirs["storage_key"])
+        for i, row in enumerate(rows):
+            stored = _stored(db, row["storage_key"])
+            if i == 3:
+                assert stored[4] is None
+                continue
+            assert stored[2:] == stored_theirs[2:]
+    finally:
+        odd.drop(db.engine)

@@ -12,7 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from sartiq_storage.adapters.db.engine import Database
@@ -267,3 +267,51 @@ def test_on_postgresql_a_group_commits_while_the_next_one_is_written(db: Databas
     committer.close()
     assert overlapped == [True]
     assert _count(db) == 2
+
+
+def test_a_caller_is_answered_only_once_its_groups_commit_succeeded(db: Database) -> None:
+    """A deferred foreign key is checked at the commit, not at the insert: a group holding a
+    row that breaks it fails only when it commits (on PostgreSQL, inside the one autocommitted
+    statement). Its callers must learn that, so none was answered before the commit."""
+    metadata = MetaData()
+    parents = Table("gc_parents", metadata, Column("id", Integer, primary_key=True))
+    children = Table(
+        "gc_children",
+        metadata,
+        Column("key", String(64), primary_key=True),
+        Column(
+            "parent_id",
+            Integer,
+            ForeignKey("gc_parents.id", deferrable=True, initially="DEFERRED"),
+            nullable=False,
+        ),
+    )
+    metadata.create_all(db.engine)
+    try:
+        with db.write_connection() as connection:
+            connection.execute(insert(parents), [{"id": 1}])
+        sizes: list[int] = []
+
+        def before_commit(group: list[dict[str, Any]]) -> None:
+            sizes.append(len(group))
+            waited = 0  # the first group waits until the eight others queued: they form the next
+            while len(sizes) == 1 and committer._queue.qsize() < 8 and waited < 500:
+                threading.Event().wait(0.01)
+                waited += 1
+
+        committer = GroupCommitter(db, children, writers=1, before_commit=before_commit)  # type: ignore[arg-type]
+        rows = [{"key": f"k{i}", "parent_id": 1} for i in range(7)]
+        rows.append({"key": "bad", "parent_id": 2})  # no such parent: refused at the commit
+        first = threading.Thread(target=committer.insert, args=({"key": "first", "parent_id": 1},))
+        first.start()
+        outcomes = _run_together([lambda row=row: committer.insert(row) for row in rows])
+        first.join(timeout=30)
+        committer.close()
+        assert sizes[:2] == [1, 8]  # the bad row's group held seven good ones
+        assert outcomes[:7] == [None] * 7  # committed again without it, row by row
+        assert isinstance(outcomes[7], IntegrityError)
+        with db.read_connection() as connection:
+            kept = set(connection.execute(select(children.c.key)).scalars())
+        assert kept == {"first"} | {f"k{i}" for i in range(7)}
+    finally:
+        metadata.drop_all(db.engine)

@@ -13,6 +13,7 @@ errors are SQLAlchemy's, a lost connection is noticed, and events still fire).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeAlias
 
@@ -26,6 +27,8 @@ MAX_PARAMETERS = 30_000
 _Processor: TypeAlias = Callable[[Any], Any] | None
 # (row index, column key, bind processor, parameter name)
 _Slot: TypeAlias = tuple[int, str, _Processor, str]
+_Parameters: TypeAlias = tuple[Any, ...] | dict[str, Any]
+_PYFORMAT = re.compile(r"%\((\w+)\)s|%%")
 
 
 def _generator(arg: Any, is_callable: bool) -> Callable[[], Any]:
@@ -52,9 +55,17 @@ class BulkInsert:
                 continue  # a server default, or none: left to the database
             self._defaults[column.key] = _generator(default.arg, default.is_callable)  # type: ignore[attr-defined]
         self._statements: dict[tuple[tuple[str, ...], int], tuple[str, list[_Slot]]] = {}
+        self._numbered: dict[str, tuple[str, list[str]]] = {}
 
     def execute(self, connection: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Insert ``rows`` inside ``connection``'s transaction."""
+        for sql, parameters in self.statements(rows):
+            connection.exec_driver_sql(sql, parameters)
+
+    def statements(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, _Parameters]]:
+        """The statements that insert ``rows`` (one per run of rows with the same columns, and
+        of at most :data:`MAX_PARAMETERS` values), each with its driver parameters."""
+        statements = []
         start = 0
         while start < len(rows):
             keys = self._keys(rows[start])
@@ -62,15 +73,44 @@ class BulkInsert:
             limit = start + max(1, self.max_parameters // max(1, len(keys)))
             while end < len(rows) and end < limit and self._keys(rows[end]) == keys:
                 end += 1
-            self._run(connection, keys, rows[start:end])
+            statements.append(self._bound(keys, rows[start:end]))
             start = end
+        return statements
+
+    def numbered(self, rows: Sequence[Mapping[str, Any]]) -> list[tuple[str, list[Any]]]:
+        """:meth:`statements` with ``$1``, ``$2``… placeholders and the values in their order,
+        for a cursor that sends a statement as it is (psycopg's ``RawCursor``). A
+        ``%(name)s`` statement psycopg parses on each call once it is over 4096 characters or
+        50 values (a group of 7 intents): at 32 rows that parse was 60% of the insert's CPU."""
+        if self.dialect.positional:
+            raise ValueError(f"{self.dialect.paramstyle} statements are numbered by the driver")
+        statements = []
+        for sql, parameters in self.statements(rows):
+            text, order = self._numbered_text(sql)
+            assert isinstance(parameters, dict)  # not positional: named parameters
+            statements.append((text, [parameters[name] for name in order]))
+        return statements
+
+    def _numbered_text(self, sql: str) -> tuple[str, list[str]]:
+        known = self._numbered.get(sql)
+        if known is None:
+            order: list[str] = []
+
+            def number(match: re.Match[str]) -> str:
+                if match.group(1) is None:  # an escaped percent sign
+                    return "%"
+                order.append(match.group(1))
+                return f"${len(order)}"
+
+            known = self._numbered[sql] = (_PYFORMAT.sub(number, sql), order)
+        return known
 
     def _keys(self, row: Mapping[str, Any]) -> tuple[str, ...]:
         return tuple(sorted({*row, *self._defaults}))
 
-    def _run(
-        self, connection: Connection, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
-    ) -> None:
+    def _bound(
+        self, keys: tuple[str, ...], rows: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, _Parameters]:
         sql, slots = self._statement(keys, len(rows))
         filled = [self._filled(row) for row in rows]
         values = [
@@ -78,10 +118,9 @@ class BulkInsert:
             for i, key, processor, _ in slots
         ]
         if self.dialect.positional:
-            connection.exec_driver_sql(sql, tuple(values))
-        else:
-            names = [name for _, _, _, name in slots]
-            connection.exec_driver_sql(sql, dict(zip(names, values, strict=True)))
+            return sql, tuple(values)
+        names = [name for _, _, _, name in slots]
+        return sql, dict(zip(names, values, strict=True))
 
     def _filled(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
         missing = [key for key in self._defaults if key not in row]

@@ -5,7 +5,10 @@ durable. One transaction per request spends most of the request in SQLAlchemy's 
 and the commit, and on SQLite every writer queues for the one write lock anyway. Here each
 caller hands its row to a writer thread and waits; the writer takes every row waiting at that
 moment (up to :data:`MAX_GROUP`), inserts them with one multi-row ``INSERT`` in one
-transaction (``bulk_insert.py``), commits, and only then releases their callers. Rows
+transaction (``bulk_insert.py``), commits, and only then releases their callers. On
+PostgreSQL that ``INSERT`` is sent alone in autocommit, where it is its own transaction: the
+server answers it only once it has committed, so a group costs one round trip, not three
+(``BEGIN``, the insert, ``COMMIT``), and its writer gives up and takes back the GIL once. Rows
 arriving during a commit form the next group, so under load groups grow by themselves and
 with one caller there is no added wait.
 
@@ -21,7 +24,9 @@ never waits.
 The writer keeps one connection across groups (a pool checkout, PostgreSQL's pre-ping and the
 reset on return cost a third of a small group's transaction). On PostgreSQL :data:`WRITERS`
 writers take groups from the same queue, so a commit waiting for the server's disk does not
-hold up the next group; on SQLite, with its one write lock, there is one.
+hold up the next group; one of them at a time collects a group (the others commit or wait),
+so a group letting itself fill does not lose its rows to an idle writer. On SQLite, with its
+one write lock, there is one writer.
 
 Callers on an event loop use :meth:`GroupCommitter.insert_async`: no worker thread is held per
 caller, and a group wakes each loop once, not once per row.
@@ -40,8 +45,10 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
+from psycopg import Connection as PgConnection
+from psycopg import RawCursor
 from sqlalchemy import Connection, Table
 
 from sartiq_storage.adapters.db.bulk_insert import BulkInsert
@@ -136,11 +143,16 @@ class GroupCommitter:
         self.db = db
         self.table = table
         self._insert = BulkInsert(db, table)
+        self.one_statement = db.is_postgres
+        """A group is one ``INSERT`` in autocommit, its own transaction (PostgreSQL): one round
+        trip instead of ``BEGIN``, the insert and ``COMMIT``."""
+        self._numbered = self.one_statement and db.engine.dialect.driver == "psycopg"
         self.max_group = max_group
         self.window = window
         self.before_commit = before_commit
-        """Called with the group's rows inside its transaction, after the insert, before the
-        commit (the services' failpoint)."""
+        """Called with the group's rows before they are committed (the services' failpoint):
+        inside the group's transaction, after the insert; where the insert is its own
+        transaction (:attr:`one_statement`), before it is sent."""
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self.writers = writers or (1 if db.engine.dialect.name == "sqlite" else WRITERS)
@@ -148,6 +160,9 @@ class GroupCommitter:
         self._writers: list[_Writer] = []
         self._closed = False
         self._filled = threading.Event()
+        self._collecting = threading.Lock()
+        """Held by the writer taking a group from the queue: while it lets its group fill, an
+        idle writer does not take the rows that group waits for."""
         self._target = _NO_TARGET
         self.groups = 0
         """Transactions committed (a test and benchmark counter)."""
@@ -206,14 +221,15 @@ class GroupCommitter:
         try:
             last = 1
             while True:
-                group = [self._queue.get()]
-                if last > 1 and self.window > 0 and group[0] is not _STOP:
-                    self._fill(last - 1)  # under load: let the group fill
-                while len(group) < self.max_group:
-                    try:
-                        group.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
+                with self._collecting:  # one writer collects while the others commit
+                    group = [self._queue.get()]
+                    if last > 1 and self.window > 0 and group[0] is not _STOP:
+                        self._fill(last - 1)  # under load: let the group fill
+                    while len(group) < self.max_group:
+                        try:
+                            group.append(self._queue.get_nowait())
+                        except queue.Empty:
+                            break
                 stops = sum(1 for item in group if item is _STOP)
                 for _ in range(stops - 1):  # another writer's to take
                     self._queue.put(_STOP)
@@ -259,20 +275,72 @@ class GroupCommitter:
     def _write_alone(self, row: dict[str, Any], writer: _Writer) -> BaseException | None:
         """None once ``row`` is committed alone, or the error that refused it."""
         try:
-            self._write([row], writer)
+            self._write([row], writer, alone=True)
         except BaseException as exc:  # noqa: BLE001 - handed to the row's caller
             return exc
         self._count()
         return None
 
-    def _write(self, rows: list[dict[str, Any]], writer: _Writer) -> None:
+    def _write(self, rows: list[dict[str, Any]], writer: _Writer, *, alone: bool = False) -> None:
+        if self.one_statement:
+            # A group's statement goes to psycopg as it is; a row retried alone goes through
+            # SQLAlchemy, so the error its caller gets is SQLAlchemy's.
+            numbered = self._numbered and not alone
+            one = self._insert.numbered(rows) if numbered else self._insert.statements(rows)
+            if len(one) == 1:
+                self._write_one(one[0], rows, writer, numbered=numbered)
+                return
+            with self.db.write_connection() as connection:  # rows of several shapes
+                self._in_transaction(connection, self._insert.statements(rows), rows)
+            return
+        statements = self._insert.statements(rows)
         if writer.connection is None:
             writer.connection = self.db.engine.connect()
         try:
             with self.db.write_on(writer.connection) as connection:
-                self._insert.execute(connection, rows)
-                if self.before_commit is not None:
-                    self.before_commit(rows)
+                self._in_transaction(connection, statements, rows)
         except BaseException:
             writer.drop()  # whatever state it was left in, the next write starts anew
+            raise
+
+    def _in_transaction(
+        self, connection: Connection, statements: list[tuple[str, Any]], rows: list[dict[str, Any]]
+    ) -> None:
+        for sql, parameters in statements:
+            connection.exec_driver_sql(sql, parameters)
+        if self.before_commit is not None:
+            self.before_commit(rows)
+
+    def _write_one(
+        self,
+        statement: tuple[str, Any],
+        rows: list[dict[str, Any]],
+        writer: _Writer,
+        *,
+        numbered: bool,
+    ) -> None:
+        """The group as one statement in autocommit: PostgreSQL runs it as its own transaction
+        and answers only once that has committed (``synchronous_commit`` on: once its WAL is
+        flushed), so the group is durable, all of it or none, after one round trip."""
+        if self.before_commit is not None:
+            self.before_commit(rows)  # before anything is sent: the group not yet committed
+        if writer.connection is None:
+            connection = self.db.engine.connect()
+            connection.execution_options(isolation_level="AUTOCOMMIT")
+            writer.connection = connection
+        connection = writer.connection
+        try:
+            if numbered:  # psycopg's own cursor, in autocommit like its connection
+                raw = cast(PgConnection[Any], connection.connection.driver_connection)
+                if not raw.autocommit:  # it would open a transaction nobody commits
+                    raise RuntimeError("the group commit's connection is not in autocommit")
+                with RawCursor(raw) as cursor:
+                    cursor.execute(*statement)
+            else:
+                with connection.begin():  # SQLAlchemy's bookkeeping: no BEGIN is sent
+                    connection.exec_driver_sql(*statement)
+        except BaseException:
+            if numbered:  # SQLAlchemy saw no error: it would pool a broken connection again
+                connection.invalidate()
+            writer.drop()
             raise
