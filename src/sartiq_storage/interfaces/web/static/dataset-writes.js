@@ -8,7 +8,7 @@
 // below exist before anything is written into them).
 
 import { api, ApiError, describeError, may, session, url } from "./api.js";
-import { $, bytes, emptyNote, h, short, table } from "./dom.js";
+import { $, bytes, emptyNote, h, latest, short, table } from "./dom.js";
 
 export function writable() {
   return may("datasets:write");
@@ -349,29 +349,31 @@ function branchSelect(id, ctx, chosen) {
 }
 
 // The Changes view: a branch's uncommitted changes, files uploaded onto it, and the commit.
+// All of it acts on the repository shown when the view was drawn: an upload still going when
+// another repository is chosen goes on into this one.
 export async function renderChanges(content, ctx) {
+  const { repo } = ctx;
   const select = branchSelect("ds-changes-branch", ctx, ctx.ref);
   const list = h("div", { class: "ds-changes", id: "ds-changes-list" });
   const picker = h("div", { class: "toolbar" }, field("Branch", select));
   const branch = () => select.value;
-  const refresh = () => showChanges(list, ctx, branch());
+  const refresh = () => showChanges(list, repo, branch());
   select.addEventListener("change", () => {
     ctx.ref = branch();
     refresh();
   });
   const parts = [picker, h("h3", { id: "ds-changes-heading", tabindex: "-1" }, "Uncommitted changes"), list];
-  if (writable()) parts.push(uploadSection(ctx, branch, refresh), commitSection(ctx, branch, refresh));
+  if (writable()) parts.push(uploadSection(repo, branch, refresh), commitSection(repo, branch, refresh));
   content.replaceChildren(...parts);
   await refresh();
 }
 
-async function showChanges(list, ctx, branch) {
+async function showChanges(list, repo, branch) {
   list.replaceChildren(h("p", { class: "muted" }, "Loading…"));
-  const asked = Symbol(branch);
-  list.asked = asked; // a later choice of branch wins over an earlier answer still on its way
+  const current = latest(list); // a later choice of branch wins over an earlier answer still on its way
   try {
-    const entries = await api(`${branchPath(ctx.repo, branch)}/changes`);
-    if (list.asked !== asked) return;
+    const entries = await api(`${branchPath(repo, branch)}/changes`);
+    if (!current()) return;
     if (!entries.length) {
       list.replaceChildren(emptyNote(`No uncommitted changes on ${branch}.`));
       return;
@@ -383,7 +385,7 @@ async function showChanges(list, ctx, branch) {
         h("td", { class: "path" }, e.path),
         h("td", { class: "num" }, e.size_bytes === null || e.type === "removed" ? "" : bytes(e.size_bytes))))));
   } catch (failure) {
-    if (list.asked === asked) announceError(explain(failure), list);
+    if (current()) announceError(explain(failure), list);
   }
 }
 
@@ -449,7 +451,7 @@ function sendFile(method, to, headers, file, onProgress) {
   });
 }
 
-function uploadSection(ctx, branch, refresh) {
+function uploadSection(repo, branch, refresh) {
   const folder = textInput("folder", { id: "ds-upload-folder", placeholder: "e.g. images/tops/" });
   const files = h("input", { id: "ds-upload-files", name: "files", type: "file", multiple: true });
   const error = errorSlot();
@@ -492,7 +494,7 @@ function uploadSection(ctx, branch, refresh) {
         next += 1;
         item.state.textContent = "uploading";
         try {
-          await uploadObject(ctx.repo, target, item.path, item.file, (fraction) => {
+          await uploadObject(repo, target, item.path, item.file, (fraction) => {
             item.bar.value = fraction;
           });
           item.bar.value = 1;
@@ -547,7 +549,7 @@ function relabel(list) {
   });
 }
 
-function commitSection(ctx, branch, refresh) {
+function commitSection(repo, branch, refresh) {
   const message = h("textarea", { id: "ds-commit-message", name: "message", rows: "2", required: true, class: "ds-textarea", placeholder: "What changed and why" });
   const list = h("ul", { class: "ds-meta" });
   const add = h("button", {
@@ -575,7 +577,7 @@ function commitSection(ctx, branch, refresh) {
     }
     const target = branch();
     const ok = await run(form, error, async () => {
-      const made = await api(`${branchPath(ctx.repo, target)}/commits`, {
+      const made = await api(`${branchPath(repo, target)}/commits`, {
         method: "POST",
         body: { message: message.value.trim(), metadata },
       });

@@ -6,7 +6,7 @@ import { api, describeError } from "./api.js";
 import {
   dataTable, renderBranches, renderChanges, renderMerge, revertButton, setUpAnnouncements, writable,
 } from "./dataset-writes.js";
-import { $, bytes, emptyNote, errorNote, focusOn, h, richText, short, table, when } from "./dom.js";
+import { $, bytes, emptyNote, errorNote, focusOn, h, latest, richText, short, table, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
 // Each choice of repository takes a number; an answer that arrives after a later choice was
@@ -148,9 +148,11 @@ function writeContext() {
 
 async function showLog(results) {
   const { repo, ref } = datasets;
+  const current = latest(results);
   results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   try {
     const commits = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/log`, { query: { ref, amount: 100 } });
+    if (!current()) return; // another ref was asked for meanwhile
     // Revert works on a branch: offered when the log shown is a branch's.
     const branch = writable() && datasets.refs.branches.some((b) => b.name === ref) ? ref : null;
     const rows = commits.map((c) => h("tr", {},
@@ -166,7 +168,7 @@ async function showLog(results) {
       h("p", { class: "muted small", id: "ds-log-summary", tabindex: "-1" }, `${commits.length} commit${commits.length === 1 ? "" : "s"} reachable from ${ref}${commits.length === 100 ? " (newest 100)" : ""}.`),
       dataTable(`Commits reachable from ${ref}`, ["commit", "message", "committer", "date", ...(branch ? ["action"] : [])], rows));
   } catch (error) {
-    results.replaceChildren(errorNote({ message: describeError(error) }));
+    if (current()) results.replaceChildren(errorNote({ message: describeError(error) }));
   }
 }
 
@@ -186,11 +188,13 @@ function renderDiffForm(content) {
     event.preventDefault();
     const left = $("#ds-left").value.trim();
     const right = $("#ds-right").value.trim();
+    const current = latest(results);
     results.replaceChildren(h("p", { class: "muted" }, "Comparing…"));
     try {
       const entries = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/diff`, {
         query: { left, right, mode: mode.value, amount: 1000 },
       });
+      if (!current()) return; // compared again meanwhile
       if (!entries.length) {
         results.replaceChildren(emptyNote(`No differences between ${left} and ${right}.`));
         return;
@@ -203,7 +207,7 @@ function renderDiffForm(content) {
         h("p", { class: "muted small" }, `${entries.length} change${entries.length === 1 ? "" : "s"} from ${left} to ${right}.`),
         dataTable(`Changes from ${left} to ${right}`, ["change", "path", "size"], rows));
     } catch (error) {
-      results.replaceChildren(errorNote({ message: describeError(error) }));
+      if (current()) results.replaceChildren(errorNote({ message: describeError(error) }));
     }
   });
   content.replaceChildren(form, results);
@@ -211,6 +215,9 @@ function renderDiffForm(content) {
 
 async function showObjects(results, after = "", append = false) {
   const { repo, ref, prefix } = datasets;
+  // Another ref, folder or page asked for meanwhile (a double click on Load more too): this
+  // answer is dropped.
+  const current = latest(results);
   if (!append) results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   let listing;
   try {
@@ -218,9 +225,10 @@ async function showObjects(results, after = "", append = false) {
       query: { ref, prefix, after, amount: 200 },
     });
   } catch (error) {
-    results.replaceChildren(errorNote({ message: describeError(error) }));
+    if (current()) results.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
+  if (!current()) return;
   // A folder or a crumb opened: the focus goes to the listing it opened (its table, named
   // after the folder), not back to the top of the page.
   const enter = async (path) => {
