@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from playwright.sync_api import Page, Route, expect
+from playwright.sync_api import Page, expect
 
 from tests.support.console import DESKTOP, ConsolePage, Held, Service
 from tests.support.datasets_console import file_payload, seed_repository
@@ -53,34 +53,17 @@ def test_a_late_answer_for_the_first_repository_does_not_replace_the_one_clicked
     assert min(r.name for r in service.context.datasets.list_repositories()) == first
     console = open_console(service, "ds-selection", DESKTOP)
     page = console.page
-
-    held: list[Route] = []
-
-    def hold_the_first(route: Route) -> None:
-        if held:
-            route.continue_()
-        else:
-            held.append(route)
-
-    page.route(f"**/repositories/{first}/refs", hold_the_first)
+    held = Held(page, re.compile(rf"/repositories/{first}/refs$"))
     console.sign_in(service.token)
     console.go("datasets")
-    # The view opened on the first repository in the list and asked for its refs: held.
-    for _ in range(250):
-        if held:
-            break
-        page.wait_for_timeout(20)
-    assert len(held) == 1
+    held.wait()  # the view opened on the first repository in the list and asked for its refs
 
     # The user chooses another repository; its answer comes at once.
     page.click(f'#repo-list button[data-repo="{chosen}"]')
     expect(page.locator("#repo-panel h2")).to_have_text(chosen)
     page.wait_for_selector('#repo-panel .repo-content[data-rendered="log"]')
 
-    # Now the held answer arrives, late. The page must drop it.
-    with page.expect_event("requestfinished", lambda r: r.url.endswith(f"/{first}/refs")):
-        held[0].continue_()
-    page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
+    held.release()  # the first repository's refs, late: the page must drop them
     expect(page.locator("#repo-panel h2")).to_have_text(chosen)
     current = page.locator('#repo-list button[aria-current="true"]')
     expect(current).to_have_attribute("data-repo", chosen)

@@ -2,7 +2,7 @@
 // and the detail dialog with every field.
 
 import { api, describeError, may, url } from "./api.js";
-import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, focusOn, h, short, toast, when } from "./dom.js";
+import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, focusOn, h, latest, short, toast, when } from "./dom.js";
 
 const PAGE_SIZE = 24;
 const ENRICH_CONCURRENCY = 6;
@@ -188,7 +188,7 @@ async function loadMedia() {
     if (generation === media.generation) grid.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   } finally {
-    grid.removeAttribute("aria-busy");
+    if (generation === media.generation) grid.removeAttribute("aria-busy"); // else a later load is on its way
   }
   if (generation !== media.generation) return;
   if (page.total > 0 && page.offset >= page.total) {
@@ -247,6 +247,7 @@ async function openDetail(id) {
   media.detailId = id;
   const dialog = $("#detail");
   const body = $("#detail-body");
+  const current = latest(body); // details opened again meanwhile (another resource): this answer is dropped
   body.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
   try {
@@ -254,9 +255,9 @@ async function openDetail(id) {
       api(`api/v1/media-resources/${id}`),
       api(`api/v1/media-resources/${id}/tags/`),
     ]);
-    renderDetail(resource, tags.tags);
+    if (current()) renderDetail(resource, tags.tags);
   } catch (error) {
-    body.replaceChildren(errorNote({ message: describeError(error) }));
+    if (current()) body.replaceChildren(errorNote({ message: describeError(error) }));
   }
 }
 
