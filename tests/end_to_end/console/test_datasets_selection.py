@@ -206,3 +206,25 @@ def test_an_upload_goes_on_to_its_repository_after_another_is_chosen(
     assert stored == [f"late/{n}" for n in names]
     assert not datasets.list_objects("late-upload-b", "main", prefix="late/").items
     console.assert_no_errors()
+
+
+def test_the_panel_on_screen_acts_on_its_repository_while_another_loads(
+    service: Service, open_console: Opener
+) -> None:
+    """The user chooses another repository; until its panel comes, the one on screen is
+    still used, and shows its own repository's objects, not the one loading."""
+    seed_repository(service.context, "late-panel-b")
+    console, page = _open(service, open_console, "late-panel-a")
+    held = Held(page, re.compile(r"/repositories/late-panel-b/refs$"))
+    page.click('#repo-list button[data-repo="late-panel-b"]')
+    held.wait()
+    page.click('#repo-panel .segmented button[data-mode="browse"]')
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="browse"]')
+    expect(page.locator("#repo-panel h2")).to_have_text("late-panel-a")
+    expect(page.locator("#repo-panel .crumbs")).to_have_text("late-panel-a@main")
+
+    held.release()  # the chosen repository's panel comes
+    expect(page.locator("#repo-panel h2")).to_have_text("late-panel-b")
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="browse"]')
+    expect(page.locator("#repo-panel .crumbs")).to_have_text("late-panel-b@main")
+    console.assert_no_errors()

@@ -58,19 +58,26 @@ async function selectRepo(repo) {
   for (const button of document.querySelectorAll("#repo-list button")) {
     button.setAttribute("aria-current", button.dataset.repo === repo.name ? "true" : "false");
   }
-  if (datasets.repo?.name !== repo.name) {
-    datasets.prefix = "";
-    datasets.ref = repo.default_branch;
-  }
-  datasets.repo = repo;
+  // The repository changes with the panel, not before: until the new panel is drawn, the one
+  // on screen (its views, forms and writes) still acts on the repository it shows.
+  const choose = () => {
+    if (datasets.repo?.name !== repo.name) {
+      datasets.prefix = "";
+      datasets.ref = repo.default_branch;
+    }
+    datasets.repo = repo;
+  };
   let refs;
   try {
     refs = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/refs`);
   } catch (error) {
-    if (mine === selection) panel.replaceChildren(errorNote({ message: describeError(error) }));
+    if (mine !== selection) return;
+    choose();
+    panel.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
   if (mine !== selection) return;
+  choose();
   datasets.refs = refs;
   const modes = [["log", "Log"], ["changes", "Changes"], ["diff", "Diff"],
     ...(writable() ? [["merge", "Merge"]] : []), ["browse", "Browse"], ["refs", "Branches"]];
