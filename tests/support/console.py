@@ -77,19 +77,21 @@ class Held:
     """The first ``count`` requests whose URL matches ``pattern``, held by a Playwright route
     until the test lets each one go: a slow network, made deterministic. With ``answered``
     the request reaches the service at once and its answer is what waits (an answer that
-    says how things were when it was asked); otherwise the request itself waits."""
+    says how things were when it was asked); otherwise the request itself waits. With
+    ``method``, only requests of that method are held."""
 
     page: Page
     pattern: re.Pattern[str]
     count: int = 1
     answered: bool = False
+    method: str | None = None
     routes: list[tuple[Route, APIResponse | None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.page.route(self.pattern, self._handle)
 
     def _handle(self, route: Route) -> None:
-        if len(self.routes) >= self.count:
+        if len(self.routes) >= self.count or self.method not in (None, route.request.method):
             route.continue_()
         else:
             self.routes.append((route, route.fetch() if self.answered else None))

@@ -228,3 +228,77 @@ def test_the_panel_on_screen_acts_on_its_repository_while_another_loads(
     page.wait_for_selector('#repo-panel .repo-content[data-rendered="browse"]')
     expect(page.locator("#repo-panel .crumbs")).to_have_text("late-panel-b@main")
     console.assert_no_errors()
+
+
+def test_a_late_list_of_repositories_does_not_draw_the_panel_anew(
+    service: Service, open_console: Opener
+) -> None:
+    """The view is opened, left and opened again before its first list of repositories came:
+    that list, late, must not draw the chosen repository anew over what the user typed."""
+    seed_repository(service.context, "late-list")
+    console = open_console(service, "ds-late-list", DESKTOP)
+    page = console.page
+    console.sign_in(service.token)
+    held = Held(page, re.compile(r"/api/v1/datasets/repositories$"))
+    console.go("datasets")
+    held.wait()
+    console.go("upload")
+    console.go("datasets")
+    page.click('#repo-list button[data-repo="late-list"]')
+    expect(page.locator("#repo-panel h2")).to_have_text("late-list")
+    page.click('#repo-panel .segmented button[data-mode="changes"]')
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="changes"]')
+    page.fill("#ds-commit-message", "typed before the late list came")
+
+    held.release()  # the first opening's list, late
+    expect(page.locator("#ds-commit-message")).to_have_value("typed before the late list came")
+    expect(page.locator('#repo-list button[aria-current="true"]')).to_have_attribute(
+        "data-repo", "late-list"
+    )
+    console.assert_no_errors()
+
+
+def test_branches_chosen_again_are_not_drawn_anew_by_the_first_answer(
+    service: Service, open_console: Opener
+) -> None:
+    """Branches, Log, Branches again: the first Branches answer, late, must not draw the view
+    anew over the branch name the user typed into the second."""
+    console, page = _open(service, open_console, "late-branches")
+    held = Held(page, re.compile(r"/repositories/late-branches/refs$"))
+    page.click('#repo-panel .segmented button[data-mode="refs"]')
+    held.wait()
+    page.click('#repo-panel .segmented button[data-mode="log"]')
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="log"]')
+    page.click('#repo-panel .segmented button[data-mode="refs"]')
+    page.fill("#ds-new-branch", "typed-meanwhile")
+
+    held.release()  # the first Branches answer, late
+    expect(page.locator("#ds-new-branch")).to_have_value("typed-meanwhile")
+    console.assert_no_errors()
+
+
+def test_two_quick_removals_of_protection_rules_both_hold(
+    service: Service, open_console: Opener
+) -> None:
+    """Each change sends the whole list of rules: a second Remove clicked while the first is
+    on its way would send the list from before it, and put the first rule back."""
+    console, page = _open(service, open_console, "late-rules")
+    service.context.datasets.set_branch_protection("late-rules", ["a-*", "b-*"])
+    page.click('#repo-panel .segmented button[data-mode="refs"]')
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="refs"]')
+    rule = page.locator("#repo-panel .ds-section .ds-rows li")
+    expect(rule).to_have_count(2)
+    held = Held(page, re.compile(r"/repositories/late-rules/branch-protection$"), method="PUT")
+    page.get_by_role("button", name="Remove rule a-*").click()
+    held.wait()
+    # While the first change is on its way, the list it was made from cannot be changed again.
+    expect(page.get_by_role("button", name="Remove rule b-*")).to_be_disabled()
+
+    held.release()
+    expect(page.locator("#ds-status")).to_have_text("Removed the protection rule a-*.")
+    expect(rule).to_have_count(1)
+    page.get_by_role("button", name="Remove rule b-*").click()
+    expect(page.locator("#ds-status")).to_have_text("Removed the protection rule b-*.")
+    expect(page.locator("#repo-panel")).to_contain_text("No branch is protected.")
+    assert service.context.datasets.get_branch_protection("late-rules") == []
+    console.assert_no_errors()

@@ -174,6 +174,9 @@ function errorSlot() {
 // branch and a tag, and the branch protection rules.
 export async function renderBranches(content, ctx, focusAfter) {
   const { repo } = ctx;
+  // Branches chosen again (or written) meanwhile: the later drawing wins, and an earlier
+  // answer does not draw the view anew over what the user has typed since.
+  const current = latest(content);
   let refs;
   let rules = [];
   try {
@@ -182,10 +185,10 @@ export async function renderBranches(content, ctx, focusAfter) {
       api(`${repoPath(repo)}/branch-protection`),
     ]);
   } catch (failure) {
-    if (ctx.mode === "refs" && ctx.repo === repo) announceError(explain(failure), content);
+    if (ctx.mode === "refs" && ctx.repo === repo && current()) announceError(explain(failure), content);
     return;
   }
-  if (ctx.repo !== repo) return; // another repository was chosen meanwhile
+  if (ctx.repo !== repo || !current()) return; // another repository was chosen meanwhile
   ctx.refs = refs;
   if (ctx.mode !== "refs") return; // another view was chosen meanwhile
   const canWrite = writable();
@@ -293,7 +296,16 @@ function createTagForm(ctx, rerender) {
 
 function protectionSection(ctx, rules, canWrite, rerender) {
   const { repo } = ctx;
-  const save = async (patterns) => api(`${repoPath(repo)}/branch-protection`, { method: "PUT", body: { patterns } });
+  const section = h("section", { class: "ds-section", "aria-labelledby": "ds-protection-heading" });
+  // Each change sends the whole list. While one is on its way, and until the section is drawn
+  // anew from the store, its controls wait: a second click would send a list made before the
+  // first change, and undo it. A failure gives them back.
+  const change = async (patterns, message, focusAfter) => {
+    busy(section, true);
+    await api(`${repoPath(repo)}/branch-protection`, { method: "PUT", body: { patterns } });
+    announce(message);
+    await rerender(focusAfter);
+  };
   const heading = h("h3", { id: "ds-protection-heading", tabindex: "-1" }, "Branch protection");
   const note = h("p", { class: "muted small" }, "Nobody may upload, commit or reset on a protected branch directly: changes reach it by merge.");
   const rows = rules.map((pattern) => h("li", { class: "ds-row" },
@@ -302,15 +314,11 @@ function protectionSection(ctx, rules, canWrite, rerender) {
       class: "button small danger",
       type: "button",
       "aria-label": `Remove rule ${pattern}`,
-      onclick: async (event) => {
-        const button = event.currentTarget;
-        button.disabled = true;
+      onclick: async () => {
         try {
-          await save(rules.filter((p) => p !== pattern));
-          announce(`Removed the protection rule ${pattern}.`);
-          await rerender("#ds-protection-heading");
+          await change(rules.filter((p) => p !== pattern), `Removed the protection rule ${pattern}.`, "#ds-protection-heading");
         } catch (failure) {
-          button.disabled = false;
+          busy(section, false);
           announceError(explain(failure));
         }
       },
@@ -328,15 +336,18 @@ function protectionSection(ctx, rules, canWrite, rerender) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const value = pattern.value.trim();
-      const ok = await run(form, error, async () => {
-        await save([...rules, value]);
-        return `Protected ${value}.`;
-      });
-      if (ok) await rerender("#ds-new-rule");
+      error.replaceChildren();
+      try {
+        await change([...rules, value], `Protected ${value}.`, "#ds-new-rule");
+      } catch (failure) {
+        busy(section, false);
+        announceError(explain(failure), error);
+      }
     });
     parts.push(form);
   }
-  return h("section", { class: "ds-section", "aria-labelledby": "ds-protection-heading" }, parts);
+  section.append(...parts);
+  return section;
 }
 
 // --- uncommitted changes, uploads, commit -----------------------------------------------------

@@ -16,13 +16,15 @@ let selection = 0;
 export async function loadDatasets() {
   setUpAnnouncements();
   const list = $("#repo-list");
+  const latestList = latest(list); // the view opened again meanwhile: its own list is on its way
   let repos;
   try {
     repos = await api("api/v1/datasets/repositories");
   } catch (error) {
-    list.replaceChildren(h("li", {}, errorNote({ message: describeError(error) })));
+    if (latestList()) list.replaceChildren(h("li", {}, errorNote({ message: describeError(error) })));
     return;
   }
+  if (!latestList()) return;
   if (!repos.length) {
     list.replaceChildren(h("li", { class: "muted small" }, richText("No repositories yet: `sartiq-storage datasets repo create`.")));
     return;
