@@ -171,3 +171,79 @@ def test_a_refusal_of_the_old_token_does_not_sign_out_the_new_one(
     token = page.evaluate("sessionStorage.getItem('sartiq-storage.console.token')")
     assert token == embedded.token
     assert unexpected_errors(console, 401) == []
+
+
+def test_signing_out_stops_the_grid_and_the_next_token_is_not_used_before_it_is_checked(
+    embedded: Service, open_console: Opener, images: list[str]
+) -> None:
+    """Eight tiles, six filled at a time: the user signs out while the first six are on
+    their way, then signs in with a token that opens no section, checked slowly. The grid
+    must not go on asking, neither with no token (its 401 said "Signed out: the token was
+    refused" over the form) nor with the token being checked (403s)."""
+    for n in range(3, 9):
+        data = image_bytes("png", 10 * n, 20, (20 * n, 60, 90), seed=n)
+        upload_through_api(embedded, data, f"late-{n}.png", uuid.uuid4())
+    reader = issue_token(JWT_SECRET, "viewer", scopes=["media:read"])
+    console = _media(embedded, open_console, "late-sign-out")
+    page = console.page
+    tiles = Held(page, re.compile(r"/api/v1/media-resources/[0-9a-f-]{36}$"), count=6)
+    console.sign_in(reader)
+    tiles.wait(6)
+
+    asked: list[str] = []
+    page.on(
+        "request", lambda request: asked.append(request.url) if "/api/" in request.url else None
+    )
+    page.click("#signout")
+    check = Held(page, re.compile(r"/api/v1/token$"))
+    page.fill("#token-input", issue_token(JWT_SECRET, "compute-1", scopes=["compute"]))
+    page.click("#signin-button")
+    check.wait()
+    for n in range(6):
+        tiles.release(n)
+    check.release()
+    expect(page.locator("#signin-error")).to_contain_text("allows none of the console's sections")
+    assert [url for url in asked if "/media-resources" in url] == []
+    assert unexpected_errors(console) == []
+
+
+def test_uploads_going_on_do_not_use_a_token_before_it_is_checked(
+    embedded: Service, open_console: Opener
+) -> None:
+    """Four files, three at a time; the user signs out while the first three are on their
+    way and signs in with a token that opens no section, checked slowly. Nothing the uploads
+    ask for meanwhile may carry that token."""
+    console = open_console(embedded, "late-upload-token", DESKTOP)
+    page = console.page
+    console.sign_in(embedded.token)
+    page.fill("#entity-id", str(uuid.uuid4()))
+    presigns = Held(page, re.compile(r"/api/v1/uploads/presigned-url$"), count=3)
+    page.set_input_files(
+        "#file-input",
+        [
+            {"name": f"t-{n}.png", "mimeType": "image/png", "buffer": image_bytes("png", 8 + n, 8)}
+            for n in range(4)
+        ],
+    )
+    presigns.wait(3)
+
+    compute = issue_token(JWT_SECRET, "compute-1", scopes=["compute"])
+    carried: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            carried.append(request.url)
+            if request.headers.get("authorization") == f"Bearer {compute}"
+            else None
+        ),
+    )
+    page.click("#signout")
+    check = Held(page, re.compile(r"/api/v1/token$"))
+    page.fill("#token-input", compute)
+    page.click("#signin-button")
+    check.wait()
+    for n in range(3):
+        presigns.release(n)
+    check.release()
+    expect(page.locator("#signin-error")).to_contain_text("allows none of the console's sections")
+    assert [url for url in carried if not url.endswith("/api/v1/token")] == []

@@ -41,8 +41,11 @@ export function formatDetail(detail) {
   return JSON.stringify(detail);
 }
 
-export async function api(path, { method = "GET", body, query } = {}) {
-  const token = session.token;
+// `token`: the session's (the sign-in form checks a new one with it before it becomes the
+// session's). Signed out, nothing is sent: a view still loading when the user signed out
+// stops here instead of asking with no token, or with the next one.
+export async function api(path, { method = "GET", body, query, token = session.token } = {}) {
+  if (!token) throw new ApiError(401, "not signed in");
   const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url(path, query), {

@@ -1,7 +1,7 @@
 // The Media view: a paginated grid of media resources with their attachments and tags,
 // and the detail dialog with every field.
 
-import { api, describeError, may, url } from "./api.js";
+import { api, describeError, may, session, url } from "./api.js";
 import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, focusOn, h, latest, short, toast, when } from "./dom.js";
 
 const PAGE_SIZE = 24;
@@ -172,6 +172,7 @@ export function openMedia(params) {
 
 async function loadMedia() {
   const generation = ++media.generation;
+  const token = session.token;
   const grid = $("#media-grid");
   grid.setAttribute("aria-busy", "true");
   let page;
@@ -209,7 +210,9 @@ async function loadMedia() {
   }
   const entries = page.items.map((resource) => ({ resource, ...tile(resource) }));
   grid.replaceChildren(...entries.map((e) => e.element));
-  await inBatches(entries, ENRICH_CONCURRENCY, (entry) => fillTile(entry, entry.resource));
+  // A later load, or a sign-out or sign-in meanwhile, stops the tiles still to fill.
+  const current = () => generation === media.generation && session.token === token;
+  await inBatches(entries, ENRICH_CONCURRENCY, (entry) => current() && fillTile(entry, entry.resource));
 }
 
 export function setUpMedia() {
