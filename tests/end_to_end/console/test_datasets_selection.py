@@ -302,3 +302,26 @@ def test_two_quick_removals_of_protection_rules_both_hold(
     expect(page.locator("#repo-panel")).to_contain_text("No branch is protected.")
     assert service.context.datasets.get_branch_protection("late-rules") == []
     console.assert_no_errors()
+
+
+def test_the_view_opened_again_keeps_the_repository_chosen_while_it_loads(
+    service: Service, open_console: Opener
+) -> None:
+    """The user chooses a repository, and leaves and opens the view again before its panel
+    came: the view, opened again, goes on with that repository, not the first in the list."""
+    seed_repository(service.context, "late-reopen")
+    console, page = _open(service, open_console, "late-reopen-other")
+    held = Held(page, re.compile(r"/repositories/late-reopen/refs$"))
+    page.click('#repo-list button[data-repo="late-reopen"]')
+    held.wait()
+    console.go("upload")
+    console.go("datasets")
+    expect(page.locator("#repo-panel h2")).to_have_text("late-reopen")
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="log"]')
+
+    held.release()  # the first answer for it, late: dropped, the panel stays
+    expect(page.locator("#repo-panel h2")).to_have_text("late-reopen")
+    expect(page.locator('#repo-list button[aria-current="true"]')).to_have_attribute(
+        "data-repo", "late-reopen"
+    )
+    console.assert_no_errors()

@@ -11,7 +11,10 @@ import { $, bytes, emptyNote, errorNote, focusOn, h, latest, richText, short, ta
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
 // Each choice of repository takes a number; an answer that arrives after a later choice was
 // made is dropped, so a slow first load cannot replace the repository the user clicked.
+// `chosen` names the latest choice from the click on (datasets.repo follows with its panel):
+// the view opened again keeps it, even while its panel is still on its way.
 let selection = 0;
+let chosen = null;
 
 export async function loadDatasets() {
   setUpAnnouncements();
@@ -33,12 +36,12 @@ export async function loadDatasets() {
     h("button", {
       type: "button",
       dataset: { repo: repo.name },
-      "aria-current": datasets.repo?.name === repo.name ? "true" : "false",
+      "aria-current": chosen === repo.name ? "true" : "false",
       onclick: () => selectRepo(repo),
     },
     h("span", { class: "name" }, repo.name),
     h("span", { class: "ns", title: repo.storage_namespace }, `${repo.default_branch} · ${repo.storage_namespace}`)))));
-  const current = repos.find((r) => r.name === datasets.repo?.name) ?? repos[0];
+  const current = repos.find((r) => r.name === chosen) ?? repos[0];
   await selectRepo(current);
 }
 
@@ -57,6 +60,7 @@ function refsChanged() {
 async function selectRepo(repo) {
   const panel = $("#repo-panel");
   const mine = ++selection;
+  chosen = repo.name;
   for (const button of document.querySelectorAll("#repo-list button")) {
     button.setAttribute("aria-current", button.dataset.repo === repo.name ? "true" : "false");
   }
