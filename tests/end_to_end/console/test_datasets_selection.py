@@ -325,3 +325,28 @@ def test_the_view_opened_again_keeps_the_repository_chosen_while_it_loads(
         "data-repo", "late-reopen"
     )
     console.assert_no_errors()
+
+
+def test_the_news_of_a_write_comes_with_the_view_drawn_anew(
+    service: Service, open_console: Opener
+) -> None:
+    """A tag is created; the Branches view is drawn anew from the store (held here). Until
+    it is, the status says nothing yet and the form waits: "Created tag" before the redraw
+    let the user (and the keyboard test, under a 300 ms server jitter) type into a form that
+    the redraw then replaced."""
+    console, page = _open(service, open_console, "late-news")
+    page.click('#repo-panel .segmented button[data-mode="refs"]')
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="refs"]')
+    page.fill("#ds-new-tag", "v9")
+    held = Held(page, re.compile(r"/repositories/late-news/refs$"))
+    page.get_by_role("button", name="Create tag").click()
+    held.wait()  # created; the view asks for the refs to draw itself anew
+    expect(page.locator("#ds-status")).to_have_text("")
+    expect(page.locator("#ds-new-tag")).to_be_disabled()
+
+    held.release()
+    expect(page.locator("#ds-status")).to_contain_text("Created tag v9")
+    expect(page.locator("#repo-panel")).to_contain_text("Tags (1)")
+    expect(page.locator("#ds-new-tag")).to_be_enabled()
+    expect(page.locator("#ds-new-tag")).to_be_focused()
+    console.assert_no_errors()

@@ -148,12 +148,15 @@ function busy(form, on) {
 }
 
 // Run one form's write: the button is disabled meanwhile; success is one polite status;
-// a failure is assertive and shown under the form.
-async function run(form, errorSlot, action) {
+// a failure is assertive and shown under the form. `then` (the view drawn anew after the
+// write) runs first, the form still busy: the news comes with the view it speaks of, and
+// nothing is typed into a form about to be replaced.
+async function run(form, errorSlot, action, then) {
   errorSlot.replaceChildren();
   busy(form, true);
   try {
     const message = await action();
+    await then?.();
     if (message) announce(message);
     return true;
   } catch (failure) {
@@ -215,8 +218,8 @@ export async function renderBranches(content, ctx, focusAfter) {
           fallback: () => $("#ds-branches-heading"),
           confirm: async () => {
             await api(branchPath(repo, b.name), { method: "DELETE" });
-            announce(`Deleted branch ${b.name}.`);
             await rerender("#ds-branches-heading");
+            announce(`Deleted branch ${b.name}.`);
           },
         }),
       }, "Delete")
@@ -264,9 +267,8 @@ function createBranchForm(ctx, rerender) {
     const ok = await run(form, error, async () => {
       await api(`${repoPath(repo)}/branches`, { method: "POST", body: { name: branch, source: source.value.trim() } });
       return `Created branch ${branch} from ${source.value.trim()}.`;
-    });
-    if (ok) await rerender("#ds-new-branch");
-    else name.focus();
+    }, () => rerender("#ds-new-branch"));
+    if (!ok) name.focus();
   });
   return form;
 }
@@ -287,9 +289,8 @@ function createTagForm(ctx, rerender) {
     const ok = await run(form, error, async () => {
       const made = await api(`${repoPath(repo)}/tags`, { method: "POST", body: { name: tag, ref: ref.value.trim() } });
       return `Created tag ${tag} at ${short(made.commit_id, 12)}.`;
-    });
-    if (ok) await rerender("#ds-new-tag");
-    else name.focus();
+    }, () => rerender("#ds-new-tag"));
+    if (!ok) name.focus();
   });
   return form;
 }
@@ -303,8 +304,8 @@ function protectionSection(ctx, rules, canWrite, rerender) {
   const change = async (patterns, message, focusAfter) => {
     busy(section, true);
     await api(`${repoPath(repo)}/branch-protection`, { method: "PUT", body: { patterns } });
-    announce(message);
     await rerender(focusAfter);
+    announce(message);
   };
   const heading = h("h3", { id: "ds-protection-heading", tabindex: "-1" }, "Branch protection");
   const note = h("p", { class: "muted small" }, "Nobody may upload, commit or reset on a protected branch directly: changes reach it by merge.");
