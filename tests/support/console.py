@@ -3,12 +3,13 @@ an upload through the API, screen sizes."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page
+from playwright.sync_api import APIResponse, Page, Route
 
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.services.context import StorageContext
@@ -69,6 +70,50 @@ class ConsolePage:
             "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         )
         assert widths[0] <= widths[1], f"horizontal overflow: {widths[0]} > {widths[1]} px"
+
+
+@dataclass
+class Held:
+    """The first ``count`` requests whose URL matches ``pattern``, held by a Playwright route
+    until the test lets each one go: a slow network, made deterministic. With ``answered``
+    the request reaches the service at once and its answer is what waits (an answer that
+    says how things were when it was asked); otherwise the request itself waits. With
+    ``method``, only requests of that method are held."""
+
+    page: Page
+    pattern: re.Pattern[str]
+    count: int = 1
+    answered: bool = False
+    method: str | None = None
+    routes: list[tuple[Route, APIResponse | None]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.page.route(self.pattern, self._handle)
+
+    def _handle(self, route: Route) -> None:
+        if len(self.routes) >= self.count or self.method not in (None, route.request.method):
+            route.continue_()
+        else:
+            self.routes.append((route, route.fetch() if self.answered else None))
+
+    def wait(self, held: int = 1) -> None:
+        """Until ``held`` requests are held."""
+        for _ in range(500):
+            if len(self.routes) >= held:
+                return
+            self.page.wait_for_timeout(20)
+        raise AssertionError(f"{held} request(s) to {self.pattern.pattern} never came")
+
+    def release(self, index: int = 0) -> None:
+        """Let one held request go, and give the page time to act on its answer."""
+        route, answer = self.routes[index]
+        request = route.request
+        with self.page.expect_event("requestfinished", lambda r: r is request):
+            if answer is None:
+                route.continue_()
+            else:
+                route.fulfill(response=answer)
+        self.page.evaluate("() => new Promise((done) => setTimeout(done, 300))")
 
 
 def upload_through_api(service: Service, data: bytes, filename: str, entity: uuid.UUID) -> dict:  # type: ignore[type-arg]

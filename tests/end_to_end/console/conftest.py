@@ -8,18 +8,22 @@ failure, never a skip: ``./run test`` installs it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import os
+import random
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import FastAPI, Request, Response
 from playwright.sync_api import Browser, ConsoleMessage
 
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.lifecycle import policy_for
 from sartiq_storage.interfaces.http.app import create_app
 from sartiq_storage.services import lifecycle
-from sartiq_storage.services.context import build_context
+from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, free_port, make_bucket
 from tests.support.browser import chromium
 from tests.support.buckets import public_read
@@ -33,6 +37,25 @@ from tests.support.console import (
 )
 from tests.support.live_server import live_server
 from tests.support.s3_servers import S3Server, selected_servers
+
+JITTER_MS = float(os.environ.get("SARTIQ_CONSOLE_JITTER_MS", "0"))
+"""Opt-in (CI runs without it): the service waits a random 0 to N ms before each request, so
+answers come back in another order than the page asked for them. A run with 300 shakes out
+answers that arrive after the user moved on (tests/end_to_end/console/test_late_answers.py)."""
+
+
+def _app(context: StorageContext) -> FastAPI:
+    app = create_app(context=context)
+    if JITTER_MS:
+
+        @app.middleware("http")
+        async def jitter(
+            request: Request, call_next: Callable[[Request], Awaitable[Response]]
+        ) -> Response:
+            await asyncio.sleep(random.uniform(0, JITTER_MS) / 1000)
+            return await call_next(request)
+
+    return app
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +114,7 @@ def service(
         applied = lifecycle.apply(context.store, policy_for(settings), settings.WEB_APP_ORIGINS)
         assert applied.cors_written
         assert applied.in_sync
-    with live_server(create_app(context=context), port) as base:
+    with live_server(_app(context), port) as base:
         yield Service(request.param, base, context)
     context.close()
 
@@ -102,7 +125,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     data = tmp_path_factory.mktemp("console-embedded")
     port = free_port()
     context = build_context(_settings(data, port), migrate=True)
-    with live_server(create_app(context=context), port) as base:
+    with live_server(_app(context), port) as base:
         yield Service("embedded", base, context)
     context.close()
 
@@ -119,7 +142,7 @@ def parts_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]
     port = free_port()
     settings = _settings(data, port, STORAGE_MULTIPART_PART_BYTES=PART_BYTES)
     context = build_context(settings, migrate=True)
-    with live_server(create_app(context=context), port) as base:
+    with live_server(_app(context), port) as base:
         yield Service("embedded", base, context)
     context.close()
 

@@ -41,8 +41,12 @@ export function formatDetail(detail) {
   return JSON.stringify(detail);
 }
 
-export async function api(path, { method = "GET", body, query } = {}) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${session.token}` };
+// `token`: the session's (the sign-in form checks a new one with it before it becomes the
+// session's). Signed out, nothing is sent: a view still loading when the user signed out
+// stops here instead of asking with no token, or with the next one.
+export async function api(path, { method = "GET", body, query, token = session.token } = {}) {
+  if (!token) throw new ApiError(401, "not signed in");
+  const headers = { Accept: "application/json", Authorization: `Bearer ${token}` };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(url(path, query), {
     method,
@@ -60,7 +64,9 @@ export async function api(path, { method = "GET", body, query } = {}) {
   }
   if (!response.ok) {
     const detail = formatDetail(data?.detail ?? data ?? response.statusText);
-    if (response.status === 401) unauthorized(`Signed out: the token was refused (${detail}).`);
+    // Only a refusal of the token signed in with now signs out: a call made with an earlier
+    // token, answered after the user signed in again, does not.
+    if (response.status === 401 && session.token === token) unauthorized(`Signed out: the token was refused (${detail}).`);
     throw new ApiError(response.status, detail);
   }
   return data;

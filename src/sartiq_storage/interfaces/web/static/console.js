@@ -43,25 +43,28 @@ function signOut(message) {
   showSignIn(message);
 }
 
+// The token becomes the session's once the service accepted it and it opens a section: until
+// then nothing else the page asks for goes with it.
 async function signIn(token) {
-  session.token = token.trim().replace(/^Bearer\s+/i, "");
+  const candidate = token.trim().replace(/^Bearer\s+/i, "");
   let info;
   try {
-    info = await api("api/v1/token"); // 401 unless the token is good; what it may do
+    info = await api("api/v1/token", { token: candidate }); // 401 unless the token is good; what it may do
   } catch (error) {
-    if (!(error instanceof ApiError && error.status === 401)) {
-      session.token = null;
+    if (error instanceof ApiError && error.status === 401) {
+      signOut(`Signed out: the token was refused (${error.message}).`);
+    } else {
       showSignIn(describeError(error));
     }
     return false;
   }
   session.scopes = info.scopes;
   if (!Object.keys(VIEWS).some(allowed)) {
-    session.token = null;
     const scopes = info.scopes.length ? info.scopes.join(", ") : "none";
     showSignIn(`This token allows none of the console's sections (its scopes: ${scopes}).`);
     return false;
   }
+  session.token = candidate;
   sessionStorage.setItem(TOKEN_KEY, session.token);
   for (const tab of document.querySelectorAll(".tabs a")) tab.hidden = !allowed(tab.dataset.tab);
   $("#view-uploaded").hidden = !allowed("media");

@@ -8,7 +8,7 @@
 // below exist before anything is written into them).
 
 import { api, ApiError, describeError, may, session, url } from "./api.js";
-import { $, bytes, emptyNote, h, short, table } from "./dom.js";
+import { $, bytes, emptyNote, h, latest, short, table } from "./dom.js";
 
 export function writable() {
   return may("datasets:write");
@@ -148,12 +148,15 @@ function busy(form, on) {
 }
 
 // Run one form's write: the button is disabled meanwhile; success is one polite status;
-// a failure is assertive and shown under the form.
-async function run(form, errorSlot, action) {
+// a failure is assertive and shown under the form. `then` (the view drawn anew after the
+// write) runs first, the form still busy: the news comes with the view it speaks of, and
+// nothing is typed into a form about to be replaced.
+async function run(form, errorSlot, action, then) {
   errorSlot.replaceChildren();
   busy(form, true);
   try {
     const message = await action();
+    await then?.();
     if (message) announce(message);
     return true;
   } catch (failure) {
@@ -174,6 +177,9 @@ function errorSlot() {
 // branch and a tag, and the branch protection rules.
 export async function renderBranches(content, ctx, focusAfter) {
   const { repo } = ctx;
+  // Branches chosen again (or written) meanwhile: the later drawing wins, and an earlier
+  // answer does not draw the view anew over what the user has typed since.
+  const current = latest(content);
   let refs;
   let rules = [];
   try {
@@ -182,10 +188,10 @@ export async function renderBranches(content, ctx, focusAfter) {
       api(`${repoPath(repo)}/branch-protection`),
     ]);
   } catch (failure) {
-    if (ctx.mode === "refs" && ctx.repo === repo) announceError(explain(failure), content);
+    if (ctx.mode === "refs" && ctx.repo === repo && current()) announceError(explain(failure), content);
     return;
   }
-  if (ctx.repo !== repo) return; // another repository was chosen meanwhile
+  if (ctx.repo !== repo || !current()) return; // another repository was chosen meanwhile
   ctx.refs = refs;
   if (ctx.mode !== "refs") return; // another view was chosen meanwhile
   const canWrite = writable();
@@ -212,8 +218,8 @@ export async function renderBranches(content, ctx, focusAfter) {
           fallback: () => $("#ds-branches-heading"),
           confirm: async () => {
             await api(branchPath(repo, b.name), { method: "DELETE" });
-            announce(`Deleted branch ${b.name}.`);
             await rerender("#ds-branches-heading");
+            announce(`Deleted branch ${b.name}.`);
           },
         }),
       }, "Delete")
@@ -261,9 +267,8 @@ function createBranchForm(ctx, rerender) {
     const ok = await run(form, error, async () => {
       await api(`${repoPath(repo)}/branches`, { method: "POST", body: { name: branch, source: source.value.trim() } });
       return `Created branch ${branch} from ${source.value.trim()}.`;
-    });
-    if (ok) await rerender("#ds-new-branch");
-    else name.focus();
+    }, () => rerender("#ds-new-branch"));
+    if (!ok) name.focus();
   });
   return form;
 }
@@ -284,16 +289,24 @@ function createTagForm(ctx, rerender) {
     const ok = await run(form, error, async () => {
       const made = await api(`${repoPath(repo)}/tags`, { method: "POST", body: { name: tag, ref: ref.value.trim() } });
       return `Created tag ${tag} at ${short(made.commit_id, 12)}.`;
-    });
-    if (ok) await rerender("#ds-new-tag");
-    else name.focus();
+    }, () => rerender("#ds-new-tag"));
+    if (!ok) name.focus();
   });
   return form;
 }
 
 function protectionSection(ctx, rules, canWrite, rerender) {
   const { repo } = ctx;
-  const save = async (patterns) => api(`${repoPath(repo)}/branch-protection`, { method: "PUT", body: { patterns } });
+  const section = h("section", { class: "ds-section", "aria-labelledby": "ds-protection-heading" });
+  // Each change sends the whole list. While one is on its way, and until the section is drawn
+  // anew from the store, its controls wait: a second click would send a list made before the
+  // first change, and undo it. A failure gives them back.
+  const change = async (patterns, message, focusAfter) => {
+    busy(section, true);
+    await api(`${repoPath(repo)}/branch-protection`, { method: "PUT", body: { patterns } });
+    await rerender(focusAfter);
+    announce(message);
+  };
   const heading = h("h3", { id: "ds-protection-heading", tabindex: "-1" }, "Branch protection");
   const note = h("p", { class: "muted small" }, "Nobody may upload, commit or reset on a protected branch directly: changes reach it by merge.");
   const rows = rules.map((pattern) => h("li", { class: "ds-row" },
@@ -302,15 +315,11 @@ function protectionSection(ctx, rules, canWrite, rerender) {
       class: "button small danger",
       type: "button",
       "aria-label": `Remove rule ${pattern}`,
-      onclick: async (event) => {
-        const button = event.currentTarget;
-        button.disabled = true;
+      onclick: async () => {
         try {
-          await save(rules.filter((p) => p !== pattern));
-          announce(`Removed the protection rule ${pattern}.`);
-          await rerender("#ds-protection-heading");
+          await change(rules.filter((p) => p !== pattern), `Removed the protection rule ${pattern}.`, "#ds-protection-heading");
         } catch (failure) {
-          button.disabled = false;
+          busy(section, false);
           announceError(explain(failure));
         }
       },
@@ -328,15 +337,18 @@ function protectionSection(ctx, rules, canWrite, rerender) {
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const value = pattern.value.trim();
-      const ok = await run(form, error, async () => {
-        await save([...rules, value]);
-        return `Protected ${value}.`;
-      });
-      if (ok) await rerender("#ds-new-rule");
+      error.replaceChildren();
+      try {
+        await change([...rules, value], `Protected ${value}.`, "#ds-new-rule");
+      } catch (failure) {
+        busy(section, false);
+        announceError(explain(failure), error);
+      }
     });
     parts.push(form);
   }
-  return h("section", { class: "ds-section", "aria-labelledby": "ds-protection-heading" }, parts);
+  section.append(...parts);
+  return section;
 }
 
 // --- uncommitted changes, uploads, commit -----------------------------------------------------
@@ -349,29 +361,31 @@ function branchSelect(id, ctx, chosen) {
 }
 
 // The Changes view: a branch's uncommitted changes, files uploaded onto it, and the commit.
+// All of it acts on the repository shown when the view was drawn: an upload still going when
+// another repository is chosen goes on into this one.
 export async function renderChanges(content, ctx) {
+  const { repo } = ctx;
   const select = branchSelect("ds-changes-branch", ctx, ctx.ref);
   const list = h("div", { class: "ds-changes", id: "ds-changes-list" });
   const picker = h("div", { class: "toolbar" }, field("Branch", select));
   const branch = () => select.value;
-  const refresh = () => showChanges(list, ctx, branch());
+  const refresh = () => showChanges(list, repo, branch());
   select.addEventListener("change", () => {
     ctx.ref = branch();
     refresh();
   });
   const parts = [picker, h("h3", { id: "ds-changes-heading", tabindex: "-1" }, "Uncommitted changes"), list];
-  if (writable()) parts.push(uploadSection(ctx, branch, refresh), commitSection(ctx, branch, refresh));
+  if (writable()) parts.push(uploadSection(repo, branch, refresh), commitSection(repo, branch, refresh));
   content.replaceChildren(...parts);
   await refresh();
 }
 
-async function showChanges(list, ctx, branch) {
+async function showChanges(list, repo, branch) {
   list.replaceChildren(h("p", { class: "muted" }, "Loading…"));
-  const asked = Symbol(branch);
-  list.asked = asked; // a later choice of branch wins over an earlier answer still on its way
+  const current = latest(list); // a later choice of branch wins over an earlier answer still on its way
   try {
-    const entries = await api(`${branchPath(ctx.repo, branch)}/changes`);
-    if (list.asked !== asked) return;
+    const entries = await api(`${branchPath(repo, branch)}/changes`);
+    if (!current()) return;
     if (!entries.length) {
       list.replaceChildren(emptyNote(`No uncommitted changes on ${branch}.`));
       return;
@@ -383,7 +397,7 @@ async function showChanges(list, ctx, branch) {
         h("td", { class: "path" }, e.path),
         h("td", { class: "num" }, e.size_bytes === null || e.type === "removed" ? "" : bytes(e.size_bytes))))));
   } catch (failure) {
-    if (list.asked === asked) announceError(explain(failure), list);
+    if (current()) announceError(explain(failure), list);
   }
 }
 
@@ -449,7 +463,7 @@ function sendFile(method, to, headers, file, onProgress) {
   });
 }
 
-function uploadSection(ctx, branch, refresh) {
+function uploadSection(repo, branch, refresh) {
   const folder = textInput("folder", { id: "ds-upload-folder", placeholder: "e.g. images/tops/" });
   const files = h("input", { id: "ds-upload-files", name: "files", type: "file", multiple: true });
   const error = errorSlot();
@@ -492,7 +506,7 @@ function uploadSection(ctx, branch, refresh) {
         next += 1;
         item.state.textContent = "uploading";
         try {
-          await uploadObject(ctx.repo, target, item.path, item.file, (fraction) => {
+          await uploadObject(repo, target, item.path, item.file, (fraction) => {
             item.bar.value = fraction;
           });
           item.bar.value = 1;
@@ -547,7 +561,7 @@ function relabel(list) {
   });
 }
 
-function commitSection(ctx, branch, refresh) {
+function commitSection(repo, branch, refresh) {
   const message = h("textarea", { id: "ds-commit-message", name: "message", rows: "2", required: true, class: "ds-textarea", placeholder: "What changed and why" });
   const list = h("ul", { class: "ds-meta" });
   const add = h("button", {
@@ -575,7 +589,7 @@ function commitSection(ctx, branch, refresh) {
     }
     const target = branch();
     const ok = await run(form, error, async () => {
-      const made = await api(`${branchPath(ctx.repo, target)}/commits`, {
+      const made = await api(`${branchPath(repo, target)}/commits`, {
         method: "POST",
         body: { message: message.value.trim(), metadata },
       });

@@ -6,23 +6,28 @@ import { api, describeError } from "./api.js";
 import {
   dataTable, renderBranches, renderChanges, renderMerge, revertButton, setUpAnnouncements, writable,
 } from "./dataset-writes.js";
-import { $, bytes, emptyNote, errorNote, focusOn, h, richText, short, table, when } from "./dom.js";
+import { $, bytes, emptyNote, errorNote, focusOn, h, latest, richText, short, table, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
 // Each choice of repository takes a number; an answer that arrives after a later choice was
 // made is dropped, so a slow first load cannot replace the repository the user clicked.
+// `chosen` names the latest choice from the click on (datasets.repo follows with its panel):
+// the view opened again keeps it, even while its panel is still on its way.
 let selection = 0;
+let chosen = null;
 
 export async function loadDatasets() {
   setUpAnnouncements();
   const list = $("#repo-list");
+  const latestList = latest(list); // the view opened again meanwhile: its own list is on its way
   let repos;
   try {
     repos = await api("api/v1/datasets/repositories");
   } catch (error) {
-    list.replaceChildren(h("li", {}, errorNote({ message: describeError(error) })));
+    if (latestList()) list.replaceChildren(h("li", {}, errorNote({ message: describeError(error) })));
     return;
   }
+  if (!latestList()) return;
   if (!repos.length) {
     list.replaceChildren(h("li", { class: "muted small" }, richText("No repositories yet: `sartiq-storage datasets repo create`.")));
     return;
@@ -31,12 +36,12 @@ export async function loadDatasets() {
     h("button", {
       type: "button",
       dataset: { repo: repo.name },
-      "aria-current": datasets.repo?.name === repo.name ? "true" : "false",
+      "aria-current": chosen === repo.name ? "true" : "false",
       onclick: () => selectRepo(repo),
     },
     h("span", { class: "name" }, repo.name),
     h("span", { class: "ns", title: repo.storage_namespace }, `${repo.default_branch} · ${repo.storage_namespace}`)))));
-  const current = repos.find((r) => r.name === datasets.repo?.name) ?? repos[0];
+  const current = repos.find((r) => r.name === chosen) ?? repos[0];
   await selectRepo(current);
 }
 
@@ -55,22 +60,30 @@ function refsChanged() {
 async function selectRepo(repo) {
   const panel = $("#repo-panel");
   const mine = ++selection;
+  chosen = repo.name;
   for (const button of document.querySelectorAll("#repo-list button")) {
     button.setAttribute("aria-current", button.dataset.repo === repo.name ? "true" : "false");
   }
-  if (datasets.repo?.name !== repo.name) {
-    datasets.prefix = "";
-    datasets.ref = repo.default_branch;
-  }
-  datasets.repo = repo;
+  // The repository changes with the panel, not before: until the new panel is drawn, the one
+  // on screen (its views, forms and writes) still acts on the repository it shows.
+  const choose = () => {
+    if (datasets.repo?.name !== repo.name) {
+      datasets.prefix = "";
+      datasets.ref = repo.default_branch;
+    }
+    datasets.repo = repo;
+  };
   let refs;
   try {
     refs = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/refs`);
   } catch (error) {
-    if (mine === selection) panel.replaceChildren(errorNote({ message: describeError(error) }));
+    if (mine !== selection) return;
+    choose();
+    panel.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
   if (mine !== selection) return;
+  choose();
   datasets.refs = refs;
   const modes = [["log", "Log"], ["changes", "Changes"], ["diff", "Diff"],
     ...(writable() ? [["merge", "Merge"]] : []), ["browse", "Browse"], ["refs", "Branches"]];
@@ -148,9 +161,11 @@ function writeContext() {
 
 async function showLog(results) {
   const { repo, ref } = datasets;
+  const current = latest(results);
   results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   try {
     const commits = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/log`, { query: { ref, amount: 100 } });
+    if (!current()) return; // another ref was asked for meanwhile
     // Revert works on a branch: offered when the log shown is a branch's.
     const branch = writable() && datasets.refs.branches.some((b) => b.name === ref) ? ref : null;
     const rows = commits.map((c) => h("tr", {},
@@ -166,7 +181,7 @@ async function showLog(results) {
       h("p", { class: "muted small", id: "ds-log-summary", tabindex: "-1" }, `${commits.length} commit${commits.length === 1 ? "" : "s"} reachable from ${ref}${commits.length === 100 ? " (newest 100)" : ""}.`),
       dataTable(`Commits reachable from ${ref}`, ["commit", "message", "committer", "date", ...(branch ? ["action"] : [])], rows));
   } catch (error) {
-    results.replaceChildren(errorNote({ message: describeError(error) }));
+    if (current()) results.replaceChildren(errorNote({ message: describeError(error) }));
   }
 }
 
@@ -186,11 +201,13 @@ function renderDiffForm(content) {
     event.preventDefault();
     const left = $("#ds-left").value.trim();
     const right = $("#ds-right").value.trim();
+    const current = latest(results);
     results.replaceChildren(h("p", { class: "muted" }, "Comparing…"));
     try {
       const entries = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/diff`, {
         query: { left, right, mode: mode.value, amount: 1000 },
       });
+      if (!current()) return; // compared again meanwhile
       if (!entries.length) {
         results.replaceChildren(emptyNote(`No differences between ${left} and ${right}.`));
         return;
@@ -203,7 +220,7 @@ function renderDiffForm(content) {
         h("p", { class: "muted small" }, `${entries.length} change${entries.length === 1 ? "" : "s"} from ${left} to ${right}.`),
         dataTable(`Changes from ${left} to ${right}`, ["change", "path", "size"], rows));
     } catch (error) {
-      results.replaceChildren(errorNote({ message: describeError(error) }));
+      if (current()) results.replaceChildren(errorNote({ message: describeError(error) }));
     }
   });
   content.replaceChildren(form, results);
@@ -211,6 +228,9 @@ function renderDiffForm(content) {
 
 async function showObjects(results, after = "", append = false) {
   const { repo, ref, prefix } = datasets;
+  // Another ref, folder or page asked for meanwhile (a double click on Load more too): this
+  // answer is dropped.
+  const current = latest(results);
   if (!append) results.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   let listing;
   try {
@@ -218,9 +238,10 @@ async function showObjects(results, after = "", append = false) {
       query: { ref, prefix, after, amount: 200 },
     });
   } catch (error) {
-    results.replaceChildren(errorNote({ message: describeError(error) }));
+    if (current()) results.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   }
+  if (!current()) return;
   // A folder or a crumb opened: the focus goes to the listing it opened (its table, named
   // after the folder), not back to the top of the page.
   const enter = async (path) => {

@@ -66,6 +66,15 @@ export function short(id, n = 8) {
   return String(id ?? "").slice(0, n);
 }
 
+// A new ask for what `element` shows (a list, a log, a listing): the check it returns says
+// whether this ask is still the latest one for that element, so that an answer arriving
+// after a later ask (another ref, folder, branch or page) is dropped instead of shown.
+export function latest(element) {
+  const asked = Symbol("asked");
+  element.asked = asked;
+  return () => element.asked === asked;
+}
+
 // The toast's two live regions are in the page from the start (index.html): a region that
 // appears with its text is not announced by every screen reader. News is polite (role
 // status), an error is assertive (role alert); the other region is emptied.

@@ -1,8 +1,8 @@
 // The Media view: a paginated grid of media resources with their attachments and tags,
 // and the detail dialog with every field.
 
-import { api, describeError, may, url } from "./api.js";
-import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, focusOn, h, short, toast, when } from "./dom.js";
+import { api, describeError, may, session, url } from "./api.js";
+import { $, bytes, confirmButton, copyButton, emptyNote, errorNote, focusOn, h, latest, short, toast, when } from "./dom.js";
 
 const PAGE_SIZE = 24;
 const ENRICH_CONCURRENCY = 6;
@@ -172,6 +172,7 @@ export function openMedia(params) {
 
 async function loadMedia() {
   const generation = ++media.generation;
+  const token = session.token;
   const grid = $("#media-grid");
   grid.setAttribute("aria-busy", "true");
   let page;
@@ -188,7 +189,7 @@ async function loadMedia() {
     if (generation === media.generation) grid.replaceChildren(errorNote({ message: describeError(error) }));
     return;
   } finally {
-    grid.removeAttribute("aria-busy");
+    if (generation === media.generation) grid.removeAttribute("aria-busy"); // else a later load is on its way
   }
   if (generation !== media.generation) return;
   if (page.total > 0 && page.offset >= page.total) {
@@ -209,7 +210,9 @@ async function loadMedia() {
   }
   const entries = page.items.map((resource) => ({ resource, ...tile(resource) }));
   grid.replaceChildren(...entries.map((e) => e.element));
-  await inBatches(entries, ENRICH_CONCURRENCY, (entry) => fillTile(entry, entry.resource));
+  // A later load, or a sign-out or sign-in meanwhile, stops the tiles still to fill.
+  const current = () => generation === media.generation && session.token === token;
+  await inBatches(entries, ENRICH_CONCURRENCY, (entry) => current() && fillTile(entry, entry.resource));
 }
 
 export function setUpMedia() {
@@ -247,6 +250,7 @@ async function openDetail(id) {
   media.detailId = id;
   const dialog = $("#detail");
   const body = $("#detail-body");
+  const current = latest(body); // details opened again meanwhile (another resource): this answer is dropped
   body.replaceChildren(h("p", { class: "muted" }, "Loading…"));
   if (!dialog.open) dialog.showModal();
   try {
@@ -254,9 +258,9 @@ async function openDetail(id) {
       api(`api/v1/media-resources/${id}`),
       api(`api/v1/media-resources/${id}/tags/`),
     ]);
-    renderDetail(resource, tags.tags);
+    if (current()) renderDetail(resource, tags.tags);
   } catch (error) {
-    body.replaceChildren(errorNote({ message: describeError(error) }));
+    if (current()) body.replaceChildren(errorNote({ message: describeError(error) }));
   }
 }
 

@@ -2,7 +2,7 @@
 // the bucket's lifecycle and CORS rules against the policy.
 
 import { api, describeError, url } from "./api.js";
-import { $, age, bytes, emptyNote, errorNote, h, richText, stat, table, toast, when } from "./dom.js";
+import { $, age, bytes, emptyNote, errorNote, h, latest, richText, stat, table, toast, when } from "./dom.js";
 
 function cardBody(id) {
   return $(`#${id} .body`);
@@ -124,11 +124,15 @@ export async function loadOperations() {
     ["orphans-card", api("api/v1/operations/orphans"), renderOrphans],
     ["lifecycle-card", api("api/v1/operations/lifecycle"), renderLifecycle],
   ];
+  // A card shows the answer of the latest load only: one from before a retry or a refresh
+  // that comes after it would show how things were.
   await Promise.all(loads.map(async ([id, promise, render]) => {
+    const current = latest(cardBody(id));
     try {
-      render(await promise);
+      const data = await promise;
+      if (current()) render(data);
     } catch (error) {
-      cardBody(id).replaceChildren(errorNote({ message: describeError(error) }));
+      if (current()) cardBody(id).replaceChildren(errorNote({ message: describeError(error) }));
     }
   }));
 }
