@@ -48,16 +48,17 @@ The notes give CPU per object (user + system, all threads, median round): the se
 process tree and the callers for ours, the benchmark's threads for the floor. On this
 shared two-core machine the neighbours keep it CPU-bound, so ours/floor follows the ratio
 of CPU per object (`docs/decisions.md` "Ingest over HTTP: CPU per object decides the
-ratio"). Where the server's CPU goes (2026-12-05, per upload, thread CPU per step and per
-thread under this load): the decode in libvips' threads 5.5 ms, as in the floor; the
-request threads 4.6–5 ms (verification 2: GET, header, metadata walk, SHA-256; matching
-1.4–2: the MD5 lookup, the hard link with its sidecar and directory fsync; recording
-1.3–1.6); the colour thread's Python 1.4–1.5; the event loop 0.9, and 0.9–1 ms in the
-callers. Measured lower bound: in process, one thread, no HTTP, an inline ingest costs
-10.7–11.5 ms (its decode 6.7–6.9), so with HTTP at least 12.5–13.4 ms against the floor's
-8.2–9.4: at most 0.63–0.75 of the floor on a CPU-bound machine; ours ran at 0.62–0.64 of
-the floor in three full runs (0.21–0.22 of the copy loop), within about 1 ms of CPU per
-upload of that bound. What the floor skips and an ingest must do (SHA-256, the privacy
+ratio"). Where the server's CPU goes (2026-12-05, after the decode slot is held only while
+pixels decode; per upload, thread CPU per thread under this load): libvips' worker threads
+5.0 ms, the request threads 3.7–4.2, the colour thread 1.4–1.5, the event loop 0.5–0.7,
+and 0.65–0.75 ms in the callers. Measured lower bound: the same ingest in process, one
+thread, no HTTP, costs 9.0–9.5 ms; with the event loop and the callers at least
+10.2–11.0 ms against the floor's 7.1–7.8: at most 0.66–0.72 of the floor on a CPU-bound
+machine. Ours costs 11.7–12.5 ms: the 1–1.5 ms above the bound is 16 threads contending
+for the GIL (each step costs more under load than alone: the header read 0.45–0.57 ms
+against 0.16), and ours keeps 1.5–1.6 of the two cores busy where the floor keeps 1.8–1.9,
+which is why ours/floor sits below the CPU ratio (`docs/decisions.md` "Ingest over HTTP:
+where the server's CPU goes now"). What the floor skips and an ingest must do (SHA-256, the privacy
 walk, the header check, the lookup and transaction, the durable copy, HTTP) is the gap,
 and the decode itself keeps both far below the copy loop (a noise JPEG's Huffman data is
 decoded whole even at 1/8 scale): the target of 0.6 is missed by the decode.
