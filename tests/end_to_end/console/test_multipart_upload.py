@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.end_to_end.console.conftest import PART_BYTES
-from tests.support.console import DESKTOP, ConsolePage, Service
+from tests.support.console import DESKTOP, ConsolePage, Held, Service
 from tests.support.console_a11y import NARROW, assert_accessible, assert_reflows
 from tests.support.console_parts import PartTraffic, padded_video
 
@@ -173,3 +173,33 @@ def test_pause_resume_and_a_reload_continue_from_the_parts_the_store_holds(
     resource = parts_service.context.media.get(uuid.UUID(resource_id))
     assert resource.file_size == video.stat().st_size
     assert all("ERR_INTERNET_DISCONNECTED" in e for e in console.errors), console.errors
+
+
+def test_pause_goes_once_the_parts_are_stored_and_the_row_ends_done(
+    parts_service: Service, open_console: Opener, tmp_path: Path
+) -> None:
+    """Every part stored, the parts are assembled (the complete call, held here): nothing is
+    left to pause, so Pause goes with the parts (its focus to the row's status) and the row
+    ends done. It stayed, and pressed then it marked the finished upload paused."""
+    video = padded_video(tmp_path / "clip-assembled.mp4", 60 * MB)
+    console = open_console(parts_service, "parts-assembled")
+    page = console.page
+    console.sign_in(parts_service.token)
+    held = Held(page, re.compile(r"/api/v1/uploads/s3/multipart/[^/?]+/complete\?"))
+    page.set_input_files("#file-input", str(video))
+    row = page.locator("#uploads li").filter(has_text=video.name)
+    pause = page.get_by_role("button", name=f"Pause upload of {video.name}")
+    pause.focus()  # a keyboard user, ready to pause
+
+    expect(row).to_contain_text("Assembling the parts", timeout=60_000)
+    held.wait()  # every part stored; the complete call is on its way
+    page.keyboard.press("Space")  # the user presses Pause now: nothing happens
+    expect(pause).to_have_count(0)
+    expect(page.get_by_role("button", name=f"Resume upload of {video.name}")).to_have_count(0)
+    expect(row.locator(".status")).to_be_focused()
+
+    held.release()
+    expect(row).to_have_attribute("data-state", "done", timeout=60_000)
+    assert row.get_attribute("data-paused") is None
+    expect(row).to_contain_text("Done: new resource")
+    console.assert_no_errors()

@@ -269,11 +269,18 @@ export class PartUpload {
       return await this.send();
     } finally {
       resuming.delete(mine);
-      // The button goes with the parts; a focus on it moves to its row's status, not the page.
-      const focused = document.activeElement === this.button;
-      this.button.remove();
-      if (focused) focusOn(this.row.statusElement);
+      this.dropButton();
     }
+  }
+
+  // The button goes with the parts: once they are all stored, nothing is left to pause (a
+  // Pause pressed while they are assembled marked a finished upload paused). A focus on it
+  // moves to its row's status, not the page.
+  dropButton() {
+    if (!this.button.isConnected) return;
+    const focused = document.activeElement === this.button;
+    this.button.remove();
+    if (focused) focusOn(this.row.statusElement);
   }
 
   async send() {
@@ -300,6 +307,7 @@ export class PartUpload {
       throw error;
     }
     if (this.paused) this.resume(); // nothing was left to send when it was paused
+    this.dropButton();
     row.set("working", "Assembling the parts…");
     const parts = [...upload.done.entries()].sort((a, b) => a[0] - b[0]).map(([n, p]) => ({ PartNumber: n, ETag: p.etag }));
     await apiOrNetwork(`${MULTIPART_ROOT}/${encodeURIComponent(upload.uploadId)}/complete`, {
