@@ -350,3 +350,35 @@ def test_the_news_of_a_write_comes_with_the_view_drawn_anew(
     expect(page.locator("#ds-new-tag")).to_be_enabled()
     expect(page.locator("#ds-new-tag")).to_be_focused()
     console.assert_no_errors()
+
+
+def test_what_is_typed_into_the_other_forms_stays_when_one_form_writes(
+    service: Service, open_console: Opener
+) -> None:
+    """A branch is created; while the view is drawn anew (its refs held here) the user types a
+    tag name and a protection pattern. The view drawn anew lists the branch, keeps both typed
+    values and the focus (with its caret) in the tag name; only the form that wrote starts
+    afresh. The redraw wiped them, and moved the focus to the branch name."""
+    console, page = _open(service, open_console, "late-typed")
+    page.click('#repo-panel .segmented button[data-mode="refs"]')
+    page.wait_for_selector('#repo-panel .repo-content[data-rendered="refs"]')
+    page.fill("#ds-new-branch", "dev")
+    held = Held(page, re.compile(r"/repositories/late-typed/refs$"))
+    page.get_by_role("button", name="Create branch").click()
+    held.wait()  # created; the view asks for the refs to draw itself anew
+    page.fill("#ds-new-rule", "release-*")
+    page.fill("#ds-new-tag", "v1")
+
+    held.release()
+    expect(page.locator("#ds-status")).to_have_text("Created branch dev from main.")
+    expect(page.locator('.ds-rows li[data-branch="dev"]')).to_be_visible()
+    expect(page.locator("#ds-new-branch")).to_have_value("")
+    expect(page.locator("#ds-new-rule")).to_have_value("release-*")
+    expect(page.locator("#ds-new-tag")).to_have_value("v1")
+    expect(page.locator("#ds-new-tag")).to_be_focused()
+    page.keyboard.type("-rc")  # the caret is where it was
+    page.get_by_role("button", name="Create tag").click()
+    expect(page.locator("#ds-status")).to_contain_text("Created tag v1-rc")
+    expect(page.locator("#ds-new-tag")).to_have_value("")
+    expect(page.locator("#ds-new-rule")).to_have_value("release-*")
+    console.assert_no_errors()

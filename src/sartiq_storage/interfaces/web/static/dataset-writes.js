@@ -174,8 +174,9 @@ function errorSlot() {
 // --- branches, tags, protection ---------------------------------------------------------------
 
 // The Branches view: each branch a row with its own named Delete, the forms to create a
-// branch and a tag, and the branch protection rules.
-export async function renderBranches(content, ctx, focusAfter) {
+// branch and a tag, and the branch protection rules. After a write (`wrote`: its form, if
+// any) the whole view is drawn anew from the store, keeping what was typed into the others.
+export async function renderBranches(content, ctx, focusAfter, wrote) {
   const { repo } = ctx;
   // Branches chosen again (or written) meanwhile: the later drawing wins, and an earlier
   // answer does not draw the view anew over what the user has typed since.
@@ -195,7 +196,7 @@ export async function renderBranches(content, ctx, focusAfter) {
   ctx.refs = refs;
   if (ctx.mode !== "refs") return; // another view was chosen meanwhile
   const canWrite = writable();
-  const rerender = (selector) => renderBranches(content, ctx, selector);
+  const rerender = (selector, form) => renderBranches(content, ctx, selector, form);
   const heading = h("h3", { id: "ds-branches-heading", tabindex: "-1" }, `Branches (${refs.branches.length})`);
   const protectedBy = (name) => rules.some((pattern) => globMatch(pattern, name));
 
@@ -241,8 +242,30 @@ export async function renderBranches(content, ctx, focusAfter) {
       : h("p", { class: "muted small" }, "No tags."));
   if (canWrite) sections.push(createTagForm(ctx, rerender));
   sections.push(protectionSection(ctx, rules, canWrite, rerender));
+  const typed = keepTyped(content, wrote);
   content.replaceChildren(...sections);
-  if (focusAfter) content.querySelector(focusAfter)?.focus();
+  if (!typed(content) && focusAfter) content.querySelector(focusAfter)?.focus();
+}
+
+// What the user typed into the view's fields (matched by id), and the field being typed in
+// with its caret, carried into the view drawn anew: a user typing a tag name while a branch
+// is created keeps it, and the focus. The form the write came from (`wrote`) starts afresh.
+// `typed(content)` puts them back and says whether the focus stayed in a field.
+function keepTyped(content, wrote) {
+  const fields = [...content.querySelectorAll("input[id]")].filter((input) => !wrote?.contains(input));
+  const changed = fields.filter((input) => input.value !== input.defaultValue);
+  const active = fields.find((input) => input === document.activeElement);
+  return (drawn) => {
+    for (const old of changed) {
+      const input = drawn.querySelector(`#${old.id}`);
+      if (input) input.value = old.value;
+    }
+    const again = active && drawn.querySelector(`#${active.id}`);
+    if (!again) return false;
+    again.focus();
+    if (active.selectionStart !== null) again.setSelectionRange(active.selectionStart, active.selectionEnd, active.selectionDirection);
+    return true;
+  };
 }
 
 // lakeFS's branch protection patterns are globs (`*` any run, `?` one character).
@@ -267,7 +290,7 @@ function createBranchForm(ctx, rerender) {
     const ok = await run(form, error, async () => {
       await api(`${repoPath(repo)}/branches`, { method: "POST", body: { name: branch, source: source.value.trim() } });
       return `Created branch ${branch} from ${source.value.trim()}.`;
-    }, () => rerender("#ds-new-branch"));
+    }, () => rerender("#ds-new-branch", form));
     if (!ok) name.focus();
   });
   return form;
@@ -289,7 +312,7 @@ function createTagForm(ctx, rerender) {
     const ok = await run(form, error, async () => {
       const made = await api(`${repoPath(repo)}/tags`, { method: "POST", body: { name: tag, ref: ref.value.trim() } });
       return `Created tag ${tag} at ${short(made.commit_id, 12)}.`;
-    }, () => rerender("#ds-new-tag"));
+    }, () => rerender("#ds-new-tag", form));
     if (!ok) name.focus();
   });
   return form;
@@ -301,10 +324,10 @@ function protectionSection(ctx, rules, canWrite, rerender) {
   // Each change sends the whole list. While one is on its way, and until the section is drawn
   // anew from the store, its controls wait: a second click would send a list made before the
   // first change, and undo it. A failure gives them back.
-  const change = async (patterns, message, focusAfter) => {
+  const change = async (patterns, message, focusAfter, form) => {
     busy(section, true);
     await api(`${repoPath(repo)}/branch-protection`, { method: "PUT", body: { patterns } });
-    await rerender(focusAfter);
+    await rerender(focusAfter, form);
     announce(message);
   };
   const heading = h("h3", { id: "ds-protection-heading", tabindex: "-1" }, "Branch protection");
@@ -339,7 +362,7 @@ function protectionSection(ctx, rules, canWrite, rerender) {
       const value = pattern.value.trim();
       error.replaceChildren();
       try {
-        await change([...rules, value], `Protected ${value}.`, "#ds-new-rule");
+        await change([...rules, value], `Protected ${value}.`, "#ds-new-rule", form);
       } catch (failure) {
         busy(section, false);
         announceError(explain(failure), error);
