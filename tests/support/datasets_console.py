@@ -40,6 +40,12 @@ def seed_conflicts(context: StorageContext, name: str, paths: list[str]) -> None
         datasets.commit(name, branch, f"Labels on {branch}")
 
 
+def show_mode(page: Page, mode: str) -> None:
+    """Click the repository panel's ``mode`` button and wait until that view is drawn."""
+    page.click(f'#repo-panel .segmented button[data-mode="{mode}"]')
+    page.wait_for_selector(f'#repo-panel .repo-content[data-rendered="{mode}"]')
+
+
 def is_focused(target: Locator) -> bool:
     return bool(target.evaluate("el => el === document.activeElement"))
 

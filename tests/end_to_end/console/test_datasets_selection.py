@@ -13,7 +13,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.console import DESKTOP, ConsolePage, Held, Service
-from tests.support.datasets_console import file_payload, seed_repository
+from tests.support.datasets_console import file_payload, seed_repository, show_mode
 
 pytestmark = pytest.mark.browser
 
@@ -116,8 +116,7 @@ def test_the_diff_compared_last_stays_when_the_first_comes_late(
     service: Service, open_console: Opener
 ) -> None:
     console, page = _open(service, open_console, "late-diff")
-    page.click('#repo-panel .segmented button[data-mode="diff"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="diff"]')
+    show_mode(page, "diff")
     held = Held(page, re.compile(r"/repositories/late-diff/diff\?left=main&right=relabel&"))
     page.fill("#ds-left", "main")
     page.fill("#ds-right", "relabel")
@@ -148,8 +147,7 @@ def test_load_more_clicked_twice_adds_the_next_page_once(
     page = console.page
     page.click('#repo-list button[data-repo="late-more"]')
     expect(page.locator("#repo-panel h2")).to_have_text("late-more")
-    page.click('#repo-panel .segmented button[data-mode="browse"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="browse"]')
+    show_mode(page, "browse")
     rows = page.locator("#repo-panel .results tbody tr")
     expect(rows).to_have_count(200)
 
@@ -173,8 +171,7 @@ def test_an_upload_goes_on_to_its_repository_after_another_is_chosen(
     repository, and still goes where the upload was asked to go."""
     seed_repository(service.context, "late-upload-b")
     console, page = _open(service, open_console, "late-upload-a")
-    page.click('#repo-panel .segmented button[data-mode="changes"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="changes"]')
+    show_mode(page, "changes")
     page.fill("#ds-upload-folder", "late")
     names = [f"{n}.csv" for n in range(4)]
     page.set_input_files(
@@ -218,8 +215,7 @@ def test_the_panel_on_screen_acts_on_its_repository_while_another_loads(
     held = Held(page, re.compile(r"/repositories/late-panel-b/refs$"))
     page.click('#repo-list button[data-repo="late-panel-b"]')
     held.wait()
-    page.click('#repo-panel .segmented button[data-mode="browse"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="browse"]')
+    show_mode(page, "browse")
     expect(page.locator("#repo-panel h2")).to_have_text("late-panel-a")
     expect(page.locator("#repo-panel .crumbs")).to_have_text("late-panel-a@main")
 
@@ -246,8 +242,7 @@ def test_a_late_list_of_repositories_does_not_draw_the_panel_anew(
     console.go("datasets")
     page.click('#repo-list button[data-repo="late-list"]')
     expect(page.locator("#repo-panel h2")).to_have_text("late-list")
-    page.click('#repo-panel .segmented button[data-mode="changes"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="changes"]')
+    show_mode(page, "changes")
     page.fill("#ds-commit-message", "typed before the late list came")
 
     held.release()  # the first opening's list, late
@@ -267,8 +262,7 @@ def test_branches_chosen_again_are_not_drawn_anew_by_the_first_answer(
     held = Held(page, re.compile(r"/repositories/late-branches/refs$"))
     page.click('#repo-panel .segmented button[data-mode="refs"]')
     held.wait()
-    page.click('#repo-panel .segmented button[data-mode="log"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="log"]')
+    show_mode(page, "log")
     page.click('#repo-panel .segmented button[data-mode="refs"]')
     page.fill("#ds-new-branch", "typed-meanwhile")
 
@@ -284,8 +278,7 @@ def test_two_quick_removals_of_protection_rules_both_hold(
     on its way would send the list from before it, and put the first rule back."""
     console, page = _open(service, open_console, "late-rules")
     service.context.datasets.set_branch_protection("late-rules", ["a-*", "b-*"])
-    page.click('#repo-panel .segmented button[data-mode="refs"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="refs"]')
+    show_mode(page, "refs")
     rule = page.locator("#repo-panel .ds-section .ds-rows li")
     expect(rule).to_have_count(2)
     held = Held(page, re.compile(r"/repositories/late-rules/branch-protection$"), method="PUT")
@@ -335,8 +328,7 @@ def test_the_news_of_a_write_comes_with_the_view_drawn_anew(
     let the user (and the keyboard test, under a 300 ms server jitter) type into a form that
     the redraw then replaced."""
     console, page = _open(service, open_console, "late-news")
-    page.click('#repo-panel .segmented button[data-mode="refs"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="refs"]')
+    show_mode(page, "refs")
     page.fill("#ds-new-tag", "v9")
     held = Held(page, re.compile(r"/repositories/late-news/refs$"))
     page.get_by_role("button", name="Create tag").click()
@@ -360,8 +352,7 @@ def test_what_is_typed_into_the_other_forms_stays_when_one_form_writes(
     values and the focus (with its caret) in the tag name; only the form that wrote starts
     afresh. The redraw wiped them, and moved the focus to the branch name."""
     console, page = _open(service, open_console, "late-typed")
-    page.click('#repo-panel .segmented button[data-mode="refs"]')
-    page.wait_for_selector('#repo-panel .repo-content[data-rendered="refs"]')
+    show_mode(page, "refs")
     page.fill("#ds-new-branch", "dev")
     held = Held(page, re.compile(r"/repositories/late-typed/refs$"))
     page.get_by_role("button", name="Create branch").click()

@@ -23,6 +23,7 @@ from tests.support.datasets_console import (
     record_announcements,
     seed_conflicts,
     seed_repository,
+    show_mode,
     tab_to,
     type_into,
     unexpected_errors,
@@ -42,11 +43,6 @@ def _open_repo(console: ConsolePage, service: Service, repo: str, token: str | N
     page.click(f'#repo-list button[data-repo="{repo}"]')
     expect(page.locator("#repo-panel h2")).to_have_text(repo)
     return page
-
-
-def _mode(page: Page, mode: str) -> None:
-    page.click(f'#repo-panel .segmented button[data-mode="{mode}"]')
-    page.wait_for_selector(f'#repo-panel .repo-content[data-rendered="{mode}"]')
 
 
 def _mode_by_keyboard(page: Page, mode: str) -> None:
@@ -70,7 +66,7 @@ def test_every_write_flow_with_the_mouse(
     page = _open_repo(console, embedded, repo)
 
     # Create a branch.
-    _mode(page, "refs")
+    show_mode(page, "refs")
     page.fill("#ds-new-branch", "dev")
     page.fill("#ds-new-branch-source", "main")
     page.get_by_role("button", name="Create branch").click()
@@ -83,7 +79,7 @@ def test_every_write_flow_with_the_mouse(
     console.shot("1-branch-created")
 
     # Upload two files onto dev, each with its named progress bar, one announcement.
-    _mode(page, "changes")
+    show_mode(page, "changes")
     page.select_option("#ds-changes-branch", "dev")
     expect(page.locator("#ds-changes-list")).to_contain_text("No uncommitted changes on dev")
     page.fill("#ds-upload-folder", "labels")
@@ -137,11 +133,11 @@ def test_every_write_flow_with_the_mouse(
     console.shot("3-committed")
 
     # The log shows it with its metadata; diff main...dev.
-    _mode(page, "log")
+    show_mode(page, "log")
     page.fill("#ds-ref", "dev")
     page.locator("#repo-panel form.toolbar button[type=submit]").click()
     expect(page.locator("#repo-panel .results")).to_contain_text("batch=7 · source=annotators")
-    _mode(page, "diff")
+    show_mode(page, "diff")
     page.fill("#ds-left", "main")
     page.fill("#ds-right", "dev")
     page.get_by_role("button", name="Compare").click()
@@ -151,7 +147,7 @@ def test_every_write_flow_with_the_mouse(
     console.shot("4-diff")
 
     # Merge dev into main.
-    _mode(page, "merge")
+    show_mode(page, "merge")
     page.fill("#ds-merge-source", "dev")
     page.select_option("#ds-merge-into", "main")
     page.fill("#ds-merge-message", "Labels reviewed")
@@ -162,7 +158,7 @@ def test_every_write_flow_with_the_mouse(
     console.shot("5-merged")
 
     # Revert the labels commit on dev.
-    _mode(page, "log")
+    show_mode(page, "log")
     page.fill("#ds-ref", "dev")
     page.locator("#repo-panel form.toolbar button[type=submit]").click()
     page.get_by_role("button", name=f"Revert commit {head.id[:12]}").click()
@@ -176,7 +172,7 @@ def test_every_write_flow_with_the_mouse(
     assert not embedded.context.datasets.list_objects(repo, "dev", prefix="labels/").items
 
     # Tag main, protect it, and a direct upload to it is refused, said assertively.
-    _mode(page, "refs")
+    show_mode(page, "refs")
     page.fill("#ds-new-tag", "v1")
     page.fill("#ds-new-tag-ref", "main")
     page.get_by_role("button", name="Create tag").click()
@@ -188,7 +184,7 @@ def test_every_write_flow_with_the_mouse(
     expect(page.get_by_role("button", name="Remove rule main")).to_be_visible()
     _fits(page)
     console.shot("7-tag-and-protection")
-    _mode(page, "changes")
+    show_mode(page, "changes")
     page.select_option("#ds-changes-branch", "main")
     page.set_input_files("#ds-upload-files", [file_payload("x.csv", b"x", "text/csv")])
     page.get_by_role("button", name="Upload", exact=True).click()
@@ -199,7 +195,7 @@ def test_every_write_flow_with_the_mouse(
     console.shot("8-protected-refused")
 
     # Delete the branch through its dialog; focus lands on the branch list's heading.
-    _mode(page, "refs")
+    show_mode(page, "refs")
     page.get_by_role("button", name="Delete branch dev").click()
     dialog = page.get_by_role("dialog", name="Delete branch dev?")
     dialog.get_by_role("button", name="Delete branch").click()
@@ -220,7 +216,7 @@ def test_a_merge_lists_every_conflict_then_a_strategy_resolves_them(
     seed_conflicts(embedded.context, repo, paths)
     console = open_console(embedded, f"ds-conflicts-{width}", viewport)
     page = _open_repo(console, embedded, repo)
-    _mode(page, "merge")
+    show_mode(page, "merge")
     page.fill("#ds-merge-source", "relabel")
     page.select_option("#ds-merge-into", "main")
     page.get_by_role("button", name="Run merge").click()
@@ -367,11 +363,11 @@ def test_a_read_only_token_sees_no_write_control_and_a_write_is_a_clear_error(
     page.locator("#repo-panel form.toolbar button[type=submit]").click()
     expect(page.locator("#repo-panel .results")).to_contain_text("Relabel the tops")
     expect(page.get_by_role("button", name="Revert")).to_have_count(0)
-    _mode(page, "changes")
+    show_mode(page, "changes")
     expect(page.locator("#ds-changes-list")).to_contain_text("No uncommitted changes")
     expect(page.locator("#ds-upload-files")).to_have_count(0)
     expect(page.locator("#ds-commit-message")).to_have_count(0)
-    _mode(page, "refs")
+    show_mode(page, "refs")
     expect(page.locator('.ds-rows li[data-branch="relabel"]')).to_be_visible()
     expect(page.locator("#repo-panel form")).to_have_count(0)
     expect(page.locator("#repo-panel button", has_text="Delete")).to_have_count(0)
@@ -388,7 +384,7 @@ def test_a_read_only_token_sees_no_write_control_and_a_write_is_a_clear_error(
         ),
     )
     page = _open_repo(claimed, embedded, repo, reader)
-    _mode(page, "refs")
+    show_mode(page, "refs")
     page.fill("#ds-new-branch", "sneaky")
     page.get_by_role("button", name="Create branch").click()
     alert = page.locator("#ds-alert")
@@ -425,21 +421,21 @@ def test_axe_finds_nothing_on_the_datasets_view(
     expect(page.get_by_role("button", name="Revert").first).to_be_visible()
     check("log")
     for mode in MODES[1:]:
-        _mode(page, mode)
+        show_mode(page, mode)
         check(mode)
-    _mode(page, "changes")
+    show_mode(page, "changes")
     page.select_option("#ds-changes-branch", "relabel")
     page.set_input_files("#ds-upload-files", [file_payload("n.csv", b"n", "text/csv")])
     page.get_by_role("button", name="Upload", exact=True).click()
     expect(page.locator("#ds-changes-list tbody tr")).to_have_count(1)
     page.get_by_role("button", name="Add metadata").click()
     check("changes with an upload and metadata")
-    _mode(page, "merge")
+    show_mode(page, "merge")
     page.fill("#ds-merge-source", "relabel")
     page.get_by_role("button", name="Run merge").click()
     expect(page.locator("#ds-conflicts-heading")).to_be_visible()
     check("merge conflicts")
-    _mode(page, "refs")
+    show_mode(page, "refs")
     page.get_by_role("button", name="Delete branch relabel").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     check("delete dialog")

@@ -58,6 +58,20 @@ def _filled(page: Page, ids: list[str]) -> None:
         )
 
 
+def _sign_in_checked_slowly(page: Page, token: str, meanwhile: Held, count: int) -> None:
+    """Sign out, then in with ``token`` (one that opens no section), its check held while the
+    first ``count`` requests ``meanwhile`` held are let go: the check's refusal is shown."""
+    page.click("#signout")
+    check = Held(page, re.compile(r"/api/v1/token$"))
+    page.fill("#token-input", token)
+    page.click("#signin-button")
+    check.wait()
+    for n in range(count):
+        meanwhile.release(n)
+    check.release()
+    expect(page.locator("#signin-error")).to_contain_text("allows none of the console's sections")
+
+
 def test_the_details_opened_last_stay_when_the_first_come_late(
     embedded: Service, open_console: Opener, images: list[str]
 ) -> None:
@@ -194,15 +208,9 @@ def test_signing_out_stops_the_grid_and_the_next_token_is_not_used_before_it_is_
     page.on(
         "request", lambda request: asked.append(request.url) if "/api/" in request.url else None
     )
-    page.click("#signout")
-    check = Held(page, re.compile(r"/api/v1/token$"))
-    page.fill("#token-input", issue_token(JWT_SECRET, "compute-1", scopes=["compute"]))
-    page.click("#signin-button")
-    check.wait()
-    for n in range(6):
-        tiles.release(n)
-    check.release()
-    expect(page.locator("#signin-error")).to_contain_text("allows none of the console's sections")
+    _sign_in_checked_slowly(
+        page, issue_token(JWT_SECRET, "compute-1", scopes=["compute"]), tiles, 6
+    )
     assert [url for url in asked if "/media-resources" in url] == []
     assert unexpected_errors(console) == []
 
@@ -237,13 +245,5 @@ def test_uploads_going_on_do_not_use_a_token_before_it_is_checked(
             else None
         ),
     )
-    page.click("#signout")
-    check = Held(page, re.compile(r"/api/v1/token$"))
-    page.fill("#token-input", compute)
-    page.click("#signin-button")
-    check.wait()
-    for n in range(3):
-        presigns.release(n)
-    check.release()
-    expect(page.locator("#signin-error")).to_contain_text("allows none of the console's sections")
+    _sign_in_checked_slowly(page, compute, presigns, 3)
     assert [url for url in carried if not url.endswith("/api/v1/token")] == []

@@ -9,11 +9,8 @@ import {
 import { $, bytes, emptyNote, errorNote, focusOn, h, latest, richText, short, table, when } from "./dom.js";
 
 const datasets = { repo: null, refs: null, mode: "log", prefix: "", ref: "" };
-// Each choice of repository takes a number; an answer that arrives after a later choice was
-// made is dropped, so a slow first load cannot replace the repository the user clicked.
-// `chosen` names the latest choice from the click on (datasets.repo follows with its panel):
-// the view opened again keeps it, even while its panel is still on its way.
-let selection = 0;
+// `chosen` names the latest choice of repository from the click on (datasets.repo follows
+// with its panel): the view opened again keeps it, even while its panel is still on its way.
 let chosen = null;
 
 export async function loadDatasets() {
@@ -59,31 +56,32 @@ function refsChanged() {
 
 async function selectRepo(repo) {
   const panel = $("#repo-panel");
-  const mine = ++selection;
+  // An answer that comes after a later choice is dropped: a slow first load cannot replace
+  // the repository the user clicked.
+  const current = latest(panel);
   chosen = repo.name;
   for (const button of document.querySelectorAll("#repo-list button")) {
     button.setAttribute("aria-current", button.dataset.repo === repo.name ? "true" : "false");
   }
-  // The repository changes with the panel, not before: until the new panel is drawn, the one
-  // on screen (its views, forms and writes) still acts on the repository it shows.
-  const choose = () => {
-    if (datasets.repo?.name !== repo.name) {
-      datasets.prefix = "";
-      datasets.ref = repo.default_branch;
-    }
-    datasets.repo = repo;
-  };
   let refs;
+  let failure = null;
   try {
     refs = await api(`api/v1/datasets/repositories/${encodeURIComponent(repo.name)}/refs`);
   } catch (error) {
-    if (mine !== selection) return;
-    choose();
-    panel.replaceChildren(errorNote({ message: describeError(error) }));
+    failure = error;
+  }
+  if (!current()) return;
+  // The repository changes with the panel, not before: until the new panel is drawn, the one
+  // on screen (its views, forms and writes) still acts on the repository it shows.
+  if (datasets.repo?.name !== repo.name) {
+    datasets.prefix = "";
+    datasets.ref = repo.default_branch;
+  }
+  datasets.repo = repo;
+  if (failure) {
+    panel.replaceChildren(errorNote({ message: describeError(failure) }));
     return;
   }
-  if (mine !== selection) return;
-  choose();
   datasets.refs = refs;
   const modes = [["log", "Log"], ["changes", "Changes"], ["diff", "Diff"],
     ...(writable() ? [["merge", "Merge"]] : []), ["browse", "Browse"], ["refs", "Branches"]];
