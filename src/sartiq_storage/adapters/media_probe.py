@@ -375,6 +375,8 @@ def _colour_of(data: bytes, header: pyvips.Image | DecodePlan) -> str | None:
     the two slots decoded about one and a half images at a time. Any other image keeps its
     slot from its first call into libvips to its last.
     """
+    if isinstance(header, pyvips.Image):  # once, for both looks at it below
+        header = DecodePlan.of(header)
     try:
         reduced = _reduced(data, header)
         if reduced is None:

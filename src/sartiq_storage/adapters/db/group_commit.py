@@ -291,23 +291,19 @@ class GroupCommitter:
                 self._write_one(one[0], rows, writer, numbered=numbered)
                 return
             with self.db.write_connection() as connection:  # rows of several shapes
-                self._in_transaction(connection, self._insert.statements(rows), rows)
+                self._in_transaction(connection, rows)
             return
-        statements = self._insert.statements(rows)
         if writer.connection is None:
             writer.connection = self.db.engine.connect()
         try:
             with self.db.write_on(writer.connection) as connection:
-                self._in_transaction(connection, statements, rows)
+                self._in_transaction(connection, rows)
         except BaseException:
             writer.drop()  # whatever state it was left in, the next write starts anew
             raise
 
-    def _in_transaction(
-        self, connection: Connection, statements: list[tuple[str, Any]], rows: list[dict[str, Any]]
-    ) -> None:
-        for sql, parameters in statements:
-            connection.exec_driver_sql(sql, parameters)
+    def _in_transaction(self, connection: Connection, rows: list[dict[str, Any]]) -> None:
+        self._insert.execute(connection, rows)
         if self.before_commit is not None:
             self.before_commit(rows)
 
