@@ -50,6 +50,36 @@ def test_parts_listed_completed_and_assembled(store: ObjectStore) -> None:
         store.list_parts(KEY, upload_id)  # completed: the upload is gone
 
 
+def test_what_a_copy_of_a_completed_upload_answers_for_its_etag(store: ObjectStore) -> None:
+    """moto, like AWS S3, answers a single server-side copy of an object uploaded in parts
+    with the MD5 of its bytes; SeaweedFS keeps the upload's ``…-N``. Ingest takes a big
+    video's MD5 from its copy only where ``copy_computes_md5`` says so: on AWS (the
+    embedded stores' ETags are always MD5s); elsewhere it hashes the video beside the copy."""
+    first, last = _blob(MIN_PART_BYTES, 1), b"the end"
+    upload_id = store.create_multipart(KEY, content_type="video/mp4")
+    parts = [store.upload_part(KEY, upload_id, n, body) for n, body in ((1, first), (2, last))]
+    info = store.complete_multipart(KEY, upload_id, [(p.part_number, p.etag) for p in parts])
+    destination = "media/0123456789abcdef0123456789abcdef/file.mp4"
+    copied = store.copy(KEY, destination, content_type="video/mp4", source_info=info)
+    md5 = hashlib.md5(first + last).hexdigest()
+    seaweedfs = isinstance(store, S3Store) and server_at(store.endpoint_url).name == "seaweedfs"
+    assert copied.md5 == (None if seaweedfs else md5)
+    assert store.head(destination).md5 == copied.md5
+    if isinstance(store, S3Store):
+        assert info.md5 is None  # "…-2"
+        assert not store.copy_computes_md5(info.size)  # neither server says it is AWS
+        assert S3Store(
+            bucket=store.bucket,
+            endpoint_url=store.endpoint_url,
+            access_key_id="k",
+            secret_access_key="s",
+            region="us-east-1",
+            flavor="aws",
+        ).copy_computes_md5(info.size)
+    else:
+        assert store.copy_computes_md5(info.size)
+
+
 def test_a_part_uploaded_again_replaces_the_first(store: ObjectStore) -> None:
     upload_id = store.create_multipart(KEY, content_type="video/mp4")
     store.upload_part(KEY, upload_id, 1, b"first try")

@@ -99,23 +99,29 @@ def test_a_big_video_is_ingested_without_being_held_whole(
     assert list(inner.list("temp/")) == []
 
 
-def test_a_big_video_is_hashed_from_the_get_that_sniffed_it(
-    big_video: bytes, db: Database, moto_endpoint: str
-) -> None:
-    """One GET per upload, alone (copied while hashed) or in a batch (hashed before its
-    dedup): its first chunk is sniffed and the rest of that same GET hashed; the probe
-    reads the header from the first chunk and the index at the end from the hash's tail."""
-    bucket = make_bucket(moto_endpoint)
-    client = moto_client(moto_endpoint)
+def _three_videos(big_video: bytes, endpoint: str, bucket: str) -> tuple[list[str], list[bytes]]:
+    """Three big videos uploaded in parts, none a dedup hit of another."""
     contents = []
-    for position in (-1000, -2000, -3000):  # three videos, none a dedup hit of another
+    for position in (-1000, -2000, -3000):
         data = bytearray(big_video)
         data[position] ^= 0xFF
         contents.append(bytes(data))
     keys = [f"temp/{uuid.uuid4().hex}_1706000000_clip{i}.mp4" for i in range(3)]
     for key, data in zip(keys, contents, strict=True):
-        multipart_put(client, bucket, key, data)
-    store = ReadCountingStore(moto_store(moto_endpoint, bucket))
+        multipart_put(moto_client(endpoint), bucket, key, data)
+    return keys, contents
+
+
+def test_where_a_copy_gives_no_md5_a_big_video_is_hashed_from_the_get_that_sniffed_it(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """On R2 (not known to answer a copy with an MD5), as on any S3 but AWS: one GET per
+    upload, alone (copied while hashed) or in a batch (hashed before its dedup). Its first
+    chunk is sniffed and the rest of that same GET hashed; the probe reads the header from
+    the first chunk and the index at the end from the hash's tail."""
+    bucket = make_bucket(moto_endpoint)
+    keys, contents = _three_videos(big_video, moto_endpoint, bucket)
+    store = ReadCountingStore(moto_store(moto_endpoint, bucket, flavor="r2"))
     media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
     single = media.ingest(MediaInput(url=f"{CDN}/{keys[0]}"), product())
     batch = media.ingest_all([(MediaInput(url=f"{CDN}/{key}"), product()) for key in keys[1:]])
@@ -123,6 +129,47 @@ def test_a_big_video_is_hashed_from_the_get_that_sniffed_it(
     hashes = [result.resource.content_hash for result in (single, *batch)]
     assert hashes == [hashlib.md5(data).hexdigest() for data in contents]
     assert sorted(store.log.gets) == sorted((key, None, None) for key in keys)
+
+
+def test_where_a_copy_gives_the_md5_a_big_video_is_read_only_where_the_probe_looks(
+    big_video: bytes, db: Database, moto_endpoint: str
+) -> None:
+    """On AWS a copy answers with the MD5 of the bytes it copied (moto too, here told it is
+    AWS): that is the content hash, and of the video only the sniffed chunk and the
+    probe's ranges leave the store (a batch still hashes before its dedup, from the
+    sniffing GET)."""
+    bucket = make_bucket(moto_endpoint)
+    keys, contents = _three_videos(big_video, moto_endpoint, bucket)
+    store = ReadCountingStore(moto_store(moto_endpoint, bucket, flavor="aws"))
+    media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
+    single = media.ingest(MediaInput(url=f"{CDN}/{keys[0]}"), product())
+    alone = list(store.log.gets)
+    read_alone = store.log.total
+    batch = media.ingest_all([(MediaInput(url=f"{CDN}/{key}"), product()) for key in keys[1:]])
+    media.close()
+    hashes = [result.resource.content_hash for result in (single, *batch)]
+    assert hashes == [hashlib.md5(data).hexdigest() for data in contents]
+    assert alone[0] == (keys[0], None, None)  # the sniffing GET, closed after its first chunk
+    assert {key for key, _, _ in alone} == {keys[0]}  # the copy is not read back
+    assert all(start is not None for _, start, _ in alone[1:])  # then ranges only
+    assert read_alone < len(big_video) // 4
+    assert sorted(store.log.gets[len(alone) :]) == sorted((key, None, None) for key in keys[1:])
+
+
+def test_on_seaweedfs_a_big_video_is_hashed_beside_its_copy(
+    big_video: bytes, db: Database, seaweedfs_endpoint: str
+) -> None:
+    """SeaweedFS answers a copy of a multipart upload with the upload's ``…-N``: the video
+    is hashed from its sniffing GET beside its copy, one GET in all."""
+    bucket = make_bucket(seaweedfs_endpoint)
+    keys, contents = _three_videos(big_video, seaweedfs_endpoint, bucket)
+    store = ReadCountingStore(moto_store(seaweedfs_endpoint, bucket))
+    media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
+    resource = media.ingest(MediaInput(url=f"{CDN}/{keys[0]}"), product()).resource
+    media.close()
+    assert store.log.gets == [(keys[0], None, None)]  # sniffed, hashed, probed from its tail
+    assert resource.content_hash == hashlib.md5(contents[0]).hexdigest()
+    assert md5_from_etag(store.head(resource.storage_key).etag) is None  # the copy's "…-N"
 
 
 def test_over_the_threshold_the_relocation_is_a_multipart_copy(
@@ -232,13 +279,20 @@ def _nothing_left(db: Database, store: ObjectStore, key: str) -> None:
     assert [o.key for o in store.list("temp/")] == [key]
 
 
+PATHS = pytest.mark.parametrize(
+    "flavor", ["aws", "r2"], ids=["md5-from-copy", "hashed-beside-copy"]
+)
+
+
+@PATHS
 def test_a_big_video_replaced_before_its_copy_is_refused_and_leaves_nothing(
-    big_video: bytes, db: Database, moto_endpoint: str
+    big_video: bytes, db: Database, moto_endpoint: str, flavor: str
 ) -> None:
-    """The copy runs while the upload is hashed from the sniffing GET: another upload lands
-    on the key just before the copy. moto ignores the copy's ETag pin and copies the new
-    bytes; the copy's MD5 then differs from the streamed one (or the probe's pinned reads
-    see the new ETag first): refused as a conflict, the copy removed, no row."""
+    """Another upload lands on the key just before the copy. moto ignores the copy's ETag
+    pin and copies the new bytes. Hashed beside the copy (R2), the copy's MD5 then differs
+    from the streamed one; with the MD5 from the copy (S3), the upload's ETag, looked at
+    after the copy, differs from the one verified (or the probe's pinned reads see the new
+    ETag first): refused as a conflict either way, the copy removed, no row."""
     bucket = make_bucket(moto_endpoint)
     client = moto_client(moto_endpoint)
     key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
@@ -258,12 +312,13 @@ def test_a_big_video_replaced_before_its_copy_is_refused_and_leaves_nothing(
         access_key_id=TEST_KEY_ID,
         secret_access_key=TEST_SECRET,
         region="us-east-1",
+        flavor=flavor,  # type: ignore[arg-type]
     )
     media = MediaResourceService(db, store, UrlResolver(CDN))
     with pytest.raises(ConflictError, match=r"changed while it was ingested|not hold the verified"):
         media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
     media.close()
-    assert len(swaps) == 1  # the concurrent path copied (and hashed) it
+    assert len(swaps) == 1  # the streamed path copied it
     _nothing_left(db, store, key)
     assert store.get_bytes(key) == bytes(other)
 
@@ -271,12 +326,12 @@ def test_a_big_video_replaced_before_its_copy_is_refused_and_leaves_nothing(
 def test_a_big_video_whose_hash_read_breaks_is_refused_and_leaves_nothing(
     big_video: bytes, db: Database, moto_endpoint: str
 ) -> None:
-    """The hash's read is cut mid-way while the copy runs: the error is raised once the copy
-    is done and removed."""
+    """The hash's read (beside the copy, as on R2) is cut mid-way: the error is raised once
+    the copy is done and removed."""
     bucket = make_bucket(moto_endpoint)
     key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
     multipart_put(moto_client(moto_endpoint), bucket, key, big_video)
-    inner = moto_store(moto_endpoint, bucket)
+    inner = moto_store(moto_endpoint, bucket, flavor="r2")
     store = CutReadStore(inner, after=len(big_video) // 2)
     media = MediaResourceService(db, store, UrlResolver(CDN))  # type: ignore[arg-type]
     with pytest.raises(StoreUnavailableError, match="a test's cut"):
@@ -286,16 +341,17 @@ def test_a_big_video_whose_hash_read_breaks_is_refused_and_leaves_nothing(
     assert store.log.gets[0] == (key, None, None)  # the sniffing GET: the hash's read
 
 
+@PATHS
 def test_a_big_video_that_does_not_probe_is_refused_after_its_copy_goes(
-    big_video: bytes, db: Database, moto_endpoint: str
+    big_video: bytes, db: Database, moto_endpoint: str, flavor: str
 ) -> None:
     """A file that sniffs as MP4 but has no readable index: the probe refuses it while the
-    copy and the hash run; both are stopped or undone before the refusal."""
+    copy (and the hash) run; both are stopped or undone before the refusal."""
     broken = big_video[: 1 << 20] + bytes(len(big_video) - (1 << 20))  # the header, then zeros
     bucket = make_bucket(moto_endpoint)
     key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
     multipart_put(moto_client(moto_endpoint), bucket, key, broken)
-    store = moto_store(moto_endpoint, bucket)
+    store = moto_store(moto_endpoint, bucket, flavor=flavor)
     media = MediaResourceService(db, store, UrlResolver(CDN))
     with pytest.raises(UnsupportedMediaError):
         media.ingest(MediaInput(url=f"{CDN}/{key}"), product())

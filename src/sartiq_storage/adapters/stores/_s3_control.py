@@ -118,6 +118,13 @@ class S3ControlPlane(ObjectStore):
         where = self.endpoint_url or "AWS S3"
         return f"s3 bucket {self.bucket!r} at {where} ({self.flavor})"
 
+    def copy_computes_md5(self, size: int) -> bool:
+        # AWS writes a single CopyObject's result as one part, its ETag the MD5 of the bytes
+        # (plaintext and SSE-S3 objects). moto does too, SeaweedFS keeps the source's "…-N"
+        # (the store contract pins both), R2 and MinIO do not document it, and a copy in
+        # parts answers "…-N" everywhere: so only on AWS, below the multipart-copy size.
+        return self.flavor == "aws" and size <= self.multipart_copy_threshold
+
     @property
     def client(self) -> S3Client:
         """The boto3 client, for bucket configuration (lifecycle, CORS)."""

@@ -206,6 +206,15 @@ class ObjectStore(ABC):
     def description(self) -> str:
         """Where the objects live, for humans (no secrets)."""
 
+    def copy_computes_md5(self, size: int) -> bool:
+        """Whether :meth:`copy` of an object of ``size`` bytes is expected to answer with the
+        MD5 of the bytes as its ETag, whatever the source's was (a multipart ``…-N``
+        included). Ingest then takes a big video's MD5 from its copy instead of reading the
+        video (``promotion.promote_streaming``); an answer that is no MD5 after all is still
+        handled, by reading the copy, so this says only which way is faster. The local and
+        memory stores always keep an MD5 ETag."""
+        return True
+
     @abstractmethod
     def put(
         self,

@@ -18,7 +18,12 @@ from typing import Any
 from sartiq_storage.adapters.db.engine import Database
 from sartiq_storage.adapters.media_probe import MAX_PIXELS
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore, md5_from_etag
-from sartiq_storage.core.errors import ConflictError, PreconditionFailedError, StorageError
+from sartiq_storage.core.errors import (
+    ConflictError,
+    ObjectNotFoundError,
+    PreconditionFailedError,
+    StorageError,
+)
 from sartiq_storage.core.keys import MediaKey
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media import statements as sql
@@ -29,6 +34,7 @@ from sartiq_storage.services.media.verification import (
     Upload,
     Verified,
     probe_video_upload,
+    streamed_md5,
     streamed_upload_md5,
     video_verified,
 )
@@ -195,24 +201,83 @@ def promote_streaming(
     hints: MediaInput | None,
     target: AttachTo | None,
 ) -> Prepared:
-    """A big video whose MD5 must be streamed (``verify_or_stream``): copied while it is
-    hashed, and probed once the hash is done.
+    """A big video whose ETag is no MD5 (``verify_or_stream``): copied server-side, pinned to
+    the ETag the sniffing GET read, and probed, hashed or both meanwhile.
 
-    The copy runs server-side, pinned to the ETag the sniffing GET read; the hash reads the
-    rest of that same GET (the bytes of that ETag, no second request) and keeps its last
-    bytes, so the probe finds an MP4's index at the end with no ranged GET (any other read
-    is a ranged GET, pinned too). Side by side they take about the time of the longer, the
-    copy, instead of their sum. The copy is speculative: the MD5 is known only afterwards,
-    so a dedup hit then finds a copy it does not need, which the recording queues for
-    deletion (as it does for a copy made by an earlier attempt). A failure of any of the
-    three (a video the probe refuses, a source replaced meanwhile, a store error) stops the
-    hash, waits for the copy and removes it before the error is raised: no row, no
-    canonical object (its key is a fresh UUID's, ours alone). The copy's bytes are then
-    confirmed against the streamed MD5 (:func:`confirm`), as any promotion's are.
+    Where the store's copy answers with the MD5 of the bytes (``copy_computes_md5``: S3,
+    moto), that is the MD5, and no more of the video is read than the probe needs
+    (:func:`_md5_from_copy`). Elsewhere the rest of the sniffing GET is hashed beside the
+    copy (:func:`_md5_beside_copy`). Either way the MD5 is known only once the copy is
+    made: a dedup hit then finds a copy it does not need, which the recording queues for
+    deletion (as it does for a copy made by an earlier attempt). A failure (a video the
+    probe refuses, a source replaced meanwhile, a store error) removes the copy before the
+    error is raised: no row, no canonical object (its key is a fresh UUID's, ours alone).
+    The copy's bytes are then confirmed against the MD5 (:func:`confirm`), as any
+    promotion's.
     """
     assert upload.rest is not None, "a streamed promotion needs the sniffing GET kept open"
     resource_id = uuid.uuid4()
     canonical = MediaKey(resource_id, upload.kind.extension).key
+    if store.copy_computes_md5(upload.info.size):
+        verified, copied = _md5_from_copy(store, upload, settings, hints, canonical)
+    else:
+        verified, copied = _md5_beside_copy(store, upload, settings, hints, canonical)
+    confirm(store, verified, canonical, copied)
+    return Prepared(verified, target, resource_id, canonical)
+
+
+def _md5_from_copy(
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None,
+    canonical: str,
+) -> tuple[Verified, ObjectInfo]:
+    """Probed, then copied; the MD5 is the copy's ETag, computed by the store from the bytes
+    it copied. The sniffing GET is closed after its first chunk and the probe reads the
+    index by ranged GETs: a few MB of the video leave the store, not all of it. The probe
+    comes first, so a video it refuses is never copied; it takes a fraction of the copy's
+    time, and beside the copy it would slow a store that is one process (moto) down more
+    than it saves. A copy answering no MD5 after all is hashed (a read of the copy). Where
+    the store ignores the copy's ETag pin (moto), a source replaced meanwhile is caught by
+    its ETag, looked at once the copy is made."""
+    close = getattr(upload.rest, "close", None)
+    if close is not None:
+        close()  # nothing more is read from the sniffing GET
+    try:
+        copied = copy_unconfirmed(store, upload.info, upload.kind.content_type, canonical)
+        metadata, poster = probe_video_upload(store, upload, settings, hints)
+        md5 = copied.md5 or streamed_md5(store, copied)
+        _source_unchanged(store, upload.info)
+    except BaseException:
+        discard(store, canonical)  # whether or not the copy was made: nothing is left
+        raise
+    return video_verified(upload, metadata, poster, md5), copied
+
+
+def _source_unchanged(store: ObjectStore, info: ObjectInfo) -> None:
+    """That the upload still has the ETag it was verified by, now that its copy is made: a
+    store that ignores the copy's pin (moto) would have copied a replacement."""
+    try:
+        now = store.head(info.key)
+    except ObjectNotFoundError:
+        return  # removed by us once a concurrent ingest of the same key recorded it
+    if now.etag != info.etag:
+        raise ConflictError(f"{info.key} changed while it was ingested")
+
+
+def _md5_beside_copy(
+    store: ObjectStore,
+    upload: Upload,
+    settings: MediaSettings,
+    hints: MediaInput | None,
+    canonical: str,
+) -> tuple[Verified, ObjectInfo]:
+    """Copied while hashed, and probed once the hash is done. The hash reads the rest of the
+    sniffing GET (the bytes of that ETag, no second request) and keeps its last bytes, so
+    the probe finds an MP4's index at the end with no ranged GET (any other read is a
+    ranged GET, pinned too). Side by side they take about the time of the longer, the copy,
+    instead of their sum."""
     cancelled = threading.Event()
     with ThreadPoolExecutor(2, thread_name_prefix="ingest-video") as pool:
         copying = pool.submit(
@@ -236,9 +301,7 @@ def promote_streaming(
             wait(both)
             discard(store, canonical)  # whether or not the copy was made: nothing is left
             raise
-    verified = video_verified(upload, metadata, poster, streamed.md5)
-    confirm(store, verified, canonical, copied)
-    return Prepared(verified, target, resource_id, canonical)
+    return video_verified(upload, metadata, poster, streamed.md5), copied
 
 
 def discard(store: ObjectStore, canonical: str) -> None:
