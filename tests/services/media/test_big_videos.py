@@ -342,18 +342,35 @@ def test_a_big_video_whose_hash_read_breaks_is_refused_and_leaves_nothing(
 
 
 @PATHS
-def test_a_big_video_that_does_not_probe_is_refused_after_its_copy_goes(
+def test_a_big_video_that_does_not_probe_is_refused_and_its_copy_never_kept(
     big_video: bytes, db: Database, moto_endpoint: str, flavor: str
 ) -> None:
-    """A file that sniffs as MP4 but has no readable index: the probe refuses it while the
-    copy (and the hash) run; both are stopped or undone before the refusal."""
+    """A file that sniffs as MP4 but has no readable index. Hashed beside the copy (R2), the
+    probe refuses it while the copy and the hash run, and both are stopped or undone before
+    the refusal; with the MD5 from the copy (AWS) the probe comes first and nothing is
+    copied at all."""
     broken = big_video[: 1 << 20] + bytes(len(big_video) - (1 << 20))  # the header, then zeros
     bucket = make_bucket(moto_endpoint)
     key = f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4"
     multipart_put(moto_client(moto_endpoint), bucket, key, broken)
-    store = moto_store(moto_endpoint, bucket, flavor=flavor)
+    copies: list[str] = []
+
+    class CountedCopies(S3Store):
+        def copy(self, source: str, destination: str, **kw: Any) -> ObjectInfo:
+            copies.append(destination)
+            return super().copy(source, destination, **kw)
+
+    store = CountedCopies(
+        bucket=bucket,
+        endpoint_url=moto_endpoint,
+        access_key_id=TEST_KEY_ID,
+        secret_access_key=TEST_SECRET,
+        region="us-east-1",
+        flavor=flavor,  # type: ignore[arg-type]
+    )
     media = MediaResourceService(db, store, UrlResolver(CDN))
     with pytest.raises(UnsupportedMediaError):
         media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
     media.close()
     _nothing_left(db, store, key)
+    assert len(copies) == (0 if flavor == "aws" else 1)

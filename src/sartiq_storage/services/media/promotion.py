@@ -244,9 +244,9 @@ def _md5_from_copy(
     close = getattr(upload.rest, "close", None)
     if close is not None:
         close()  # nothing more is read from the sniffing GET
+    metadata, poster = probe_video_upload(store, upload, settings, hints)
     try:
         copied = copy_unconfirmed(store, upload.info, upload.kind.content_type, canonical)
-        metadata, poster = probe_video_upload(store, upload, settings, hints)
         md5 = copied.md5 or streamed_md5(store, copied)
         _source_unchanged(store, upload.info)
     except BaseException:
