@@ -281,6 +281,20 @@ def _note(result: dict[str, object]) -> str:
     return f"{result['outcome']}; {seconds}, peak {float(result['peak_mb']):+.0f} MB"  # type: ignore[arg-type]
 
 
+def _versus(
+    label: str, megabytes: float, ours_s: float, base_s: float, note: str, base: str
+) -> Result:
+    """A time row as rates (MB/s of video): ratio = the baseline's time / ours."""
+    return Result(
+        TITLE,
+        label,
+        megabytes / ours_s,
+        megabytes / base_s,
+        "MB/s",
+        f"{note}; ingest time = {ours_s / base_s:.2f}× {base}",
+    )
+
+
 def run(quick: bool) -> list[Result]:
     size = QUICK_SIZE if quick else SIZE
     video = cached_video(size)
@@ -292,43 +306,19 @@ def run(quick: bool) -> list[Result]:
             got = measure(video, folder)
             ingest, copy = got["ingest"], got["copy"]
             ingest_s, copy_s = float(ingest["seconds"]), float(copy["seconds"])  # type: ignore[arg-type]
-            rows.append(
-                Result(
-                    TITLE,
-                    f"{backend}: ingest of a {megabytes / 1000:.1f} GB video vs a server-side copy",
-                    megabytes / ingest_s,
-                    megabytes / copy_s,
-                    "MB/s",
-                    f"ingest: {_note(ingest)}; copy: {_note(copy)}; "
-                    f"ingest time = {ingest_s / copy_s:.2f}× the copy's",
-                )
-            )
+            label = f"{backend}: ingest of a {megabytes / 1000:.1f} GB video vs a server-side copy"
+            note = f"ingest: {_note(ingest)}; copy: {_note(copy)}"
+            rows.append(_versus(label, megabytes, ingest_s, copy_s, note, "the copy's"))
             if "ingest-aws" in got:
                 aws_s = float(got["ingest-aws"]["seconds"])  # type: ignore[arg-type]
-                rows.append(
-                    Result(
-                        TITLE,
-                        f"{backend} told it is AWS (the MD5 from the copy) vs a server-side copy",
-                        megabytes / aws_s,
-                        megabytes / copy_s,
-                        "MB/s",
-                        f"ingest: {_note(got['ingest-aws'])}; copy as above; "
-                        f"ingest time = {aws_s / copy_s:.2f}× the copy's",
-                    )
-                )
+                label = f"{backend} told it is AWS (the MD5 from the copy) vs a server-side copy"
+                note = f"ingest: {_note(got['ingest-aws'])}; copy as above"
+                rows.append(_versus(label, megabytes, aws_s, copy_s, note, "the copy's"))
             if "byte-copy" in got:
                 byte_s = float(got["byte-copy"]["seconds"])  # type: ignore[arg-type]
-                rows.append(
-                    Result(
-                        TITLE,
-                        f"{backend}: ingest vs a byte-for-byte copy (put of a get)",
-                        megabytes / ingest_s,
-                        megabytes / byte_s,
-                        "MB/s",
-                        f"byte copy: {_note(got['byte-copy'])}; "
-                        f"ingest time = {ingest_s / byte_s:.2f}× the byte copy's",
-                    )
-                )
+                label = f"{backend}: ingest vs a byte-for-byte copy (put of a get)"
+                note = f"byte copy: {_note(got['byte-copy'])}"
+                rows.append(_versus(label, megabytes, ingest_s, byte_s, note, "the byte copy's"))
             rows.append(
                 Result(
                     TITLE,
