@@ -202,10 +202,10 @@ def promote_streaming(
     target: AttachTo | None,
 ) -> Prepared:
     """A big video whose ETag is no MD5 (``verify_or_stream``): copied server-side, pinned to
-    the ETag the sniffing GET read, and probed, hashed or both meanwhile.
+    the ETag the sniffing GET read, and probed and hashed.
 
-    Where the store's copy answers with the MD5 of the bytes (``copy_computes_md5``: S3,
-    moto), that is the MD5, and no more of the video is read than the probe needs
+    Where the store's copy answers with the MD5 of the bytes (``copy_computes_md5``: AWS),
+    that is the MD5, and no more of the video is read than the probe needs
     (:func:`_md5_from_copy`). Elsewhere the rest of the sniffing GET is hashed beside the
     copy (:func:`_md5_beside_copy`). Either way the MD5 is known only once the copy is
     made: a dedup hit then finds a copy it does not need, which the recording queues for
