@@ -36,7 +36,7 @@ from sartiq_storage.services.media.deletions import (
     DeletionQueue,
     enqueue,
 )
-from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, moto_client, moto_store
+from sartiq_storage.testing.moto_server import moto_client, moto_store, s3_store_of
 from tests.hardening.store_faults import FAULT_KINDS_USED, RunConfig, run
 from tests.support.db import sqlite_database
 from tests.support.fault_proxy import fault_proxy
@@ -122,15 +122,7 @@ def test_the_checks_catch_a_store_that_breaks_the_rules(
     s3_server: S3Server, mutant: type[S3Store], expected: str, config: RunConfig
 ) -> None:
     def factory(endpoint: str, bucket: str, flavor: str, timeout: float) -> S3Store:
-        return mutant(
-            bucket=bucket,
-            endpoint_url=endpoint,
-            access_key_id=TEST_KEY_ID,
-            secret_access_key=TEST_SECRET,
-            region="us-east-1",
-            flavor=flavor,  # type: ignore[arg-type]
-            read_timeout=timeout,
-        )
+        return s3_store_of(mutant, endpoint, bucket, flavor=flavor, read_timeout=timeout)
 
     report = run(config, endpoint=s3_server.endpoint, store_factory=factory)
     assert any(expected in v for v in report.violations), report.summary()

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
 import httpx
@@ -23,6 +23,8 @@ from sartiq_storage.testing.process_group import process_group
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
+
+_Store = TypeVar("_Store", bound=S3Store)
 
 TEST_KEY_ID = "testing-key"
 TEST_SECRET = "testing-secret"  # noqa: S105 (moto accepts any; not a secret)
@@ -65,7 +67,20 @@ def moto_store(
 ) -> S3Store:
     """Our S3 adapter on ``bucket`` at moto's server (or a proxy in front of it);
     ``options`` go to :class:`S3Store` (``max_attempts``, ``flavor``, timeouts…)."""
-    return S3Store(
+    return s3_store_of(S3Store, endpoint, bucket, key_id, secret, **options)
+
+
+def s3_store_of(
+    store_class: type[_Store],
+    endpoint: str,
+    bucket: str,
+    key_id: str = TEST_KEY_ID,
+    secret: str = TEST_SECRET,
+    **options: Any,
+) -> _Store:
+    """:func:`moto_store` for a subclass of :class:`S3Store` (a test's store that watches
+    or breaks its own calls)."""
+    return store_class(
         bucket=bucket,
         endpoint_url=endpoint,
         access_key_id=key_id,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, update
@@ -34,17 +34,15 @@ from sartiq_storage.services.media.posters import poster_key
 from sartiq_storage.services.media.service import MediaInput, MediaResourceService
 from sartiq_storage.testing.media import video_bytes
 from sartiq_storage.testing.moto_server import (
-    TEST_KEY_ID,
-    TEST_SECRET,
     make_bucket,
     moto_client,
     moto_store,
+    s3_store_of,
 )
 from tests.support.media_service import CDN, product
 from tests.support.videos import CutReadStore, ReadCountingStore, image_size, multipart_put
 
 MiB = 1024 * 1024
-_S3 = TypeVar("_S3", bound=S3Store)
 
 
 @pytest.fixture(scope="module")
@@ -280,18 +278,6 @@ def _nothing_left(db: Database, store: ObjectStore, key: str) -> None:
     assert [o.key for o in store.list("temp/")] == [key]
 
 
-def _on_moto(cls: type[_S3], endpoint: str, bucket: str, flavor: str) -> _S3:
-    """A store of ``cls`` (an :class:`S3Store` that watches its copies) on moto's server."""
-    return cls(
-        bucket=bucket,
-        endpoint_url=endpoint,
-        access_key_id=TEST_KEY_ID,
-        secret_access_key=TEST_SECRET,
-        region="us-east-1",
-        flavor=flavor,  # type: ignore[arg-type]
-    )
-
-
 PATHS = pytest.mark.parametrize(
     "flavor", ["aws", "r2"], ids=["md5-from-copy", "hashed-beside-copy"]
 )
@@ -319,7 +305,7 @@ def test_a_big_video_replaced_before_its_copy_is_refused_and_leaves_nothing(
             swaps.append(multipart_put(client, bucket, source, bytes(other)))
             return super().copy(source, destination, **kw)
 
-    store = _on_moto(SwappedBeforeTheCopy, moto_endpoint, bucket, flavor)
+    store = s3_store_of(SwappedBeforeTheCopy, moto_endpoint, bucket, flavor=flavor)
     media = MediaResourceService(db, store, UrlResolver(CDN))
     with pytest.raises(ConflictError, match=r"changed while it was ingested|not hold the verified"):
         media.ingest(MediaInput(url=f"{CDN}/{key}"), product())
@@ -366,7 +352,7 @@ def test_a_big_video_that_does_not_probe_is_refused_and_its_copy_never_kept(
             copies.append(destination)
             return super().copy(source, destination, **kw)
 
-    store = _on_moto(CountedCopies, moto_endpoint, bucket, flavor)
+    store = s3_store_of(CountedCopies, moto_endpoint, bucket, flavor=flavor)
     media = MediaResourceService(db, store, UrlResolver(CDN))
     with pytest.raises(UnsupportedMediaError):
         media.ingest(MediaInput(url=f"{CDN}/{key}"), product())

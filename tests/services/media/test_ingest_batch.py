@@ -17,7 +17,7 @@ from sartiq_storage.adapters.stores import ObjectStore, S3Store
 from sartiq_storage.core.errors import UnsupportedMediaError
 from sartiq_storage.services.media.service import AttachTo, MediaResourceService
 from sartiq_storage.testing.media import image_bytes
-from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET
+from sartiq_storage.testing.moto_server import s3_store_of
 from tests.support.media_service import product, upload
 from tests.support.s3_servers import S3Server
 
@@ -346,13 +346,7 @@ def test_on_s3_an_upload_swapped_after_its_check_is_a_conflict_and_leaves_nothin
             self.put(source, image_bytes(seed=97))  # another PUT lands just before the copy
             return super().copy(source, destination, **kw)
 
-    store = _SwappedBeforeTheCopy(
-        bucket=server_bucket,
-        endpoint_url=s3_server.endpoint,
-        access_key_id=TEST_KEY_ID,
-        secret_access_key=TEST_SECRET,
-        region="us-east-1",
-    )
+    store = s3_store_of(_SwappedBeforeTheCopy, s3_server.endpoint, server_bucket)
     copies: list[int] = []
     store.client.meta.events.register(
         "after-call.s3.CopyObject",
