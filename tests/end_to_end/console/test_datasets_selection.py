@@ -45,6 +45,14 @@ def _submit(page: Page) -> None:
     page.locator("#repo-panel form.toolbar button[type=submit]").click()
 
 
+def _refs_held(page: Page, repo: str, act: Callable[[], object]) -> Held:
+    """``act()`` with ``repo``'s next refs request held, once that request is held."""
+    held = Held(page, re.compile(rf"/repositories/{repo}/refs$"))
+    act()
+    held.wait()
+    return held
+
+
 def test_a_late_answer_for_the_first_repository_does_not_replace_the_one_clicked(
     service: Service, open_console: Opener
 ) -> None:
@@ -212,9 +220,9 @@ def test_the_panel_on_screen_acts_on_its_repository_while_another_loads(
     still used, and shows its own repository's objects, not the one loading."""
     seed_repository(service.context, "late-panel-b")
     console, page = _open(service, open_console, "late-panel-a")
-    held = Held(page, re.compile(r"/repositories/late-panel-b/refs$"))
-    page.click('#repo-list button[data-repo="late-panel-b"]')
-    held.wait()
+    held = _refs_held(
+        page, "late-panel-b", lambda: page.click('#repo-list button[data-repo="late-panel-b"]')
+    )
     show_mode(page, "browse")
     expect(page.locator("#repo-panel h2")).to_have_text("late-panel-a")
     expect(page.locator("#repo-panel .crumbs")).to_have_text("late-panel-a@main")
@@ -259,9 +267,9 @@ def test_branches_chosen_again_are_not_drawn_anew_by_the_first_answer(
     """Branches, Log, Branches again: the first Branches answer, late, must not draw the view
     anew over the branch name the user typed into the second."""
     console, page = _open(service, open_console, "late-branches")
-    held = Held(page, re.compile(r"/repositories/late-branches/refs$"))
-    page.click('#repo-panel .segmented button[data-mode="refs"]')
-    held.wait()
+    held = _refs_held(
+        page, "late-branches", lambda: page.click('#repo-panel .segmented button[data-mode="refs"]')
+    )
     show_mode(page, "log")
     page.click('#repo-panel .segmented button[data-mode="refs"]')
     page.fill("#ds-new-branch", "typed-meanwhile")
@@ -304,9 +312,9 @@ def test_the_view_opened_again_keeps_the_repository_chosen_while_it_loads(
     came: the view, opened again, goes on with that repository, not the first in the list."""
     seed_repository(service.context, "late-reopen")
     console, page = _open(service, open_console, "late-reopen-other")
-    held = Held(page, re.compile(r"/repositories/late-reopen/refs$"))
-    page.click('#repo-list button[data-repo="late-reopen"]')
-    held.wait()
+    held = _refs_held(
+        page, "late-reopen", lambda: page.click('#repo-list button[data-repo="late-reopen"]')
+    )
     console.go("upload")
     console.go("datasets")
     expect(page.locator("#repo-panel h2")).to_have_text("late-reopen")
@@ -330,9 +338,10 @@ def test_the_news_of_a_write_comes_with_the_view_drawn_anew(
     console, page = _open(service, open_console, "late-news")
     show_mode(page, "refs")
     page.fill("#ds-new-tag", "v9")
-    held = Held(page, re.compile(r"/repositories/late-news/refs$"))
-    page.get_by_role("button", name="Create tag").click()
-    held.wait()  # created; the view asks for the refs to draw itself anew
+    # Created; the view then asks for the refs to draw itself anew.
+    held = _refs_held(
+        page, "late-news", lambda: page.get_by_role("button", name="Create tag").click()
+    )
     expect(page.locator("#ds-status")).to_have_text("")
     expect(page.locator("#ds-new-tag")).to_be_disabled()
 
@@ -354,9 +363,10 @@ def test_what_is_typed_into_the_other_forms_stays_when_one_form_writes(
     console, page = _open(service, open_console, "late-typed")
     show_mode(page, "refs")
     page.fill("#ds-new-branch", "dev")
-    held = Held(page, re.compile(r"/repositories/late-typed/refs$"))
-    page.get_by_role("button", name="Create branch").click()
-    held.wait()  # created; the view asks for the refs to draw itself anew
+    # Created; the view then asks for the refs to draw itself anew.
+    held = _refs_held(
+        page, "late-typed", lambda: page.get_by_role("button", name="Create branch").click()
+    )
     page.fill("#ds-new-rule", "release-*")
     page.fill("#ds-new-tag", "v1")
 
