@@ -31,9 +31,10 @@ One ingest of a 2 GB H.264 MP4 (320×180, every frame a keyframe, the index at t
 `temp/`, SQLite, each case in a fresh child process: on the embedded store (local files, the
 upload's ETag is the MD5 the store computed when it was written) and on moto's S3 server (the
 upload made in 64 MiB parts, so its ETag `…-N` is no MD5 and ingest hashes it as a stream;
-there the copy and each ingest run twice, alternately, and the faster of each is kept, as
-moto on a shared machine varies by tens of percent from one run to the next; each case starts
-after `sync`). Ingest sniffs the first chunk of one GET, copies the object server-side to
+there three rounds run one after the other, each a copy and the two ingests, and the
+median of each case is kept, with each round's ingest over the copy of that same round in the
+notes, as moto's copy of the same object varies from 5 to 13 s with its state; each case
+starts after `sync`). Ingest sniffs the first chunk of one GET, copies the object server-side to
 `media/{id}/file.mp4` while it hashes the rest of that GET (keeping its last 8 MiB), then
 probes the container and makes the poster frame from the sniffed head and that tail (PyAV; any
 other read a ranged GET with a 1 MiB read-ahead; the notes count the GETs). On AWS S3 it
@@ -54,6 +55,9 @@ MIB = 1024 * 1024
 SIZE = 2_000_000_000
 QUICK_SIZE = 64 * MIB
 PART = 64 * MIB
+ROUNDS = 3
+"""Rounds on moto, each a copy and the two ingests, one after the other: moto's copy of the
+same 2 GB varies from 5 to 13 s with its state, so one pair of runs proves little."""
 CACHE = Path(tempfile.gettempdir()) / "sartiq-bench-videos"
 
 
@@ -241,43 +245,52 @@ def _moto(video: Path, folder: Path) -> dict[str, dict[str, object]]:
         copier = moto_store(
             endpoint, bucket, read_timeout=900, multipart_copy_threshold=PART, copy_part_size=PART
         )
-        sources = [f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4" for _ in range(3)]
+        sources = [f"temp/{uuid.uuid4().hex}_1706000000_clip.mp4" for _ in range(2 * ROUNDS - 1)]
         for source in sources:
             copier.copy(key, source, content_type="video/mp4")
         sources.append(key)
         base = {"backend": "moto", "endpoint": endpoint, "bucket": bucket}
         aws = {**base, "flavor": "aws"}  # the MD5 from the copy, as on AWS S3
-        rounds = [  # alternately, each ingest with a database of its own (no dedup hit)
-            ("copy", {**base, "key": key}),
-            ("ingest", {**base, "key": sources[0], "db": str(folder / "m1.db")}),
-            ("ingest-aws", {**aws, "key": sources[1], "db": str(folder / "m2.db")}),
-            ("copy", {**base, "key": key}),
-            ("ingest", {**base, "key": sources[2], "db": str(folder / "m3.db")}),
-            ("ingest-aws", {**aws, "key": sources[3], "db": str(folder / "m4.db")}),
-        ]
         runs: dict[str, list[dict[str, object]]] = {}
-        for case, args in rounds:
-            runs.setdefault(case, []).append(run_child(case.removesuffix("-aws"), args))
-            # What the case made goes (moto then drops its file): a page cache that only
-            # grew would reach memory the VM never touched, slower from one case to the next.
-            made = [o.key for prefix in ("media/", "derived/") for o in copier.list(prefix)]
-            copier.delete_many(made)
-        return {case: _best(results) for case, results in runs.items()}
+        for n in range(ROUNDS):  # each ingest beside its own copy, with a database of its own
+            rounds = [
+                ("copy", {**base, "key": key}),
+                ("ingest", {**base, "key": sources[2 * n], "db": str(folder / f"m{n}.db")}),
+                ("ingest-aws", {**aws, "key": sources[2 * n + 1], "db": str(folder / f"a{n}.db")}),
+            ]
+            for case, args in rounds:
+                runs.setdefault(case, []).append(run_child(case.removesuffix("-aws"), args))
+                # What the case made goes (moto then drops its file): a page cache that only
+                # grew would reach memory the VM never touched, slower from one case to the next.
+                made = [o.key for prefix in ("media/", "derived/") for o in copier.list(prefix)]
+                copier.delete_many(made)
+        return {case: _median(results) for case, results in runs.items()}
 
 
-def _best(results: list[dict[str, object]]) -> dict[str, object]:
-    """The fastest of a case's runs, with the highest peak of them all and every time."""
-    best = dict(min(results, key=lambda result: float(result["seconds"])))  # type: ignore[arg-type]
-    best["peak_mb"] = max(float(result["peak_mb"]) for result in results)  # type: ignore[arg-type]
-    best["all_seconds"] = [float(result["seconds"]) for result in results]  # type: ignore[arg-type]
-    return best
+def _median(results: list[dict[str, object]]) -> dict[str, object]:
+    """The run of median time among a case's runs, with the highest peak of them all and every
+    time (in round order: ``round_ratios`` pairs each ingest with the copy of its round)."""
+    ordered = sorted(results, key=lambda result: float(result["seconds"]))  # type: ignore[arg-type]
+    median = dict(ordered[(len(ordered) - 1) // 2])
+    median["peak_mb"] = max(float(result["peak_mb"]) for result in results)  # type: ignore[arg-type]
+    median["all_seconds"] = [float(result["seconds"]) for result in results]  # type: ignore[arg-type]
+    return median
+
+
+def _round_ratios(ingest: dict[str, object], copy: dict[str, object]) -> str:
+    """Each round's ingest time over the copy's time in that same round."""
+    ours, base = ingest.get("all_seconds"), copy.get("all_seconds")
+    if not isinstance(ours, list) or not isinstance(base, list) or len(ours) < 2:
+        return ""
+    ratios = [o / b for o, b in zip(ours, base, strict=True)]
+    return f"; round by round {', '.join(f'{r:.2f}' for r in ratios)}× the copy's"
 
 
 def _note(result: dict[str, object]) -> str:
     times = result.get("all_seconds")
     seconds = f"{float(result['seconds']):.2f} s"  # type: ignore[arg-type]
     if isinstance(times, list) and len(times) > 1:
-        seconds = f"best of {' and '.join(f'{t:.2f}' for t in times)} s"
+        seconds = f"median of {', '.join(f'{t:.2f}' for t in times)} s"
     return f"{result['outcome']}; {seconds}, peak {float(result['peak_mb']):+.0f} MB"  # type: ignore[arg-type]
 
 
@@ -307,12 +320,13 @@ def run(quick: bool) -> list[Result]:
             ingest, copy = got["ingest"], got["copy"]
             ingest_s, copy_s = float(ingest["seconds"]), float(copy["seconds"])  # type: ignore[arg-type]
             label = f"{backend}: ingest of a {megabytes / 1000:.1f} GB video vs a server-side copy"
-            note = f"ingest: {_note(ingest)}; copy: {_note(copy)}"
+            note = f"ingest: {_note(ingest)}; copy: {_note(copy)}{_round_ratios(ingest, copy)}"
             rows.append(_versus(label, megabytes, ingest_s, copy_s, note, "the copy's"))
             if "ingest-aws" in got:
                 aws_s = float(got["ingest-aws"]["seconds"])  # type: ignore[arg-type]
                 label = f"{backend} told it is AWS (the MD5 from the copy) vs a server-side copy"
-                note = f"ingest: {_note(got['ingest-aws'])}; copy as above"
+                aws_rounds = _round_ratios(got["ingest-aws"], copy)
+                note = f"ingest: {_note(got['ingest-aws'])}; copy as above{aws_rounds}"
                 rows.append(_versus(label, megabytes, aws_s, copy_s, note, "the copy's"))
             if "byte-copy" in got:
                 byte_s = float(got["byte-copy"]["seconds"])  # type: ignore[arg-type]
