@@ -187,3 +187,41 @@ def test_refusals_are_clear_and_leave_nothing(service: httpx.Client) -> None:
     assert aborted.status_code == 200
     assert aborted.json() == {}
     refused(api.get(f"{ROOT}/{third['uploadId']}", params=tq), 404, "upload")
+
+
+def test_abort_names_the_upload_it_drops(service: httpx.Client) -> None:
+    """DELETE with an id that is not the key's live upload (a made-up one, one already
+    completed) is a 404 and changes nothing: the key's upload goes on. (Another key's upload
+    id is not tried here: moto ignores the key and would abort that other upload.)"""
+    api = service
+    created = _create(api, 6 * MIB)
+    key, upload_id = created["key"], created["uploadId"]
+    query = {"key": key}
+    first = _put(api.get(f"{ROOT}/{upload_id}/1", params=query).json()["url"], b"1" * (5 * MIB))
+    answer = api.delete(f"{ROOT}/{'f' * 32}", params=query)
+    assert answer.status_code == 404, answer.text
+    assert "upload" in answer.json()["detail"]
+    listed = api.get(f"{ROOT}/{upload_id}", params=query)
+    assert listed.status_code == 200, listed.text
+    assert [p["ETag"] for p in listed.json()] == [first]
+
+    second = _put(api.get(f"{ROOT}/{upload_id}/2", params=query).json()["url"], b"2" * MIB)
+    parts = [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]
+    done = api.post(f"{ROOT}/{upload_id}/complete", params=query, json={"parts": parts})
+    assert done.status_code == 200, done.text
+    # Completed: no longer an upload to abort (docs/uploads.md, "Refusals").
+    late = api.delete(f"{ROOT}/{upload_id}", params=query)
+    assert late.status_code == 404, late.text
+    stored = httpx.get(created["fileUrl"], timeout=60)
+    assert stored.status_code == 200
+    assert len(stored.content) == 6 * MIB
+
+
+def test_a_part_number_that_is_not_a_number_is_a_400(service: httpx.Client) -> None:
+    api = service
+    created = _create(api, 6 * MIB)
+    query = {"key": created["key"]}
+    for raw in ("abc", "1.5", "-1", "0", "10001"):
+        answer = api.get(f"{ROOT}/{created['uploadId']}/{raw}", params=query)
+        assert answer.status_code == 400, (raw, answer.text)
+        assert isinstance(answer.json()["detail"], str), answer.text

@@ -155,13 +155,14 @@ async def sign_part_batch(
 
 @router.get("/{upload_id}/{part_number}")
 async def sign_part(
-    upload_id: str, part_number: int, key: KeyQuery, context: ContextDep, caller: UploadsDep
+    upload_id: str, part_number: str, key: KeyQuery, context: ContextDep, caller: UploadsDep
 ) -> SignedPart:
     """A PUT URL for one part (Companion's ``signPart``); its answer's ETag is the part's."""
+    (number,) = parse_part_numbers(part_number, 1)  # not a number: 400, as in a batch
     signed = await run_in_threadpool(
-        context.multipart.sign_parts, key, upload_id, [part_number], requester=caller.subject
+        context.multipart.sign_parts, key, upload_id, [number], requester=caller.subject
     )
-    request = signed[part_number]
+    request = signed[number]
     return SignedPart(url=request.url, expires=request.expires_in, headers=request.headers)
 
 
