@@ -225,3 +225,21 @@ def test_a_part_number_that_is_not_a_number_is_a_400(service: httpx.Client) -> N
         answer = api.get(f"{ROOT}/{created['uploadId']}/{raw}", params=query)
         assert answer.status_code == 400, (raw, answer.text)
         assert isinstance(answer.json()["detail"], str), answer.text
+
+
+def test_a_completion_naming_part_0_10001_or_none_is_a_400_and_aborts(
+    service: httpx.Client,
+) -> None:
+    """docs/uploads.md: a part number out of range is a 400, and a refused completion aborts
+    the upload (nothing left behind), as for a part that was never uploaded."""
+    api = service
+    for parts in ([0], [10001], [1, 10001], []):
+        created = _create(api, 1 * MIB)
+        upload_id, query = created["uploadId"], {"key": created["key"]}
+        etag = _put(api.get(f"{ROOT}/{upload_id}/1", params=query).json()["url"], b"1" * MIB)
+        body = {"parts": [{"PartNumber": n, "ETag": etag} for n in parts]}
+        answer = api.post(f"{ROOT}/{upload_id}/complete", params=query, json=body)
+        assert answer.status_code == 400, (parts, answer.text)
+        assert isinstance(answer.json()["detail"], str), answer.text
+        gone = api.get(f"{ROOT}/{upload_id}", params=query)
+        assert gone.status_code == 404, (parts, gone.text)

@@ -85,12 +85,14 @@ class SignedBatch(BaseModel):
 
 
 class CompletePart(Strict):
-    PartNumber: int = Field(ge=1, le=MAX_PARTS)
+    # Range and emptiness are the completion's rules (400, the upload aborted: a refused
+    # completion leaves nothing), not the body's shape (422).
+    PartNumber: int = Field(description="1 to 10,000, ascending")
     ETag: str = Field(min_length=1, max_length=128)
 
 
 class CompleteBody(Strict):
-    parts: list[CompletePart] = Field(min_length=1, max_length=MAX_PARTS)
+    parts: list[CompletePart] = Field(max_length=MAX_PARTS, description="at least one")
 
 
 class CompleteResponse(BaseModel):
