@@ -20,6 +20,7 @@ from sartiq_storage.core.multipart import MIB
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.testing.media import mp4_bytes
 from sartiq_storage.testing.moto_server import free_port, make_bucket
+from tests.support.cli import sartiq
 from tests.support.s3_servers import S3Server, selected_servers
 from tests.support.serve_process import get_once_up, serve_process
 
@@ -243,3 +244,37 @@ def test_a_completion_naming_part_0_10001_or_none_is_a_400_and_aborts(
         assert isinstance(answer.json()["detail"], str), answer.text
         gone = api.get(f"{ROOT}/{upload_id}", params=query)
         assert gone.status_code == 404, (parts, gone.text)
+
+
+def test_ingestion_holds_videos_to_the_video_upload_setting(tmp_path: Path) -> None:
+    """``STORAGE_MAX_VIDEO_UPLOAD_BYTES`` is the largest video (README): ingestion applies it
+    too, not a fixed 5 GiB, so raising it lets such videos in and lowering it keeps bigger
+    ones out. Here lowered to 60 MiB: a 70 MiB video an operator put in ``temp/`` is a 413."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "AUTH_JWT_SECRET": SECRET,
+        "STORAGE_SERVICE_URL": base,
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "STORAGE_MAX_VIDEO_UPLOAD_BYTES": str(60 * MIB),
+    }
+    (tmp_path / "clip.mp4").write_bytes(padded_mp4(70 * MIB))
+    key = f"temp/{uuid.uuid4().hex}_1796500000_clip.mp4"
+    put = sartiq("put", "clip.mp4", key, cwd=tmp_path, env=env)
+    assert put.returncode == 0, put.stderr
+    with serve_process(tmp_path, port, env=env):
+        assert get_once_up(f"{base}/healthz").status_code == 200
+        auth = {"Authorization": f"Bearer {issue_token(SECRET, 'webapp')}"}
+        answer = httpx.post(
+            f"{base}/api/v1/media-resources/ingest",
+            headers=auth,
+            timeout=120,
+            json={
+                "media": {"url": f"{base}/_storage/public/{key}"},
+                "entity_type": "PRODUCT",
+                "entity_id": str(uuid.uuid4()),
+                "slot": "video",
+            },
+        )
+    assert answer.status_code == 413, answer.text
+    assert str(60 * MIB) in answer.json()["detail"]
