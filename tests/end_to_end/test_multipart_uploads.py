@@ -219,10 +219,14 @@ def test_a_part_number_that_is_not_a_number_is_a_400(service: httpx.Client) -> N
     api = service
     created = _create(api, 6 * MIB)
     query = {"key": created["key"]}
-    for raw in ("abc", "1.5", "-1", "0", "10001"):
+    for raw in ("abc", "1.5", "-1", "0", "10001", "²", "1" * 5000):
         answer = api.get(f"{ROOT}/{created['uploadId']}/{raw}", params=query)
         assert answer.status_code == 400, (raw, answer.text)
         assert isinstance(answer.json()["detail"], str), answer.text
+        batch = api.get(
+            f"{ROOT}/{created['uploadId']}/batch", params={**query, "partNumbers": f"1,{raw}"}
+        )
+        assert batch.status_code == 400, (raw, batch.text)
 
 
 def test_a_completion_naming_part_0_10001_or_none_is_a_400_and_aborts(
