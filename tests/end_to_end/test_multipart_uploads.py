@@ -20,6 +20,7 @@ from sartiq_storage.core.multipart import MIB
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.testing.media import mp4_bytes
 from sartiq_storage.testing.moto_server import free_port, make_bucket
+from tests.support.cli import sartiq
 from tests.support.s3_servers import S3Server, selected_servers
 from tests.support.serve_process import get_once_up, serve_process
 
@@ -187,3 +188,94 @@ def test_refusals_are_clear_and_leave_nothing(service: httpx.Client) -> None:
     assert aborted.status_code == 200
     assert aborted.json() == {}
     refused(api.get(f"{ROOT}/{third['uploadId']}", params=tq), 404, "upload")
+
+
+def test_abort_names_the_upload_it_drops(service: httpx.Client) -> None:
+    """DELETE with an id that is not the key's live upload (a made-up one, one already
+    completed) is a 404 and changes nothing: the key's upload goes on. (Another key's upload
+    id is not tried here: moto ignores the key and would abort that other upload.)"""
+    api = service
+    created = _create(api, 6 * MIB)
+    key, upload_id = created["key"], created["uploadId"]
+    query = {"key": key}
+    first = _put(api.get(f"{ROOT}/{upload_id}/1", params=query).json()["url"], b"1" * (5 * MIB))
+    answer = api.delete(f"{ROOT}/{'f' * 32}", params=query)
+    assert answer.status_code == 404, answer.text
+    assert "upload" in answer.json()["detail"]
+    listed = api.get(f"{ROOT}/{upload_id}", params=query)
+    assert listed.status_code == 200, listed.text
+    assert [p["ETag"] for p in listed.json()] == [first]
+
+    second = _put(api.get(f"{ROOT}/{upload_id}/2", params=query).json()["url"], b"2" * MIB)
+    parts = [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]
+    done = api.post(f"{ROOT}/{upload_id}/complete", params=query, json={"parts": parts})
+    assert done.status_code == 200, done.text
+    # Completed: no longer an upload to abort (docs/uploads.md, "Refusals").
+    late = api.delete(f"{ROOT}/{upload_id}", params=query)
+    assert late.status_code == 404, late.text
+
+
+def test_a_part_number_that_is_not_a_number_is_a_400(service: httpx.Client) -> None:
+    api = service
+    created = _create(api, 6 * MIB)
+    query = {"key": created["key"]}
+    for raw in ("abc", "1.5", "-1", "0", "10001", "²", "1" * 5000):
+        answer = api.get(f"{ROOT}/{created['uploadId']}/{raw}", params=query)
+        assert answer.status_code == 400, (raw, answer.text)
+        assert isinstance(answer.json()["detail"], str), answer.text
+        batch = api.get(
+            f"{ROOT}/{created['uploadId']}/batch", params={**query, "partNumbers": f"1,{raw}"}
+        )
+        assert batch.status_code == 400, (raw, batch.text)
+
+
+def test_a_completion_naming_part_0_10001_or_none_is_a_400_and_aborts(
+    service: httpx.Client,
+) -> None:
+    """docs/uploads.md: a part number out of range is a 400, and a refused completion aborts
+    the upload (nothing left behind), as for a part that was never uploaded."""
+    api = service
+    for parts in ([0], [10001], [1, 10001], []):
+        created = _create(api, 1 * MIB)
+        upload_id, query = created["uploadId"], {"key": created["key"]}
+        etag = _put(api.get(f"{ROOT}/{upload_id}/1", params=query).json()["url"], b"1" * MIB)
+        body = {"parts": [{"PartNumber": n, "ETag": etag} for n in parts]}
+        answer = api.post(f"{ROOT}/{upload_id}/complete", params=query, json=body)
+        assert answer.status_code == 400, (parts, answer.text)
+        assert isinstance(answer.json()["detail"], str), answer.text
+        gone = api.get(f"{ROOT}/{upload_id}", params=query)
+        assert gone.status_code == 404, (parts, gone.text)
+
+
+def test_ingestion_holds_videos_to_the_video_upload_setting(tmp_path: Path) -> None:
+    """``STORAGE_MAX_VIDEO_UPLOAD_BYTES`` is the largest video (README): ingestion applies it
+    too, not a fixed 5 GiB, so raising it lets such videos in and lowering it keeps bigger
+    ones out. Here lowered to 60 MiB: a 70 MiB video an operator put in ``temp/`` is a 413."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {
+        "AUTH_JWT_SECRET": SECRET,
+        "STORAGE_SERVICE_URL": base,
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "STORAGE_MAX_VIDEO_UPLOAD_BYTES": str(60 * MIB),
+    }
+    (tmp_path / "clip.mp4").write_bytes(padded_mp4(70 * MIB))
+    key = f"temp/{uuid.uuid4().hex}_1796500000_clip.mp4"
+    put = sartiq("put", "clip.mp4", key, cwd=tmp_path, env=env)
+    assert put.returncode == 0, put.stderr
+    with serve_process(tmp_path, port, env=env):
+        assert get_once_up(f"{base}/healthz").status_code == 200
+        auth = {"Authorization": f"Bearer {issue_token(SECRET, 'webapp')}"}
+        answer = httpx.post(
+            f"{base}/api/v1/media-resources/ingest",
+            headers=auth,
+            timeout=120,
+            json={
+                "media": {"url": f"{base}/_storage/public/{key}"},
+                "entity_type": "PRODUCT",
+                "entity_id": str(uuid.uuid4()),
+                "slot": "video",
+            },
+        )
+    assert answer.status_code == 413, answer.text
+    assert str(60 * MIB) in answer.json()["detail"]

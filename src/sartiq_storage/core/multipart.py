@@ -64,7 +64,9 @@ def parse_part_numbers(text: str, limit: int = MAX_PARTS) -> list[int]:
     numbers: list[int] = []
     for raw in text.split(","):
         raw = raw.strip()
-        if not raw.isdigit():
+        # ASCII digits only, and few: "²" is a digit to str.isdigit but not to int(), and
+        # int() refuses strings of over 4,300 digits.
+        if not (raw.isascii() and raw.isdigit() and len(raw) <= 6):
             raise InvalidUploadError(
                 f"part number {raw!r} is not a whole number (1 to {MAX_PARTS})"
             )

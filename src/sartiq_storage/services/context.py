@@ -12,7 +12,7 @@ from sartiq_storage.adapters.db.migrate import upgrade
 from sartiq_storage.adapters.local_secrets import load_or_create_secret
 from sartiq_storage.adapters.stores import ObjectStore, open_store, signer_for
 from sartiq_storage.adapters.vips import DECODES
-from sartiq_storage.core.config import Settings
+from sartiq_storage.core.config import MAX_UPLOAD_BYTES, Settings
 from sartiq_storage.core.errors import ConfigurationError
 from sartiq_storage.core.signing import UrlSigner
 from sartiq_storage.core.tokens import VerifiedTokens
@@ -215,7 +215,14 @@ def build_context(
         tokens=VerifiedTokens(secret),
         signer=signer_for(settings) if settings.embedded else None,
         db=db,
-        media=MediaResourceService(db, store, urls),
+        media=MediaResourceService(
+            db,
+            store,
+            urls,
+            # The video cap multipart uploads take is ingestion's too (never under the single
+            # PUT's 50 MB, which small videos keep).
+            max_video_size=max(settings.STORAGE_MAX_VIDEO_UPLOAD_BYTES, MAX_UPLOAD_BYTES),
+        ),
         tags=TagService(db),
         uploads=UploadService(db, store, urls, require_size=settings.STORAGE_REQUIRE_UPLOAD_SIZE),
         delivery=DeliveryService(settings, store, urls),

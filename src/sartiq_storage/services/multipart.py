@@ -232,6 +232,9 @@ class MultipartUploadService:
 
     def abort(self, key: str, upload_id: str, *, requester: str) -> None:
         intent = self._intent(key, upload_id, requester)
+        # The intent is the key's; the id must be its upload still in the store (not another
+        # id, nor one completed): else 404, and the key's live upload stays untouched.
+        self.store.list_parts(intent.storage_key, upload_id)
         self.store.abort_multipart(intent.storage_key, upload_id)
         self._close_intent(intent.storage_key)
 

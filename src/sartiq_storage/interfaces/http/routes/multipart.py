@@ -85,12 +85,14 @@ class SignedBatch(BaseModel):
 
 
 class CompletePart(Strict):
-    PartNumber: int = Field(ge=1, le=MAX_PARTS)
+    # Range and emptiness are the completion's rules (400, the upload aborted: a refused
+    # completion leaves nothing), not the body's shape (422).
+    PartNumber: int = Field(description="1 to 10,000, ascending")
     ETag: str = Field(min_length=1, max_length=128)
 
 
 class CompleteBody(Strict):
-    parts: list[CompletePart] = Field(min_length=1, max_length=MAX_PARTS)
+    parts: list[CompletePart] = Field(max_length=MAX_PARTS, description="at least one")
 
 
 class CompleteResponse(BaseModel):
@@ -155,13 +157,14 @@ async def sign_part_batch(
 
 @router.get("/{upload_id}/{part_number}")
 async def sign_part(
-    upload_id: str, part_number: int, key: KeyQuery, context: ContextDep, caller: UploadsDep
+    upload_id: str, part_number: str, key: KeyQuery, context: ContextDep, caller: UploadsDep
 ) -> SignedPart:
     """A PUT URL for one part (Companion's ``signPart``); its answer's ETag is the part's."""
+    (number,) = parse_part_numbers(part_number, 1)  # not a number: 400, as in a batch
     signed = await run_in_threadpool(
-        context.multipart.sign_parts, key, upload_id, [part_number], requester=caller.subject
+        context.multipart.sign_parts, key, upload_id, [number], requester=caller.subject
     )
-    request = signed[part_number]
+    request = signed[number]
     return SignedPart(url=request.url, expires=request.expires_in, headers=request.headers)
 
 
