@@ -8,6 +8,7 @@ promises, each a 4xx with a JSON ``detail`` and nothing left behind.
 
 from __future__ import annotations
 
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.multipart import MIB
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.testing.media import mp4_bytes
@@ -279,3 +281,58 @@ def test_ingestion_holds_videos_to_the_video_upload_setting(tmp_path: Path) -> N
         )
     assert answer.status_code == 413, answer.text
     assert str(60 * MIB) in answer.json()["detail"]
+
+
+@pytest.mark.parametrize("service", ["embedded"], indirect=True)
+def test_embedded_part_urls_cannot_fill_the_disk(service: httpx.Client) -> None:
+    """Where the service is the part target, a part URL carries the upload's total (its
+    declared size, else its type's cap): a part past what is left is a 413 before or while
+    it is read, and nothing of it is kept. (An S3 part URL cannot carry it: the bucket.)"""
+    api = service
+    created = _create(api, 6 * MIB)
+    upload_id, query = created["uploadId"], {"key": created["key"]}
+
+    def url(number: int) -> str:
+        return str(api.get(f"{ROOT}/{upload_id}/{number}", params=query).json()["url"])
+
+    def listed() -> list[int]:
+        answer = api.get(f"{ROOT}/{upload_id}", params=query)
+        assert answer.status_code == 200, answer.text
+        return [part["Size"] for part in answer.json()]
+
+    too_big = httpx.put(url(1), content=b"1" * (7 * MIB), timeout=60)
+    assert too_big.status_code == 413, too_big.text
+    assert "at most 6291456 bytes" in too_big.json()["detail"]
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: refused while read
+        for _ in range(7):
+            yield b"1" * MIB
+
+    streamed = httpx.put(url(1), content=chunked(), timeout=60)
+    assert streamed.status_code == 413, streamed.text
+    assert listed() == []
+
+    first = _put(url(1), b"1" * (5 * MIB))
+    assert _put(url(1), b"1" * (5 * MIB)) == first  # sent again: it replaces itself
+    past_total = httpx.put(url(2), content=b"2" * (2 * MIB), timeout=60)
+    assert past_total.status_code == 413, past_total.text
+    assert "at most 1048576 bytes" in past_total.json()["detail"]
+    assert listed() == [5 * MIB]
+    second = _put(url(2), b"2" * MIB)
+    parts = [{"PartNumber": 1, "ETag": first}, {"PartNumber": 2, "ETag": second}]
+    done = api.post(f"{ROOT}/{upload_id}/complete", params=query, json={"parts": parts})
+    assert done.status_code == 200, done.text
+
+    # No declared size: the type's cap (an image's is the 50 MB single-upload limit).
+    image = api.post(ROOT, json={"filename": "a.jpg", "type": "image/jpeg", "metadata": {}})
+    assert image.status_code == 200, image.text
+    iq = {"key": image.json()["key"]}
+    part = api.get(f"{ROOT}/{image.json()['uploadId']}/1", params=iq).json()["url"]
+    target = httpx.URL(part)
+    with socket.create_connection((target.host, target.port), timeout=30) as raw:
+        raw.sendall(  # only the headers: a declared length past the cap is refused unread
+            f"PUT {target.raw_path.decode()} HTTP/1.1\r\nHost: {target.host}\r\n"
+            f"Content-Length: {MAX_UPLOAD_BYTES + 1}\r\n\r\n".encode()
+        )
+        status_line = raw.recv(4096).split(b"\r\n", 1)[0]
+    assert b" 413 " in status_line, status_line

@@ -195,9 +195,12 @@ class MultipartUploadService:
                 )
         self.store.list_parts(intent.storage_key, upload_id)  # the upload is there, to this key
         expires_in = presign_expiry(part_size_for(intent.declared_size, self.part_size))
+        # The parts may add up to the declared size, else to the type's cap: where the
+        # service is the part target, no URL can put more than that on its disk.
+        total = intent.declared_size or self.cap_for(self._kind(intent))
         return {
             number: self.store.presign_upload_part(
-                intent.storage_key, upload_id, number, expires_in=expires_in
+                intent.storage_key, upload_id, number, expires_in=expires_in, max_total=total
             )
             for number in part_numbers
         }

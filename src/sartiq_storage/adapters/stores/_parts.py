@@ -221,14 +221,25 @@ class InProcessMultipart(SignedUrlMixin):
         return self._parts().upload_part(validate_key(key), upload_id, part_number, body)
 
     def presign_upload_part(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        expires_in: int,
+        max_total: int | None = None,
     ) -> PresignedRequest:
         key = validate_key(key)
         check_part_number(part_number)
         self._parts().list_parts(key, upload_id)  # the upload exists, and is one to this key
         signer = self._require_signer()
         grant = signer.grant(
-            "PUT", key, expires_in=expires_in, upload_id=upload_id, part_number=part_number
+            "PUT",
+            key,
+            expires_in=expires_in,
+            upload_id=upload_id,
+            part_number=part_number,
+            max_length=max_total,  # the part route holds the parts to it (a full disk)
         )
         return PresignedRequest(signer.sign(grant), "PUT", {}, expires_in)
 

@@ -86,7 +86,13 @@ class S3Multipart(ObjectStore):
         return UploadedPart(part_number, normalize_part_etag(answer["ETag"]), len(data))
 
     def presign_upload_part(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        expires_in: int,
+        max_total: int | None = None,  # no S3 URL can carry it (ObjectStore's docstring)
     ) -> PresignedRequest:
         key = validate_key(key)
         check_part_number(part_number)

@@ -321,9 +321,21 @@ class ObjectStore(ABC):
         raise self._no_multipart()
 
     def presign_upload_part(
-        self, key: str, upload_id: str, part_number: int, *, expires_in: int
+        self,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        *,
+        expires_in: int,
+        max_total: int | None = None,
     ) -> PresignedRequest:
-        """A PUT URL for one part; its answer's ``ETag`` header is what completing names."""
+        """A PUT URL for one part; its answer's ``ETag`` header is what completing names.
+
+        ``max_total``: the most bytes the upload's parts may add up to. A store that is its
+        own part target binds it into the URL and refuses a part that would pass it (413),
+        so a part URL cannot fill its disk; an S3 URL cannot carry it (the bucket holds a
+        part to 5 GiB; completion holds the total to the cap, and lifecycle aborts the rest).
+        """
         raise self._no_multipart()
 
     def list_parts(self, key: str, upload_id: str) -> builtins.list[UploadedPart]:

@@ -111,16 +111,22 @@ async def signed_part_put(key: str, request: Request, context: ContextDep) -> Re
         raise HTTPException(403, str(exc)) from None
     if grant.upload_id is None or grant.part_number is None:
         raise HTTPException(403, "this URL is not one of a multipart upload's parts")
+    store = _store_of(context, grant)
+    limit = await run_in_threadpool(_part_limit, store, key, grant)
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_PART_BYTES:
-        raise HTTPException(413, f"a part is at most {MAX_PART_BYTES} bytes")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, _too_large(limit))
     # Straight to disk (a part may be gigabytes): memory holds one chunk of it at a time.
     with tempfile.TemporaryFile() as spool:
+        received = 0
         async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise HTTPException(413, _too_large(limit))
             spool.write(chunk)
         spool.seek(0)
         part = await run_in_threadpool(
-            _store_of(context, grant).upload_part,
+            store.upload_part,
             key,
             grant.upload_id,
             grant.part_number,
@@ -128,6 +134,29 @@ async def signed_part_put(key: str, request: Request, context: ContextDep) -> Re
         )
     return JSONResponse(
         {"partNumber": part.part_number, "size": part.size}, headers={"ETag": f'"{part.etag}"'}
+    )
+
+
+def _part_limit(store: ObjectStore, key: str, grant: SignedGrant) -> int:
+    """The most bytes this part may carry: S3's 5 GiB, and no more than what the upload's
+    signed total (its declared size or its type's cap) leaves beside its other parts. Parts
+    sent at the same moment each see the others as they were: the total can pass by the
+    parts in flight, no further (completion refuses it all the same)."""
+    if grant.max_length is None:
+        return MAX_PART_BYTES
+    assert grant.upload_id is not None
+    others = sum(
+        part.size
+        for part in store.list_parts(key, grant.upload_id)  # 404 for an upload that is gone
+        if part.part_number != grant.part_number  # replaced by this one
+    )
+    return max(0, min(MAX_PART_BYTES, grant.max_length - others))
+
+
+def _too_large(limit: int) -> str:
+    return (
+        f"this part may carry at most {limit} bytes: a part is at most {MAX_PART_BYTES}, "
+        "and the upload's parts may not add up to more than its declared size or its cap"
     )
 
 
