@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
@@ -394,3 +395,40 @@ def test_keys_made_through_the_lakefs_api_sign_gateway_requests(
     with pytest.raises(ClientError) as gone:
         client.list_objects_v2(Bucket=repo, Prefix="main/")
     assert _code(gone) == "InvalidAccessKeyId"
+
+
+def test_odd_numbers_get_s3_answers_not_a_500(gateway: Gateway, repo: str) -> None:
+    """Numbers of thousands of digits in a Range, or digits ``int`` refuses (``²``) and
+    thousands of digits in a multipart query: S3's answers (a range clamped or InvalidRange;
+    InvalidArgument), where ``str.isdigit`` then ``int`` made them a 500."""
+    s3 = gateway.client(retries={"max_attempts": 1})
+    body = bytes(range(256))
+    s3.put_object(Bucket=repo, Key="main/numbers", Body=body)
+    huge = "9" * 5000
+    clamped = s3.get_object(Bucket=repo, Key="main/numbers", Range=f"bytes=0-{huge}")
+    assert clamped["Body"].read() == body
+    with pytest.raises(ClientError) as past:
+        s3.get_object(Bucket=repo, Key="main/numbers", Range=f"bytes={huge}-")
+    assert _code(past) == "InvalidRange"
+
+    upload = s3.create_multipart_upload(Bucket=repo, Key="main/parts")["UploadId"]
+    for operation, field, odd in (
+        ("UploadPart", "partNumber=1", "partNumber=%C2%B2"),
+        ("ListParts", "part-number-marker=1", f"part-number-marker={'1' * 5000}"),
+    ):
+        client = gateway.client(retries={"max_attempts": 1})
+
+        def swap(request: Any, field: str = field, odd: str = odd, **_: Any) -> None:
+            request.url = request.url.replace(field, odd)  # before signing: a valid signature
+
+        client.meta.events.register(f"before-sign.s3.{operation}", swap)
+        with pytest.raises(ClientError) as refused:
+            if operation == "UploadPart":
+                client.upload_part(
+                    Bucket=repo, Key="main/parts", UploadId=upload, PartNumber=1, Body=b"x"
+                )
+            else:
+                client.list_parts(
+                    Bucket=repo, Key="main/parts", UploadId=upload, PartNumberMarker=1
+                )
+        assert _code(refused) == "InvalidArgument", refused.value.response

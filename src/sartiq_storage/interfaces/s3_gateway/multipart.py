@@ -24,7 +24,7 @@ from starlette.responses import Response
 
 from sartiq_storage.core.datasets.errors import DatasetError
 from sartiq_storage.core.datasets.model import Entry
-from sartiq_storage.interfaces.s3_gateway.common import Call, etag, xml_response
+from sartiq_storage.interfaces.s3_gateway.common import Call, etag, whole_number, xml_response
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error
 from sartiq_storage.interfaces.s3_gateway.objects import copy_source, parse_range
 from sartiq_storage.interfaces.s3_gateway.xml import document, element, iso, parse
@@ -97,10 +97,10 @@ async def create(call: Call) -> Response:
 
 
 def _part_number(call: Call) -> int:
-    text = call.query.get("partNumber", "")
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PART_NUMBER:
+    number = whole_number(call.query.get("partNumber", ""), 5)
+    if number is None or not 1 <= number <= MAX_PART_NUMBER:
         raise S3Error("InvalidArgument", "Part number must be an integer between 1 and 10000", 400)
-    return int(text)
+    return number
 
 
 async def upload_part(call: Call) -> Response:
@@ -147,20 +147,20 @@ def _parts(call: Call, branch: str) -> list[Entry]:
 async def list_parts(call: Call) -> Response:
     await _manifest(call)
     upload_id = call.query["uploadId"]
-    marker = call.query.get("part-number-marker", "0")
-    max_parts = call.query.get("max-parts", "1000")
-    if not marker.isdigit() or not max_parts.isdigit():
+    marker = whole_number(call.query.get("part-number-marker", "0"))
+    max_parts = whole_number(call.query.get("max-parts", "1000"))
+    if marker is None or max_parts is None:
         raise S3Error("InvalidArgument", "part-number-marker and max-parts are numbers", 400)
     parts = await call.run(lambda: _parts(call, _branch(upload_id)))
-    chosen = [p for p in parts if int(p.path[len(PARTS) :]) > int(marker)]
-    page = chosen[: min(int(max_parts), 1000)]
+    chosen = [p for p in parts if int(p.path[len(PARTS) :]) > marker]
+    page = chosen[: min(max_parts, 1000)]
     truncated = len(chosen) > len(page)
     items = [
         element("Bucket", call.bucket),
         element("Key", call.key),
         element("UploadId", upload_id),
-        element("PartNumberMarker", int(marker)),
-        element("MaxParts", int(max_parts)),
+        element("PartNumberMarker", marker),
+        element("MaxParts", max_parts),
         element("IsTruncated", truncated),
         "<Initiator><ID>admin</ID><DisplayName>admin</DisplayName></Initiator>",
         "<Owner><ID>admin</ID><DisplayName>admin</DisplayName></Owner>",
@@ -184,10 +184,10 @@ def _requested(body: bytes) -> list[tuple[int, str]]:
     root = parse(body)
     requested = []
     for node in root.findall("Part"):
-        number = (node.findtext("PartNumber") or "").strip()
-        if not number.isdigit():
+        number = whole_number((node.findtext("PartNumber") or "").strip())
+        if number is None:
             raise S3Error("MalformedXML", "every Part needs a PartNumber", 400)
-        requested.append((int(number), (node.findtext("ETag") or "").strip().strip('"')))
+        requested.append((number, (node.findtext("ETag") or "").strip().strip('"')))
     if not requested:
         raise S3Error("MalformedXML", "You must specify at least one part", 400)
     numbers = [n for n, _ in requested]

@@ -76,6 +76,14 @@ def check_conditions(headers: dict[str, str], entry: Entry) -> int | None:
     return None
 
 
+def _position(text: str) -> int | None:
+    """A range's position, ASCII digits only (``str.isdigit`` lets ``²`` through, which
+    ``int`` refuses); past 19 digits it is past any object, and ``int`` would refuse 4,300."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text) if len(text) <= 19 else 10**19
+
+
 def parse_range(header: str, size: int) -> tuple[int, int] | None:
     """``[start, end)`` of a single ``bytes=`` range; None: serve the whole object (several
     ranges or a malformed header, which S3 ignores); InvalidRange when unsatisfiable."""
@@ -83,18 +91,18 @@ def parse_range(header: str, size: int) -> tuple[int, int] | None:
     if unit.strip().lower() != "bytes" or "," in spec:
         return None
     first, dash, last = spec.strip().partition("-")
-    if not dash or not (first.isdigit() or first == "") or not (last.isdigit() or last == ""):
+    start, stop = _position(first), _position(last)
+    if not dash or (first and start is None) or (last and stop is None):
         return None
-    if first == "":
-        if last == "":
+    if start is None:
+        if stop is None:
             return None
-        suffix = int(last)
+        suffix = stop
         if suffix == 0 or size == 0:
             raise _invalid_range(size)
         return max(0, size - suffix), size
-    start = int(first)
-    end = size - 1 if last == "" else min(int(last), size - 1)
-    if last != "" and int(last) < start:
+    end = size - 1 if stop is None else min(stop, size - 1)
+    if stop is not None and stop < start:
         return None
     if start >= size:
         raise _invalid_range(size)
