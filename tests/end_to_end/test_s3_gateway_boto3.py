@@ -215,6 +215,16 @@ def test_delete_objects(gateway: Gateway, repo: str) -> None:
     assert [o["Key"] for o in left["Contents"]] == ["main/c"]
 
 
+def test_delete_objects_in_a_repository_that_does_not_exist(gateway: Gateway) -> None:
+    """A typo in the bucket is NoSuchBucket for the whole request, as S3's (not a 200 whose
+    every key says its ref "is not a branch")."""
+    s3 = gateway.client()
+    with pytest.raises(ClientError) as missing:
+        s3.delete_objects(Bucket=unique("nope"), Delete={"Objects": [{"Key": "main/a"}]})
+    assert _code(missing) == "NoSuchBucket"
+    assert missing.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
 def test_multipart_upload(gateway: Gateway, repo: str) -> None:
     s3 = gateway.client()
     part_size = 5 * 1024 * 1024

@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from sartiq_storage.adapters.datasets.kv import KV, prefix_upper_bound
+from sartiq_storage.core.errors import ConfigurationError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -59,8 +60,23 @@ class DynamoKV(KV):
         self.scan_limit = scan_limit
         if create_table:
             self._ensure_table(read_capacity, write_capacity)
+        else:
+            self._check_table()
 
     # -- setup ---------------------------------------------------------------------------
+    def _check_table(self) -> None:
+        """A table that is not there is a settings error at start, not a traceback on the
+        first read."""
+        try:
+            self.client.describe_table(TableName=self.table)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            raise ConfigurationError(
+                f"DynamoDB table {self.table!r} does not exist and "
+                "DATASETS_DYNAMODB_CREATE_TABLE=false: create it, or allow its creation"
+            ) from None
+
     def _ensure_table(self, read_capacity: int | None, write_capacity: int | None) -> None:
         """Create the table unless it exists (lakeFS's ``setupKeyValueDatabase``): on demand
         billing unless both capacities are given."""

@@ -401,7 +401,9 @@ def _deleter(call: Call, ref: str, paths: list[str]) -> Callable[[], list[str]]:
 
 async def delete_objects(call: Call) -> Response:
     """``POST /{repo}?delete``: keys grouped by ref, one engine call per branch; a key
-    missing counts as deleted (S3's answer), a ref that is not a branch is an error per key."""
+    missing counts as deleted (S3's answer), a ref that is not a branch is an error per key;
+    a repository that does not exist is ``NoSuchBucket`` for the whole request, as S3's."""
+    await call.check_bucket()
     root = parse(await call.small_body())
     quiet = (root.findtext("Quiet") or "").strip().lower() == "true"
     keys = [(node.findtext("Key") or "") for node in root.findall("Object")]

@@ -1,0 +1,62 @@
+"""Set-up mistakes a newcomer makes with the seed's deployment (docs/datasets.md), seen from
+the outside: a namespace in a bucket nobody created, and a DynamoDB table that is not there
+while its creation is turned off. Each is one clear answer, never a 500 or a traceback."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+
+from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, make_bucket
+from tests.support.cli import run_cli
+from tests.support.dataset_buckets import KEY_ID, SECRET, bucket_environment, served
+
+
+def test_a_namespace_in_a_bucket_that_does_not_exist_is_a_400(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    environment = bucket_environment(moto_endpoint, make_bucket(moto_endpoint), tmp_path / "data")
+    missing = f"s3://missing-{uuid.uuid4().hex[:12]}/accuracy"
+    with served(tmp_path, environment) as service:
+        reply = httpx.post(
+            f"{service.lakefs}/repositories",
+            json={"name": "accuracy", "storage_namespace": missing},
+            auth=(KEY_ID, SECRET),
+            timeout=60,
+        )
+        assert reply.status_code == 400, reply.text
+        assert missing in reply.json()["message"]
+        assert "bucket does not exist" in reply.json()["message"]
+        listed = httpx.get(f"{service.lakefs}/repositories", auth=(KEY_ID, SECRET), timeout=60)
+        assert listed.json()["results"] == []
+    created = run_cli(
+        "datasets", "repo", "create", "accuracy", "--namespace", missing, env=environment
+    )
+    assert created.returncode == 1
+    assert "bucket does not exist" in created.stderr
+    assert "Traceback" not in created.stderr
+
+
+def test_a_missing_dynamodb_table_without_creation_is_one_line(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    table = f"kvstore-{uuid.uuid4().hex[:12]}"
+    environment = {
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "DATASETS_KV": "dynamodb",
+        "DATASETS_DYNAMODB_TABLE": table,
+        "DATASETS_DYNAMODB_ENDPOINT": moto_endpoint,
+        "DATASETS_DYNAMODB_REGION": "eu-central-1",
+        "DATASETS_DYNAMODB_ACCESS_KEY_ID": TEST_KEY_ID,
+        "DATASETS_DYNAMODB_SECRET_ACCESS_KEY": TEST_SECRET,
+        "DATASETS_DYNAMODB_CREATE_TABLE": "false",
+    }
+    listed = run_cli("datasets", "repo", "list", env=environment, cwd=tmp_path)
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr
+    assert listed.stderr.strip() == (
+        f"error: DynamoDB table {table!r} does not exist and "
+        "DATASETS_DYNAMODB_CREATE_TABLE=false: create it, or allow its creation"
+    )
