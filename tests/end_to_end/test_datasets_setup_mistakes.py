@@ -1,10 +1,16 @@
 """Set-up mistakes a newcomer makes with the seed's deployment (docs/datasets.md), seen from
-the outside: a namespace in a bucket nobody created, and a DynamoDB table that is not there
-while its creation is turned off. Each is one clear answer, never a 500 or a traceback."""
+the outside: a namespace in a bucket nobody created, a DynamoDB table that is not there
+while its creation is turned off, and DynamoDB refusing the credentials. Each is one clear
+answer, never a 500 or a traceback."""
 
 from __future__ import annotations
 
+import http.server
+import json
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -59,4 +65,55 @@ def test_a_missing_dynamodb_table_without_creation_is_one_line(
     assert listed.stderr.strip() == (
         f"error: DynamoDB table {table!r} does not exist and "
         "DATASETS_DYNAMODB_CREATE_TABLE=false: create it, or allow its creation"
+    )
+
+
+class _WrongCredentials(http.server.BaseHTTPRequestHandler):
+    """What DynamoDB answers every call signed with keys it does not know."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        body = json.dumps(
+            {
+                "__type": "com.amazon.coral.service#UnrecognizedClientException",
+                "message": "The security token included in the request is invalid.",
+            }
+        ).encode()
+        self.send_response(400)
+        self.send_header("content-type", "application/x-amz-json-1.0")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextmanager
+def _refusing_dynamodb() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WrongCredentials)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_dynamodb_refusing_the_credentials_is_one_line(tmp_path: Path) -> None:
+    with _refusing_dynamodb() as endpoint:
+        environment = {
+            "STORAGE_DATA_DIR": str(tmp_path / "data"),
+            "DATASETS_KV": "dynamodb",
+            "DATASETS_DYNAMODB_ENDPOINT": endpoint,
+            "DATASETS_DYNAMODB_REGION": "eu-central-1",
+            "DATASETS_DYNAMODB_ACCESS_KEY_ID": "AKIAWRONG",
+            "DATASETS_DYNAMODB_SECRET_ACCESS_KEY": "wrong",
+        }
+        listed = run_cli("datasets", "repo", "list", env=environment, cwd=tmp_path)
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr
+    assert listed.stderr.strip() == (
+        "error: object store unavailable: DynamoDB: access denied (check the credentials)"
     )

@@ -94,7 +94,8 @@ _STORE_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"timed out|\btime ?out\b", "timed out"),  # not obstore's "retry_timeout: 180s"
         (
-            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|status(?: code)?:? 403\b",
+            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|UnrecognizedClient"
+            r"|InvalidSignatureException|status(?: code)?:? 403\b",
             "access denied (check the credentials)",
         ),
         (r"NoSuchBucket", "bucket not found"),

@@ -13,14 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from sartiq_storage.adapters.datasets.kv import KV, prefix_upper_bound
-from sartiq_storage.core.errors import ConfigurationError
+from sartiq_storage.core.errors import ConfigurationError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -36,6 +36,38 @@ BATCH_GET_MAX = 100
 """DynamoDB's limit of keys in one ``BatchGetItem``."""
 WRITERS = 8
 """``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
+
+
+ANSWERS = frozenset(
+    {"ConditionalCheckFailedException", "ResourceNotFoundException", "ResourceInUseException"}
+)
+"""DynamoDB's answers the KV reads itself; any other failure is the service's."""
+
+
+class _Translated:
+    """The client, its failures (unreachable endpoint, wrong credentials, throttling after
+    the retries) raised as :class:`StoreUnavailableError`: one line from the CLI, a 503 from
+    the API, never a botocore traceback."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name in ("close", "get_waiter"):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except ClientError as exc:
+                if _code(exc) in ANSWERS:
+                    raise
+                raise StoreUnavailableError.from_cause(exc, "DynamoDB") from exc
+            except BotoCoreError as exc:
+                raise StoreUnavailableError.from_cause(exc, "DynamoDB") from exc
+
+        return call
 
 
 def _bytes(text: str) -> bytes:
@@ -55,7 +87,7 @@ class DynamoKV(KV):
         read_capacity: int | None = None,
         write_capacity: int | None = None,
     ) -> None:
-        self.client = client
+        self.client = cast("DynamoDBClient", _Translated(client))
         self.table = table
         self.scan_limit = scan_limit
         if create_table:
