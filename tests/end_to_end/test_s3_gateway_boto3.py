@@ -404,3 +404,31 @@ def test_keys_made_through_the_lakefs_api_sign_gateway_requests(
     with pytest.raises(ClientError) as gone:
         client.list_objects_v2(Bucket=repo, Prefix="main/")
     assert _code(gone) == "InvalidAccessKeyId"
+
+
+def test_start_after_outside_the_ref_compares_as_s3_does(gateway: Gateway, repo: str) -> None:
+    """A start-after before the prefix lists from its start, one past it lists nothing
+    (S3 compares keys), rather than a 400."""
+    s3 = gateway.client()
+    s3.put_object(Bucket=repo, Key="main/a.txt", Body=b"a")
+    before = s3.list_objects_v2(Bucket=repo, Prefix="main/", StartAfter="dev/z")
+    assert [o["Key"] for o in before["Contents"]] == ["main/a.txt"]
+    past = s3.list_objects_v2(Bucket=repo, Prefix="main/", StartAfter="zzz")
+    assert past["KeyCount"] == 0
+    assert "Contents" not in past
+    v1 = s3.list_objects(Bucket=repo, Prefix="main/", Marker="main0")
+    assert "Contents" not in v1
+    assert not v1["IsTruncated"]
+
+
+def test_put_with_if_none_match_other_than_star_is_not_implemented(
+    gateway: Gateway, repo: str
+) -> None:
+    """S3 takes only ``If-None-Match: *`` on PutObject; an ETag there is 501, never a write
+    that ignores the condition."""
+    s3 = gateway.client()
+    etag = s3.put_object(Bucket=repo, Key="main/kept.txt", Body=b"kept")["ETag"]
+    with pytest.raises(ClientError) as refused:
+        s3.put_object(Bucket=repo, Key="main/kept.txt", Body=b"other", IfNoneMatch=etag)
+    assert _code(refused) == "NotImplemented"
+    assert s3.get_object(Bucket=repo, Key="main/kept.txt")["Body"].read() == b"kept"
