@@ -117,3 +117,19 @@ def test_dynamodb_refusing_the_credentials_is_one_line(tmp_path: Path) -> None:
     assert listed.stderr.strip() == (
         "error: object store unavailable: DynamoDB: access denied (check the credentials)"
     )
+
+
+def test_a_dynamodb_key_id_without_its_secret_is_a_settings_error(tmp_path: Path) -> None:
+    environment = {
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "DATASETS_KV": "dynamodb",
+        "DATASETS_DYNAMODB_REGION": "eu-central-1",
+        "DATASETS_DYNAMODB_ACCESS_KEY_ID": "AKIAONLYTHEID",
+    }
+    listed = run_cli("datasets", "repo", "list", env=environment, cwd=tmp_path)
+    assert listed.returncode == 1
+    assert "Traceback" not in listed.stderr
+    assert (
+        "DATASETS_DYNAMODB_ACCESS_KEY_ID and DATASETS_DYNAMODB_SECRET_ACCESS_KEY must be set "
+        "together" in listed.stderr
+    )
