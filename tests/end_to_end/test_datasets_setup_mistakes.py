@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import http.server
 import json
+import os
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET, make_bucket
-from tests.support.cli import run_cli
+from tests.support.cli import ENTRY_POINT, run_cli
 from tests.support.dataset_buckets import KEY_ID, SECRET, bucket_environment, served
 
 
@@ -132,4 +134,48 @@ def test_a_dynamodb_key_id_without_its_secret_is_a_settings_error(tmp_path: Path
     assert (
         "DATASETS_DYNAMODB_ACCESS_KEY_ID and DATASETS_DYNAMODB_SECRET_ACCESS_KEY must be set "
         "together" in listed.stderr
+    )
+
+
+def _without_aws_chain(tmp_path: Path, **settings: str) -> subprocess.CompletedProcess[str]:
+    """``sartiq-storage datasets repo list`` on a machine with nothing configured for AWS: no
+    region, no keys, no profile files, no instance role."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    environment |= {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "DATASETS_KV": "dynamodb",
+        **settings,
+    }
+    return subprocess.run(
+        [str(ENTRY_POINT), "datasets", "repo", "list"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_dynamodb_without_a_region_or_credentials_is_one_line(
+    moto_endpoint: str, tmp_path: Path
+) -> None:
+    """The DynamoDB Local set-up the docs describe, on a machine without an AWS profile:
+    each missing piece is named in one line, never botocore's traceback."""
+    no_region = _without_aws_chain(tmp_path, DATASETS_DYNAMODB_ENDPOINT=moto_endpoint)
+    assert no_region.returncode == 1
+    assert "Traceback" not in no_region.stderr
+    assert no_region.stderr.strip() == (
+        "error: DynamoDB needs a region: set DATASETS_DYNAMODB_REGION (or the AWS chain's)"
+    )
+    no_keys = _without_aws_chain(
+        tmp_path, DATASETS_DYNAMODB_ENDPOINT=moto_endpoint, DATASETS_DYNAMODB_REGION="eu-central-1"
+    )
+    assert no_keys.returncode == 1
+    assert "Traceback" not in no_keys.stderr
+    assert (
+        no_keys.stderr.strip() == "error: object store unavailable: DynamoDB: no credentials found"
     )

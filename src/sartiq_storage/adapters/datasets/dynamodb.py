@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from sartiq_storage.adapters.datasets.kv import KV, prefix_upper_bound
 from sartiq_storage.core.errors import ConfigurationError, StoreUnavailableError
@@ -305,14 +305,19 @@ def open_dynamo_kv(settings: Settings) -> DynamoKV:
     """The settings' table (``DATASETS_DYNAMODB_*``); credentials and region fall back to
     the AWS chain (environment, profile, instance role) when unset."""
     secret = settings.DATASETS_DYNAMODB_SECRET_ACCESS_KEY
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=settings.DATASETS_DYNAMODB_ENDPOINT,
-        region_name=settings.DATASETS_DYNAMODB_REGION,
-        aws_access_key_id=settings.DATASETS_DYNAMODB_ACCESS_KEY_ID,
-        aws_secret_access_key=None if secret is None else secret.get_secret_value(),
-        config=Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16),
-    )
+    try:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=settings.DATASETS_DYNAMODB_ENDPOINT,
+            region_name=settings.DATASETS_DYNAMODB_REGION,
+            aws_access_key_id=settings.DATASETS_DYNAMODB_ACCESS_KEY_ID,
+            aws_secret_access_key=None if secret is None else secret.get_secret_value(),
+            config=Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16),
+        )
+    except NoRegionError:
+        raise ConfigurationError(
+            "DynamoDB needs a region: set DATASETS_DYNAMODB_REGION (or the AWS chain's)"
+        ) from None
     return DynamoKV(
         client,
         settings.DATASETS_DYNAMODB_TABLE,
