@@ -77,3 +77,12 @@ def test_a_port_held_by_another_program_is_refused(tmp_path: Path) -> None:
 def test_an_unknown_host_is_one_line(tmp_path: Path) -> None:
     result = run_serve(tmp_path, "--host", "no-such-host.invalid", "--port", str(free_port()))
     assert_one_line_error(result, "no-such-host.invalid")
+
+
+def test_a_busy_gateway_port_names_the_gateway_option(tmp_path: Path) -> None:
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        busy = other.getsockname()[1]
+        result = run_serve(tmp_path, "--port", str(free_port()), "--s3-gateway-port", str(busy))
+    assert_one_line_error(result, str(busy), "in use", "pick another --s3-gateway-port")

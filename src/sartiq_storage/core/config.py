@@ -300,6 +300,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "DATASETS_S3_ACCESS_KEY_ID and DATASETS_S3_SECRET_ACCESS_KEY must be set together"
             )
+        if bool(self.DATASETS_DYNAMODB_ACCESS_KEY_ID) != bool(
+            self.DATASETS_DYNAMODB_SECRET_ACCESS_KEY
+        ):
+            raise ValueError(
+                "DATASETS_DYNAMODB_ACCESS_KEY_ID and DATASETS_DYNAMODB_SECRET_ACCESS_KEY "
+                "must be set together"
+            )
         return self
 
     # -- derived ---------------------------------------------------------------------------

@@ -94,9 +94,11 @@ _STORE_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"timed out|\btime ?out\b", "timed out"),  # not obstore's "retry_timeout: 180s"
         (
-            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|status(?: code)?:? 403\b",
+            r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|UnrecognizedClient"
+            r"|InvalidSignatureException|status(?: code)?:? 403\b",
             "access denied (check the credentials)",
         ),
+        (r"NoCredentialsError|Unable to locate credentials", "no credentials found"),
         (r"NoSuchBucket", "bucket not found"),
         (r"SlowDown|TooManyRequests|status(?: code)?:? 429\b", "throttled"),
         (r"connection (reset|closed)|broken pipe|IncompleteBody", "connection lost"),

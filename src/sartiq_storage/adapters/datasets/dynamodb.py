@@ -13,13 +13,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from sartiq_storage.adapters.datasets.kv import KV, prefix_upper_bound
+from sartiq_storage.core.errors import ConfigurationError, StoreUnavailableError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -35,6 +36,38 @@ BATCH_GET_MAX = 100
 """DynamoDB's limit of keys in one ``BatchGetItem``."""
 WRITERS = 8
 """``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
+
+
+ANSWERS = frozenset(
+    {"ConditionalCheckFailedException", "ResourceNotFoundException", "ResourceInUseException"}
+)
+"""DynamoDB's answers the KV reads itself; any other failure is the service's."""
+
+
+class _Translated:
+    """The client, its failures (unreachable endpoint, wrong credentials, throttling after
+    the retries) raised as :class:`StoreUnavailableError`: one line from the CLI, a 503 from
+    the API, never a botocore traceback."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if not callable(attribute) or name in ("close", "get_waiter"):
+            return attribute
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attribute(*args, **kwargs)
+            except ClientError as exc:
+                if _code(exc) in ANSWERS:
+                    raise
+                raise StoreUnavailableError.from_cause(exc, "DynamoDB") from exc
+            except BotoCoreError as exc:
+                raise StoreUnavailableError.from_cause(exc, "DynamoDB") from exc
+
+        return call
 
 
 def _bytes(text: str) -> bytes:
@@ -54,13 +87,28 @@ class DynamoKV(KV):
         read_capacity: int | None = None,
         write_capacity: int | None = None,
     ) -> None:
-        self.client = client
+        self.client = cast("DynamoDBClient", _Translated(client))
         self.table = table
         self.scan_limit = scan_limit
         if create_table:
             self._ensure_table(read_capacity, write_capacity)
+        else:
+            self._check_table()
 
     # -- setup ---------------------------------------------------------------------------
+    def _check_table(self) -> None:
+        """A table that is not there is a settings error at start, not a traceback on the
+        first read."""
+        try:
+            self.client.describe_table(TableName=self.table)
+        except ClientError as exc:
+            if _code(exc) != "ResourceNotFoundException":
+                raise
+            raise ConfigurationError(
+                f"DynamoDB table {self.table!r} does not exist and "
+                "DATASETS_DYNAMODB_CREATE_TABLE=false: create it, or allow its creation"
+            ) from None
+
     def _ensure_table(self, read_capacity: int | None, write_capacity: int | None) -> None:
         """Create the table unless it exists (lakeFS's ``setupKeyValueDatabase``): on demand
         billing unless both capacities are given."""
@@ -257,14 +305,19 @@ def open_dynamo_kv(settings: Settings) -> DynamoKV:
     """The settings' table (``DATASETS_DYNAMODB_*``); credentials and region fall back to
     the AWS chain (environment, profile, instance role) when unset."""
     secret = settings.DATASETS_DYNAMODB_SECRET_ACCESS_KEY
-    client = boto3.client(
-        "dynamodb",
-        endpoint_url=settings.DATASETS_DYNAMODB_ENDPOINT,
-        region_name=settings.DATASETS_DYNAMODB_REGION,
-        aws_access_key_id=settings.DATASETS_DYNAMODB_ACCESS_KEY_ID,
-        aws_secret_access_key=None if secret is None else secret.get_secret_value(),
-        config=Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16),
-    )
+    try:
+        client = boto3.client(
+            "dynamodb",
+            endpoint_url=settings.DATASETS_DYNAMODB_ENDPOINT,
+            region_name=settings.DATASETS_DYNAMODB_REGION,
+            aws_access_key_id=settings.DATASETS_DYNAMODB_ACCESS_KEY_ID,
+            aws_secret_access_key=None if secret is None else secret.get_secret_value(),
+            config=Config(retries={"max_attempts": 8, "mode": "standard"}, max_pool_connections=16),
+        )
+    except NoRegionError:
+        raise ConfigurationError(
+            "DynamoDB needs a region: set DATASETS_DYNAMODB_REGION (or the AWS chain's)"
+        ) from None
     return DynamoKV(
         client,
         settings.DATASETS_DYNAMODB_TABLE,

@@ -16,7 +16,7 @@ from sartiq_storage.interfaces.cli.output import flush, out
 from sartiq_storage.services.context import build_context
 
 
-def _check_port_free(host: str, port: int) -> None:
+def _check_port_free(host: str, port: int, option: str = "--port") -> None:
     """Refuse a port out of range or already listened on, before anything is served.
 
     granian binds with ``SO_REUSEPORT``: a second ``serve`` on a busy port would start
@@ -28,7 +28,7 @@ def _check_port_free(host: str, port: int) -> None:
     import socket
 
     if not 1 <= port <= 65535:
-        raise CliError(f"--port must be between 1 and 65535, not {port}")
+        raise CliError(f"{option} must be between 1 and 65535, not {port}")
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -43,7 +43,7 @@ def _check_port_free(host: str, port: int) -> None:
             if exc.errno == errno.EADDRINUSE:
                 raise CliError(
                     f"port {port} on {host} is already in use (another serve?); "
-                    "stop it or pick another --port"
+                    f"stop it or pick another {option}"
                 ) from None
             raise CliError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -86,7 +86,7 @@ def serve(
     if gateway_port is not None:
         if gateway_port == port:
             raise CliError("--s3-gateway-port must differ from --port")
-        _check_port_free(host, gateway_port)
+        _check_port_free(host, gateway_port, "--s3-gateway-port")
     context = build_context(settings, migrate=True)  # migrate once, before the workers
     out.print(f"sartiq-storage {settings.ENVIRONMENT.value} · store: {context.store.description}")
     out.print(f"listening on [bold]http://{shown_host}:{port}[/bold] ({', '.join(apps)})")

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from urllib.parse import quote
 
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.interfaces.http.lakefs.auth import users_of
@@ -173,8 +173,9 @@ class S3Gateway:
             return
         request_id = uuid.uuid4().hex[:16].upper()
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        body = _Body(receive)
         try:
-            response = await self._answer(scope, receive, headers, request_id)
+            response = await self._answer(scope, body.receive, headers, request_id)
         except S3Error as exc:
             response = _error(exc, request_id, scope["method"])
         except Exception:
@@ -182,7 +183,9 @@ class S3Gateway:
             error = S3Error("InternalError", "We encountered an internal error.", 500)
             response = _error(error, request_id, scope["method"])
         response.headers["x-amz-request-id"] = request_id
-        await response(scope, receive, send)
+        if _declares_body(headers) and not await body.drain():
+            response.headers["connection"] = "close"
+        await response(scope, body.receive, send)
 
     async def _answer(
         self, scope: Scope, receive: Receive, headers: dict[str, str], request_id: str
@@ -249,6 +252,49 @@ class S3Gateway:
                 self.context.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+DRAIN_LIMIT = 16 * 1024 * 1024
+"""The most of a refused request's unread body read and dropped to keep the connection."""
+
+
+def _declares_body(headers: dict[str, str]) -> bool:
+    return "transfer-encoding" in headers or headers.get("content-length", "0").strip() not in (
+        "",
+        "0",
+    )
+
+
+class _Body:
+    """``receive``, remembering whether the request's body has been read to its end.
+
+    A request refused before its body is read (a write to a tag, a missing upload, a bad
+    signature) must still have that body taken off the connection: the server otherwise
+    reads the declared length out of the client's next request on the same keep-alive
+    connection (boto3 sends ``Expect: 100-continue`` and, refused, reuses the connection
+    without sending the body), which then fails as ``SignatureDoesNotMatch``.
+    """
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self.done = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            self.done = True
+        return message
+
+    async def drain(self) -> bool:
+        """Reads what is left of the body (up to :data:`DRAIN_LIMIT`); False when more is
+        left, and the connection must close instead."""
+        read = 0
+        while not self.done:
+            if read > DRAIN_LIMIT:
+                return False
+            message = await self.receive()
+            read += len(message.get("body", b""))
+        return True
 
 
 def _error(exc: S3Error, request_id: str, method: str) -> Response:

@@ -109,10 +109,12 @@ async def _fill(call: Call, page: _Page, prefix: str, start: str, max_keys: int,
         page.truncated = len(branches) > max_keys
         return
     after = ""
-    if start:
-        start_ref, _, after = start.partition("/")
-        if start_ref != ref:
-            raise S3Error("InvalidArgument", "the marker does not start with the prefix's ref", 400)
+    if start.startswith(f"{ref}/"):
+        after = start[len(ref) + 1 :]
+    elif start > f"{ref}/":
+        # S3 compares the marker with the keys: every key of this ref sorts before it.
+        await call.check_bucket()
+        return
     if max_keys == 0:
         await call.check_bucket()
         return

@@ -285,6 +285,15 @@ async def put_object(call: Call) -> Response:
         raise S3Error("InvalidArgument", "an object key needs a path after the ref", 400)
     await call.branch()
     if_absent = call.headers.get("if-none-match", "").strip() == "*"
+    if "if-none-match" in call.headers and not if_absent:
+        # S3 takes only "*" on a write; any other value must not be ignored (that would
+        # overwrite what the caller meant to keep).
+        raise S3Error(
+            "NotImplemented",
+            "A header you provided implies functionality that is not implemented",
+            501,
+            resource=call.resource,
+        )
     if "if-match" in call.headers:
         current = await call.run(lambda: call.engine.stat_object(call.bucket, call.ref, call.path))
         if not _etag_matches(call.headers["if-match"], current):
@@ -409,7 +418,9 @@ def _deleter(call: Call, ref: str, paths: list[str]) -> Callable[[], list[str]]:
 
 async def delete_objects(call: Call) -> Response:
     """``POST /{repo}?delete``: keys grouped by ref, one engine call per branch; a key
-    missing counts as deleted (S3's answer), a ref that is not a branch is an error per key."""
+    missing counts as deleted (S3's answer), a ref that is not a branch is an error per key;
+    a repository that does not exist is ``NoSuchBucket`` for the whole request, as S3's."""
+    await call.check_bucket()
     root = parse(await call.small_body())
     quiet = (root.findtext("Quiet") or "").strip().lower() == "true"
     keys = [(node.findtext("Key") or "") for node in root.findall("Object")]
