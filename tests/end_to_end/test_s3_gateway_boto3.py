@@ -118,6 +118,12 @@ def test_ranges_and_conditions(gateway: Gateway, repo: str) -> None:
     )
     ranged = s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=1000-")
     assert ranged["ContentRange"] == "bytes 1000-1023/1024"
+    head = s3.head_object(Bucket=repo, Key="main/blob", Range="bytes=10-19")  # as S3: 206
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    assert (head["ContentLength"], head["ContentRange"]) == (10, "bytes 10-19/1024")
+    with pytest.raises(ClientError) as bad_head:
+        s3.head_object(Bucket=repo, Key="main/blob", Range="bytes=5000-")
+    assert bad_head.value.response["ResponseMetadata"]["HTTPStatusCode"] == 416
     with pytest.raises(ClientError) as bad_range:
         s3.get_object(Bucket=repo, Key="main/blob", Range="bytes=5000-")
     assert _code(bad_range) == "InvalidRange"

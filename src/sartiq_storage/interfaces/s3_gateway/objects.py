@@ -130,6 +130,13 @@ async def head_object(call: Call) -> Response:
     headers = object_headers(entry)
     if status is not None:
         return Response(status_code=status, headers={"ETag": headers["ETag"]})
+    # As S3: a Range on HEAD answers what the GET would (206 and its Content-Range; an
+    # unsatisfiable one InvalidRange, whose status is all a HEAD carries).
+    span = parse_range(call.headers["range"], entry.size) if "range" in call.headers else None
+    if span is not None:
+        headers["Content-Range"] = f"bytes {span[0]}-{span[1] - 1}/{entry.size}"
+        headers["Content-Length"] = str(span[1] - span[0])
+        return Response(status_code=206, headers=headers)
     headers["Content-Length"] = str(entry.size)
     return Response(status_code=200, headers=headers)
 
