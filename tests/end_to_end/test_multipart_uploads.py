@@ -37,17 +37,22 @@ def padded_mp4(size: int) -> bytes:
     return video + pad.to_bytes(4, "big") + b"free" + b"\0" * (pad - 8)
 
 
+def _settings(tmp_path: Path, base: str, **extra: int) -> dict[str, str]:
+    """A ``serve`` of this module's: its secret, URL and data folder; videos up to 64 MiB."""
+    settings = {
+        "AUTH_JWT_SECRET": SECRET,
+        "STORAGE_SERVICE_URL": base,
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "STORAGE_MAX_VIDEO_UPLOAD_BYTES": str(64 * MIB),
+    }
+    return settings | {name: str(value) for name, value in extra.items()}
+
+
 @pytest.fixture(params=["embedded", *selected_servers()])
 def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[httpx.Client]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "AUTH_JWT_SECRET": SECRET,
-        "STORAGE_SERVICE_URL": base,
-        "STORAGE_DATA_DIR": str(tmp_path / "data"),
-        "STORAGE_MULTIPART_PART_BYTES": str(5 * MIB),
-        "STORAGE_MAX_VIDEO_UPLOAD_BYTES": str(64 * MIB),
-    }
+    env = _settings(tmp_path, base, STORAGE_MULTIPART_PART_BYTES=5 * MIB)
     if request.param != "embedded":
         server = S3Server(request.param, request.getfixturevalue(f"{request.param}_endpoint"))
         env.update(server.settings(make_bucket(server.endpoint)))
@@ -255,12 +260,7 @@ def test_ingestion_holds_videos_to_the_video_upload_setting(tmp_path: Path) -> N
     ones out. Here lowered to 60 MiB: a 70 MiB video an operator put in ``temp/`` is a 413."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    env = {
-        "AUTH_JWT_SECRET": SECRET,
-        "STORAGE_SERVICE_URL": base,
-        "STORAGE_DATA_DIR": str(tmp_path / "data"),
-        "STORAGE_MAX_VIDEO_UPLOAD_BYTES": str(60 * MIB),
-    }
+    env = _settings(tmp_path, base, STORAGE_MAX_VIDEO_UPLOAD_BYTES=60 * MIB)
     (tmp_path / "clip.mp4").write_bytes(padded_mp4(70 * MIB))
     key = f"temp/{uuid.uuid4().hex}_1796500000_clip.mp4"
     put = sartiq("put", "clip.mp4", key, cwd=tmp_path, env=env)
