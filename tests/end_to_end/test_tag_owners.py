@@ -1,6 +1,7 @@
 """Tags belong to the caller (the token's ``sub``), against a running ``sartiq-storage serve``:
 another caller's tag is absent from one's list, and reading, renaming or deleting it by id is a
-404 that changes nothing (it was read, renamed and deleted)."""
+404 that changes nothing (it was read, renamed and deleted); a rename to a name the owner
+already has is a 409, as creating it is."""
 
 from __future__ import annotations
 
@@ -46,4 +47,16 @@ def test_another_callers_tag_cannot_be_read_renamed_or_deleted(tmp_path: Path) -
             assert kept.json()["name"] == "summer"
             renamed = client.put(url, json={"name": "winter"}, headers=alice)
             assert renamed.status_code == 200, renamed.text
+
+            # A rename to a name the owner already has is a conflict, as creating it is
+            # (it made a second "winter": no organisation is NULL, distinct to the constraint).
+            other = client.post("/api/v1/tags/", json={"name": "autumn"}, headers=alice)
+            assert other.status_code == 201, other.text
+            clash = client.put(
+                f"/api/v1/tags/{other.json()['id']}", json={"name": "winter"}, headers=alice
+            )
+            assert clash.status_code == 409, clash.text
+            assert "already exists" in clash.json()["detail"]
+            names = [t["name"] for t in client.get("/api/v1/tags/", headers=alice).json()]
+            assert names == ["autumn", "winter"]
             assert client.delete(url, headers=alice).status_code == 204

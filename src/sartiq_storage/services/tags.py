@@ -83,6 +83,19 @@ class TagService:
                     if name == "name" and (value is None or not value.strip()):
                         raise InvalidMediaInputError("tag name must not be empty")
                     setattr(tag, name, value.strip() if name == "name" and value else value)
+                # NULL organisations are distinct to the unique constraint: check, as create does.
+                same = session.scalar(
+                    select(Tag.id).where(
+                        Tag.id != tag.id,
+                        Tag.owner_id == tag.owner_id,
+                        Tag.name == tag.name,
+                        Tag.organization_id.is_(None)
+                        if tag.organization_id is None
+                        else Tag.organization_id == tag.organization_id,
+                    )
+                )
+                if same is not None:
+                    raise IntegrityError("duplicate tag", None, Exception(tag.name))
                 return tag
         except IntegrityError:
             raise ConflictError("a tag with that name already exists") from None
