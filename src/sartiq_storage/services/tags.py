@@ -63,31 +63,46 @@ class TagService:
                 query = query.where(Tag.organization_id == organization_id)
             return list(session.scalars(query))
 
-    def _tag(self, session: Session, tag_id: uuid.UUID) -> Tag:
+    def _tag(self, session: Session, tag_id: uuid.UUID, owner_id: str | None = None) -> Tag:
+        """The tag; with ``owner_id``, only when that caller owns it (another owner's tag is
+        "not found", as it is absent from their list)."""
         tag = session.get(Tag, tag_id)
-        if tag is None:
+        if tag is None or (owner_id is not None and tag.owner_id != owner_id):
             raise MediaNotFoundError(f"tag {tag_id} not found")
         return tag
 
-    def get(self, tag_id: uuid.UUID) -> Tag:
+    def get(self, tag_id: uuid.UUID, owner_id: str | None = None) -> Tag:
         with self.db.session() as session:
-            return self._tag(session, tag_id)
+            return self._tag(session, tag_id, owner_id)
 
-    def update(self, tag_id: uuid.UUID, **values: str | None) -> Tag:
+    def update(self, tag_id: uuid.UUID, owner_id: str | None = None, **values: str | None) -> Tag:
         try:
             with self.db.session() as session:
-                tag = self._tag(session, tag_id)
+                tag = self._tag(session, tag_id, owner_id)
                 for name, value in values.items():
                     if name == "name" and (value is None or not value.strip()):
                         raise InvalidMediaInputError("tag name must not be empty")
                     setattr(tag, name, value.strip() if name == "name" and value else value)
+                # NULL organisations are distinct to the unique constraint: check, as create does.
+                same = session.scalar(
+                    select(Tag.id).where(
+                        Tag.id != tag.id,
+                        Tag.owner_id == tag.owner_id,
+                        Tag.name == tag.name,
+                        Tag.organization_id.is_(None)
+                        if tag.organization_id is None
+                        else Tag.organization_id == tag.organization_id,
+                    )
+                )
+                if same is not None:
+                    raise IntegrityError("duplicate tag", None, Exception(tag.name))
                 return tag
         except IntegrityError:
             raise ConflictError("a tag with that name already exists") from None
 
-    def delete(self, tag_id: uuid.UUID) -> None:
+    def delete(self, tag_id: uuid.UUID, owner_id: str | None = None) -> None:
         with self.db.session() as session:
-            session.delete(self._tag(session, tag_id))
+            session.delete(self._tag(session, tag_id, owner_id))
 
     # -- media resource tags -----------------------------------------------------------------
 

@@ -99,6 +99,34 @@ def _may_have_body(scope: Scope, headers: Headers) -> bool:
     return "transfer-encoding" in headers or not scope.get("http_version", "1.1").startswith("1")
 
 
+def _closing_unless_read(receive: Receive, send: Send) -> tuple[Receive, Send]:
+    """``receive`` and ``send``, the answer saying ``Connection: close`` when it starts before
+    the body was read to its end (a refusal, a 413, a route that never reads it).
+
+    Left on a keep-alive connection, the unread body is what the server reads next: a client
+    that sent ``Expect: 100-continue`` and, refused, reuses the connection without the body
+    (curl above 1 MB) had its next request swallowed as the refused one's body, then the
+    connection dropped without an answer. Closing is what HTTP asks of a server that does
+    not read the body it answers (RFC 9112, 9.6); the body stays unread.
+    """
+    done = False
+
+    async def tracking_receive() -> Message:
+        nonlocal done
+        message = await receive()
+        if message["type"] == "http.disconnect" or not message.get("more_body", False):
+            done = True
+        return message
+
+    async def closing_send(message: Message) -> None:
+        if message["type"] == "http.response.start" and not done:
+            headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"connection"]
+            message = {**message, "headers": [*headers, (b"connection", b"close")]}
+        await send(message)
+
+    return tracking_receive, closing_send
+
+
 class BodyGate:
     """Pure ASGI middleware; ``error_body`` shapes the 413 (``{"detail"}`` by default)."""
 
@@ -152,6 +180,8 @@ class BodyGate:
         if rule is None:
             await self.app(scope, receive, send)
             return
+        if scope.get("http_version", "1.1").startswith("1"):
+            receive, send = _closing_unless_read(receive, send)
         overrides = getattr(scope["app"], "dependency_overrides", {})
         for guard in rule.guards:
             # FastAPI runs an override instead of the guard (a host's own auth,

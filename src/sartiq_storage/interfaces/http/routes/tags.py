@@ -41,7 +41,7 @@ async def list_tags(
 
 @router.get("/{tag_id}")
 async def get_tag(tag_id: uuid.UUID, context: ContextDep, caller: MediaReadDep) -> TagPublic:
-    return TagPublic.of(await run_in_threadpool(context.tags.get, tag_id))
+    return TagPublic.of(await run_in_threadpool(context.tags.get, tag_id, caller.subject))
 
 
 @router.put("/{tag_id}")
@@ -49,10 +49,12 @@ async def update_tag(
     tag_id: uuid.UUID, body: TagUpdate, context: ContextDep, caller: MediaWriteDep
 ) -> TagPublic:
     values = body.model_dump(exclude_unset=True)
-    return TagPublic.of(await run_in_threadpool(lambda: context.tags.update(tag_id, **values)))
+    return TagPublic.of(
+        await run_in_threadpool(lambda: context.tags.update(tag_id, caller.subject, **values))
+    )
 
 
 @router.delete("/{tag_id}", status_code=204)
 async def delete_tag(tag_id: uuid.UUID, context: ContextDep, caller: MediaWriteDep) -> Response:
-    await run_in_threadpool(context.tags.delete, tag_id)
+    await run_in_threadpool(context.tags.delete, tag_id, caller.subject)
     return Response(status_code=204)
