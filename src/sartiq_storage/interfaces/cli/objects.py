@@ -34,7 +34,7 @@ def _context() -> StorageContext:
 
 def list_objects(
     prefix: Annotated[str, typer.Argument(help="Key prefix (plain string, as on S3).")] = "",
-    limit: Annotated[int, typer.Option(help="Stop after this many objects (0: all).")] = 100,
+    limit: Annotated[int, typer.Option(help="Stop after this many objects (0: all).", min=0)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List objects under a prefix, in key order."""

@@ -1,0 +1,71 @@
+"""Mistakes operators make with the installed ``sartiq-storage``, and what they see: one line
+on stderr, a non-zero exit, never a traceback and never a result that looks like success."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jwt
+import pytest
+
+from sartiq_storage.testing.moto_server import free_port
+from tests.support.cli import run_cli
+
+
+def _embedded(tmp_path: Path) -> dict[str, str]:
+    return {"STORAGE_DATA_DIR": str(tmp_path / "data"), "STORAGE_BACKEND": "local"}
+
+
+def test_db_upgrade_to_an_unknown_revision_is_one_line(tmp_path: Path) -> None:
+    result = run_cli("db", "upgrade", "no-such-rev", env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "error: db upgrade no-such-rev: Can't locate revision identified by 'no-such-rev'"
+    ]
+
+
+@pytest.mark.parametrize("ttl", ["0", "-5"])
+def test_token_refuses_a_lifetime_that_is_already_over(tmp_path: Path, ttl: str) -> None:
+    result = run_cli("token", "--ttl", ttl, env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "--ttl" in result.stderr
+    assert result.stdout == ""
+
+
+def test_token_ttl_is_the_token_lifetime(tmp_path: Path) -> None:
+    result = run_cli("token", "--ttl", "60", env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    claims = jwt.decode(result.stdout.strip(), options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 60
+
+
+def test_ls_refuses_a_negative_limit(tmp_path: Path) -> None:
+    env = _embedded(tmp_path)
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    for key in ("temp/a.txt", "temp/b.txt"):
+        assert run_cli("put", str(source), key, env=env, cwd=tmp_path).returncode == 0
+    result = run_cli("ls", "temp/", "--limit", "-1", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout  # not one object shown as if that were all
+    assert "--limit" in result.stderr
+
+
+def test_worker_once_fails_when_a_job_fails(tmp_path: Path) -> None:
+    """``worker --once`` is for cron: a job that failed (the store unreachable) must say so
+    in one line and exit 1, not print a traceback and exit 0."""
+    env = {
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "STORAGE_BACKEND": "s3",
+        "R2_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "R2_ACCESS_KEY_ID": "key",
+        "R2_SECRET_ACCESS_KEY": "secret",
+        "AUTH_JWT_SECRET": "test-secret",
+    }
+    result = run_cli("worker", "--once", "--force", "--only", "orphans", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "error: job orphans failed: object store unavailable" in result.stderr
+    report = json.loads(result.stdout)
+    assert "error" in report["jobs"]["orphans"]
