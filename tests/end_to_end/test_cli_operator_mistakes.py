@@ -4,13 +4,17 @@ on stderr, a non-zero exit, never a traceback and never a result that looks like
 from __future__ import annotations
 
 import json
+import os
+import resource
+import signal
+import subprocess
 from pathlib import Path
 
 import jwt
 import pytest
 
 from sartiq_storage.testing.moto_server import free_port
-from tests.support.cli import run_cli
+from tests.support.cli import ENTRY_POINT, run_cli
 
 
 def _embedded(tmp_path: Path) -> dict[str, str]:
@@ -69,3 +73,33 @@ def test_worker_once_fails_when_a_job_fails(tmp_path: Path) -> None:
     assert "error: job orphans failed: object store unavailable" in result.stderr
     report = json.loads(result.stdout)
     assert "error" in report["jobs"]["orphans"]
+
+
+def test_get_that_fails_midway_leaves_no_partial_file(tmp_path: Path) -> None:
+    """A download cut short (here the file-size limit, as a full disk does) is one error
+    line, and neither the target nor a ``.part`` file is left behind."""
+    env = {**os.environ, "COLUMNS": "200", **_embedded(tmp_path)}
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 * 1024 * 1024))
+    assert run_cli("put", str(source), "temp/big.bin", env=env, cwd=tmp_path).returncode == 0
+
+    def small_files() -> None:  # in the child: writes past 1 MiB fail with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024 * 1024, 1024 * 1024))
+
+    out = tmp_path / "out"
+    out.mkdir()
+    result = subprocess.run(
+        [str(ENTRY_POINT), "get", "temp/big.bin", str(out / "big.bin")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+        preexec_fn=small_files,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith("error:")
+    assert list(out.iterdir()) == []

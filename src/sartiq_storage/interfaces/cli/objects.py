@@ -127,10 +127,14 @@ def get_object(
             return
         target = Path(destination)
         partial = target.with_name(target.name + ".part")
-        with partial.open("wb") as handle:
-            for chunk in stream:
-                handle.write(chunk)
-        partial.replace(target)
+        try:
+            with partial.open("wb") as handle:
+                for chunk in stream:
+                    handle.write(chunk)
+            partial.replace(target)
+        except BaseException:  # Ctrl-C, a full disk, the store failing mid-stream
+            partial.unlink(missing_ok=True)  # nothing half-written stays behind
+            raise
     err.print(f"wrote {target} ({stream.info.size} bytes)")
 
 
