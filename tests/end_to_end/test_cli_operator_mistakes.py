@@ -103,3 +103,38 @@ def test_get_that_fails_midway_leaves_no_partial_file(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
     assert result.stderr.startswith("error:")
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("--cache-control", "max-age=60\nX-Evil: 1"), ("--content-type", "text/plain\r\n")],
+)
+def test_put_refuses_header_values_that_are_not_one_line(
+    tmp_path: Path, option: str, value: str
+) -> None:
+    """Stored and later sent as HTTP headers: on S3 such a value made the client panic (a
+    Rust backtrace and a Python traceback); on the embedded store it was stored as is."""
+    env = _embedded(tmp_path)
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    result = run_cli("put", str(source), "temp/a.txt", option, value, env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip().splitlines() == [
+        f"error: {option} must be printable ASCII on one line (it is an HTTP header)"
+    ]
+    assert run_cli("ls", "temp/", "--json", env=env, cwd=tmp_path).stdout == ""
+
+
+def test_put_part_size_zero_is_refused_not_replaced_by_the_default(tmp_path: Path) -> None:
+    env = _embedded(tmp_path)
+    source = tmp_path / "a.bin"
+    source.write_bytes(b"x" * 1000)
+    result = run_cli(
+        "put", str(source), "temp/a.bin", "--threshold", "1", "--part-size", "0",
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout
+    assert "--part-size must be" in result.stderr
+    zero = run_cli("put", str(source), "temp/a.bin", "--threshold", "0", env=env, cwd=tmp_path)
+    assert zero.returncode == 2, zero.stdout
+    assert "--threshold" in zero.stderr
