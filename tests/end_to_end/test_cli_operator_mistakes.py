@@ -138,3 +138,33 @@ def test_put_part_size_zero_is_refused_not_replaced_by_the_default(tmp_path: Pat
     zero = run_cli("put", str(source), "temp/a.bin", "--threshold", "0", env=env, cwd=tmp_path)
     assert zero.returncode == 2, zero.stdout
     assert "--threshold" in zero.stderr
+
+
+def test_datasets_download_of_one_object_into_a_folder(tmp_path: Path) -> None:
+    """``datasets download REPO REF OBJECT FOLDER`` ("File or folder to write") failed with
+    ``[Errno 21] Is a directory: 'FOLDER.part' -> 'FOLDER'`` and left ``FOLDER.part``."""
+    env = _embedded(tmp_path)
+
+    def ok(*args: str) -> str:
+        result = run_cli("datasets", *args, env=env, cwd=tmp_path)
+        assert result.returncode == 0, f"{args}: {result.stderr}"
+        return result.stdout
+
+    source = tmp_path / "look.txt"
+    source.write_text("dress")
+    ok("repo", "create", "garments")
+    ok("upload", "garments", "main", str(source), "--dest", "shots")
+    ok("commit", "garments", "main", "-m", "first")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    ok("download", "garments", "main", "shots/look.txt", str(folder))
+    assert (folder / "look.txt").read_text() == "dress"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
+
+    missing = run_cli(
+        "datasets", "download", "garments", "main", "shots/none.txt", str(tmp_path / "none.txt"),
+        env=env, cwd=tmp_path,
+    )  # fmt: skip
+    assert missing.returncode == 1
+    assert missing.stderr.startswith("error:")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
