@@ -13,7 +13,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from sartiq_storage.testing.moto_server import free_port
+from sartiq_storage.testing.moto_server import free_port, moto_settings
 from tests.support.cli import ENTRY_POINT, run_cli
 
 
@@ -168,3 +168,23 @@ def test_datasets_download_of_one_object_into_a_folder(tmp_path: Path) -> None:
     assert missing.returncode == 1
     assert missing.stderr.startswith("error:")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
+
+
+def test_a_missing_bucket_is_named_not_reported_as_a_missing_object(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    """R2_BUCKET_NAME misspelt: put said ``object not found: 'temp/a.txt'`` (the file was
+    right there), get the same; both now name the bucket, as ls always did."""
+    env = {
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+        "AUTH_JWT_SECRET": "test-secret",
+        **moto_settings(moto_endpoint, "no-such-bucket"),
+    }
+    source = tmp_path / "a.txt"
+    source.write_text("a")
+    for args in (("put", str(source), "temp/a.txt"), ("get", "temp/a.txt"), ("ls",)):
+        result = run_cli(*args, env=env, cwd=tmp_path)
+        assert result.returncode == 1, (args, result.stdout)
+        assert result.stderr.strip().splitlines() == [
+            "error: object store unavailable: bucket not found"
+        ], args
