@@ -188,3 +188,10 @@ def test_a_missing_bucket_is_named_not_reported_as_a_missing_object(
         assert result.stderr.strip().splitlines() == [
             "error: object store unavailable: bucket not found"
         ], args
+
+
+def test_put_of_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "shots").mkdir()
+    result = run_cli("put", "shots", "temp/shots", env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == ["error: shots is a folder: put takes one file"]

@@ -96,6 +96,8 @@ def put_object(
     for option, value in (("--content-type", content_type), ("--cache-control", cache_control)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):
             raise CliError(f"{option} must be printable ASCII on one line (it is an HTTP header)")
+    if source.is_dir():
+        raise CliError(f"{source} is a folder: put takes one file")
     if not source.is_file():
         raise CliError(f"no such file: {source}")
     parsed = parse_key(key)
