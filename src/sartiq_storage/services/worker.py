@@ -30,6 +30,7 @@ from typing import Any
 from sqlalchemy import text
 
 from sartiq_storage.adapters.db.models import utcnow
+from sartiq_storage.core.errors import StorageError
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.media.heal import Healer
@@ -142,6 +143,9 @@ class Worker:
                 started = utcnow()
                 try:
                     result = job(self.context)
+                except StorageError as exc:  # a known failure (store down…): its one line
+                    logger.error("scheduled job %s failed: %s", kind, exc)
+                    result = {"error": str(exc)}
                 except Exception as exc:
                     logger.exception("scheduled job %s failed", kind)
                     result = {"error": str(exc)}

@@ -45,7 +45,9 @@ def translated(key: str) -> Iterator[None]:
     """Either client's failure on ``key`` as the matching ``core.errors`` class."""
     try:
         yield
-    except (obx.NotFoundError, FileNotFoundError):
+    except (obx.NotFoundError, FileNotFoundError) as exc:
+        if "NoSuchBucket" in str(exc):  # the bucket is missing, not the object
+            raise StoreUnavailableError.from_cause(exc) from exc
         raise ObjectNotFoundError(key) from None
     except (obx.AlreadyExistsError, obx.PreconditionError, FileExistsError):
         raise PreconditionFailedError(key) from None
@@ -53,6 +55,8 @@ def translated(key: str) -> Iterator[None]:
         raise StoreUnavailableError.from_cause(exc) from exc
     except ClientError as exc:
         code, status = boto_error_code(exc)
+        if code == "NoSuchBucket":
+            raise StoreUnavailableError.from_cause(f"HTTP {status} {code}") from exc
         if status == 404 or code in ("NoSuchKey", "NotFound", "404"):
             raise ObjectNotFoundError(key) from None
         if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):

@@ -6,6 +6,7 @@ still serve them, so ``put`` and ``rm`` refuse their keys before touching anythi
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -19,6 +20,10 @@ from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import err, out, print_json, write_bytes
 from sartiq_storage.interfaces.cli.parts import put_in_parts
 from sartiq_storage.services.context import StorageContext, build_context
+
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
+"""What ``--content-type`` and ``--cache-control`` may hold: they are stored and sent as HTTP
+header values, where a control character is refused (or worse, splits the header)."""
 
 
 def _refuse_legacy(key: str, verb: str) -> None:
@@ -34,7 +39,7 @@ def _context() -> StorageContext:
 
 def list_objects(
     prefix: Annotated[str, typer.Argument(help="Key prefix (plain string, as on S3).")] = "",
-    limit: Annotated[int, typer.Option(help="Stop after this many objects (0: all).")] = 100,
+    limit: Annotated[int, typer.Option(help="Stop after this many objects (0: all).", min=0)] = 100,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """List objects under a prefix, in key order."""
@@ -65,6 +70,7 @@ def put_object(
         int | None,
         typer.Option(
             metavar="BYTES",
+            min=1,
             help="Send files this large or larger in parts "
             "(default: STORAGE_MULTIPART_THRESHOLD_BYTES).",
         ),
@@ -87,13 +93,19 @@ def put_object(
 ) -> None:
     """Upload a local file to a key; big files go in parts, with a progress bar, and an
     interrupted upload resumes when the same command runs again."""
+    for option, value in (("--content-type", content_type), ("--cache-control", cache_control)):
+        if value is not None and not _HEADER_VALUE.fullmatch(value):
+            raise CliError(f"{option} must be printable ASCII on one line (it is an HTTP header)")
+    if source.is_dir():
+        raise CliError(f"{source} is a folder: put takes one file")
     if not source.is_file():
         raise CliError(f"no such file: {source}")
     parsed = parse_key(key)
     _refuse_legacy(parsed.key, "written")
     context = _context()
     kind = content_type or content_type_for_extension(source.suffix)
-    threshold = threshold or context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES
+    if threshold is None:
+        threshold = context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES
     if source.stat().st_size >= threshold:
         if if_absent and context.store.exists(parsed.key):
             raise CliError(f"{parsed.key} exists (--if-absent)")
@@ -103,7 +115,9 @@ def put_object(
             parsed.key,
             content_type=kind,
             cache_control=cache_control,
-            part_size=part_size or context.settings.STORAGE_MULTIPART_PART_BYTES,
+            part_size=(
+                context.settings.STORAGE_MULTIPART_PART_BYTES if part_size is None else part_size
+            ),
             concurrency=concurrency,
             resume=resume,
         )
@@ -127,10 +141,14 @@ def get_object(
             return
         target = Path(destination)
         partial = target.with_name(target.name + ".part")
-        with partial.open("wb") as handle:
-            for chunk in stream:
-                handle.write(chunk)
-        partial.replace(target)
+        try:
+            with partial.open("wb") as handle:
+                for chunk in stream:
+                    handle.write(chunk)
+            partial.replace(target)
+        except BaseException:  # Ctrl-C, a full disk, the store failing mid-stream
+            partial.unlink(missing_ok=True)  # nothing half-written stays behind
+            raise
     err.print(f"wrote {target} ({stream.info.size} bytes)")
 
 

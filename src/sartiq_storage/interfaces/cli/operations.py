@@ -14,7 +14,14 @@ from sqlalchemy import delete
 
 from sartiq_storage.adapters.db.models import MediaDeletionDeadLetter, utcnow
 from sartiq_storage.core.config import load_settings
-from sartiq_storage.interfaces.cli.output import err, flush, out, print_json, print_json_text
+from sartiq_storage.interfaces.cli.output import (
+    err,
+    error_line,
+    flush,
+    out,
+    print_json,
+    print_json_text,
+)
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.services.media.heal import Healer
@@ -202,6 +209,11 @@ def worker(
             },
             default=str,
         )
+        failed = {kind: job["error"] for kind, job in report.jobs.items() if "error" in job}
+        for kind, reason in failed.items():
+            error_line(f"job {kind} failed: {reason}")
+        if failed:
+            raise typer.Exit(1)
         return
     err.print(
         f"worker running (poll {context.settings.WORKER_POLL_SECONDS:g} s); "

@@ -171,7 +171,7 @@ def _start_gateway(host: str, port: int, workers: int) -> multiprocessing.proces
 
 def token(
     subject: Annotated[str, typer.Option("--sub", help="Who the token names.")] = "dev",
-    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.")] = 7 * 24 * 3600,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = 7 * 24 * 3600,
     scope: Annotated[
         list[str] | None,
         typer.Option(

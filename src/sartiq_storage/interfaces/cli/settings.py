@@ -8,6 +8,7 @@ import typer
 from rich.table import Table
 
 from sartiq_storage.core.config import load_settings
+from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import out, show_json
 
 
@@ -15,6 +16,8 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply the migrations (idempotent)."""
+    from alembic.util.exc import CommandError
+
     from sartiq_storage.adapters.db.engine import Database
     from sartiq_storage.adapters.db.migrate import current_revision, upgrade
     from sartiq_storage.core.config import mask_url_password
@@ -22,7 +25,10 @@ def db_upgrade(
     settings = load_settings()
     database = Database.from_settings(settings)
     try:
-        upgrade(database, revision)
+        try:
+            upgrade(database, revision)
+        except CommandError as exc:  # an unknown revision: alembic's own one-line reason
+            raise CliError(f"db upgrade {revision}: {exc}") from None
         out.print(
             f"database {mask_url_password(settings.database_url)} "
             f"at revision {current_revision(database)}"

@@ -126,6 +126,8 @@ def download(
     store = engine()
     ref = resolve_ref(ref, repo=repo)
     if not path.endswith("/"):
+        if destination.is_dir():  # as cp does: into the folder, under the object's name
+            destination = destination / path.rsplit("/", 1)[-1]
         _download_one(store, repo, ref, path, destination)
         out.print(f"wrote {destination}")
         return
@@ -151,7 +153,11 @@ def download(
 def _download_one(store: DatasetStore, repo: str, ref: str, path: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".part")
-    with partial.open("wb") as handle:
-        for chunk in store.get_object(repo, ref, path):
-            handle.write(chunk)
-    partial.replace(target)
+    try:
+        with partial.open("wb") as handle:
+            for chunk in store.get_object(repo, ref, path):
+                handle.write(chunk)
+        partial.replace(target)
+    except BaseException:  # Ctrl-C, a full disk, a missing object: no .part left behind
+        partial.unlink(missing_ok=True)
+        raise
