@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
+from sartiq_storage.core.tokens import issue_token
+from sartiq_storage.testing.media import image_bytes
 from sartiq_storage.testing.moto_server import free_port
 from tests.support.cli import run_cli
 from tests.support.serve_process import get_once_up, serve_process
@@ -131,3 +134,44 @@ def test_serve_rejects_unknown_app() -> None:
     result = run_cli("serve", "--app", "frontend")
     assert result.returncode == 1
     assert "--app" in result.stderr
+
+
+def test_rm_refuses_a_file_a_media_resource_still_names(tmp_path: Path) -> None:
+    """``rm`` of a resource's file would leave its row pointing at nothing: refused, nothing
+    deleted (the other keys named with it included); the file stays served."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    secret = "rm-referenced-secret-of-a-sensible-length-0123"
+    env = {
+        "AUTH_JWT_SECRET": secret,
+        "STORAGE_SERVICE_URL": base,
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+    }
+    (tmp_path / "look.png").write_bytes(image_bytes("png", width=8, height=8))
+    (tmp_path / "loose.png").write_bytes(b"\x89PNG loose")
+    temp_key = f"temp/{uuid.uuid4().hex}_1796500000_look.png"
+    for source, key in (("look.png", temp_key), ("loose.png", "media/loose/file.png")):
+        assert run_cli("put", source, key, cwd=tmp_path, env=env).returncode == 0
+    with serve_process(tmp_path, port, env=env):
+        assert get_once_up(f"{base}/healthz").status_code == 200
+        answer = httpx.post(
+            f"{base}/api/v1/media-resources/ingest",
+            headers={"Authorization": f"Bearer {issue_token(secret, 'backend')}"},
+            json={
+                "media": {"url": f"{base}/_storage/public/{temp_key}"},
+                "entity_type": "PRODUCT",
+                "entity_id": str(uuid.uuid4()),
+                "slot": "cover",
+            },
+            timeout=60,
+        )
+        assert answer.status_code == 201, answer.text
+        resource = answer.json()["media_resource"]
+        canonical = f"media/{resource['id']}/file.{resource['extension']}"
+    refused = run_cli("rm", "media/loose/file.png", canonical, cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert f"{canonical}: a media resource still names it; nothing was deleted" in refused.stderr
+    listed = run_cli("ls", "media/", "--json", cwd=tmp_path, env=env).stdout.splitlines()
+    assert {json.loads(line)["key"] for line in listed} >= {canonical, "media/loose/file.png"}
+    assert run_cli("rm", "media/loose/file.png", cwd=tmp_path, env=env).returncode == 0

@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from sartiq_storage.adapters.db.migrate import current_revision
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.filenames import content_type_for_extension
 from sartiq_storage.core.keys import Zone, classify, parse_key
@@ -20,6 +21,7 @@ from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import err, out, print_json, write_bytes
 from sartiq_storage.interfaces.cli.parts import put_in_parts
 from sartiq_storage.services.context import StorageContext, build_context
+from sartiq_storage.services.media.deletions import key_status, unreferenceable
 
 _HEADER_VALUE = re.compile(r"[\x20-\x7e]+")
 """What ``--content-type`` and ``--cache-control`` may hold: they are stored and sent as HTTP
@@ -31,6 +33,23 @@ def _refuse_legacy(key: str, verb: str) -> None:
     zone = classify(key)
     if zone in (Zone.legacy_images, Zone.legacy_shooting_looks):
         raise CliError(f"{key}: {zone.value} keys are read-only (legacy layouts are never {verb})")
+
+
+def _refuse_referenced(context: StorageContext, keys: list[str]) -> None:
+    """A key a media resource names is its bytes: deleting it would leave a row pointing at
+    nothing (``/files`` a 404, every grid a broken image). Resources are removed through the
+    API, whose deletion runs once no row names the key."""
+    if unreferenceable(keys) is not None:  # no media/ key: no row can name one
+        return
+    if current_revision(context.db) is None:  # a database never migrated holds no resource
+        return
+    with context.db.read_connection() as connection:
+        named = sorted(key_status(connection, keys).referenced)
+    if named:
+        raise CliError(
+            f"{named[0]}: a media resource still names it; nothing was deleted "
+            "(remove the resource through the API, which deletes its file once unused)"
+        )
 
 
 def _context() -> StorageContext:
@@ -91,8 +110,10 @@ def put_object(
         ),
     ] = True,
 ) -> None:
-    """Upload a local file to a key; big files go in parts, with a progress bar, and an
-    interrupted upload resumes when the same command runs again."""
+    """Upload a local file to a key; big files go in parts and resume.
+
+    Above the threshold the file goes in parts with a progress bar, and an interrupted
+    upload resumes when the same command runs again."""
     for option, value in (("--content-type", content_type), ("--cache-control", cache_control)):
         if value is not None and not _HEADER_VALUE.fullmatch(value):
             raise CliError(f"{option} must be printable ASCII on one line (it is an HTTP header)")
@@ -155,11 +176,14 @@ def get_object(
 def remove_objects(
     keys: Annotated[list[str], typer.Argument(help="Keys to delete.")],
 ) -> None:
-    """Delete objects (a missing object counts as deleted). Legacy images/ and shooting_looks/
-    keys are refused: they are read-only, and nothing is deleted when one is named."""
+    """Delete objects; legacy keys and media/ keys still in use are refused.
+
+    A missing object counts as deleted. Legacy images/ and shooting_looks/ keys are refused,
+    and so is a media/ key a media resource still names: nothing is deleted when one is."""
     for key in keys:
         _refuse_legacy(key, "deleted")
     context = _context()
+    _refuse_referenced(context, keys)
     failures = context.store.delete_many(keys)
     for failure in failures:
         err.print(f"[red]failed[/red] {failure.key}: {failure.error}")
