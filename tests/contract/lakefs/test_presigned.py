@@ -363,3 +363,31 @@ def test_presigned_urls_need_no_credentials_but_the_api_does(
         params={"path": "b.txt", "presign": "true"},
     )
     assert anonymous.status_code == 401
+
+
+def test_an_embedded_pre_signed_put_url_cannot_overwrite_what_was_linked(
+    served: ServedLakeFS, repo: lakefs.Repository
+) -> None:
+    """The embedded store's dataset PUT URLs are create-only (the URL says so, the service
+    checks it): reusing one after the link and the commit must not change committed bytes.
+    On S3 the URL cannot say it (the client would have to send ``If-None-Match``)."""
+    if served.backend != "embedded":
+        pytest.skip("S3's presigned PUTs are create-only only if the client asks")
+    sdk = served.sdk()
+    location = sdk.staging_api.get_physical_address(repo.id, "main", "labels.csv", presign=True)
+    assert location.presigned_url is not None
+    put = httpx.put(location.presigned_url, content=b"v1", timeout=30)
+    assert put.status_code == 200, put.text
+    sdk.staging_api.link_physical_address(
+        repo.id,
+        "main",
+        "labels.csv",
+        lakefs_sdk.StagingMetadata(staging=location, checksum=put.headers["ETag"], size_bytes=2),
+    )
+    main = repo.branch("main")
+    main.commit(message="labels")
+
+    again = httpx.put(location.presigned_url, content=b"v2!", timeout=30)
+    assert again.status_code == 412, again.text
+    assert main.object("labels.csv").reader().read() == b"v1"
+    assert main.object("labels.csv").reader(pre_sign=True).read() == b"v1"
