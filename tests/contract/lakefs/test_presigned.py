@@ -391,3 +391,36 @@ def test_an_embedded_pre_signed_put_url_cannot_overwrite_what_was_linked(
     assert again.status_code == 412, again.text
     assert main.object("labels.csv").reader().read() == b"v1"
     assert main.object("labels.csv").reader(pre_sign=True).read() == b"v1"
+
+
+def test_physical_addresses_are_full_uris_in_the_namespace_as_lakefs_answers(
+    served: ServedLakeFS, repo: lakefs.Repository
+) -> None:
+    """lakeFS answers ``physical_address`` qualified (``s3://bucket/ns/data/…``,
+    ``local://ns/data/…``), what its Hadoop client reads straight from the store; the link
+    answers the same address as a later stat of the object."""
+    sdk = served.sdk()
+    namespace = _namespace(served, repo.id)
+    uploaded = sdk.objects_api.upload_object(repo.id, "main", "direct.csv", content=b"a,b\n")
+    location = sdk.staging_api.get_physical_address(repo.id, "main", "linked.csv", presign=True)
+    assert location.presigned_url is not None
+    put = httpx.put(location.presigned_url, content=b"c,d\n", timeout=30)
+    linked = sdk.staging_api.link_physical_address(
+        repo.id,
+        "main",
+        "linked.csv",
+        lakefs_sdk.StagingMetadata(staging=location, checksum=put.headers["ETag"], size_bytes=4),
+    )
+    copied = sdk.objects_api.copy_object(
+        repo.id, "main", "copy.csv", lakefs_sdk.ObjectCopyCreation(src_path="direct.csv")
+    )
+    stats = {
+        s.path: s.physical_address for s in sdk.objects_api.list_objects(repo.id, "main").results
+    }
+    assert stats["linked.csv"] == linked.physical_address == location.physical_address
+    assert stats["direct.csv"] == uploaded.physical_address == copied.physical_address
+    assert sdk.objects_api.stat_object(repo.id, "main", "direct.csv").physical_address == (
+        uploaded.physical_address
+    )
+    for address in stats.values():
+        assert address.startswith(f"{namespace}/data/"), address
