@@ -15,6 +15,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import httpx
 import lakefs
 import pytest
 from lakefs.exceptions import ConflictException
@@ -272,3 +273,29 @@ def test_the_cli_imports_an_s3_prefix_with_progress_and_resumes(
         assert engine.log("viacli", "second")[0].message == "resumed by the CLI"
     finally:
         engine.close()
+
+
+def test_an_import_lands_on_a_protected_branch_as_on_lakefs(
+    moto_endpoint: str, deployment: dict[str, str], tmp_path: Path
+) -> None:
+    """lakeFS's import commits without the protection check writes and commits have (its
+    graveler ``Import``), as merges do: a protected ``main`` is where imports usually go."""
+    datasets, source = deployment["TEST_DATASETS_BUCKET"], deployment["TEST_SOURCE_BUCKET"]
+    _fill(moto_endpoint, source, "drop/", 2)
+    with served(tmp_path, deployment) as service:
+        repo = _repository(service.client, "guarded", datasets)
+        main = repo.branch("main")
+        protect = httpx.put(
+            f"{service.lakefs}/repositories/guarded/settings/branch_protection",
+            json=[{"pattern": "main"}],
+            auth=(KEY_ID, SECRET),
+        )
+        assert protect.status_code == 204, protect.text
+        status = (
+            main.import_data(commit_message="drop")
+            .prefix(f"s3://{source}/drop/", destination="drop/")
+            .run(poll_interval=FAST)
+        )
+        assert status.completed
+        assert status.ingested_objects == 2
+        assert sorted(o.path for o in main.objects()) == ["drop/00000.json", "drop/00001.json"]

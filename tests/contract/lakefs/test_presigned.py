@@ -363,3 +363,64 @@ def test_presigned_urls_need_no_credentials_but_the_api_does(
         params={"path": "b.txt", "presign": "true"},
     )
     assert anonymous.status_code == 401
+
+
+def test_an_embedded_pre_signed_put_url_cannot_overwrite_what_was_linked(
+    served: ServedLakeFS, repo: lakefs.Repository
+) -> None:
+    """The embedded store's dataset PUT URLs are create-only (the URL says so, the service
+    checks it): reusing one after the link and the commit must not change committed bytes.
+    On S3 the URL cannot say it (the client would have to send ``If-None-Match``)."""
+    if served.backend != "embedded":
+        pytest.skip("S3's presigned PUTs are create-only only if the client asks")
+    sdk = served.sdk()
+    location = sdk.staging_api.get_physical_address(repo.id, "main", "labels.csv", presign=True)
+    assert location.presigned_url is not None
+    put = httpx.put(location.presigned_url, content=b"v1", timeout=30)
+    assert put.status_code == 200, put.text
+    sdk.staging_api.link_physical_address(
+        repo.id,
+        "main",
+        "labels.csv",
+        lakefs_sdk.StagingMetadata(staging=location, checksum=put.headers["ETag"], size_bytes=2),
+    )
+    main = repo.branch("main")
+    main.commit(message="labels")
+
+    again = httpx.put(location.presigned_url, content=b"v2!", timeout=30)
+    assert again.status_code == 412, again.text
+    assert main.object("labels.csv").reader().read() == b"v1"
+    assert main.object("labels.csv").reader(pre_sign=True).read() == b"v1"
+
+
+def test_physical_addresses_are_full_uris_in_the_namespace_as_lakefs_answers(
+    served: ServedLakeFS, repo: lakefs.Repository
+) -> None:
+    """lakeFS answers ``physical_address`` qualified (``s3://bucket/ns/data/…``,
+    ``local://ns/data/…``), what its Hadoop client reads straight from the store; the link
+    answers the same address as a later stat of the object."""
+    sdk = served.sdk()
+    namespace = _namespace(served, repo.id)
+    uploaded = sdk.objects_api.upload_object(repo.id, "main", "direct.csv", content=b"a,b\n")
+    location = sdk.staging_api.get_physical_address(repo.id, "main", "linked.csv", presign=True)
+    assert location.presigned_url is not None
+    put = httpx.put(location.presigned_url, content=b"c,d\n", timeout=30)
+    linked = sdk.staging_api.link_physical_address(
+        repo.id,
+        "main",
+        "linked.csv",
+        lakefs_sdk.StagingMetadata(staging=location, checksum=put.headers["ETag"], size_bytes=4),
+    )
+    copied = sdk.objects_api.copy_object(
+        repo.id, "main", "copy.csv", lakefs_sdk.ObjectCopyCreation(src_path="direct.csv")
+    )
+    stats = {
+        s.path: s.physical_address for s in sdk.objects_api.list_objects(repo.id, "main").results
+    }
+    assert stats["linked.csv"] == linked.physical_address == location.physical_address
+    assert stats["direct.csv"] == uploaded.physical_address == copied.physical_address
+    assert sdk.objects_api.stat_object(repo.id, "main", "direct.csv").physical_address == (
+        uploaded.physical_address
+    )
+    for address in stats.values():
+        assert address.startswith(f"{namespace}/data/"), address

@@ -56,6 +56,7 @@ class SignedUrlMixin(ObjectStore):
     """Presigned URLs served by this service itself (the embedded upload target)."""
 
     signer: UrlSigner | None = None
+    signed_put_create_only = True
 
     def _require_signer(self) -> UrlSigner:
         if self.signer is None:

@@ -200,6 +200,9 @@ class ObjectStore(ABC):
     atomic_create_only_copy: bool = True
     """Whether ``copy(if_absent=True)`` is one atomic request. Where it is not (a generic S3
     such as MinIO or moto), it costs a HEAD first, and a concurrent writer can still race it."""
+    signed_put_create_only: bool = False
+    """Whether ``presign_put(if_absent=True)`` is create-only by the URL alone (the embedded
+    backend checks its own signed URLs); S3 needs the client to send ``If-None-Match``."""
 
     @property
     @abstractmethod

@@ -259,7 +259,8 @@ class NativeDatasetEngine(PresignedOperations, VersionOperations, ImportOperatio
         r = self._writable_repo(repo)
         if name == r.repository.default_branch:
             raise ProtectedBranchError("the default branch cannot be deleted")
-        self.repos.check_unprotected(r, name)
+        # Protection does not block deletion, as on lakeFS (its DeleteBranch refuses only the
+        # default branch): protection blocks object writes, commits and resets.
         with self.branches.lock(r, name):
             self.branches.delete(r, name)
 

@@ -30,6 +30,7 @@ from sartiq_storage.core.datasets.errors import (
     NotFoundError,
 )
 from sartiq_storage.core.datasets.model import Commit
+from sartiq_storage.core.datasets.names import validate_branch_name
 from sartiq_storage.core.datasets.ranges import Record
 from sartiq_storage.core.errors import StorageError
 from sartiq_storage.services import failpoints
@@ -139,7 +140,7 @@ class ImportOperations(EngineParts):
         metadata: Mapping[str, str] | None = None,
     ) -> str:
         """Checks and records the job (not yet run: :meth:`run_import`); returns its id."""
-        r = self._staging_target(repo, branch)
+        r = self._import_target(repo, branch)
         if not sources:
             raise InvalidArgumentError("an import needs at least one source")
         qualified = []
@@ -316,11 +317,20 @@ class ImportOperations(EngineParts):
         for range_id, *_rest in job["ranges"]:
             yield from self.committed.read_range(r.namespace_key, range_id).records
 
+    def _import_target(self, repo: str, branch: str) -> RepoRecord:
+        """The repository an import to ``branch`` may go to: writable, the branch existing.
+        Protection is not checked, as lakeFS's graveler ``Import`` does not (a protected
+        branch takes imports, as it takes merges)."""
+        r = self._writable_repo(repo)
+        validate_branch_name(branch)
+        self.branches.get(r, branch)
+        return r
+
     def _commit(
         self, r: RepoRecord, job: dict[str, Any], raw: bytes
     ) -> tuple[dict[str, Any], bytes]:
         branch = job["branch"]
-        self._staging_target(r.repository.name, branch)
+        self._import_target(r.repository.name, branch)
         imported = {record.path: record for record in self._imported(r, job)}
         replaced = [d for kind, _p, d in job["sources"] if kind == "common_prefix"]
         ns = r.namespace_key

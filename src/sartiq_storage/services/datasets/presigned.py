@@ -108,7 +108,10 @@ class PresignedOperations(ObjectOperations, EngineParts):
             staging.key,
             content_type=None,
             expires_in=PRESIGN_SECONDS,
-            if_absent=False,  # S3 would need the client to send If-None-Match; it does not
+            # Create-only where the URL can say so (the embedded store), so a URL reused
+            # after the link cannot change linked bytes; S3 would need the client to send
+            # If-None-Match, which the SDKs do not.
+            if_absent=store.signed_put_create_only,
             max_length=MAX_SIGNED_PUT_BYTES,
         )
         return staging, request

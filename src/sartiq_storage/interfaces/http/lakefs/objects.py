@@ -119,7 +119,7 @@ async def upload_object(
         )
     finally:
         data.close()
-    return ObjectStats.of(entry)
+    return ObjectStats.of(entry, namespace=await run_in_threadpool(_namespace, engine, repository))
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -223,7 +223,9 @@ def stat_object(
     presign: bool = False,
 ) -> ObjectStats:
     entry = engine.stat_object(repository, ref, path)
-    stats = ObjectStats.of(entry, user_metadata=user_metadata)
+    stats = ObjectStats.of(
+        entry, user_metadata=user_metadata, namespace=_namespace(engine, repository)
+    )
     return (
         _presigned(engine, repository, entry, stats) if presign and can_presign(engine) else stats
     )
@@ -244,10 +246,11 @@ def list_objects(
     listing = engine.list_objects(
         repository, ref, prefix=prefix, delimiter=delimiter, after=after, amount=clamp(amount)
     )
+    namespace = _namespace(engine, repository)
     items = [
         _presigned(engine, repository, i, ObjectStats.of(i, user_metadata=user_metadata))
         if presign and isinstance(i, Entry) and can_presign(engine)
-        else ObjectStats.of(i, user_metadata=user_metadata)
+        else ObjectStats.of(i, user_metadata=user_metadata, namespace=namespace)
         for i in listing.items
     ]
     pagination = Pagination(
@@ -317,4 +320,9 @@ def copy_object(
     entry = engine.copy_object(
         repository, branch, body.src_path, dest_path, src_ref=body.src_ref or branch
     )
-    return ObjectStats.of(entry)
+    return ObjectStats.of(entry, namespace=_namespace(engine, repository))
+
+
+def _namespace(engine: DatasetStore, repository: str) -> str:
+    """The repository's storage namespace, which qualifies its entries' addresses."""
+    return engine.get_repository(repository).storage_namespace

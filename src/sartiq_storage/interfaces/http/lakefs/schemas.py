@@ -153,6 +153,14 @@ class DiffList(BaseModel):
     results: list[DiffOut]
 
 
+def qualified(namespace: str, address: str) -> str:
+    """``address`` as a full URI: one relative to the namespace is joined to it (lakeFS's
+    ``ResolveNamespace``); a qualified one (an import's ``s3://…``) is kept."""
+    if not namespace or "://" in address:
+        return address
+    return f"{namespace.strip().rstrip('/')}/{address}"
+
+
 class ObjectStats(BaseModel):
     path: str
     path_type: Literal["object", "common_prefix"] = "object"
@@ -166,14 +174,18 @@ class ObjectStats(BaseModel):
     """Set when ``physical_address`` is a presigned URL (``presign=true``): when it expires."""
 
     @classmethod
-    def of(cls, item: Entry | CommonPrefix, *, user_metadata: bool = True) -> ObjectStats:
+    def of(
+        cls, item: Entry | CommonPrefix, *, user_metadata: bool = True, namespace: str = ""
+    ) -> ObjectStats:
+        """``namespace``: the repository's storage namespace, which qualifies an address
+        relative to it (``data/…``) as lakeFS answers it (``s3://bucket/ns/data/…``)."""
         if isinstance(item, CommonPrefix):
             return cls(
                 path=item.path, path_type="common_prefix", physical_address="", checksum="", mtime=0
             )
         return cls(
             path=item.path,
-            physical_address=item.address,
+            physical_address=qualified(namespace, item.address),
             checksum=item.checksum,
             size_bytes=item.size,
             mtime=item.mtime,

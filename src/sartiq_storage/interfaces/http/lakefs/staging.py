@@ -129,8 +129,8 @@ async def complete_presign_multipart_upload(
             metadata=body.user_metadata,
         )
     )
-    stats = ObjectStats.of(entry)
-    return stats.model_copy(update={"physical_address": entry.address})
+    namespace = await run_in_threadpool(lambda: engine.get_repository(repository).storage_namespace)
+    return ObjectStats.of(entry, namespace=namespace)
 
 
 @router.delete(f"{_BRANCH}/staging/pmpu/{{upload_id}}", status_code=204, responses=_NOT_HERE)
