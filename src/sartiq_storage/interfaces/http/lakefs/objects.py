@@ -119,7 +119,9 @@ async def upload_object(
         )
     finally:
         data.close()
-    return ObjectStats.of(entry, namespace=await run_in_threadpool(_namespace, engine, repository))
+    return ObjectStats.of(
+        entry, namespace=await run_in_threadpool(_namespace, engine, repository, entry)
+    )
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
@@ -224,7 +226,7 @@ def stat_object(
 ) -> ObjectStats:
     entry = engine.stat_object(repository, ref, path)
     stats = ObjectStats.of(
-        entry, user_metadata=user_metadata, namespace=_namespace(engine, repository)
+        entry, user_metadata=user_metadata, namespace=_namespace(engine, repository, entry)
     )
     return (
         _presigned(engine, repository, entry, stats) if presign and can_presign(engine) else stats
@@ -246,7 +248,7 @@ def list_objects(
     listing = engine.list_objects(
         repository, ref, prefix=prefix, delimiter=delimiter, after=after, amount=clamp(amount)
     )
-    namespace = _namespace(engine, repository)
+    namespace = _namespace(engine, repository, *listing.items)
     items = [
         _presigned(engine, repository, i, ObjectStats.of(i, user_metadata=user_metadata))
         if presign and isinstance(i, Entry) and can_presign(engine)
@@ -320,9 +322,12 @@ def copy_object(
     entry = engine.copy_object(
         repository, branch, body.src_path, dest_path, src_ref=body.src_ref or branch
     )
-    return ObjectStats.of(entry, namespace=_namespace(engine, repository))
+    return ObjectStats.of(entry, namespace=_namespace(engine, repository, entry))
 
 
-def _namespace(engine: DatasetStore, repository: str) -> str:
-    """The repository's storage namespace, which qualifies its entries' addresses."""
+def _namespace(engine: DatasetStore, repository: str, *items: object) -> str:
+    """The repository's storage namespace, which qualifies its entries' relative addresses;
+    not looked up when every address is already a full URI (a real lakeFS's, an import's)."""
+    if all("://" in getattr(item, "address", "://") for item in items):
+        return ""
     return engine.get_repository(repository).storage_namespace
