@@ -143,3 +143,25 @@ def test_a_store_outage_is_one_short_503_a_down_health_and_one_cli_line(
             assert "sartiq_storage_store_up 0.0" in metrics
             assert 'sartiq_storage_health_status{status="down"} 1.0' in metrics
             assert "sartiq_storage_database_up 1.0" in metrics
+
+
+def test_a_misspelt_bucket_is_a_down_health(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every HEAD in a bucket that is not there answers 404, as for a missing key: health
+    asks for the bucket too, so a misspelt bucket name is ``down``, not ``ok``."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with moto_server() as endpoint:
+        moto_client(endpoint).create_bucket(Bucket="the-real-bucket")
+        for name, value in moto_settings(endpoint, "the-reel-bucket").items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
+        with serve_process(tmp_path, port):
+            answer = get_once_up(f"{base}/api/v1/storage/health", attempts=150)
+            assert answer.status_code == 503, answer.text
+            body = answer.json()
+            assert body["status"] == "down"
+            assert body["store"]["up"] is False
+            assert "bucket not found" in body["store"]["reason"]
+            assert "the-reel-bucket" not in answer.text  # no bucket name in a public answer

@@ -32,7 +32,7 @@ from sartiq_storage.adapters.db.models import (
     utcnow,
 )
 from sartiq_storage.adapters.stores import ObjectStore
-from sartiq_storage.core.errors import ObjectNotFoundError, StoreUnavailableError
+from sartiq_storage.core.errors import StoreUnavailableError
 from sartiq_storage.services import maintenance
 from sartiq_storage.services.context import StorageContext
 from sartiq_storage.services.media.deletions import COUNTERS, MAX_AUTOMATIC_ATTEMPTS
@@ -104,9 +104,7 @@ class StoreProbe:
     def _head(self) -> ProbeResult:
         started = time.perf_counter()
         try:
-            self.store.head(PROBE_KEY)
-        except ObjectNotFoundError:
-            pass
+            self.store.check_reachable(PROBE_KEY)  # a missing bucket too, not only a dead store
         except StoreUnavailableError as exc:
             logger.warning("store probe failed: %s", exc.cause)
             return ProbeResult(False, str(exc), time.perf_counter() - started)

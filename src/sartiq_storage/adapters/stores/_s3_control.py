@@ -21,7 +21,11 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from sartiq_storage.adapters.stores._s3_errors import precondition_failed, translated
+from sartiq_storage.adapters.stores._s3_errors import (
+    boto_error_code,
+    precondition_failed,
+    translated,
+)
 from sartiq_storage.adapters.stores.base import (
     SOURCE_CHANGED,
     DeleteFailure,
@@ -242,6 +246,25 @@ class S3ControlPlane(ObjectStore):
         if source.md5 is not None and info.size == source.size and info.md5 == source.md5:
             return info
         return None
+
+    def check_reachable(self, probe_key: str) -> None:
+        """The HEAD of ``probe_key``; when it says "not found", a HeadBucket tells whether the
+        bucket is there at all (a misspelt ``R2_BUCKET_NAME`` answered every HEAD with a 404,
+        so the store looked up). A HeadBucket refused for lack of a permission proves
+        nothing against a store that answered the HEAD."""
+        try:
+            self.head(probe_key)
+            return
+        except ObjectNotFoundError:
+            pass
+        try:
+            self._client.head_bucket(Bucket=self.bucket)
+        except ClientError as exc:
+            code, status = boto_error_code(exc)
+            if status == 404 or code in ("NoSuchBucket", "NotFound", "404"):
+                raise StoreUnavailableError.from_cause(f"NoSuchBucket: {self.bucket}") from None
+        except BotoCoreError as exc:
+            raise StoreUnavailableError.from_cause(exc) from exc
 
     # -- deletes ---------------------------------------------------------------------------
 

@@ -241,6 +241,12 @@ class ObjectStore(ABC):
     def head(self, key: str) -> ObjectInfo:
         """Size, ETag, content type and last-modified; :class:`ObjectNotFoundError` if absent."""
 
+    def check_reachable(self, probe_key: str) -> None:
+        """Raise :class:`StoreUnavailableError` when the store cannot serve at all; a HEAD of
+        ``probe_key``, which need not exist. A store in a bucket overrides it to ask for the
+        bucket too: a HEAD's 404 cannot tell a missing bucket from a missing key."""
+        self.exists(probe_key)  # found or not, the store answered
+
     def exists(self, key: str) -> bool:
         from sartiq_storage.core.errors import ObjectNotFoundError
 
