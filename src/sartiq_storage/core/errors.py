@@ -80,6 +80,11 @@ class StoreUnavailableError(StorageError):
         return cls(f"{action}: {reason}" if action else reason, cause=text)
 
 
+class BucketNotFoundError(StoreUnavailableError):
+    """The store's bucket does not exist (S3's ``NoSuchBucket``): a settings mistake, not a
+    missing object; a repository's namespace in such a bucket is refused (400)."""
+
+
 _STORE_FAILURES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), reason)
     for pattern, reason in (

@@ -35,6 +35,7 @@ from sartiq_storage.adapters.stores.base import (
     normalize_etag,
 )
 from sartiq_storage.core.errors import (
+    BucketNotFoundError,
     InvalidKeyError,
     ObjectNotFoundError,
     PreconditionFailedError,
@@ -262,7 +263,7 @@ class S3ControlPlane(ObjectStore):
         except ClientError as exc:
             code, status = boto_error_code(exc)
             if status == 404 or code in ("NoSuchBucket", "NotFound", "404"):
-                raise StoreUnavailableError.from_cause(f"NoSuchBucket: {self.bucket}") from None
+                raise BucketNotFoundError.from_cause(f"NoSuchBucket: {self.bucket}") from None
         except BotoCoreError as exc:
             raise StoreUnavailableError.from_cause(exc) from exc
 

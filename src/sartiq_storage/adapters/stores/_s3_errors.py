@@ -17,6 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from obstore import exceptions as obx
 
 from sartiq_storage.core.errors import (
+    BucketNotFoundError,
     ObjectNotFoundError,
     PreconditionFailedError,
     StoreUnavailableError,
@@ -47,7 +48,7 @@ def translated(key: str) -> Iterator[None]:
         yield
     except (obx.NotFoundError, FileNotFoundError) as exc:
         if "NoSuchBucket" in str(exc):  # the bucket is missing, not the object
-            raise StoreUnavailableError.from_cause(exc) from exc
+            raise BucketNotFoundError.from_cause(exc) from exc
         raise ObjectNotFoundError(key) from None
     except (obx.AlreadyExistsError, obx.PreconditionError, FileExistsError):
         raise PreconditionFailedError(key) from None
@@ -56,7 +57,7 @@ def translated(key: str) -> Iterator[None]:
     except ClientError as exc:
         code, status = boto_error_code(exc)
         if code == "NoSuchBucket":
-            raise StoreUnavailableError.from_cause(f"HTTP {status} {code}") from exc
+            raise BucketNotFoundError.from_cause(f"HTTP {status} {code}") from exc
         if status == 404 or code in ("NoSuchKey", "NotFound", "404"):
             raise ObjectNotFoundError(key) from None
         if status == 412 or code in ("PreconditionFailed", "ConditionalRequestConflict"):

@@ -43,7 +43,7 @@ from sartiq_storage.core.datasets.names import (
 from sartiq_storage.core.datasets.namespaces import RESERVED_PREFIXES, namespace_conflict
 from sartiq_storage.core.datasets.ranges import EMPTY_METARANGE_BYTES, EMPTY_METARANGE_ID
 from sartiq_storage.core.datasets.refs import is_full_commit_id, parse_ref
-from sartiq_storage.core.errors import ObjectNotFoundError
+from sartiq_storage.core.errors import BucketNotFoundError, ObjectNotFoundError
 from sartiq_storage.services.datasets.blobs import Blobs
 from sartiq_storage.services.datasets.branches import Branches, new_token
 from sartiq_storage.services.datasets.commit_graph import CommitGraph
@@ -155,9 +155,9 @@ class NativeDatasetEngine(PresignedOperations, VersionOperations, ImportOperatio
         record = RepoRecord(repository, ns, uuid.uuid4().hex[:12])
         try:
             self.committed.put_metarange_bytes(ns, EMPTY_METARANGE_ID, EMPTY_METARANGE_BYTES)
-        except ObjectNotFoundError:
-            # A PUT answered "not found": the namespace's bucket does not exist (lakeFS's
-            # "failed to access storage", a 400), not a missing object.
+        except (ObjectNotFoundError, BucketNotFoundError):
+            # The namespace's bucket does not exist (lakeFS's "failed to access storage", a
+            # 400), not a missing object nor a store that is down.
             raise InvalidArgumentError(
                 f"storage namespace {storage_namespace!r} is not accessible: its bucket "
                 "does not exist (create it first)"
