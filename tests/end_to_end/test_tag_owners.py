@@ -5,12 +5,15 @@ already has is a 409, as creating it is."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import httpx
 
 from sartiq_storage.core.tokens import issue_token
+from sartiq_storage.testing.media import image_bytes
 from sartiq_storage.testing.moto_server import free_port
+from tests.support.cli import sartiq
 from tests.support.serve_process import get_once_up, serve_process
 
 SECRET = "tag-owner-secret-" + "t" * 40
@@ -60,3 +63,40 @@ def test_another_callers_tag_cannot_be_read_renamed_or_deleted(tmp_path: Path) -
             names = [t["name"] for t in client.get("/api/v1/tags/", headers=alice).json()]
             assert names == ["autumn", "winter"]
             assert client.delete(url, headers=alice).status_code == 204
+
+
+def test_another_callers_tag_cannot_be_put_on_a_resource(tmp_path: Path) -> None:
+    """Assigning or setting a resource's tags names the caller's own tags only: another
+    owner's tag id is a 404 and the resource keeps the tags it had."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    alice, bob = _as("alice"), _as("bob")
+    env = {"AUTH_JWT_SECRET": SECRET, "STORAGE_SERVICE_URL": base}
+    (tmp_path / "look.png").write_bytes(image_bytes("png", width=8, height=8))
+    key = f"temp/{uuid.uuid4().hex}_1796500000_look.png"
+    assert sartiq("put", "look.png", key, cwd=tmp_path, env=env).returncode == 0
+    with serve_process(tmp_path, port, env=env):
+        assert get_once_up(f"{base}/healthz").status_code == 200
+        with httpx.Client(base_url=base, timeout=60) as client:
+            ingested = client.post(
+                "/api/v1/media-resources/ingest",
+                headers=bob,
+                json={
+                    "media": {"url": f"{base}/_storage/public/{key}"},
+                    "entity_type": "PRODUCT",
+                    "entity_id": str(uuid.uuid4()),
+                    "slot": "cover",
+                },
+            )
+            assert ingested.status_code == 201, ingested.text
+            tags = f"/api/v1/media-resources/{ingested.json()['media_resource']['id']}/tags/"
+            theirs = client.post("/api/v1/tags/", json={"name": "alice's"}, headers=alice)
+            mine = client.post("/api/v1/tags/", json={"name": "bob's"}, headers=bob)
+            assert client.post(tags, json={"tag_ids": [mine.json()["id"]]}, headers=bob).is_success
+            for method in ("POST", "PUT"):
+                body = {"tag_ids": [theirs.json()["id"]]}
+                refused = client.request(method, tags, json=body, headers=bob)
+                assert refused.status_code == 404, (method, refused.text)
+                assert refused.json()["detail"] == f"tag {theirs.json()['id']} not found"
+            kept = client.get(tags, headers=bob).json()["tags"]
+            assert [t["name"] for t in kept] == ["bob's"]

@@ -125,24 +125,29 @@ class TagService:
             self._resource(session, resource_id)
             return self._tags_of(session, resource_id)
 
-    def assign(self, resource_id: uuid.UUID, tag_ids: Sequence[uuid.UUID]) -> list[Tag]:
-        """Add tags (already assigned ones are kept)."""
+    def assign(
+        self, resource_id: uuid.UUID, tag_ids: Sequence[uuid.UUID], owner_id: str | None = None
+    ) -> list[Tag]:
+        """Add tags (already assigned ones are kept); with ``owner_id``, only that caller's
+        tags (another owner's is "not found", as when read by id)."""
         with self.db.session() as session:
             self._resource(session, resource_id)
             current = {t.id for t in self._tags_of(session, resource_id)}
             for tag_id in dict.fromkeys(tag_ids):
-                self._tag(session, tag_id)
+                self._tag(session, tag_id, owner_id)
                 if tag_id not in current:
                     session.add(MediaResourceTag(media_resource_id=resource_id, tag_id=tag_id))
             session.flush()
             return self._tags_of(session, resource_id)
 
-    def replace(self, resource_id: uuid.UUID, tag_ids: Sequence[uuid.UUID]) -> list[Tag]:
-        """Set exactly these tags."""
+    def replace(
+        self, resource_id: uuid.UUID, tag_ids: Sequence[uuid.UUID], owner_id: str | None = None
+    ) -> list[Tag]:
+        """Set exactly these tags; with ``owner_id``, each must be that caller's."""
         with self.db.session() as session:
             self._resource(session, resource_id)
             for tag_id in tag_ids:
-                self._tag(session, tag_id)
+                self._tag(session, tag_id, owner_id)
             session.execute(
                 delete(MediaResourceTag).where(MediaResourceTag.media_resource_id == resource_id)
             )

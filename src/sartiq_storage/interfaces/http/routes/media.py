@@ -203,7 +203,11 @@ async def add_tags(
     media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: MediaWriteDep
 ) -> MediaResourceTagsPublic:
     """Assign tags, keeping those already assigned."""
-    return _tags(await run_in_threadpool(context.tags.assign, media_resource_id, body.tag_ids))
+    return _tags(
+        await run_in_threadpool(
+            context.tags.assign, media_resource_id, body.tag_ids, caller.subject
+        )
+    )
 
 
 @router.put("/{media_resource_id}/tags/")
@@ -211,7 +215,11 @@ async def set_tags(
     media_resource_id: uuid.UUID, body: TagIds, context: ContextDep, caller: MediaWriteDep
 ) -> MediaResourceTagsPublic:
     """Replace the resource's tags with exactly these."""
-    return _tags(await run_in_threadpool(context.tags.replace, media_resource_id, body.tag_ids))
+    return _tags(
+        await run_in_threadpool(
+            context.tags.replace, media_resource_id, body.tag_ids, caller.subject
+        )
+    )
 
 
 @router.delete("/{media_resource_id}/tags/")
