@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.testing.media import image_bytes
+from sartiq_storage.testing.media import image_bytes, ingest_body
 from sartiq_storage.testing.moto_server import free_port
 from tests.support.cli import run_cli
 from tests.support.serve_process import get_once_up, serve_process
@@ -157,12 +157,7 @@ def test_rm_refuses_a_file_a_media_resource_still_names(tmp_path: Path) -> None:
         answer = httpx.post(
             f"{base}/api/v1/media-resources/ingest",
             headers={"Authorization": f"Bearer {issue_token(secret, 'backend')}"},
-            json={
-                "media": {"url": f"{base}/_storage/public/{temp_key}"},
-                "entity_type": "PRODUCT",
-                "entity_id": str(uuid.uuid4()),
-                "slot": "cover",
-            },
+            json=ingest_body(f"{base}/_storage/public/{temp_key}", uuid.uuid4(), "cover"),
             timeout=60,
         )
         assert answer.status_code == 201, answer.text

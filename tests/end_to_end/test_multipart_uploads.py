@@ -20,7 +20,7 @@ import pytest
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.multipart import MIB
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.testing.media import mp4_bytes
+from sartiq_storage.testing.media import ingest_body, mp4_bytes
 from sartiq_storage.testing.moto_server import free_port, make_bucket
 from tests.support.cli import sartiq
 from tests.support.s3_servers import S3Server, selected_servers
@@ -272,12 +272,7 @@ def test_ingestion_holds_videos_to_the_video_upload_setting(tmp_path: Path) -> N
             f"{base}/api/v1/media-resources/ingest",
             headers=auth,
             timeout=120,
-            json={
-                "media": {"url": f"{base}/_storage/public/{key}"},
-                "entity_type": "PRODUCT",
-                "entity_id": str(uuid.uuid4()),
-                "slot": "video",
-            },
+            json=ingest_body(f"{base}/_storage/public/{key}", uuid.uuid4(), "video"),
         )
     assert answer.status_code == 413, answer.text
     assert str(60 * MIB) in answer.json()["detail"]

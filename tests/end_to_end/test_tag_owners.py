@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.testing.media import image_bytes
+from sartiq_storage.testing.media import image_bytes, ingest_body
 from sartiq_storage.testing.moto_server import free_port
 from tests.support.cli import sartiq
 from tests.support.serve_process import get_once_up, serve_process
@@ -81,12 +81,7 @@ def test_another_callers_tag_cannot_be_put_on_a_resource(tmp_path: Path) -> None
             ingested = client.post(
                 "/api/v1/media-resources/ingest",
                 headers=bob,
-                json={
-                    "media": {"url": f"{base}/_storage/public/{key}"},
-                    "entity_type": "PRODUCT",
-                    "entity_id": str(uuid.uuid4()),
-                    "slot": "cover",
-                },
+                json=ingest_body(f"{base}/_storage/public/{key}", uuid.uuid4(), "cover"),
             )
             assert ingested.status_code == 201, ingested.text
             tags = f"/api/v1/media-resources/{ingested.json()['media_resource']['id']}/tags/"
