@@ -153,17 +153,6 @@ async def _coalesced(source: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         yield bytes(pending)
 
 
-def whole_number(text: str, max_digits: int = 19) -> int | None:
-    """``text`` as a number of ASCII digits, at most ``max_digits`` of them; else None.
-
-    ``str.isdigit`` alone lets ``²`` through (then ``int`` refuses it), and ``int`` refuses
-    strings of over 4,300 digits: both were a 500 where S3 answers a 400 or ignores the
-    header."""
-    if text.isascii() and text.isdigit() and len(text) <= max_digits:
-        return int(text)
-    return None
-
-
 def etag(entry: Entry) -> str:
     return f'"{entry.checksum}"'
 

@@ -24,7 +24,8 @@ from starlette.responses import Response
 
 from sartiq_storage.core.datasets.errors import DatasetError
 from sartiq_storage.core.datasets.model import Entry
-from sartiq_storage.interfaces.s3_gateway.common import Call, etag, whole_number, xml_response
+from sartiq_storage.core.multipart import whole_number
+from sartiq_storage.interfaces.s3_gateway.common import Call, etag, xml_response
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error
 from sartiq_storage.interfaces.s3_gateway.objects import copy_source, parse_range
 from sartiq_storage.interfaces.s3_gateway.xml import document, element, iso, parse
