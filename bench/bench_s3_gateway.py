@@ -7,6 +7,7 @@ import contextlib
 import gc
 import hashlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,7 +55,10 @@ a GET, process by process (proxy+moto+boto3, from `/proc`): on two cores the thr
 the CPUs, so the proxy's CPU is what a proxied GET pays on top, and it is steadier than the
 wall-clock ratio. `BENCH_S3_GATEWAY_SOCKET_FLOOR=1` adds a fourth side, a probe:
 `bench/bare_socket_proxy.py` reads the store's body from a plain socket instead of obstore
-(see `docs/datasets.md`, "The S3 gateway's GET throughput"). Run only these cases with
+(see `docs/datasets.md`, "The S3 gateway's GET throughput"). `BENCH_S3_GATEWAY_NGINX_FLOOR=1`
+adds another probe where nginx is installed: nginx as a plain reverse proxy in front of moto
+(one worker, upstream keep-alive, no auth), the floor of a compiled proxy on this machine.
+Run only these cases with
 `BENCH_S3_GATEWAY_CASES=get` (also `list`, `streaming`).
 
 **ListObjectsV2**, one page of 1,000 keys from the middle of a branch (`StartAfter`), on a
@@ -178,6 +182,57 @@ def _bare_proxy(
         yield endpoint, proc.pid
 
 
+NGINX_CONF = """\
+daemon off;
+worker_processes 1;
+error_log {folder}/error.log warn;
+pid {folder}/nginx.pid;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {folder};
+    proxy_temp_path {folder};
+    upstream store {{ server {store}; keepalive 8; }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://store;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_max_temp_file_size 0;
+            proxy_buffers 8 1m;
+            proxy_busy_buffers_size 2m;
+        }}
+    }}
+}}
+"""
+"""nginx in front of moto, as plainly as it proxies: the request passed as is (moto does not
+check the signature, so boto3's, made for nginx's address, goes through), 1 MiB buffers."""
+
+
+@contextmanager
+def _nginx_proxy(moto: str) -> Iterator[tuple[str, int]]:
+    """nginx (``NGINX_CONF``) in the foreground of its own process group; yields its
+    endpoint and the master's pid."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as folder:
+        conf = Path(folder) / "nginx.conf"
+        conf.write_text(NGINX_CONF.format(folder=folder, store=moto.split("//")[1], port=port))
+        command = [shutil.which("nginx") or "nginx", "-c", str(conf), "-p", folder]
+        with process_group(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
+            endpoint = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                try:
+                    httpx.get(endpoint, timeout=1)
+                    break
+                except httpx.HTTPError:
+                    if proc.poll() is not None:
+                        raise RuntimeError("nginx did not start") from None
+                    time.sleep(0.1)
+            yield endpoint, proc.pid
+
+
 class _CpuPerGet:
     """CPU per GET of each side, split by process: its proxy (none for the store; for the
     gateway all of ``serve``, whose API idles meanwhile), moto, and boto3 (this process).
@@ -234,6 +289,10 @@ def _spread(ours: list[float], base: list[float]) -> str:
     return f"per-round ratios {ratios[0]:.2f}-{ratios[-1]:.2f}"
 
 
+NGINX_FLOOR = "BENCH_S3_GATEWAY_NGINX_FLOOR"
+"""Set (to anything), with nginx on the PATH: a side read through nginx proxying moto, and
+its row against the store."""
+
 SOCKET_FLOOR = "BENCH_S3_GATEWAY_SOCKET_FLOOR"
 """Set (to anything): a fourth side, ``bench/bare_socket_proxy.py`` (the body read from a
 plain socket, not obstore), and its row against the store."""
@@ -272,6 +331,10 @@ def bench_get(quick: bool) -> list[Result]:
                     _bare_proxy(moto, bucket, "bench.bare_socket_proxy:app")
                 )
                 server["socket"] = process_tree(floor_pid)
+            nginx_side = os.environ.get(NGINX_FLOOR) and shutil.which("nginx")
+            if nginx_side:
+                nginx, nginx_pid = stack.enter_context(_nginx_proxy(moto))
+                server["nginx"] = process_tree(nginx_pid)
             for size, label in ((1_000_000, "1 MB"), (64_000_000, "64 MB")):
                 data = os.urandom(size)
                 gateway.put_object(Bucket="bench", Key=f"main/{label}", Body=data)
@@ -288,6 +351,9 @@ def bench_get(quick: bool) -> list[Result]:
                 if socket_side:
                     read = repeat(_get_round(_client(floor), bucket, blob))
                     extra["socket"] = cpu.side("socket", server["socket"], count, read)
+                if nginx_side:
+                    read = repeat(_get_round(_client(nginx), bucket, blob))
+                    extra["nginx"] = cpu.side("nginx", server["nginx"], count, read)
                 times = _three_way(
                     {
                         **extra,
@@ -332,6 +398,16 @@ def bench_get(quick: bool) -> list[Result]:
                             "socket-read proxy vs the backing store",
                             "a probe: bench/bare_socket_proxy.py, the body read by a plain "
                             "socket instead of obstore",
+                        ),
+                    )
+                if nginx_side:
+                    pairs += (
+                        (
+                            "nginx",
+                            "store",
+                            "nginx vs the backing store",
+                            "a probe: nginx as a plain reverse proxy of moto (one worker, "
+                            "keep-alive, 1 MiB buffers, no auth), a compiled proxy's floor",
                         ),
                     )
                 for ours, base, what, note in pairs:
