@@ -9,13 +9,16 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from sartiq_storage.core.config import load_settings
+from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.services.context import StorageContext, build_context
 from sartiq_storage.testing.media import image_bytes
-from sartiq_storage.testing.moto_server import make_bucket, moto_client, moto_settings
+from sartiq_storage.testing.moto_server import free_port, make_bucket, moto_client, moto_settings
 from tests.support.cli import sartiq
+from tests.support.serve_process import get_once_up, serve_process
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 
@@ -80,3 +83,37 @@ def test_heal_never_writes_back_a_missing_legacy_object(context: StorageContext)
     assert twin in problem  # where the operator finds the same bytes
     assert not context.store.exists(first)
     assert [info.key for info in context.store.list("images/")] == [twin]
+
+
+def test_compute_paths_each_name_their_own_object(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every path gets ``compute/`` (docs/delivery.md), one starting with ``compute/`` too:
+    two paths never share an object, and every listed path reads back what was written."""
+    secret = "c" * 40
+    monkeypatch.setenv("AUTH_JWT_SECRET", secret)
+    auth = {"Authorization": f"Bearer {issue_token(secret, 'compute-server')}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api/v1/storage/images"
+    written = {
+        "compute/x.webp": image_bytes("webp", seed=21),
+        "x.webp": image_bytes("webp", seed=22),
+    }
+    with serve_process(tmp_path, port):
+        assert get_once_up(f"http://127.0.0.1:{port}/healthz").status_code == 200
+        for path, data in written.items():
+            saved = httpx.post(f"{base}/{path}", files={"file": data}, headers=auth)
+            assert saved.status_code == 201, saved.text
+            assert saved.json()["path"] == path
+        listed = httpx.get(base, headers=auth).json()["images"]
+        assert sorted(image["path"] for image in listed) == sorted(written)
+        for path, data in written.items():
+            read = httpx.get(f"{base}/{path}", headers=auth)
+            assert (read.status_code, read.content) == (200, data), path
+            assert httpx.get(saved_url(listed, path)).content == data, path
+        only = httpx.get(base, params={"prefix": "compute/"}, headers=auth).json()["images"]
+        assert [image["path"] for image in only] == ["compute/x.webp"]
+
+
+def saved_url(listed: list[dict[str, str]], path: str) -> str:
+    return next(image["url"] for image in listed if image["path"] == path)
