@@ -104,10 +104,10 @@ class KeyOracle:
         try:
             compute = self.compute.key_for(s)
         except (InvalidKeyError, InvalidMediaInputError):
-            if k is not None and k != "compute":
+            if k is not None:
                 raise KeyFinding(s, "key_for refused a valid key") from None
         else:
-            if k is None or compute != "compute/" + k.removeprefix("compute/"):
+            if k is None or compute != "compute/" + k:
                 raise KeyFinding(s, f"key_for gave {compute!r}")
         classify(s)
         name = safe_filename(s)

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from sartiq_storage.adapters.stores import ObjectInfo, ObjectStore
 from sartiq_storage.core.config import MAX_UPLOAD_BYTES
 from sartiq_storage.core.errors import (
-    InvalidMediaInputError,
     UnsupportedMediaError,
     UploadTooLargeError,
 )
@@ -62,13 +61,12 @@ class ComputeStorage:
         return "DiskImageStorage" if self.served_by_api else "R2ImageStorage"
 
     def key_for(self, path: str) -> str:
-        """``compute/{path}``, refusing absolute paths, ``..`` and every other unsafe key."""
-        relative = validate_key(path)
-        if relative.startswith(PREFIX):
-            relative = relative[len(PREFIX) :]
-            if not relative:
-                raise InvalidMediaInputError("empty path")
-        return PREFIX + relative
+        """``compute/{path}``, refusing absolute paths, ``..`` and every other unsafe key.
+
+        Every path gets the prefix, one that starts with ``compute/`` too (as the platform's
+        ``R2ImageStorage`` does): a path is what :meth:`list` answers, so each one names one
+        object and reads back the object it wrote."""
+        return PREFIX + validate_key(path)
 
     def public_url(self, path: str) -> str:
         """The CDN URL on R2/S3, the embedded store's public route otherwise."""
@@ -98,7 +96,7 @@ class ComputeStorage:
         self.store.delete(self.key_for(path))
 
     def list(self, prefix: str = "", limit: int = 100) -> Iterator[StoredImage]:
-        full = PREFIX + validate_prefix(prefix).removeprefix(PREFIX)
+        full = PREFIX + validate_prefix(prefix)
         for count, info in enumerate(self.store.list(full), start=1):
             relative = info.key[len(PREFIX) :]
             yield StoredImage(relative, info.key, self.public_url(relative), info.size)

@@ -17,6 +17,7 @@ from sartiq_storage.adapters.db.migrate import current_revision
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.filenames import content_type_for_extension
 from sartiq_storage.core.keys import Zone, classify, parse_key
+from sartiq_storage.core.policies import cache_control_for
 from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import err, out, print_json, write_bytes
 from sartiq_storage.interfaces.cli.parts import put_in_parts
@@ -83,7 +84,10 @@ def put_object(
     source: Annotated[Path, typer.Argument(help="Local file to upload.")],
     key: Annotated[str, typer.Argument(help="Destination key.")],
     content_type: Annotated[str | None, typer.Option(help="Defaults from the extension.")] = None,
-    cache_control: Annotated[str | None, typer.Option(help="Cache-Control to store.")] = None,
+    cache_control: Annotated[
+        str | None,
+        typer.Option(help="Cache-Control to store (default: the key's zone policy)."),
+    ] = None,
     if_absent: Annotated[bool, typer.Option(help="Refuse to replace an existing object.")] = False,
     threshold: Annotated[
         int | None,
@@ -125,6 +129,9 @@ def put_object(
     _refuse_legacy(parsed.key, "written")
     context = _context()
     kind = content_type or content_type_for_extension(source.suffix)
+    # The zone's policy (docs/delivery.md), as every other writer stores it: without it a
+    # media/ or compute/ object reached the CDN with no Cache-Control at all.
+    cache_control = cache_control or cache_control_for(parsed.key)
     if threshold is None:
         threshold = context.settings.STORAGE_MULTIPART_THRESHOLD_BYTES
     if source.stat().st_size >= threshold:

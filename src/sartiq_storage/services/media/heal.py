@@ -1,7 +1,9 @@
 """Heal: repair what can be repaired about media resources, report the rest.
 
 * a missing canonical object is restored from a known source (an ingested upload or compute
-  result that still exists and has the same MD5);
+  result that still exists and has the same MD5); a missing legacy object (``images/``,
+  ``shooting_looks/``, registered in place by the migration) is reported, never written back:
+  legacy layouts are read-only;
 * missing metadata (dimensions, dominant colour, colour profile; a video's duration, codec and
   frame rate) is re-extracted
   (not the colour of a HEIF or AVIF too big to decode within the memory bound, which no
@@ -34,10 +36,12 @@ from sartiq_storage.adapters.media_probe import (
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.adapters.stores.ranged import RangedReader
 from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
+from sartiq_storage.core.keys import Zone, classify
 from sartiq_storage.services.media.hashing import stream_digests
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _PAGE = 200
+_READ_ONLY_ZONES = (Zone.legacy_images, Zone.legacy_shooting_looks)
 
 
 @dataclass(slots=True)
@@ -163,6 +167,18 @@ class Healer:
     def _heal_one(self, resource: MediaResource, sources: list[str], result: HealResult) -> None:
         rid = str(resource.id)
         if not self.store.exists(resource.storage_key):
+            if classify(resource.storage_key) in _READ_ONLY_ZONES:
+                # Found, never copied: legacy layouts are never written (docs/operations.md).
+                copy = self._restore(resource, sources, dry_run=True)
+                where = f"; the same bytes are at {copy}" if copy else ""
+                result.unfixable.append(
+                    {
+                        "id": rid,
+                        "problem": f"object {resource.storage_key} is missing "
+                        f"(legacy keys are never written{where})",
+                    }
+                )
+                return
             restored_from = self._restore(resource, sources, result.dry_run)
             if restored_from is None:
                 result.unfixable.append(
