@@ -170,3 +170,42 @@ def test_rm_refuses_a_file_a_media_resource_still_names(tmp_path: Path) -> None:
     listed = run_cli("ls", "media/", "--json", cwd=tmp_path, env=env).stdout.splitlines()
     assert {json.loads(line)["key"] for line in listed} >= {canonical, "media/loose/file.png"}
     assert run_cli("rm", "media/loose/file.png", cwd=tmp_path, env=env).returncode == 0
+
+
+def test_put_refuses_to_replace_a_file_a_media_resource_names(tmp_path: Path) -> None:
+    """``put`` over a resource's file replaced its bytes behind its row (hash, size and
+    dimensions then lies; the CDN caches the old ones as immutable): refused as ``rm`` is,
+    nothing written; a media/ key no row names can still be written."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    secret = "put-referenced-secret-of-a-sensible-length-012"
+    env = {
+        "AUTH_JWT_SECRET": secret,
+        "STORAGE_SERVICE_URL": base,
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+    }
+    original = image_bytes("png", width=8, height=8)
+    (tmp_path / "look.png").write_bytes(original)
+    (tmp_path / "other.png").write_bytes(image_bytes("png", width=4, height=4))
+    temp_key = f"temp/{uuid.uuid4().hex}_1796500000_look.png"
+    assert run_cli("put", "look.png", temp_key, cwd=tmp_path, env=env).returncode == 0
+    with serve_process(tmp_path, port, env=env):
+        assert get_once_up(f"{base}/healthz").status_code == 200
+        answer = httpx.post(
+            f"{base}/api/v1/media-resources/ingest",
+            headers={"Authorization": f"Bearer {issue_token(secret, 'backend')}"},
+            json=ingest_body(f"{base}/_storage/public/{temp_key}", uuid.uuid4(), "cover"),
+            timeout=60,
+        )
+        assert answer.status_code == 201, answer.text
+        resource = answer.json()["media_resource"]
+        canonical = f"media/{resource['id']}/file.{resource['extension']}"
+    refused = run_cli("put", "other.png", canonical, cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr
+    assert f"{canonical}: a media resource still names it; nothing was written" in refused.stderr
+    kept = run_cli("get", canonical, "kept.png", cwd=tmp_path, env=env)
+    assert kept.returncode == 0, kept.stderr
+    assert (tmp_path / "kept.png").read_bytes() == original
+    unnamed = "media/00000000-0000-4000-8000-000000000000/file.png"
+    assert run_cli("put", "other.png", unnamed, cwd=tmp_path, env=env).returncode == 0

@@ -11,6 +11,7 @@ import json
 import logging
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +206,56 @@ def test_loggable_target_redacts_signed_url_values() -> None:
     assert loggable_target(scope) == (
         "/x\\x0a?X-Amz-Credential=REDACTED&token=REDACTED&access_token=REDACTED&expires=9&type=png"
     )
+
+
+def test_a_subject_cannot_write_lines_into_the_access_log(tmp_path: Path) -> None:
+    """The caller's ``sub`` ends the text access line: a newline in it (or any control
+    character) started a line of its own, one that read as a request that never came."""
+    forged = "2026-01-01 00:00:00,000 INFO sartiq_storage.access GET /forged 200"
+    token = issue_token(SECRET, f"eve\n{forged}\x1b[2K")
+    port = free_port()
+    env = {"AUTH_JWT_SECRET": SECRET, "LOG_LEVEL": "INFO", "LOG_FORMAT": "text"}
+    with serve_process(tmp_path, port, env=env) as proc:
+        output = Output(proc)
+        get_once_up(f"http://127.0.0.1:{port}/healthz", attempts=300)
+        reply = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/token",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert reply.status_code == 200, reply.text
+        line = output.wait_for(lambda text: "GET /api/v1/token 200" in text)
+        time.sleep(0.3)  # what a newline would have split off comes right after
+    assert "sub=eve\\n2026-01-01" in line, line
+    assert "\x1b" not in line
+    assert not any(text.startswith(forged[:23]) for text in output.lines), output.lines
+
+
+UNQUOTABLE = [
+    ("/api/v1/tags/", '{"name": "\\ud800"}'),
+    ("/api/v1/tags/", '{"name": 1e999}'),
+    ("/api/v1/tags/", '{"name": "a", "color": NaN}'),
+    (
+        "/api/v1/media-resources/ingest",
+        '{"media": {"media_resource_id": "00000000-0000-0000-0000-000000000001"}, '
+        '"entity_type": "A", "entity_id": "00000000-0000-0000-0000-000000000001", '
+        '"slot": "A", "position": -Infinity}',
+    ),
+    ("/api/v1/uploads/presigned-url", '{"filename": "\\udfff.png", "content_type": 1e999}'),
+    ("/api/v1/uploads/presigned-url", '{"filename": "a.png", "content_type": "\\ud800"}'),
+]
+
+
+def test_a_value_json_cannot_quote_back_is_a_422_not_a_500(tmp_path: Path) -> None:
+    """FastAPI's 422 quotes the rejected value, and a lone surrogate (escaped in valid JSON
+    text) or a number out of a float's range cannot be written back: the refusal was a 500."""
+    port = free_port()
+    token = issue_token(SECRET, "web")
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    with serve_process(tmp_path, port, env={"AUTH_JWT_SECRET": SECRET}):
+        get_once_up(f"http://127.0.0.1:{port}/healthz", attempts=300)
+        for path, body in UNQUOTABLE:
+            url = f"http://127.0.0.1:{port}{path}"
+            reply = httpx.post(url, content=body, headers=headers, timeout=10)
+            assert reply.status_code in (400, 422), (path, body, reply.text)
+            assert reply.json()["detail"], (path, body)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.support.lakefs import unique
+from tests.support.lakefs import KEY_ID, SECRET, unique
 from tests.support.s3_gateway import Gateway, running_gateway
 
 
@@ -384,6 +384,52 @@ def test_presigned_urls(gateway: Gateway, repo: str, version: str) -> None:
     reply = httpx.get(expired, timeout=10)
     assert reply.status_code == 403
     assert "expired" in reply.text
+
+
+def _v2_signed(path: str, date: str | None) -> dict[str, str]:
+    """Signature V2 headers of a GET of ``path`` signed at ``date`` (its ``Date``; None: no
+    date at all), as a captured request carries them: S3's string to sign, HMAC-SHA1."""
+    import base64
+    import hmac
+
+    text = f"GET\n\n\n{date or ''}\n{path}"
+    signature = base64.b64encode(hmac.new(SECRET.encode(), text.encode(), "sha1").digest())
+    signed = {"Authorization": f"AWS {KEY_ID}:{signature.decode()}"}
+    return signed if date is None else signed | {"Date": date}
+
+
+def test_v2_signed_requests_expire_and_bad_signatures_are_refused(
+    gateway: Gateway, repo: str
+) -> None:
+    """A V2 header signature holds for 15 minutes around its ``Date``, as S3 holds it: a
+    captured request was good forever (a year-old ``Date``, or none at all), and a signature
+    that is not base64 was a 500."""
+    import time
+    from email.utils import formatdate
+
+    import httpx
+
+    gateway.client().put_object(Bucket=repo, Key="main/v2.txt", Body=b"v2")
+    path = f"/{repo}/main/v2.txt"
+    url = gateway.endpoint + path
+    fresh = httpx.get(url, headers=_v2_signed(path, formatdate(usegmt=True)))
+    assert fresh.status_code == 200, fresh.text
+    assert fresh.content == b"v2"
+    year_old = formatdate(time.time() - 365 * 86400, usegmt=True)
+    replayed = httpx.get(url, headers=_v2_signed(path, year_old))
+    assert replayed.status_code == 403, replayed.text
+    assert "<Code>RequestTimeTooSkewed</Code>" in replayed.text
+    undated = httpx.get(url, headers=_v2_signed(path, None))
+    assert undated.status_code == 403, undated.text
+    assert "<Code>AccessDenied</Code>" in undated.text
+    for signature in ("a", "%zz"):
+        for headers, params in (
+            ({"Authorization": f"AWS {KEY_ID}:{signature}", "Date": formatdate(usegmt=True)}, {}),
+            ({}, {"AWSAccessKeyId": KEY_ID, "Signature": signature, "Expires": "9999999999"}),
+        ):
+            bad = httpx.get(url, headers=headers, params=params, timeout=10)
+            assert bad.status_code == 403, (signature, bad.text)
+            assert "<Code>SignatureDoesNotMatch</Code>" in bad.text
 
 
 def test_keys_made_through_the_lakefs_api_sign_gateway_requests(

@@ -36,10 +36,17 @@ def _refuse_legacy(key: str, verb: str) -> None:
         raise CliError(f"{key}: {zone.value} keys are read-only (legacy layouts are never {verb})")
 
 
-def _refuse_referenced(context: StorageContext, keys: list[str]) -> None:
+def _refuse_referenced(
+    context: StorageContext,
+    keys: list[str],
+    outcome: str = "nothing was deleted "
+    "(remove the resource through the API, which deletes its file once unused)",
+) -> None:
     """A key a media resource names is its bytes: deleting it would leave a row pointing at
-    nothing (``/files`` a 404, every grid a broken image). Resources are removed through the
-    API, whose deletion runs once no row names the key."""
+    nothing (``/files`` a 404, every grid a broken image), replacing them would make its
+    hash, size and dimensions lies (and the CDN, which caches them as immutable, would serve
+    both). Resources are removed through the API, whose deletion runs once no row names the
+    key; new bytes are ingested as a resource of their own."""
     if unreferenceable(keys) is not None:  # no media/ key: no row can name one
         return
     if current_revision(context.db) is None:  # a database never migrated holds no resource
@@ -47,10 +54,7 @@ def _refuse_referenced(context: StorageContext, keys: list[str]) -> None:
     with context.db.read_connection() as connection:
         named = sorted(key_status(connection, keys).referenced)
     if named:
-        raise CliError(
-            f"{named[0]}: a media resource still names it; nothing was deleted "
-            "(remove the resource through the API, which deletes its file once unused)"
-        )
+        raise CliError(f"{named[0]}: a media resource still names it; {outcome}")
 
 
 def _context() -> StorageContext:
@@ -128,6 +132,11 @@ def put_object(
     parsed = parse_key(key)
     _refuse_legacy(parsed.key, "written")
     context = _context()
+    _refuse_referenced(
+        context,
+        [parsed.key],
+        "nothing was written (its bytes are the resource's: ingest the new file instead)",
+    )
     kind = content_type or content_type_for_extension(source.suffix)
     # The zone's policy (docs/delivery.md), as every other writer stores it: without it a
     # media/ or compute/ object reached the CDN with no Cache-Control at all.

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.applications import Starlette
@@ -62,6 +65,18 @@ def install_error_handlers(app: Starlette) -> None:
 
     app.add_exception_handler(StarletteHTTPException, http_error)
 
+    async def invalid_request(request: Request, exc: Exception) -> JSONResponse:
+        # FastAPI's 422, which quotes each rejected value back: one that JSON cannot carry
+        # (a lone surrogate escaped in the body, a number such as 1e999) made it a 500.
+        assert isinstance(exc, RequestValidationError)
+        errors = jsonable_encoder(exc.errors())
+        try:
+            return JSONResponse({"detail": errors}, status_code=422)
+        except ValueError:  # UnicodeEncodeError included
+            return JSONResponse({"detail": _json_safe(errors)}, status_code=422)
+
+    app.add_exception_handler(RequestValidationError, invalid_request)
+
     async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
         return server_error(request, exc, 503, DATABASE_UNAVAILABLE)
 
@@ -73,6 +88,20 @@ def install_error_handlers(app: Starlette) -> None:
         return server_error(request, exc, 500, "internal server error")
 
     app.add_exception_handler(Exception, unexpected)
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with what JSON cannot carry spelled out: a non-finite float as its text, a
+    string's lone surrogates as ``\\udXXX`` escapes."""
+    if isinstance(value, dict):
+        return {_json_safe(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 DATABASE_DOWN = (OperationalError, InterfaceError)

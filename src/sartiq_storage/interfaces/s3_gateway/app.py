@@ -175,7 +175,7 @@ class S3Gateway:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         body = _Body(receive)
         try:
-            response = await self._answer(scope, body.receive, headers, request_id)
+            response = await self._answer(scope, body, headers, request_id)
         except S3Error as exc:
             response = _error(exc, request_id, scope["method"])
         except Exception:
@@ -183,12 +183,16 @@ class S3Gateway:
             error = S3Error("InternalError", "We encountered an internal error.", 500)
             response = _error(error, request_id, scope["method"])
         response.headers["x-amz-request-id"] = request_id
-        if _declares_body(headers) and not await body.drain():
+        if _declares_body(headers) and not (
+            body.signed and _drainable(headers) and await body.drain()
+        ):
+            # Never read for a request that did not prove who sent it, nor past what
+            # draining may take: answered at once, and the connection closes instead.
             response.headers["connection"] = "close"
         await response(scope, body.receive, send)
 
     async def _answer(
-        self, scope: Scope, receive: Receive, headers: dict[str, str], request_id: str
+        self, scope: Scope, body: _Body, headers: dict[str, str], request_id: str
     ) -> Response:
         raw = scope.get("raw_path")
         raw_path = raw.decode("latin-1").split("?", 1)[0] if raw else quote(scope["path"])
@@ -216,6 +220,7 @@ class S3Gateway:
                 secret=secret,
                 now=now,
             )
+        body.signed = True
         bucket, _, key = scope["path"].lstrip("/").partition("/")
         call = Call(
             scope["method"],
@@ -223,7 +228,7 @@ class S3Gateway:
             key,
             query,
             headers,
-            receive,
+            body.receive,
             verified,
             self.context.datasets,
             request_id,
@@ -255,7 +260,8 @@ class S3Gateway:
 
 
 DRAIN_LIMIT = 16 * 1024 * 1024
-"""The most of a refused request's unread body read and dropped to keep the connection."""
+"""The most of a refused request's unread body read and dropped to keep the connection
+(a signed request's only: an unsigned or forged one is never read)."""
 
 
 def _declares_body(headers: dict[str, str]) -> bool:
@@ -263,6 +269,13 @@ def _declares_body(headers: dict[str, str]) -> bool:
         "",
         "0",
     )
+
+
+def _drainable(headers: dict[str, str]) -> bool:
+    """Whether the body may be read and dropped: chunked (cut at :data:`DRAIN_LIMIT`), or a
+    declared length within it (a longer one would only be read in part, then closed)."""
+    length = headers.get("content-length", "").strip()
+    return not length.isdigit() or int(length) <= DRAIN_LIMIT
 
 
 class _Body:
@@ -278,6 +291,8 @@ class _Body:
     def __init__(self, receive: Receive) -> None:
         self._receive = receive
         self.done = False
+        self.signed = False
+        """Set once the request's signature is verified."""
 
     async def receive(self) -> Message:
         message = await self._receive()

@@ -5,13 +5,15 @@ accepts it too (``pkg/gateway/sig/v2.go``). HMAC-SHA1 over S3's string to sign."
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
-from datetime import datetime
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import unquote
 
 from sartiq_storage.interfaces.s3_gateway.errors import S3Error
-from sartiq_storage.interfaces.s3_gateway.sigv4 import UNSIGNED, Verified
+from sartiq_storage.interfaces.s3_gateway.sigv4 import MAX_SKEW, UNSIGNED, Verified
 
 _SUBRESOURCES = frozenset(
     {
@@ -56,6 +58,7 @@ def verify_v2(
     if authorization:
         key_id, _, signature = authorization[len("AWS ") :].partition(":")
         date = "" if "x-amz-date" in headers else headers.get("date", "")
+        _check_time(headers.get("x-amz-date") or date, now)
     else:
         key_id, signature, date = (
             params["AWSAccessKeyId"],
@@ -94,7 +97,10 @@ def verify_v2(
         )
     )
     expected = hmac.new(secret.encode(), text.encode(), hashlib.sha1).digest()
-    given = base64.b64decode(unquote(signature) if "%" in signature else signature)
+    try:
+        given = base64.b64decode(unquote(signature) if "%" in signature else signature)
+    except (binascii.Error, ValueError):
+        given = b""  # not base64: matches nothing
     if not hmac.compare_digest(expected, given):
         raise S3Error(
             "SignatureDoesNotMatch",
@@ -103,3 +109,28 @@ def verify_v2(
             403,
         )
     return Verified(key_id, UNSIGNED, b"", "", "", "")
+
+
+def _check_time(value: str, now: datetime) -> None:
+    """A header-signed request is good for 15 minutes around its ``Date`` (or
+    ``x-amz-date``), as S3 holds it: without one, a captured request could be replayed
+    forever (V2 signs no expiry of its own)."""
+    try:
+        signed_at = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        try:
+            signed_at = datetime.strptime(value, "%Y%m%dT%H%M%SZ")
+        except ValueError:
+            raise S3Error(
+                "AccessDenied",
+                "AWS authentication requires a valid Date or x-amz-date header",
+                403,
+            ) from None
+    if signed_at.tzinfo is None:
+        signed_at = signed_at.replace(tzinfo=UTC)
+    if abs(now - signed_at) > MAX_SKEW:
+        raise S3Error(
+            "RequestTimeTooSkewed",
+            "The difference between the request time and the server's time is too large.",
+            403,
+        )

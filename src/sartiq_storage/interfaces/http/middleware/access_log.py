@@ -66,7 +66,10 @@ def access_message(
     tail: str = "",
 ) -> str:
     """The text of an access line (its ``message``), between ``head`` and ``tail`` (a text
-    line's timestamp and newline, built in the same step)."""
+    line's timestamp and newline, built in the same step). A ``sub`` with a newline or any
+    other control character is escaped: it would otherwise start a line of its own."""
+    if sub is not None and not sub.isprintable():
+        sub = sub.encode("unicode_escape").decode("ascii")
     return (
         f"{head}{method} {path} {status} {duration_ms:.2f}ms request_id={rid} sub={sub or '-'}"
         f"{tail}"
