@@ -195,3 +195,32 @@ def test_put_of_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
     result = run_cli("put", "shots", "temp/shots", env=_embedded(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: shots is a folder: put takes one file"]
+
+
+@pytest.mark.parametrize(
+    "origins", ["localhost:3000", "http://localhost:3000/app", "https://app.example.com:port"]
+)
+def test_web_app_origins_that_no_browser_sends_are_refused_at_start(
+    tmp_path: Path, origins: str
+) -> None:
+    """An origin is scheme://host[:port]: one without its scheme, or with a path, never equals
+    a browser's ``Origin``, so every upload from the web app would fail CORS, silently."""
+    env = {**_embedded(tmp_path), "WEB_APP_ORIGINS": f"http://localhost:3000,{origins}"}
+    result = run_cli("config", "show", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: invalid settings: WEB_APP_ORIGINS:"), line
+    assert repr(origins) in line, line
+    assert "scheme://host[:port]" in line, line
+
+
+def test_web_app_origins_keep_a_trailing_slash_and_a_wildcard(tmp_path: Path) -> None:
+    env = {**_embedded(tmp_path), "WEB_APP_ORIGINS": "https://app.example.com/, http://[::1]:3000"}
+    result = run_cli("config", "show", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)["WEB_APP_ORIGINS"]
+    assert "https://app.example.com" in shown, shown
+    assert "http://[::1]:3000" in shown, shown
+    env["WEB_APP_ORIGINS"] = "*"
+    assert run_cli("config", "show", env=env, cwd=tmp_path).returncode == 0
