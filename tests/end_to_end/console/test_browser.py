@@ -228,6 +228,9 @@ def test_operations_retry_and_dataset_views(seeded: Service, open_console: Opene
     expect(page.locator("#toast")).to_contain_text("1 deleted")
     expect(page.locator("#deadletters-card")).to_contain_text("No failed deletions")
     expect(page.locator("#health-status")).to_have_text("ok")
+    # Healthy, with no reasons to give: nothing in their place (not the word "null").
+    expect(page.locator("#health-reasons")).to_have_count(0)
+    expect(page.locator("#health-card")).not_to_contain_text("null")
     console.shot("2-after-retry")
 
     console.go("datasets")
