@@ -38,6 +38,16 @@ def test_token_refuses_a_lifetime_that_is_already_over(tmp_path: Path, ttl: str)
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("subject", ["", "  "])
+def test_token_refuses_a_subject_that_names_no_one(tmp_path: Path, subject: str) -> None:
+    """The service answers 401 "token has no subject" to such a token: printing one and
+    exiting 0 hands the operator a token that can never work."""
+    result = run_cli("token", "--sub", subject, env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "--sub" in result.stderr
+    assert result.stdout == ""
+
+
 def test_token_ttl_is_the_token_lifetime(tmp_path: Path) -> None:
     result = run_cli("token", "--ttl", "60", env=_embedded(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -182,6 +182,8 @@ def token(
     ] = None,
 ) -> None:
     """Print a bearer token signed with AUTH_JWT_SECRET (or the embedded default's)."""
+    if not subject.strip():  # the service refuses a token that names no one
+        raise typer.BadParameter("a token names its caller: give a name", param_hint="--sub")
     scopes = None if scope is None else [s for v in scope for s in v.replace(",", " ").split()]
     try:
         scopes = None if scopes is None else sorted(check_scopes(scopes))
