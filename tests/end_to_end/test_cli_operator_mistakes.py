@@ -180,6 +180,28 @@ def test_datasets_download_of_one_object_into_a_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
 
 
+def test_get_into_a_folder_and_into_a_missing_one(tmp_path: Path) -> None:
+    """``get KEY FOLDER`` failed with ``[Errno 21] Is a directory: 'FOLDER.part' -> 'FOLDER'``
+    (having written FOLDER.part beside it); a missing folder was a raw errno naming the
+    ``.part`` file. Into a folder it now writes under the key's name, as cp does."""
+    env = _embedded(tmp_path)
+    source = tmp_path / "look.txt"
+    source.write_text("dress")
+    assert run_cli("put", str(source), "temp/shots/a.txt", env=env, cwd=tmp_path).returncode == 0
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = run_cli("get", "temp/shots/a.txt", f"{folder}/", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "a.txt").read_text() == "dress"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
+
+    missing = run_cli(
+        "get", "temp/shots/a.txt", str(tmp_path / "nope" / "a.txt"), env=env, cwd=tmp_path
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"error: no such folder: {tmp_path / 'nope'}"
+
+
 def test_a_missing_bucket_is_named_not_reported_as_a_missing_object(
     tmp_path: Path, moto_endpoint: str
 ) -> None:
