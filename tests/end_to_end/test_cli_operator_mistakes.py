@@ -202,6 +202,22 @@ def test_get_into_a_folder_and_into_a_missing_one(tmp_path: Path) -> None:
     assert missing.stderr.strip() == f"error: no such folder: {tmp_path / 'nope'}"
 
 
+@pytest.mark.parametrize("command", [("ls",), ("serve", "--port", "0")])
+def test_a_data_dir_that_is_a_file_names_the_setting(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """``STORAGE_DATA_DIR`` naming a file was ``error: [Errno 17] File exists: '…'``: a raw
+    errno that names neither the setting nor what is wrong with it."""
+    (tmp_path / "data").write_text("not a folder")
+    if command[0] == "serve":
+        command = ("serve", "--port", str(free_port()))
+    result = run_cli(*command, env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip() == (
+        f"error: STORAGE_DATA_DIR: cannot use {tmp_path / 'data'} as the data folder (it is a file)"
+    )
+
+
 def test_a_missing_bucket_is_named_not_reported_as_a_missing_object(
     tmp_path: Path, moto_endpoint: str
 ) -> None:
