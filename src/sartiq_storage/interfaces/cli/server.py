@@ -82,7 +82,10 @@ def serve(
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
     os.environ["SARTIQ_SERVE_APPS"] = ",".join(apps)
     settings = load_settings()
-    gateway_port = s3_gateway_port or settings.DATASETS_S3_GATEWAY_PORT
+    # `is None`, not `or`: --s3-gateway-port 0 is refused as out of range, not read as unset
+    gateway_port = (
+        s3_gateway_port if s3_gateway_port is not None else settings.DATASETS_S3_GATEWAY_PORT
+    )
     if gateway_port is not None:
         if gateway_port == port:
             raise CliError("--s3-gateway-port must differ from --port")
