@@ -38,6 +38,16 @@ def test_token_refuses_a_lifetime_that_is_already_over(tmp_path: Path, ttl: str)
     assert result.stdout == ""
 
 
+@pytest.mark.parametrize("subject", ["", "  "])
+def test_token_refuses_a_subject_that_names_no_one(tmp_path: Path, subject: str) -> None:
+    """The service answers 401 "token has no subject" to such a token: printing one and
+    exiting 0 hands the operator a token that can never work."""
+    result = run_cli("token", "--sub", subject, env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout
+    assert "--sub" in result.stderr
+    assert result.stdout == ""
+
+
 def test_token_ttl_is_the_token_lifetime(tmp_path: Path) -> None:
     result = run_cli("token", "--ttl", "60", env=_embedded(tmp_path), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -170,6 +180,44 @@ def test_datasets_download_of_one_object_into_a_folder(tmp_path: Path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
 
 
+def test_get_into_a_folder_and_into_a_missing_one(tmp_path: Path) -> None:
+    """``get KEY FOLDER`` failed with ``[Errno 21] Is a directory: 'FOLDER.part' -> 'FOLDER'``
+    (having written FOLDER.part beside it); a missing folder was a raw errno naming the
+    ``.part`` file. Into a folder it now writes under the key's name, as cp does."""
+    env = _embedded(tmp_path)
+    source = tmp_path / "look.txt"
+    source.write_text("dress")
+    assert run_cli("put", str(source), "temp/shots/a.txt", env=env, cwd=tmp_path).returncode == 0
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = run_cli("get", "temp/shots/a.txt", f"{folder}/", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (folder / "a.txt").read_text() == "dress"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "look.txt", "out"]
+
+    missing = run_cli(
+        "get", "temp/shots/a.txt", str(tmp_path / "nope" / "a.txt"), env=env, cwd=tmp_path
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"error: no such folder: {tmp_path / 'nope'}"
+
+
+@pytest.mark.parametrize("command", [("ls",), ("serve", "--port", "0")])
+def test_a_data_dir_that_is_a_file_names_the_setting(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    """``STORAGE_DATA_DIR`` naming a file was ``error: [Errno 17] File exists: '…'``: a raw
+    errno that names neither the setting nor what is wrong with it."""
+    (tmp_path / "data").write_text("not a folder")
+    if command[0] == "serve":
+        command = ("serve", "--port", str(free_port()))
+    result = run_cli(*command, env=_embedded(tmp_path), cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert result.stderr.strip() == (
+        f"error: STORAGE_DATA_DIR: cannot use {tmp_path / 'data'} as the data folder (it is a file)"
+    )
+
+
 def test_a_missing_bucket_is_named_not_reported_as_a_missing_object(
     tmp_path: Path, moto_endpoint: str
 ) -> None:
@@ -195,3 +243,32 @@ def test_put_of_a_folder_says_it_is_a_folder(tmp_path: Path) -> None:
     result = run_cli("put", "shots", "temp/shots", env=_embedded(tmp_path), cwd=tmp_path)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: shots is a folder: put takes one file"]
+
+
+@pytest.mark.parametrize(
+    "origins", ["localhost:3000", "http://localhost:3000/app", "https://app.example.com:port"]
+)
+def test_web_app_origins_that_no_browser_sends_are_refused_at_start(
+    tmp_path: Path, origins: str
+) -> None:
+    """An origin is scheme://host[:port]: one without its scheme, or with a path, never equals
+    a browser's ``Origin``, so every upload from the web app would fail CORS, silently."""
+    env = {**_embedded(tmp_path), "WEB_APP_ORIGINS": f"http://localhost:3000,{origins}"}
+    result = run_cli("config", "show", env=env, cwd=tmp_path)
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: invalid settings: WEB_APP_ORIGINS:"), line
+    assert repr(origins) in line, line
+    assert "scheme://host[:port]" in line, line
+
+
+def test_web_app_origins_keep_a_trailing_slash_and_a_wildcard(tmp_path: Path) -> None:
+    env = {**_embedded(tmp_path), "WEB_APP_ORIGINS": "https://app.example.com/, http://[::1]:3000"}
+    result = run_cli("config", "show", "--json", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    shown = json.loads(result.stdout)["WEB_APP_ORIGINS"]
+    assert "https://app.example.com" in shown, shown
+    assert "http://[::1]:3000" in shown, shown
+    env["WEB_APP_ORIGINS"] = "*"
+    assert run_cli("config", "show", env=env, cwd=tmp_path).returncode == 0

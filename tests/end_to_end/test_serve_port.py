@@ -86,3 +86,10 @@ def test_a_busy_gateway_port_names_the_gateway_option(tmp_path: Path) -> None:
         busy = other.getsockname()[1]
         result = run_serve(tmp_path, "--port", str(free_port()), "--s3-gateway-port", str(busy))
     assert_one_line_error(result, str(busy), "in use", "pick another --s3-gateway-port")
+
+
+@pytest.mark.parametrize("gateway", ["0", "70000"])
+def test_a_gateway_port_out_of_range_is_one_line(tmp_path: Path, gateway: str) -> None:
+    """``--s3-gateway-port 0`` started the service without any gateway, saying nothing."""
+    result = run_serve(tmp_path, "--port", str(free_port()), "--s3-gateway-port", gateway)
+    assert_one_line_error(result, "--s3-gateway-port must be between 1 and 65535", gateway)

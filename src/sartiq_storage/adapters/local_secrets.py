@@ -11,12 +11,20 @@ import os
 import secrets
 from pathlib import Path
 
+from sartiq_storage.core.errors import ConfigurationError
+
 _FILE = "secrets.json"
 
 
 def load_or_create_secret(data_dir: Path, name: str) -> str:
     """Return the named secret from ``data_dir/secrets.json``, creating it (mode 0600)."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file in the way, a read-only or missing mount: name the setting
+        reason = "it is a file" if data_dir.is_file() else (exc.strerror or str(exc)).lower()
+        raise ConfigurationError(
+            f"STORAGE_DATA_DIR: cannot use {data_dir} as the data folder ({reason})"
+        ) from None
     path = data_dir / _FILE
     try:
         stored = json.loads(path.read_text("utf-8"))

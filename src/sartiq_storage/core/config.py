@@ -71,6 +71,35 @@ def _check_http_url(value: str | None, name: str) -> str | None:
     return value.rstrip("/")
 
 
+_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+"""One machine's names for itself: a page at any of them is this service on loopback."""
+
+
+def _check_origin(value: str) -> str:
+    """A browser's ``Origin``: ``scheme://host[:port]``, nothing after it (or ``*``)."""
+    if value == "*":
+        return value
+    parsed = urlparse(value)
+    try:
+        parsed.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        parsed = parsed._replace(scheme="")
+    if (
+        parsed.scheme not in ("http", "https")
+        or not parsed.hostname
+        or parsed.path
+        or parsed.params
+        or parsed.query
+        or parsed.fragment
+        or parsed.username is not None
+    ):
+        raise ValueError(
+            f"{value!r} is not an origin: scheme://host[:port], "
+            "as a browser sends it (http://localhost:3000), comma-separated"
+        )
+    return value
+
+
 class Settings(BaseSettings):
     """Everything the storage layer reads from its environment, validated at start."""
 
@@ -253,6 +282,11 @@ class Settings(BaseSettings):
             return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
         return value
 
+    @field_validator("WEB_APP_ORIGINS")
+    @classmethod
+    def _origins_valid(cls, value: list[str]) -> list[str]:
+        return [_check_origin(origin) for origin in value]
+
     @field_validator("LOG_FORMAT", "LOG_LEVEL", mode="before")
     @classmethod
     def _log_words(cls, value: object, info: Any) -> object:
@@ -350,6 +384,23 @@ class Settings(BaseSettings):
     @property
     def service_url(self) -> str:
         return self.STORAGE_SERVICE_URL or "http://127.0.0.1:8000"
+
+    @property
+    def cors_origins(self) -> list[str]:
+        """The origins this service answers CORS for: ``WEB_APP_ORIGINS`` and, on the
+        embedded store, its own (the console's presigned PUTs go to ``service_url``, which a
+        page opened at ``localhost`` reaches from another origin than ``127.0.0.1``)."""
+        origins = list(self.WEB_APP_ORIGINS)
+        if not self.embedded or "*" in origins:
+            return origins
+        own = urlparse(self.service_url)
+        port = f":{own.port}" if own.port else ""
+        netloc = own.netloc.lower()
+        hosts = _LOOPBACK_HOSTS if netloc.removesuffix(port) in _LOOPBACK_HOSTS else ()
+        for origin in [f"{own.scheme}://{netloc}"] + [f"{own.scheme}://{h}{port}" for h in hosts]:
+            if origin not in origins:
+                origins.append(origin)
+        return origins
 
     def masked(self) -> dict[str, str]:
         """Every setting as text, secrets replaced, for ``config show``."""

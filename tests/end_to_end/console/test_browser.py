@@ -228,6 +228,9 @@ def test_operations_retry_and_dataset_views(seeded: Service, open_console: Opene
     expect(page.locator("#toast")).to_contain_text("1 deleted")
     expect(page.locator("#deadletters-card")).to_contain_text("No failed deletions")
     expect(page.locator("#health-status")).to_have_text("ok")
+    # Healthy, with no reasons to give: nothing in their place (not the word "null").
+    expect(page.locator("#health-reasons")).to_have_count(0)
+    expect(page.locator("#health-card")).not_to_contain_text("null")
     console.shot("2-after-retry")
 
     console.go("datasets")
@@ -327,3 +330,29 @@ def test_a_big_video_goes_in_parts_through_a_dropped_network(
     console.shot("parts-done")
     # The two cut requests are the only console errors: nothing else went wrong.
     assert all("ERR_CONNECTION_RESET" in e or "Failed to load" in e for e in console.errors)
+
+
+def test_a_console_opened_at_localhost_uploads_to_the_embedded_store(
+    embedded: Service, open_console: Opener
+) -> None:
+    """`serve` prints http://127.0.0.1:PORT/console/, and its presigned URLs name 127.0.0.1;
+    an operator who types localhost:PORT instead is on another origin, and the PUT to
+    127.0.0.1 needs the service's CORS. The embedded store allows its own origin under each
+    loopback name: the upload must work as it does from the printed link."""
+    at_localhost = Service(
+        "embedded", embedded.base.replace("127.0.0.1", "localhost"), embedded.context
+    )
+    assert at_localhost.base != embedded.base
+    console = open_console(at_localhost, "localhost")
+    page = console.page
+    console.sign_in(at_localhost.token)
+    page.fill("#entity-id", str(uuid.uuid4()))
+    page.set_input_files(
+        "#file-input",
+        [_file("front.jpg", "image/jpeg", JPEG), _file("clip.mp4", "video/mp4", mp4_bytes())],
+    )
+    done = page.locator('#uploads li[data-state="done"]')
+    expect(done).to_have_count(2)
+    expect(done.filter(has_text="clip.mp4").locator(".status")).to_contain_text(" s in ")
+    console.shot("1-uploaded")
+    console.assert_no_errors()

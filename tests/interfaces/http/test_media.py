@@ -258,3 +258,8 @@ def test_heal_contract(client: TestClient, context: StorageContext) -> None:
     assert report["checked"] == 1
     assert report["unfixable"][0]["id"] == rid
     assert client.post("/api/v1/media-resources/heal", json={"dry_run": "maybe"}).status_code == 422
+    # No body at all ("dry_run by default", as `curl -X POST …/heal` sends it): the same dry
+    # run over every resource, as the dead-letter retry takes no body; it was a 422.
+    bare = client.post("/api/v1/media-resources/heal")
+    assert bare.status_code == 200, bare.text
+    assert bare.json() == report

@@ -170,13 +170,18 @@ def get_object(
     key: Annotated[str, typer.Argument(help="Key to download.")],
     destination: Annotated[str, typer.Argument(help="File to write, or - for stdout.")] = "-",
 ) -> None:
-    """Download an object to a file or to standard output."""
+    """Download an object to a file (into a folder: under the key's last name) or to stdout."""
+    target = Path(destination)
+    if destination != "-":
+        if target.is_dir():  # as cp does (and `datasets download`): into the folder
+            target = target / key.rsplit("/", 1)[-1]
+        if not target.parent.is_dir():
+            raise CliError(f"no such folder: {target.parent}")
     context = _context()
     with context.store.get(key) as stream:
         if destination == "-":
             write_bytes(stream)
             return
-        target = Path(destination)
         partial = target.with_name(target.name + ".part")
         try:
             with partial.open("wb") as handle:

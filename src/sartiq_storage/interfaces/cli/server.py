@@ -82,7 +82,10 @@ def serve(
     os.environ.setdefault("STORAGE_SERVICE_URL", f"http://{shown_host}:{port}")
     os.environ["SARTIQ_SERVE_APPS"] = ",".join(apps)
     settings = load_settings()
-    gateway_port = s3_gateway_port or settings.DATASETS_S3_GATEWAY_PORT
+    # `is None`, not `or`: --s3-gateway-port 0 is refused as out of range, not read as unset
+    gateway_port = (
+        s3_gateway_port if s3_gateway_port is not None else settings.DATASETS_S3_GATEWAY_PORT
+    )
     if gateway_port is not None:
         if gateway_port == port:
             raise CliError("--s3-gateway-port must differ from --port")
@@ -182,6 +185,8 @@ def token(
     ] = None,
 ) -> None:
     """Print a bearer token signed with AUTH_JWT_SECRET (or the embedded default's)."""
+    if not subject.strip():  # the service refuses a token that names no one
+        raise typer.BadParameter("a token names its caller: give a name", param_hint="--sub")
     scopes = None if scope is None else [s for v in scope for s in v.replace(",", " ").split()]
     try:
         scopes = None if scopes is None else sorted(check_scopes(scopes))

@@ -118,7 +118,7 @@ class StorageApp(FastAPI):
 def _add_cors(app: Starlette, context: StorageContext) -> None:
     app.add_middleware(
         CORSMiddleware,
-        allow_origins=context.settings.WEB_APP_ORIGINS,
+        allow_origins=context.settings.cors_origins,
         allow_methods=["GET", "HEAD", "PUT", "POST", "PATCH", "DELETE"],
         allow_headers=["*"],
         expose_headers=[*CORS_EXPOSE_HEADERS, "X-Request-ID"],

@@ -74,7 +74,7 @@ class FastDerived:
         store = context.store
         self.store = store if isinstance(store, LocalStore) else None
         self.context = context
-        self.origins = {o.encode("latin-1") for o in context.settings.WEB_APP_ORIGINS}
+        self.origins = {o.encode("latin-1") for o in context.settings.cors_origins}
         self.kept: OrderedDict[tuple[str, str], Kept] = OrderedDict()
         self.limit = kept
 

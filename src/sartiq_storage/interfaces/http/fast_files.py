@@ -68,7 +68,7 @@ class FastFiles:
 
     def __init__(self, context: StorageContext, kept: int = TARGETS_KEPT) -> None:
         self.context = context
-        self.origins = {o.encode("latin-1") for o in context.settings.WEB_APP_ORIGINS}
+        self.origins = {o.encode("latin-1") for o in context.settings.cors_origins}
         self._kept_target = (
             lru_cache(maxsize=kept)(self._no_accept_target) if kept else self._no_accept_target
         )

@@ -63,7 +63,7 @@ class FastPresign:
     def __init__(self, context: StorageContext, limit: int = MAX_JSON_BODY_BYTES) -> None:
         self.context = context
         self.limit = limit
-        self.origins = {o.encode("latin-1") for o in context.settings.WEB_APP_ORIGINS}
+        self.origins = {o.encode("latin-1") for o in context.settings.cors_origins}
         self.active = b"*" not in self.origins
         """A ``*`` policy answers differently (no ``Vary``); the CORS middleware does it."""
 

@@ -114,8 +114,12 @@ async def ingest_storage_key(
 
 
 @router.post("/heal")
-async def heal(body: HealBody, context: ContextDep, caller: OpsDep) -> HealReport:
-    """Repair missing objects (from known sources) and missing metadata; report the rest."""
+async def heal(context: ContextDep, caller: OpsDep, body: HealBody | None = None) -> HealReport:
+    """Repair missing objects (from known sources) and missing metadata; report the rest.
+
+    No body: every resource, as a dry run (each field's default), as the dead-letter retry
+    takes no body."""
+    body = body if body is not None else HealBody()
     healer = Healer(context.db, context.store)
     result = await run_in_threadpool(healer.heal, body.media_resource_ids, dry_run=body.dry_run)
     return HealReport(

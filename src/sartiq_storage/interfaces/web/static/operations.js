@@ -16,9 +16,10 @@ function renderHealth(health) {
     h("div", { class: "line" },
       h("span", { class: badge, id: "health-status" }, health.status),
       h("span", { class: "muted small" }, `store: ${health.backend}`)),
-    (health.reasons ?? []).length
-      ? h("p", { class: "small", id: "health-reasons" }, health.reasons.join("; "))
-      : null,
+    // Spread, not a null: replaceChildren writes a null argument as the text "null".
+    ...((health.reasons ?? []).length
+      ? [h("p", { class: "small", id: "health-reasons" }, health.reasons.join("; "))]
+      : []),
     h("div", { class: "stats" },
       stat("dead letters", letters.count, letters.count > 0),
       stat("past automatic retries", letters.exhausted, letters.exhausted > 0),
