@@ -86,6 +86,19 @@ def _client(endpoint: str, key: str = KEY_ID, secret: str = SECRET) -> Any:
     )
 
 
+def _wait_up(url: str, proc: subprocess.Popen[Any], what: str, tries: int = 300) -> None:
+    """Until ``url`` answers at all (every 0.1 s, ``tries`` times); a ``proc`` that ended
+    first is an error naming ``what``."""
+    for _ in range(tries):
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{what} did not start") from None
+            time.sleep(0.1)
+
+
 @contextmanager
 def _serve(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str, int]]:
     """``serve`` with the gateway; yields (API base, gateway endpoint, serve's pid)."""
@@ -114,14 +127,7 @@ def _serve(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, str, int]]:
     ) as proc:
         api, endpoint = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{gateway_port}"
         for url in (f"{api}/healthz", endpoint):
-            for _ in range(600):
-                try:
-                    httpx.get(url, timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if proc.poll() is not None:
-                        raise RuntimeError("serve did not start") from None
-                    time.sleep(0.1)
+            _wait_up(url, proc, "serve", tries=600)
         yield api, endpoint, proc.pid
 
 
@@ -171,14 +177,7 @@ def _bare_proxy(
         stderr=subprocess.DEVNULL,
     ) as proc:
         endpoint = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                httpx.get(endpoint, timeout=1)
-                break
-            except httpx.HTTPError:
-                if proc.poll() is not None:
-                    raise RuntimeError("the bare proxy did not start") from None
-                time.sleep(0.1)
+        _wait_up(endpoint, proc, "the bare proxy")
         yield endpoint, proc.pid
 
 
@@ -222,14 +221,7 @@ def _nginx_proxy(moto: str) -> Iterator[tuple[str, int]]:
         command = [shutil.which("nginx") or "nginx", "-c", str(conf), "-p", folder]
         with process_group(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as proc:
             endpoint = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                try:
-                    httpx.get(endpoint, timeout=1)
-                    break
-                except httpx.HTTPError:
-                    if proc.poll() is not None:
-                        raise RuntimeError("nginx did not start") from None
-                    time.sleep(0.1)
+            _wait_up(endpoint, proc, "nginx", tries=100)
             yield endpoint, proc.pid
 
 

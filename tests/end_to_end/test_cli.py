@@ -136,6 +136,25 @@ def test_serve_rejects_unknown_app() -> None:
     assert "--app" in result.stderr
 
 
+def _ingested(tmp_path: Path, env: dict[str, str], port: int, source: str) -> str:
+    """``source`` (a file in ``tmp_path``) put under ``temp/`` by the CLI and ingested over
+    HTTP by a running ``serve``: the canonical key of the resource made."""
+    base = f"http://127.0.0.1:{port}"
+    temp_key = f"temp/{uuid.uuid4().hex}_1796500000_{source}"
+    assert run_cli("put", source, temp_key, cwd=tmp_path, env=env).returncode == 0
+    with serve_process(tmp_path, port, env=env):
+        assert get_once_up(f"{base}/healthz").status_code == 200
+        answer = httpx.post(
+            f"{base}/api/v1/media-resources/ingest",
+            headers={"Authorization": f"Bearer {issue_token(env['AUTH_JWT_SECRET'], 'backend')}"},
+            json=ingest_body(f"{base}/_storage/public/{temp_key}", uuid.uuid4(), "cover"),
+            timeout=60,
+        )
+        assert answer.status_code == 201, answer.text
+        resource = answer.json()["media_resource"]
+    return f"media/{resource['id']}/file.{resource['extension']}"
+
+
 def test_rm_refuses_a_file_a_media_resource_still_names(tmp_path: Path) -> None:
     """``rm`` of a resource's file would leave its row pointing at nothing: refused, nothing
     deleted (the other keys named with it included); the file stays served."""
@@ -149,20 +168,10 @@ def test_rm_refuses_a_file_a_media_resource_still_names(tmp_path: Path) -> None:
     }
     (tmp_path / "look.png").write_bytes(image_bytes("png", width=8, height=8))
     (tmp_path / "loose.png").write_bytes(b"\x89PNG loose")
-    temp_key = f"temp/{uuid.uuid4().hex}_1796500000_look.png"
-    for source, key in (("look.png", temp_key), ("loose.png", "media/loose/file.png")):
-        assert run_cli("put", source, key, cwd=tmp_path, env=env).returncode == 0
-    with serve_process(tmp_path, port, env=env):
-        assert get_once_up(f"{base}/healthz").status_code == 200
-        answer = httpx.post(
-            f"{base}/api/v1/media-resources/ingest",
-            headers={"Authorization": f"Bearer {issue_token(secret, 'backend')}"},
-            json=ingest_body(f"{base}/_storage/public/{temp_key}", uuid.uuid4(), "cover"),
-            timeout=60,
-        )
-        assert answer.status_code == 201, answer.text
-        resource = answer.json()["media_resource"]
-        canonical = f"media/{resource['id']}/file.{resource['extension']}"
+    assert (
+        run_cli("put", "loose.png", "media/loose/file.png", cwd=tmp_path, env=env).returncode == 0
+    )
+    canonical = _ingested(tmp_path, env, port, "look.png")
     refused = run_cli("rm", "media/loose/file.png", canonical, cwd=tmp_path, env=env)
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
@@ -187,19 +196,7 @@ def test_put_refuses_to_replace_a_file_a_media_resource_names(tmp_path: Path) ->
     original = image_bytes("png", width=8, height=8)
     (tmp_path / "look.png").write_bytes(original)
     (tmp_path / "other.png").write_bytes(image_bytes("png", width=4, height=4))
-    temp_key = f"temp/{uuid.uuid4().hex}_1796500000_look.png"
-    assert run_cli("put", "look.png", temp_key, cwd=tmp_path, env=env).returncode == 0
-    with serve_process(tmp_path, port, env=env):
-        assert get_once_up(f"{base}/healthz").status_code == 200
-        answer = httpx.post(
-            f"{base}/api/v1/media-resources/ingest",
-            headers={"Authorization": f"Bearer {issue_token(secret, 'backend')}"},
-            json=ingest_body(f"{base}/_storage/public/{temp_key}", uuid.uuid4(), "cover"),
-            timeout=60,
-        )
-        assert answer.status_code == 201, answer.text
-        resource = answer.json()["media_resource"]
-        canonical = f"media/{resource['id']}/file.{resource['extension']}"
+    canonical = _ingested(tmp_path, env, port, "look.png")
     refused = run_cli("put", "other.png", canonical, cwd=tmp_path, env=env)
     assert refused.returncode == 1
     assert "Traceback" not in refused.stderr
