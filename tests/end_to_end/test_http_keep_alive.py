@@ -17,6 +17,7 @@ import pytest
 
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.testing.moto_server import free_port
+from tests.support.raw_http import answer_head
 from tests.support.serve_process import get_once_up, serve_process
 
 SECRET = "keep-alive-secret-" + "k" * 40
@@ -31,17 +32,6 @@ def port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     with serve_process(folder, chosen, env=env):
         assert get_once_up(f"http://127.0.0.1:{chosen}/healthz").status_code == 200
         yield chosen
-
-
-def _head(sock: socket.socket) -> bytes:
-    """The answer's status line and headers, and what of its body came with them."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def _next_answer(sock: socket.socket) -> bytes:
@@ -89,7 +79,7 @@ def test_a_refusal_before_the_body_leaves_the_connection_usable(port: int, case:
                 f"Content-Type: application/json\r\nContent-Length: {length}\r\n"
                 "Expect: 100-continue\r\n\r\n".encode()
             )
-            head = _head(sock)
+            head = answer_head(sock)
             assert head.startswith(f"HTTP/1.1 {status} ".encode()), head[:200]
             if b"\r\nconnection: close\r\n" in head.lower():
                 continue  # the client opens a new connection: nothing is lost

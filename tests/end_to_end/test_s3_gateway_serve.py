@@ -15,6 +15,7 @@ from botocore.credentials import Credentials
 from sartiq_storage.testing.moto_server import free_port
 from tests.support.cli import sartiq
 from tests.support.lakefs import KEY_ID, SECRET
+from tests.support.raw_http import answer_head
 from tests.support.s3_gateway import running_gateway
 from tests.support.serve_process import Output, get_once_up, serve_process
 
@@ -38,18 +39,6 @@ def test_the_gateway_port_must_differ_from_the_api_port() -> None:
     result = sartiq("serve", "--port", "8765", "--s3-gateway-port", "8765")
     assert result.returncode == 1
     assert "--s3-gateway-port" in result.stderr
-
-
-def _answer_head(sock: socket.socket) -> bytes:
-    """The status line and headers of the answer, however long the server takes (the
-    socket's timeout bounds it)."""
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(4096)
-        if not chunk:
-            break
-        data += chunk
-    return data
 
 
 def _signed_put_headers(endpoint: str, path: str, length: int) -> dict[str, str]:
@@ -91,7 +80,7 @@ def test_a_refused_upload_is_answered_before_its_body_is_read(tmp_path: Path) ->
                 )
                 sock.sendall(b"x" * 65536)  # a start of the body, never the rest
                 try:
-                    head = _answer_head(sock)
+                    head = answer_head(sock)
                 except TimeoutError:
                     pytest.fail(f"{name}: no answer while the body was still to come")
             assert head.startswith(b"HTTP/1.1 " + code), (name, head[:300])
