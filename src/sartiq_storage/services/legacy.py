@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select
@@ -53,7 +53,12 @@ from sartiq_storage.core.keys import (
 )
 from sartiq_storage.services.media.recording import new_resource
 from sartiq_storage.services.media.service import AttachTo, MediaResourceService
-from sartiq_storage.services.media.verification import verify
+from sartiq_storage.services.media.verification import (
+    Verified,
+    digests,
+    read_upload,
+    verify,
+)
 
 PREFIXES = ("images/", "shooting_looks/")
 LISTED = 1000
@@ -194,7 +199,7 @@ class LegacyMigration:
     def _migrate(self, key: str, entity_type: str, entity_id: uuid.UUID | None, slot: str) -> bool:
         """Register ``key`` in place (or reuse the resource with its bytes) and, when the
         entity id is a UUID, attach it; True when a resource was created."""
-        verified = verify(self.store, key, self.media.settings)
+        verified = self._as_stored(verify(self.store, key, self.media.settings))
         attachments = self.media.attachments
 
         def work(session: Session) -> bool:
@@ -221,6 +226,27 @@ class LegacyMigration:
             return created
 
         return run_transaction(self.db, work)
+
+    def _as_stored(self, verified: Verified) -> Verified:
+        """The legacy object as it is. Verification describes the bytes ingest would store
+        (metadata stripped, a rotation or a HEIF re-encoded); a legacy key is never written,
+        so its row must describe the bytes it holds: otherwise its hash and size lie, and a
+        fresh upload of the same photo, cleaned to exactly those bytes, would match it and
+        be served from here, metadata included (its clean upload deleted)."""
+        if verified.payload is None:
+            return verified
+        settings = self.media.settings
+        upload = read_upload(self.store, verified.key, settings.max_file_size)
+        md5, sha256 = digests(upload.data)
+        return replace(
+            verified,
+            size=len(upload.data),
+            md5=md5,
+            sha256=sha256 if verified.sha256 is not None else None,
+            kind=upload.kind,
+            payload=None,
+            source=upload.info,
+        )
 
     @staticmethod
     def _free_position(

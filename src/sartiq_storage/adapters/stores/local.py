@@ -60,7 +60,18 @@ from sartiq_storage.core.signing import UrlSigner
 from sartiq_storage.core.validation import validate_key, validate_prefix
 
 _STALE_TMP_SECONDS = 3600
+_FOLDER_RACES = 8
+"""Times a write makes its folder again after a concurrent delete pruned it."""
 _MAX_SEGMENT_BYTES = 254  # NAME_MAX (255) less the trailing dot every object file carries
+
+
+def _blocked(folder: str) -> bool:
+    """Whether something other than a folder stands at ``folder`` or on its way."""
+    while folder and folder != os.path.dirname(folder):
+        if os.path.lexists(folder) and not os.path.isdir(folder):
+            return True
+        folder = os.path.dirname(folder)
+    return False
 
 
 def _unlink(path: str) -> None:
@@ -217,30 +228,52 @@ class LocalStore(InProcessMultipart):
     def _commit(
         self, key: str, path: str, tmp: str, meta: dict[str, object], *, if_absent: bool
     ) -> None:
-        """Move a finished temp file to its key: the single step that publishes the object."""
+        """Move a finished temp file to its key: the single step that publishes the object.
+
+        A delete of the last object in a folder prunes it (and its empty parents) at any
+        moment, so the folder made here may be gone again by the time the file moves in:
+        made again, and the move retried (a signed PUT beside a deletion was a 500)."""
         parent = os.path.dirname(path)
-        try:
-            if not os.path.isdir(parent):
-                os.makedirs(parent, exist_ok=True)
-        except (FileExistsError, NotADirectoryError):
-            _unlink(tmp)
-            raise InvalidKeyError(key, "a stray file under the data folder blocks it") from None
         # The sidecar goes first; it names the size, so it is ignored until the bytes match.
         self._write_meta(key, meta)
         try:
-            if if_absent:
+            for attempt in range(_FOLDER_RACES + 1):
+                self._make_folder(key, parent)
                 try:
-                    os.link(tmp, path)
+                    if if_absent:
+                        os.link(tmp, path)
+                    else:
+                        os.replace(tmp, path)
+                    break
                 except FileExistsError:
                     raise PreconditionFailedError(key) from None
-                finally:
-                    _unlink(tmp)
-            else:
-                os.replace(tmp, path)
+                except FileNotFoundError:
+                    if attempt == _FOLDER_RACES or not os.path.exists(tmp):
+                        raise
         except BaseException:
             _unlink(tmp)
             raise
+        if if_absent:
+            _unlink(tmp)  # the object is its link now
         _fsync_dir(parent)
+
+    @staticmethod
+    def _make_folder(key: str, parent: str) -> None:
+        """``parent`` made, whatever a concurrent pruning removes meanwhile."""
+        for _ in range(_FOLDER_RACES):
+            if os.path.isdir(parent):
+                return
+            try:
+                os.makedirs(parent, exist_ok=True)
+                return
+            except FileNotFoundError:
+                continue  # a folder on the way pruned mid-way
+            except (FileExistsError, NotADirectoryError):
+                if _blocked(parent):
+                    raise InvalidKeyError(
+                        key, "a stray file under the data folder blocks it"
+                    ) from None
+        os.makedirs(parent, exist_ok=True)
 
     def put(
         self,

@@ -24,7 +24,7 @@ from sartiq_storage.core.errors import (
     PreconditionFailedError,
     StorageError,
 )
-from sartiq_storage.core.keys import MediaKey
+from sartiq_storage.core.keys import MediaKey, Zone, classify
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media import statements as sql
 from sartiq_storage.services.media.hashing import stream_digests
@@ -111,6 +111,7 @@ def match(
                 fills.append((candidate.resource_id, theirs))
             if theirs == verified.sha256:
                 canonical = None if promoted is None else promoted.canonical
+                restore_if_missing(store, verified, candidate.storage_key, copy_of=canonical)
                 resource_id = uuid.uuid4() if promoted is None else promoted.resource_id
                 return Prepared(
                     verified, target, resource_id, canonical, candidate.rank, tuple(fills)
@@ -122,6 +123,51 @@ def match(
     resource_id = uuid.uuid4()
     canonical = promote(store, verified, resource_id)  # the copy exists before any row
     return Prepared(verified, target, resource_id, canonical, rank, tuple(fills))
+
+
+_READ_ONLY_ZONES = (Zone.legacy_images, Zone.legacy_shooting_looks)
+
+
+def restore_if_missing(
+    store: ObjectStore, verified: Verified, key: str, *, copy_of: str | None = None
+) -> None:
+    """A hit on a resource whose object is gone (lost by the store or removed by hand: the
+    orphan scan reports such rows for heal) puts it back from these bytes, which match it
+    by MD5 and SHA-256. Otherwise the upload, deleted once the hit is recorded, would take
+    the last copy of the bytes with it, and the caller would get a resource whose file is a
+    404 that heal can no longer restore. ``copy_of``: the promoted copy of an earlier
+    attempt (it holds the verified bytes). Legacy keys are read-only: never written.
+    """
+    if classify(key) in _READ_ONLY_ZONES or store.exists(key):
+        return
+    logger.warning("%s is missing; restored from %s, which holds the same bytes", key, verified.key)
+    try:
+        if verified.payload is not None:  # rewritten bytes: written, not copied
+            store.put(
+                key,
+                verified.payload,
+                content_type=verified.kind.content_type,
+                cache_control=IMMUTABLE,
+                if_absent=True,
+            )
+            return
+        copied = store.copy(
+            copy_of or verified.key,
+            key,
+            content_type=verified.kind.content_type,
+            cache_control=IMMUTABLE,
+            if_absent=True,
+            source_info=None if copy_of else verified.source,
+        )
+    except PreconditionFailedError as exc:
+        if exc.key == key:
+            return  # restored meanwhile by a concurrent ingest of the same bytes
+        raise ConflictError(f"{verified.key} changed while it was ingested") from None
+    if copied.md5 != verified.md5:
+        copied = store.head(key)
+    if copied.size != verified.size or copied.md5 not in (None, verified.md5):
+        discard(store, key)  # missing, as it was: never bytes the row does not describe
+        raise ConflictError(f"{key} could not be restored with the verified bytes")
 
 
 def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> str:
