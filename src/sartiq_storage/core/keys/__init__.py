@@ -33,9 +33,18 @@ from sartiq_storage.core.keys._parse import (
     new_temp_upload_key,
     parse_key,
 )
-from sartiq_storage.core.keys._zones import ZONE_PREFIXES, Retention, Zone, classify, retention_for
+from sartiq_storage.core.keys._zones import (
+    LEGACY_ZONES,
+    ZONE_PREFIXES,
+    Retention,
+    Zone,
+    classify,
+    is_legacy,
+    retention_for,
+)
 
 __all__ = [
+    "LEGACY_ZONES",
     "OTHER_ENTITY_TYPES",
     "ZONE_PREFIXES",
     "ComputeResultKey",
@@ -56,6 +65,7 @@ __all__ = [
     "UnknownKey",
     "Zone",
     "classify",
+    "is_legacy",
     "new_media_key",
     "new_temp_upload_key",
     "parse_key",

@@ -62,6 +62,16 @@ def classify(key: str) -> Zone:
     return Zone.unknown
 
 
+LEGACY_ZONES: Final = frozenset({Zone.legacy_images, Zone.legacy_shooting_looks})
+"""The old layouts: read, parsed and migrated, never written."""
+
+
+def is_legacy(key: str) -> bool:
+    """Whether ``key`` lies in a legacy layout (``images/``, ``shooting_looks/``), which
+    nothing writes, restores or replaces."""
+    return classify(key) in LEGACY_ZONES
+
+
 def retention_for(zone: Zone) -> Retention:
     """Return a zone's retention; ``unknown`` is permanent so nothing unexplained is deleted."""
     return _RETENTION[zone]

@@ -16,7 +16,7 @@ from rich.table import Table
 from sartiq_storage.adapters.db.migrate import current_revision
 from sartiq_storage.core.config import load_settings
 from sartiq_storage.core.filenames import content_type_for_extension
-from sartiq_storage.core.keys import Zone, classify, parse_key
+from sartiq_storage.core.keys import classify, is_legacy, parse_key
 from sartiq_storage.core.policies import cache_control_for
 from sartiq_storage.interfaces.cli.errors import CliError
 from sartiq_storage.interfaces.cli.output import err, out, print_json, write_bytes
@@ -31,8 +31,8 @@ header values, where a control character is refused (or worse, splits the header
 
 def _refuse_legacy(key: str, verb: str) -> None:
     """Legacy layouts are read-only: the platform's old services still serve them."""
-    zone = classify(key)
-    if zone in (Zone.legacy_images, Zone.legacy_shooting_looks):
+    if is_legacy(key):
+        zone = classify(key)
         raise CliError(f"{key}: {zone.value} keys are read-only (legacy layouts are never {verb})")
 
 

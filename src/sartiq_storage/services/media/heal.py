@@ -36,12 +36,11 @@ from sartiq_storage.adapters.media_probe import (
 from sartiq_storage.adapters.stores import ObjectStore
 from sartiq_storage.adapters.stores.ranged import RangedReader
 from sartiq_storage.core.errors import ObjectNotFoundError, PreconditionFailedError
-from sartiq_storage.core.keys import Zone, classify
+from sartiq_storage.core.keys import is_legacy
 from sartiq_storage.services.media.hashing import stream_digests
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 _PAGE = 200
-_READ_ONLY_ZONES = (Zone.legacy_images, Zone.legacy_shooting_looks)
 
 
 @dataclass(slots=True)
@@ -167,7 +166,7 @@ class Healer:
     def _heal_one(self, resource: MediaResource, sources: list[str], result: HealResult) -> None:
         rid = str(resource.id)
         if not self.store.exists(resource.storage_key):
-            if classify(resource.storage_key) in _READ_ONLY_ZONES:
+            if is_legacy(resource.storage_key):
                 # Found, never copied: legacy layouts are never written (docs/operations.md).
                 copy = self._restore(resource, sources, dry_run=True)
                 where = f"; the same bytes are at {copy}" if copy else ""

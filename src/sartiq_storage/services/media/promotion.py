@@ -24,7 +24,7 @@ from sartiq_storage.core.errors import (
     PreconditionFailedError,
     StorageError,
 )
-from sartiq_storage.core.keys import MediaKey, Zone, classify
+from sartiq_storage.core.keys import MediaKey, is_legacy
 from sartiq_storage.services import failpoints
 from sartiq_storage.services.media import statements as sql
 from sartiq_storage.services.media.hashing import stream_digests
@@ -125,9 +125,6 @@ def match(
     return Prepared(verified, target, resource_id, canonical, rank, tuple(fills))
 
 
-_READ_ONLY_ZONES = (Zone.legacy_images, Zone.legacy_shooting_looks)
-
-
 def restore_if_missing(
     store: ObjectStore, verified: Verified, key: str, *, copy_of: str | None = None
 ) -> None:
@@ -138,7 +135,7 @@ def restore_if_missing(
     404 that heal can no longer restore. ``copy_of``: the promoted copy of an earlier
     attempt (it holds the verified bytes). Legacy keys are read-only: never written.
     """
-    if classify(key) in _READ_ONLY_ZONES or store.exists(key):
+    if is_legacy(key) or store.exists(key):
         return
     logger.warning("%s is missing; restored from %s, which holds the same bytes", key, verified.key)
     try:
