@@ -7,19 +7,29 @@ from __future__ import annotations
 import uuid
 from pathlib import Path
 
+import lakefs
+import lakefs_sdk
+import pytest
+from lakefs.exceptions import BadRequestException
+
 from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET
-from tests.support.s3_gateway import running_gateway
+from tests.support.lakefs import KEY_ID, SECRET
+from tests.support.s3_gateway import on_s3, running_gateway
 
 
-def test_branch_creation_and_gateway_reads_on_dynamodb(tmp_path: Path, moto_endpoint: str) -> None:
-    env = {
+def dynamodb_settings(endpoint: str) -> dict[str, str]:
+    return {
         "DATASETS_KV": "dynamodb",
         "DATASETS_DYNAMODB_TABLE": f"kvstore-{uuid.uuid4().hex[:12]}",
-        "DATASETS_DYNAMODB_ENDPOINT": moto_endpoint,
+        "DATASETS_DYNAMODB_ENDPOINT": endpoint,
         "DATASETS_DYNAMODB_REGION": "eu-central-1",
         "DATASETS_DYNAMODB_ACCESS_KEY_ID": TEST_KEY_ID,
         "DATASETS_DYNAMODB_SECRET_ACCESS_KEY": TEST_SECRET,
     }
+
+
+def test_branch_creation_and_gateway_reads_on_dynamodb(tmp_path: Path, moto_endpoint: str) -> None:
+    env = dynamodb_settings(moto_endpoint)
     with running_gateway(tmp_path, env) as gateway:
         gateway.create_repository("dyn-repo")
         s3 = gateway.client()
@@ -37,3 +47,32 @@ def test_branch_creation_and_gateway_reads_on_dynamodb(tmp_path: Path, moto_endp
         s3.put_object(Bucket="dyn-repo", Key="feat/a.txt", Body=b"two")
         assert s3.get_object(Bucket="dyn-repo", Key="feat/a.txt")["Body"].read() == b"two"
         assert s3.get_object(Bucket="dyn-repo", Key=f"{head}/a.txt")["Body"].read() == b"one"
+
+
+def test_values_over_dynamodb_limits_are_400s_and_lose_nothing(
+    tmp_path: Path, moto_endpoint: str
+) -> None:
+    """A key over DynamoDB's 1024 bytes (an object path, a branch name) or a record over its
+    400 KB item (a commit message) is the caller's mistake: 400, as the SDK raises it, not a
+    503 "store unavailable" that clients retry; what was staged before is still committed."""
+    environment, namespaces = on_s3(moto_endpoint)
+    env = environment | dynamodb_settings(moto_endpoint)
+    with running_gateway(tmp_path, env, namespaces) as gateway:
+        client = lakefs.Client(host=gateway.lakefs, username=KEY_ID, password=SECRET)
+        repo = lakefs.repository("limits", client=client).create(
+            storage_namespace=f"{namespaces}/limits"
+        )
+        main = repo.branch("main")
+        main.object("kept.txt").upload(b"kept")
+        main.object("p" * 1024).upload(b"at the limit")
+        # The SDK's uploads raise lakefs_sdk's exceptions unwrapped (so against lakeFS too).
+        with pytest.raises(lakefs_sdk.exceptions.BadRequestException, match="1024 bytes"):
+            main.object("é" * 520).upload(b"1040 bytes of path")
+        with pytest.raises(BadRequestException, match="1024 bytes"):
+            repo.branch("b" * 1100).create(source_reference="main")
+        with pytest.raises(BadRequestException, match="409600 bytes"):
+            main.commit("m" * 500_000)
+        main.commit("the staged objects")
+        assert sorted(o.path for o in main.objects()) == ["kept.txt", "p" * 1024]
+        assert main.object("kept.txt").reader().read() == b"kept"
+        assert not list(main.uncommitted())
