@@ -4,7 +4,9 @@ writes through the same table."""
 
 from __future__ import annotations
 
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import lakefs
@@ -76,3 +78,26 @@ def test_values_over_dynamodb_limits_are_400s_and_lose_nothing(
         assert sorted(o.path for o in main.objects()) == ["kept.txt", "p" * 1024]
         assert main.object("kept.txt").reader().read() == b"kept"
         assert not list(main.uncommitted())
+
+
+def test_branch_protection_if_match_has_one_winner(tmp_path: Path, moto_endpoint: str) -> None:
+    """Writers that read the same ETag (here ``""``: "only if no rules exist") and PUT at once:
+    one 204, every other 412, and the rules are the winner's, as lakeFS's conditional write."""
+    environment, namespaces = on_s3(moto_endpoint)
+    env = environment | dynamodb_settings(moto_endpoint)
+    with running_gateway(tmp_path, env, namespaces) as gateway:
+        gateway.create_repository("guarded")
+        path = "/repositories/guarded/settings/branch_protection"
+        start = threading.Barrier(12)
+
+        def put(i: int) -> int:
+            start.wait()
+            rules = [{"pattern": f"rule-{i}"}]
+            reply = gateway.lakefs_call("PUT", path, json=rules, headers={"If-Match": '""'})
+            return reply.status_code
+
+        with ThreadPoolExecutor(12) as pool:
+            statuses = list(pool.map(put, range(12)))
+        assert sorted(statuses) == [204] + [412] * 11, statuses
+        winner = statuses.index(204)
+        assert gateway.lakefs_call("GET", path).json() == [{"pattern": f"rule-{winner}"}]
