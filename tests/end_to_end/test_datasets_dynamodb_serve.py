@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import lakefs
 import lakefs_sdk
 import pytest
+from botocore.exceptions import ClientError
 from lakefs.exceptions import BadRequestException
 
 from sartiq_storage.testing.moto_server import TEST_KEY_ID, TEST_SECRET
@@ -101,3 +103,49 @@ def test_branch_protection_if_match_has_one_winner(tmp_path: Path, moto_endpoint
         assert sorted(statuses) == [204] + [412] * 11, statuses
         winner = statuses.index(204)
         assert gateway.lakefs_call("GET", path).json() == [{"pattern": f"rule-{winner}"}]
+
+
+def test_create_only_uploads_have_one_winner(tmp_path: Path, moto_endpoint: str) -> None:
+    """Concurrent ``If-None-Match: *`` uploads of one new path, through the lakeFS API and the
+    S3 gateway: one is stored, every other is 412 (lakeFS's ``IfAbsent``), and the object
+    holds the winner's bytes."""
+    environment, namespaces = on_s3(moto_endpoint)
+    env = environment | dynamodb_settings(moto_endpoint)
+    with running_gateway(tmp_path, env, namespaces) as gateway:
+        gateway.create_repository("create-only")
+        s3 = gateway.client(retries={"max_attempts": 1})
+        objects = "/repositories/create-only/branches/main/objects"
+
+        def through_lakefs(i: int) -> int:
+            reply = gateway.lakefs_call(
+                "POST",
+                objects,
+                params={"path": "api.txt"},
+                content=b"writer %d" % i,
+                headers={"If-None-Match": "*"},
+            )
+            return reply.status_code
+
+        def through_gateway(i: int) -> int:
+            try:
+                s3.put_object(
+                    Bucket="create-only", Key="main/s3.txt", Body=b"writer %d" % i, IfNoneMatch="*"
+                )
+            except ClientError as exc:
+                return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+            return 200
+
+        for write, ok, path in ((through_lakefs, 201, "api.txt"), (through_gateway, 200, "s3.txt")):
+            start = threading.Barrier(10)
+
+            def race(
+                i: int, write: Callable[[int], int] = write, start: threading.Barrier = start
+            ) -> int:
+                start.wait()
+                return write(i)
+
+            with ThreadPoolExecutor(10) as pool:
+                statuses = list(pool.map(race, range(10)))
+            assert sorted(statuses) == [ok] + [412] * 9, statuses
+            body = s3.get_object(Bucket="create-only", Key=f"main/{path}")["Body"].read()
+            assert body == b"writer %d" % statuses.index(ok)

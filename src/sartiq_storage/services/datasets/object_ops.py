@@ -33,6 +33,26 @@ class ObjectOperations(EngineParts):
                 return
             token = current
 
+    def _stage_if_absent(self, r: RepoRecord, branch: str, path: str, record: Record) -> None:
+        """Stage ``path`` only if the branch has no object there, as lakeFS's ``IfAbsent``:
+        the view is checked, then the write is a compare-and-set in the staging token, so of
+        concurrent create-only writers one wins and the others get 412."""
+        view = self.views.view(r, branch)
+        if self.views.lookup(r, view, path) is not None:
+            raise PreconditionFailedError(
+                path, message=f"path {path!r} already exists on {branch!r}"
+            )
+        token = view.tokens[0] if view.tokens else self.branches.staging_token(r, branch)
+        if not self.staging.put_if_absent(token, path, record):
+            raise PreconditionFailedError(
+                path, message=f"path {path!r} already exists on {branch!r}"
+            )
+        current = self.branches.staging_token(r, branch)
+        while current != token:  # a commit sealed our token meanwhile: write again, as _stage
+            token = current
+            self.staging.put_if_absent(token, path, record)  # lost: a later write is newer
+            current = self.branches.staging_token(r, branch)
+
     def put_object(
         self,
         repo: str,
@@ -61,7 +81,10 @@ class ObjectOperations(EngineParts):
             mtime=self._now(),
             metadata=dict(sorted((metadata or {}).items())),
         )
-        self._stage(r, branch, [(path, entry_to_record(entry))])
+        if if_absent:
+            self._stage_if_absent(r, branch, path, entry_to_record(entry))
+        else:
+            self._stage(r, branch, [(path, entry_to_record(entry))])
         return entry
 
     def stage_entries(self, repo: str, branch: str, entries: Iterable[Entry]) -> int:
