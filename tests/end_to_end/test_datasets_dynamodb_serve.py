@@ -149,3 +149,31 @@ def test_create_only_uploads_have_one_winner(tmp_path: Path, moto_endpoint: str)
             assert sorted(statuses) == [ok] + [412] * 9, statuses
             body = s3.get_object(Bucket="create-only", Key=f"main/{path}")["Body"].read()
             assert body == b"writer %d" % statuses.index(ok)
+
+
+def test_if_match_overwrites_have_one_winner(tmp_path: Path, moto_endpoint: str) -> None:
+    """S3's optimistic update through the gateway: writers that read the same ETag and PUT
+    with ``If-Match`` at once: one 200, every other 412, and the object is the winner's."""
+    environment, namespaces = on_s3(moto_endpoint)
+    env = environment | dynamodb_settings(moto_endpoint)
+    with running_gateway(tmp_path, env, namespaces) as gateway:
+        gateway.create_repository("optimistic")
+        s3 = gateway.client(retries={"max_attempts": 1})
+        read = s3.put_object(Bucket="optimistic", Key="main/state.json", Body=b"v0")["ETag"]
+        start = threading.Barrier(10)
+
+        def update(i: int) -> int:
+            start.wait()
+            try:
+                s3.put_object(
+                    Bucket="optimistic", Key="main/state.json", Body=b"v%d" % (i + 1), IfMatch=read
+                )
+            except ClientError as exc:
+                return int(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+            return 200
+
+        with ThreadPoolExecutor(10) as pool:
+            statuses = list(pool.map(update, range(10)))
+        assert sorted(statuses) == [200] + [412] * 9, statuses
+        body = s3.get_object(Bucket="optimistic", Key="main/state.json")["Body"].read()
+        assert body == b"v%d" % (statuses.index(200) + 1)

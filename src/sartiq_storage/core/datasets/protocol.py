@@ -132,8 +132,11 @@ class ObjectApi(Protocol):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        if_match: Sequence[str] | None = None,
     ) -> Entry:
-        """Stage an object (bytes stored content-addressed first, then the entry)."""
+        """Stage an object (bytes stored content-addressed first, then the entry). With
+        ``if_absent``, only if the path is free; with ``if_match`` (ETags, ``*`` any), only if
+        the object there has one of them; else :class:`PreconditionFailedError`."""
 
     def delete_object(self, repo: str, branch: str, path: str) -> None:
         """Stage a delete; a path absent at the branch is NotFoundError."""
