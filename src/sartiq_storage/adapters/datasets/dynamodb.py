@@ -20,6 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
 from sartiq_storage.adapters.datasets.kv import KV, prefix_upper_bound
+from sartiq_storage.core.datasets.errors import InvalidArgumentError
 from sartiq_storage.core.errors import ConfigurationError, StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -35,6 +36,11 @@ BATCH_WRITE_MAX = 25
 BATCH_GET_MAX = 100
 """DynamoDB's limit of keys in one ``BatchGetItem``."""
 WRITERS = 8
+"""``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
+MAX_SORT_KEY = 1024
+"""DynamoDB's limit on a sort key, in bytes: no longer key can be stored, nor asked for."""
+MAX_ITEM = 400 * 1024
+"""DynamoDB's limit on an item (attribute names and values), in bytes."""
 """``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
 
 
@@ -72,6 +78,29 @@ class _Translated:
 
 def _bytes(text: str) -> bytes:
     return text.encode("utf-8")
+
+
+def _storable(key: str) -> bool:
+    return len(_bytes(key)) <= MAX_SORT_KEY
+
+
+def _check_item(partition: str, key: str, value: bytes) -> None:
+    """What DynamoDB would refuse with a ``ValidationException`` (a 503 once translated, and
+    retried by every client) is the caller's bad value: a 400 naming the limit. The same
+    values fit in SQL; lakeFS on DynamoDB has the same limits."""
+    size = len(_bytes(key))
+    if size > MAX_SORT_KEY:
+        shown = key if len(key) <= 60 else key[:60] + "…"
+        raise InvalidArgumentError(
+            f"{shown!r} is {size} bytes, over the {MAX_SORT_KEY} bytes DynamoDB allows "
+            "in a key of the datasets metadata (object paths, branch and tag names)"
+        )
+    total = len(PARTITION_KEY + ITEM_KEY + ITEM_VALUE) + len(_bytes(partition)) + size
+    if total + len(value) > MAX_ITEM:
+        raise InvalidArgumentError(
+            f"a metadata record of {total + len(value)} bytes for {key[:60]!r} is over the "
+            f"{MAX_ITEM} bytes DynamoDB allows in an item (shorten its metadata or message)"
+        )
 
 
 class DynamoKV(KV):
@@ -155,6 +184,8 @@ class DynamoKV(KV):
         return {PARTITION_KEY: {"B": _bytes(partition)}, ITEM_KEY: {"B": _bytes(key)}}
 
     def get(self, partition: str, key: str) -> bytes | None:
+        if not _storable(key):
+            return None  # never stored, and DynamoDB refuses to look it up
         found = self.client.get_item(
             TableName=self.table, Key=self._key(partition, key), ConsistentRead=True
         )
@@ -170,9 +201,12 @@ class DynamoKV(KV):
             head = self.get_many(items[:BATCH_GET_MAX])
             return head + self.get_many(items[BATCH_GET_MAX:])
         found: dict[tuple[bytes, bytes], bytes] = {}
+        wanted = [(p, k) for p, k in dict.fromkeys(items) if _storable(k)]
+        if not wanted:
+            return [None] * len(items)
         pending: dict[str, Any] = {
             self.table: {
-                "Keys": [self._key(p, k) for p, k in dict.fromkeys(items)],
+                "Keys": [self._key(p, k) for p, k in wanted],
                 "ConsistentRead": True,
             }
         }
@@ -185,6 +219,7 @@ class DynamoKV(KV):
         return [found.get((_bytes(p), _bytes(k))) for p, k in items]
 
     def _item(self, partition: str, key: str, value: bytes) -> dict[str, Any]:
+        _check_item(partition, key, value)
         return {**self._key(partition, key), ITEM_VALUE: {"B": bytes(value)}}
 
     def set(self, partition: str, key: str, value: bytes) -> None:
@@ -211,6 +246,8 @@ class DynamoKV(KV):
         return True
 
     def delete(self, partition: str, key: str) -> None:
+        if not _storable(key):
+            return
         self.client.delete_item(TableName=self.table, Key=self._key(partition, key))
 
     # -- batches -------------------------------------------------------------------------
@@ -260,21 +297,28 @@ class DynamoKV(KV):
     ) -> Iterator[tuple[str, bytes]]:
         """``Query`` pages of ``scan_limit`` items from the lower bound, ``BETWEEN`` it and the
         prefix's upper bound when there is one; the bounds' edges are trimmed here."""
+        if not _storable(prefix):
+            return  # no stored key is that long
         position = max(prefix, start)
         inclusive = not after or position > after
         position = position if inclusive else after
+        lower = _bytes(position)
+        if len(lower) > MAX_SORT_KEY:
+            # DynamoDB refuses a longer bound; a stored key is at or after ``position`` exactly
+            # when it is after its first MAX_SORT_KEY bytes (it cannot be longer than them).
+            lower, inclusive = lower[:MAX_SORT_KEY], False
         upper = prefix_upper_bound(prefix) if prefix else None
-        if upper is not None and _bytes(position) >= _bytes(upper):
+        if upper is not None and lower >= _bytes(upper):
             return  # BETWEEN refuses a lower bound above the upper one
         values: dict[str, Any] = {":p": {"B": _bytes(partition)}}
         condition = f"{PARTITION_KEY} = :p"
         if upper is not None:
             condition += f" AND {ITEM_KEY} BETWEEN :lo AND :hi"
-            values[":lo"] = {"B": _bytes(position)}
+            values[":lo"] = {"B": lower}
             values[":hi"] = {"B": _bytes(upper)}
-        elif position:
+        elif lower:
             condition += f" AND {ITEM_KEY} {'>=' if inclusive else '>'} :lo"
-            values[":lo"] = {"B": _bytes(position)}
+            values[":lo"] = {"B": lower}
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": condition,
@@ -287,8 +331,9 @@ class DynamoKV(KV):
         while True:
             page = self.client.query(**request)
             for item in page.get("Items", []):
-                key = bytes(item[ITEM_KEY]["B"]).decode("utf-8")
-                if (not inclusive and key == position) or not key.startswith(prefix):
+                raw = bytes(item[ITEM_KEY]["B"])
+                key = raw.decode("utf-8")
+                if (not inclusive and raw == lower) or not key.startswith(prefix):
                     continue
                 yield key, b"" if keys_only else bytes(item[ITEM_VALUE]["B"])
             last = page.get("LastEvaluatedKey")

@@ -66,7 +66,11 @@ class RepositoryApi(Protocol):
     def set_gc_rules(self, repo: str, rules: GcRules) -> None: ...
     def gc(self, repo: str, *, dry_run: bool = True, grace_seconds: int = 6 * 3600) -> GcReport: ...
     def get_branch_protection(self, repo: str) -> list[str]: ...
-    def set_branch_protection(self, repo: str, patterns: Sequence[str]) -> None: ...
+    def set_branch_protection(
+        self, repo: str, patterns: Sequence[str], *, expected: Sequence[str] | None = None
+    ) -> None:
+        """Replace the rules; with ``expected``, only if the rules are still those (one
+        compare-and-set, else :class:`PreconditionFailedError`), as lakeFS's ``If-Match``."""
 
 
 class RefApi(Protocol):
@@ -128,8 +132,11 @@ class ObjectApi(Protocol):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        if_match: Sequence[str] | None = None,
     ) -> Entry:
-        """Stage an object (bytes stored content-addressed first, then the entry)."""
+        """Stage an object (bytes stored content-addressed first, then the entry). With
+        ``if_absent``, only if the path is free; with ``if_match`` (ETags, ``*`` any), only if
+        the object there has one of them; else :class:`PreconditionFailedError`."""
 
     def delete_object(self, repo: str, branch: str, path: str) -> None:
         """Stage a delete; a path absent at the branch is NotFoundError."""

@@ -49,8 +49,12 @@ def _http_time(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def _etags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+
+
 def _etag_matches(header: str, entry: Entry) -> bool:
-    tags = {t.strip().removeprefix("W/").strip('"') for t in header.split(",")}
+    tags = _etags(header)
     return "*" in tags or entry.checksum in tags
 
 
@@ -301,10 +305,12 @@ async def put_object(call: Call) -> Response:
             501,
             resource=call.resource,
         )
+    if_match: list[str] | None = None
     if "if-match" in call.headers:
         current = await call.run(lambda: call.engine.stat_object(call.bucket, call.ref, call.path))
         if not _etag_matches(call.headers["if-match"], current):
             raise from_dataset_error(PreconditionFailedError(call.path), resource=call.resource)
+        if_match = sorted(_etags(call.headers["if-match"]))  # checked again as the write's CAS
     content_type = call.headers.get("content-type") or None
     metadata = call.metadata()
     entry = await call.write(
@@ -316,6 +322,7 @@ async def put_object(call: Call) -> Response:
             content_type=content_type,
             metadata=metadata,
             if_absent=if_absent,
+            if_match=if_match,
         )
     )
     return Response(status_code=200, headers={"ETag": etag(entry)})

@@ -382,5 +382,7 @@ class NativeDatasetEngine(PresignedOperations, VersionOperations, ImportOperatio
     def get_branch_protection(self, repo: str) -> list[str]:
         return self.repos.protection(self.repos.get(repo))
 
-    def set_branch_protection(self, repo: str, patterns: Sequence[str]) -> None:
-        self.repos.set_protection(self.repos.get(repo), patterns)
+    def set_branch_protection(
+        self, repo: str, patterns: Sequence[str], *, expected: Sequence[str] | None = None
+    ) -> None:
+        self.repos.set_protection(self.repos.get(repo), patterns, expected=expected)

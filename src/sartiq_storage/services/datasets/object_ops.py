@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from sartiq_storage.adapters.stores import ObjectStream
 from sartiq_storage.core.datasets.errors import NotFoundError, PreconditionFailedError
@@ -33,6 +33,35 @@ class ObjectOperations(EngineParts):
                 return
             token = current
 
+    def _stage_if_absent(self, r: RepoRecord, branch: str, path: str, record: Record) -> None:
+        """Stage ``path`` only if the branch has no object there, as lakeFS's ``IfAbsent``."""
+        self._stage_if(r, branch, path, record, lambda current: current is None, "already exists")
+
+    def _stage_if(
+        self,
+        r: RepoRecord,
+        branch: str,
+        path: str,
+        record: Record,
+        accept: Callable[[Record | None], bool],
+        refusal: str,
+    ) -> None:
+        """Stage ``path`` only if ``accept`` holds for what the branch has there: the token's
+        entry is read, then the view, and the write is a compare-and-set on that entry, so of
+        concurrent conditional writers one wins and the others get 412."""
+        view = self.views.view(r, branch)
+        token = view.tokens[0] if view.tokens else self.branches.staging_token(r, branch)
+        staged = self.staging.raw(token, path)
+        if not accept(self.views.lookup(r, view, path)) or not self.staging.put_if(
+            token, path, record, staged
+        ):
+            raise PreconditionFailedError(path, message=f"path {path!r} {refusal} on {branch!r}")
+        current = self.branches.staging_token(r, branch)
+        while current != token:  # a commit sealed our token meanwhile: write again, as _stage
+            token = current
+            self.staging.put_if_absent(token, path, record)  # lost: a later write is newer
+            current = self.branches.staging_token(r, branch)
+
     def put_object(
         self,
         repo: str,
@@ -43,6 +72,7 @@ class ObjectOperations(EngineParts):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        if_match: Sequence[str] | None = None,
     ) -> Entry:
         r = self._staging_target(repo, branch)
         validate_path(path)
@@ -61,7 +91,20 @@ class ObjectOperations(EngineParts):
             mtime=self._now(),
             metadata=dict(sorted((metadata or {}).items())),
         )
-        self._stage(r, branch, [(path, entry_to_record(entry))])
+        if if_absent:
+            self._stage_if_absent(r, branch, path, entry_to_record(entry))
+        elif if_match is not None:
+            tags = set(if_match)
+            self._stage_if(
+                r,
+                branch,
+                path,
+                entry_to_record(entry),
+                lambda cur: cur is not None and ("*" in tags or cur.checksum in tags),
+                "does not match If-Match",
+            )
+        else:
+            self._stage(r, branch, [(path, entry_to_record(entry))])
         return entry
 
     def stage_entries(self, repo: str, branch: str, entries: Iterable[Entry]) -> int:

@@ -22,7 +22,6 @@ from sartiq_storage.core.config import MAX_SIGNED_PUT_BYTES
 from sartiq_storage.core.datasets.errors import (
     InvalidArgumentError,
     NotSupportedError,
-    PreconditionFailedError,
 )
 from sartiq_storage.core.datasets.model import Entry
 from sartiq_storage.core.datasets.names import validate_path
@@ -163,11 +162,10 @@ class PresignedOperations(ObjectOperations, EngineParts):
             mtime=mtime if mtime is not None else self._now(),
             metadata=dict(sorted((metadata or {}).items())),
         )
-        if if_absent and self.views.lookup(r, self.views.view(r, branch), path) is not None:
-            raise PreconditionFailedError(
-                path, message=f"path {path!r} already exists on {branch!r}"
-            )
-        self._stage(r, branch, [(path, entry_to_record(entry))])
+        if if_absent:
+            self._stage_if_absent(r, branch, path, entry_to_record(entry))
+        else:
+            self._stage(r, branch, [(path, entry_to_record(entry))])
         return entry
 
     def presign_entry(self, repo: str, entry: Entry) -> PresignedRequest:

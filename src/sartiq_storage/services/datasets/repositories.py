@@ -8,6 +8,7 @@ from collections.abc import Iterator, Sequence
 from sartiq_storage.adapters.datasets.kv import KV
 from sartiq_storage.core.datasets.errors import (
     NotFoundError,
+    PreconditionFailedError,
     ProtectedBranchError,
     ReadOnlyRepositoryError,
 )
@@ -92,8 +93,22 @@ class Repositories:
         data = self.kv.get(repo.partition, "settings/protection")
         return [] if data is None else [str(p) for p in loads(data)]
 
-    def set_protection(self, repo: RepoRecord, patterns: Sequence[str]) -> None:
-        self.kv.set(repo.partition, "settings/protection", dumps(list(patterns)))
+    def set_protection(
+        self, repo: RepoRecord, patterns: Sequence[str], *, expected: Sequence[str] | None = None
+    ) -> None:
+        """With ``expected``: a compare-and-set on the stored rules (lakeFS's ``SetIf`` on
+        their checksum), so of two writers that read the same rules only one wins."""
+        if expected is None:
+            self.kv.set(repo.partition, "settings/protection", dumps(list(patterns)))
+            return
+        raw = self.kv.get(repo.partition, "settings/protection")
+        current = [] if raw is None else [str(p) for p in loads(raw)]
+        if current != list(expected) or not self.kv.set_if(
+            repo.partition, "settings/protection", dumps(list(patterns)), raw
+        ):
+            raise PreconditionFailedError(
+                message="branch protection rules changed since they were read"
+            )
 
     def gc_rules(self, repo: RepoRecord) -> GcRules | None:
         """The rules set, or None (lakeFS: not found until set)."""

@@ -41,6 +41,22 @@ class Staging:
     def put(self, token: str, path: str, record: Record | None) -> None:
         self.kv.set(partition(token), path, encode(record))
 
+    def raw(self, token: str, path: str) -> bytes | None:
+        """The token's stored value for ``path`` (a tombstone is ``b""``), or None."""
+        return self.kv.get(partition(token), path)
+
+    def put_if(self, token: str, path: str, record: Record, expected: bytes | None) -> bool:
+        """Stage ``record`` if the token still holds ``expected`` for ``path`` (None: nothing)."""
+        return self.kv.set_if(partition(token), path, encode(record), expected)
+
+    def put_if_absent(self, token: str, path: str, record: Record) -> bool:
+        """Stage ``record`` unless the token holds a live record for ``path`` (absent or a
+        staged delete: yes), by one compare-and-set; False when another writer's is there."""
+        current = self.kv.get(partition(token), path)
+        if current is not None and current != TOMBSTONE:
+            return False
+        return self.kv.set_if(partition(token), path, encode(record), current)
+
     def put_many(self, token: str, changes: Iterable[Change]) -> None:
         self.kv.set_many(partition(token), ((p, encode(r)) for p, r in changes))
 

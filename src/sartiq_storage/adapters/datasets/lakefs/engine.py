@@ -192,7 +192,20 @@ class LakeFSEngine(ObjectCalls, VersionCalls):
             rules = self._client.repositories_api.get_branch_protection_rules(repo)
         return [r.pattern for r in rules]
 
-    def set_branch_protection(self, repo: str, patterns: Sequence[str]) -> None:
+    def set_branch_protection(
+        self, repo: str, patterns: Sequence[str], *, expected: Sequence[str] | None = None
+    ) -> None:
         rules = [lakefs_sdk.BranchProtectionRule(pattern=p) for p in patterns]
+        api = self._client.repositories_api
         with mapped():
-            self._client.repositories_api.set_branch_protection_rules(repo, rules)
+            if expected is None:
+                api.set_branch_protection_rules(repo, rules)
+                return
+            # lakeFS's own compare-and-set: its ETag of the rules read, sent as If-Match.
+            read = api.get_branch_protection_rules_with_http_info(repo)
+            if [r.pattern for r in read.data or []] != list(expected):
+                raise e.PreconditionFailedError(
+                    message="branch protection rules changed since they were read"
+                )
+            etag = (read.headers or {}).get("ETag") or '""'
+            api.set_branch_protection_rules(repo, rules, if_match=etag)

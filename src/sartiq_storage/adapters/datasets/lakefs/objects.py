@@ -29,7 +29,13 @@ class ObjectCalls(LakeFSConnection):
         content_type: str | None = None,
         metadata: Mapping[str, str] | None = None,
         if_absent: bool = False,
+        if_match: Sequence[str] | None = None,
     ) -> Entry:
+        if if_match is not None:
+            # lakeFS has no conditional overwrite: checked before the upload, not atomically.
+            current = self.stat_object(repo, branch, path)
+            if "*" not in if_match and current.checksum not in if_match:
+                raise e.PreconditionFailedError(path, message=f"path {path!r} does not match")
         body, size = spool(data)
         headers = {
             "Accept": "application/json",

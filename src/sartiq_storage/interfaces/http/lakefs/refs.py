@@ -254,11 +254,16 @@ def set_branch_protection_rules(
     engine: EngineDep,
     if_match: str | None = Header(default=None),
 ) -> Response:
-    if if_match is not None:
-        current = _protection_etag(list(engine.get_branch_protection(repository)))
-        if if_match.strip('"') != current:
-            raise e.PreconditionFailedError(
-                message="branch protection rules changed since they were read"
-            )
-    engine.set_branch_protection(repository, [rule.pattern for rule in body])
+    patterns = [rule.pattern for rule in body]
+    if if_match is None:
+        engine.set_branch_protection(repository, patterns)
+        return Response(status_code=NO_CONTENT)
+    current = list(engine.get_branch_protection(repository))
+    if if_match.strip('"') != _protection_etag(current):
+        raise e.PreconditionFailedError(
+            message="branch protection rules changed since they were read"
+        )
+    # The rules the ETag names: set only if they are still those (two writers that read
+    # the same ETag: one wins, the other gets 412, as on lakeFS).
+    engine.set_branch_protection(repository, patterns, expected=current)
     return Response(status_code=NO_CONTENT)
