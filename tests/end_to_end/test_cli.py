@@ -11,9 +11,10 @@ import httpx
 import pytest
 
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.testing.media import image_bytes, ingest_body
+from sartiq_storage.testing.media import image_bytes
 from sartiq_storage.testing.moto_server import free_port
 from tests.support.cli import run_cli
+from tests.support.http_media import ingest_over_http
 from tests.support.serve_process import get_once_up, serve_process
 
 
@@ -136,6 +137,16 @@ def test_serve_rejects_unknown_app() -> None:
     assert "--app" in result.stderr
 
 
+def _served_env(tmp_path: Path, port: int, secret: str) -> dict[str, str]:
+    """The settings a CLI run and a ``serve`` on ``port`` share: one data folder, one
+    secret, the service's own URL."""
+    return {
+        "AUTH_JWT_SECRET": secret,
+        "STORAGE_SERVICE_URL": f"http://127.0.0.1:{port}",
+        "STORAGE_DATA_DIR": str(tmp_path / "data"),
+    }
+
+
 def _ingested(tmp_path: Path, env: dict[str, str], port: int, source: str) -> str:
     """``source`` (a file in ``tmp_path``) put under ``temp/`` by the CLI and ingested over
     HTTP by a running ``serve``: the canonical key of the resource made."""
@@ -144,14 +155,9 @@ def _ingested(tmp_path: Path, env: dict[str, str], port: int, source: str) -> st
     assert run_cli("put", source, temp_key, cwd=tmp_path, env=env).returncode == 0
     with serve_process(tmp_path, port, env=env):
         assert get_once_up(f"{base}/healthz").status_code == 200
-        answer = httpx.post(
-            f"{base}/api/v1/media-resources/ingest",
-            headers={"Authorization": f"Bearer {issue_token(env['AUTH_JWT_SECRET'], 'backend')}"},
-            json=ingest_body(f"{base}/_storage/public/{temp_key}", uuid.uuid4(), "cover"),
-            timeout=60,
-        )
-        assert answer.status_code == 201, answer.text
-        resource = answer.json()["media_resource"]
+        auth = {"Authorization": f"Bearer {issue_token(env['AUTH_JWT_SECRET'], 'backend')}"}
+        url = f"{base}/_storage/public/{temp_key}"
+        resource = ingest_over_http(base, auth, url, slot="cover")
     return f"media/{resource['id']}/file.{resource['extension']}"
 
 
@@ -159,13 +165,7 @@ def test_rm_refuses_a_file_a_media_resource_still_names(tmp_path: Path) -> None:
     """``rm`` of a resource's file would leave its row pointing at nothing: refused, nothing
     deleted (the other keys named with it included); the file stays served."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    secret = "rm-referenced-secret-of-a-sensible-length-0123"
-    env = {
-        "AUTH_JWT_SECRET": secret,
-        "STORAGE_SERVICE_URL": base,
-        "STORAGE_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = _served_env(tmp_path, port, "rm-referenced-secret-of-a-sensible-length-0123")
     (tmp_path / "look.png").write_bytes(image_bytes("png", width=8, height=8))
     (tmp_path / "loose.png").write_bytes(b"\x89PNG loose")
     assert (
@@ -186,13 +186,7 @@ def test_put_refuses_to_replace_a_file_a_media_resource_names(tmp_path: Path) ->
     dimensions then lies; the CDN caches the old ones as immutable): refused as ``rm`` is,
     nothing written; a media/ key no row names can still be written."""
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    secret = "put-referenced-secret-of-a-sensible-length-012"
-    env = {
-        "AUTH_JWT_SECRET": secret,
-        "STORAGE_SERVICE_URL": base,
-        "STORAGE_DATA_DIR": str(tmp_path / "data"),
-    }
+    env = _served_env(tmp_path, port, "put-referenced-secret-of-a-sensible-length-012")
     original = image_bytes("png", width=8, height=8)
     (tmp_path / "look.png").write_bytes(original)
     (tmp_path / "other.png").write_bytes(image_bytes("png", width=4, height=4))

@@ -12,13 +12,13 @@ import json
 import uuid
 from pathlib import Path
 
-import httpx
 import pytest
 import pyvips
 
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.testing.moto_server import free_port, moto_client, moto_server, moto_settings
 from tests.support.cli import run_cli
+from tests.support.http_media import ingest_over_http, upload_over_http
 from tests.support.serve_process import get_once_up, serve_process
 
 SECRET = "dedup-restore-" + "r" * 40
@@ -27,32 +27,6 @@ SECRET = "dedup-restore-" + "r" * 40
 def _png() -> bytes:
     image = pyvips.Image.black(40, 30).new_from_image([200, 17, 9]).cast("uchar")
     return bytes(image.pngsave_buffer())
-
-
-def _upload(base: str, auth: dict[str, str], data: bytes) -> str:
-    body = {"filename": "a.png", "content_type": "image/png", "size": len(data)}
-    presigned = httpx.post(f"{base}/api/v1/uploads/presigned-url", json=body, headers=auth)
-    assert presigned.status_code in (200, 201), presigned.text
-    answer = presigned.json()
-    headers = {"Content-Type": "image/png", **answer.get("headers", {})}
-    put = httpx.put(answer["upload_url"], content=data, headers=headers)
-    assert put.status_code == 200, put.text
-    return str(answer["file_url"])
-
-
-def _ingest(base: str, auth: dict[str, str], url: str) -> dict[str, object]:
-    body = {
-        "media": {"url": url},
-        "entity_type": "PRODUCT",
-        "entity_id": str(uuid.uuid4()),
-        "slot": "cover_image",
-    }
-    answer = httpx.post(
-        f"{base}/api/v1/media-resources/ingest", json=body, headers=auth, timeout=60
-    )
-    assert answer.status_code == 201, answer.text
-    resource: dict[str, object] = answer.json()["media_resource"]
-    return resource
 
 
 def test_a_dedup_hit_on_a_lost_object_restores_it_from_the_upload(
@@ -71,11 +45,15 @@ def test_a_dedup_hit_on_a_lost_object_restores_it_from_the_upload(
         monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)
         with serve_process(tmp_path, port):
             get_once_up(f"{base}/api/v1/storage/health", attempts=200)
-            first = _ingest(base, auth, _upload(base, auth, data))
+
+            def upload() -> str:
+                return upload_over_http(base, auth, data, "a.png", "image/png")
+
+            first = ingest_over_http(base, auth, upload())
             key = f"media/{first['id']}/file.png"
             s3.delete_object(Bucket=bucket, Key=key)  # the store loses the object
 
-            second = _ingest(base, auth, _upload(base, auth, data))
+            second = ingest_over_http(base, auth, upload())
             assert second["id"] == first["id"]  # still one resource for one content
 
             stored = s3.get_object(Bucket=bucket, Key=key)["Body"].read()

@@ -19,6 +19,7 @@ import pyvips
 from sartiq_storage.core.tokens import issue_token
 from sartiq_storage.testing.moto_server import free_port, moto_client, moto_server, moto_settings
 from tests.support.cli import run_cli
+from tests.support.http_media import ingest_over_http, upload_over_http
 from tests.support.serve_process import get_once_up, serve_process
 
 SECRET = "legacy-bytes-" + "l" * 40
@@ -68,24 +69,8 @@ def test_a_legacy_photo_with_metadata_keeps_its_own_hash_and_is_never_a_clean_up
             assert row["file_size"] == len(photo)
 
             # The same photo uploaded now: cleaned, stored apart, never the legacy bytes.
-            body = {"filename": "p.jpg", "content_type": "image/jpeg", "size": len(photo)}
-            presigned = httpx.post(
-                f"{base}/api/v1/uploads/presigned-url", json=body, headers=auth
-            ).json()
-            headers = {"Content-Type": "image/jpeg", **presigned.get("headers", {})}
-            put = httpx.put(presigned["upload_url"], content=photo, headers=headers)
-            assert put.status_code == 200, put.text
-            ingest = {
-                "media": {"url": presigned["file_url"]},
-                "entity_type": "PRODUCT",
-                "entity_id": str(uuid.uuid4()),
-                "slot": "cover_image",
-            }
-            answer = httpx.post(
-                f"{base}/api/v1/media-resources/ingest", json=ingest, headers=auth, timeout=60
-            )
-            assert answer.status_code == 201, answer.text
-            resource = answer.json()["media_resource"]
+            url = upload_over_http(base, auth, photo, "p.jpg", "image/jpeg")
+            resource = ingest_over_http(base, auth, url)
             key = f"media/{resource['id']}/file.jpg"
             served = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
             assert MARKER not in served
