@@ -9,14 +9,19 @@ copy of the bytes gone, heal with no source left to restore from.
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import pytest
 import pyvips
 
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.testing.moto_server import free_port, moto_client, moto_server, moto_settings
+from sartiq_storage.testing.moto_server import (
+    free_port,
+    make_bucket,
+    moto_client,
+    moto_server,
+    moto_settings,
+)
 from tests.support.cli import run_cli
 from tests.support.http_media import ingest_over_http, upload_over_http
 from tests.support.serve_process import get_once_up, serve_process
@@ -38,8 +43,7 @@ def test_a_dedup_hit_on_a_lost_object_restores_it_from_the_upload(
     auth = {"Authorization": f"Bearer {issue_token(SECRET, 'dedup')}"}
     with moto_server() as endpoint:
         s3 = moto_client(endpoint)
-        bucket = f"restore-{uuid.uuid4().hex[:12]}"
-        s3.create_bucket(Bucket=bucket)
+        bucket = make_bucket(endpoint)
         for name, value in moto_settings(endpoint, bucket).items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("AUTH_JWT_SECRET", SECRET)

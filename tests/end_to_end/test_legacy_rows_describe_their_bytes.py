@@ -17,7 +17,13 @@ import pytest
 import pyvips
 
 from sartiq_storage.core.tokens import issue_token
-from sartiq_storage.testing.moto_server import free_port, moto_client, moto_server, moto_settings
+from sartiq_storage.testing.moto_server import (
+    free_port,
+    make_bucket,
+    moto_client,
+    moto_server,
+    moto_settings,
+)
 from tests.support.cli import run_cli
 from tests.support.http_media import ingest_over_http, upload_over_http
 from tests.support.serve_process import get_once_up, serve_process
@@ -45,8 +51,7 @@ def test_a_legacy_photo_with_metadata_keeps_its_own_hash_and_is_never_a_clean_up
     auth = {"Authorization": f"Bearer {issue_token(SECRET, 'legacy')}"}
     with moto_server() as endpoint:
         s3 = moto_client(endpoint)
-        bucket = f"legacy-{uuid.uuid4().hex[:12]}"
-        s3.create_bucket(Bucket=bucket)
+        bucket = make_bucket(endpoint)
         s3.put_object(Bucket=bucket, Key=legacy, Body=photo, ContentType="image/jpeg")
         for name, value in moto_settings(endpoint, bucket).items():
             monkeypatch.setenv(name, value)
