@@ -41,7 +41,6 @@ MAX_SORT_KEY = 1024
 """DynamoDB's limit on a sort key, in bytes: no longer key can be stored, nor asked for."""
 MAX_ITEM = 400 * 1024
 """DynamoDB's limit on an item (attribute names and values), in bytes."""
-"""``BatchWriteItem`` calls in flight for one large ``set_many`` or ``delete_prefix``."""
 
 
 ANSWERS = frozenset(

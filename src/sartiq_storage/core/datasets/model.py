@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +26,12 @@ def entry_identity(size: int, checksum: str, content_type: str, metadata: Mappin
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def if_match_holds(tags: Collection[str], checksum: str) -> bool:
+    """Whether an object with ``checksum`` answers an ``If-Match`` naming ``tags`` (``*``:
+    any object at all)."""
+    return "*" in tags or checksum in tags
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from sartiq_storage.adapters.stores import ObjectStream
 from sartiq_storage.core.datasets.errors import DatasetError, NotFoundError
-from sartiq_storage.core.datasets.model import Entry
+from sartiq_storage.core.datasets.model import Entry, if_match_holds
 from sartiq_storage.core.errors import PreconditionFailedError
 from sartiq_storage.interfaces.s3_gateway.common import (
     HANDOFF,
@@ -54,8 +54,7 @@ def _etags(header: str) -> set[str]:
 
 
 def _etag_matches(header: str, entry: Entry) -> bool:
-    tags = _etags(header)
-    return "*" in tags or entry.checksum in tags
+    return if_match_holds(_etags(header), entry.checksum)
 
 
 def check_conditions(headers: dict[str, str], entry: Entry) -> int | None:

@@ -6,7 +6,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 from sartiq_storage.adapters.stores import ObjectStream
 from sartiq_storage.core.datasets.errors import NotFoundError, PreconditionFailedError
-from sartiq_storage.core.datasets.model import CommonPrefix, Entry, Listing, OpenObject
+from sartiq_storage.core.datasets.model import (
+    CommonPrefix,
+    Entry,
+    Listing,
+    OpenObject,
+    if_match_holds,
+)
 from sartiq_storage.core.datasets.names import validate_path
 from sartiq_storage.core.datasets.protocol import Data
 from sartiq_storage.core.datasets.ranges import Record, entry_to_record, record_to_entry
@@ -100,7 +106,7 @@ class ObjectOperations(EngineParts):
                 branch,
                 path,
                 entry_to_record(entry),
-                lambda cur: cur is not None and ("*" in tags or cur.checksum in tags),
+                lambda cur: cur is not None and if_match_holds(tags, cur.checksum),
                 "does not match If-Match",
             )
         else:

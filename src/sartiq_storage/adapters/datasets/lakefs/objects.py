@@ -12,7 +12,13 @@ from sartiq_storage.adapters.datasets.lakefs.connection import META_PREFIX, PAGE
 from sartiq_storage.adapters.datasets.lakefs.convert import spool, to_entry
 from sartiq_storage.adapters.datasets.lakefs.errors import map_error, mapped
 from sartiq_storage.core.datasets import errors as e
-from sartiq_storage.core.datasets.model import CommonPrefix, Entry, Listing, OpenObject
+from sartiq_storage.core.datasets.model import (
+    CommonPrefix,
+    Entry,
+    Listing,
+    OpenObject,
+    if_match_holds,
+)
 from sartiq_storage.core.datasets.protocol import Data
 
 
@@ -34,7 +40,7 @@ class ObjectCalls(LakeFSConnection):
         if if_match is not None:
             # lakeFS has no conditional overwrite: checked before the upload, not atomically.
             current = self.stat_object(repo, branch, path)
-            if "*" not in if_match and current.checksum not in if_match:
+            if not if_match_holds(if_match, current.checksum):
                 raise e.PreconditionFailedError(path, message=f"path {path!r} does not match")
         body, size = spool(data)
         headers = {
