@@ -160,11 +160,10 @@ def restore_if_missing(
         if exc.key == key:
             return  # restored meanwhile by a concurrent ingest of the same bytes
         raise ConflictError(f"{verified.key} changed while it was ingested") from None
-    if copied.md5 != verified.md5:
-        copied = store.head(key)
-    if copied.size != verified.size or copied.md5 not in (None, verified.md5):
-        discard(store, key)  # missing, as it was: never bytes the row does not describe
-        raise ConflictError(f"{key} could not be restored with the verified bytes")
+    # Missing again if not the verified bytes: never bytes the row does not describe.
+    holds_verified(
+        store, verified, key, copied, f"{key} could not be restored with the verified bytes"
+    )
 
 
 def promote(store: ObjectStore, verified: Verified, resource_id: uuid.UUID) -> str:
@@ -217,16 +216,27 @@ def copy_unconfirmed(
     return copied
 
 
+def holds_verified(
+    store: ObjectStore, verified: Verified, key: str, copied: ObjectInfo, refusal: str
+) -> ObjectInfo:
+    """That ``key``, just copied (``copied``: the copy's answer), holds the verified bytes;
+    else it is removed and :class:`ConflictError` (``refusal``) raised. The copy's answer
+    proves its bytes only with a plain-MD5 ETag; otherwise its HEAD is looked at."""
+    if copied.md5 != verified.md5:
+        copied = store.head(key)
+    if copied.size != verified.size or copied.md5 not in (None, verified.md5):
+        discard(store, key)
+        raise ConflictError(refusal)
+    return copied
+
+
 def confirm(store: ObjectStore, verified: Verified, canonical: str, copied: ObjectInfo) -> None:
     """That the copy holds the verified bytes (else it is removed: :class:`ConflictError`);
     then a video's poster frame is stored beside it, as its ``?type=webp`` derivative."""
-    if copied.md5 != verified.md5:
-        # The copy's answer does not prove its bytes (no plain-MD5 ETag): look.
-        copied = store.head(canonical)
-    if copied.size != verified.size or copied.md5 not in (None, verified.md5):
-        # A store that ignores the pin (moto, a generic S3) copied swapped bytes.
-        discard(store, canonical)
-        raise ConflictError(f"{canonical} does not hold the verified bytes")
+    # A store that ignores the pin (moto, a generic S3) may have copied swapped bytes.
+    copied = holds_verified(
+        store, verified, canonical, copied, f"{canonical} does not hold the verified bytes"
+    )
     failpoints.hit("ingest.verified")
     if verified.kind.resource_type == "VIDEO":
         if copied.key != canonical or copied.etag is None:
